@@ -1,0 +1,98 @@
+# clara: build, test, benchmark.  `make help` lists the targets.
+
+LIBTORCH ?=
+ifeq ($(LIBTORCH),)
+  TORCH_INC := -isystem /usr/include/torch/csrc/api/include
+  TORCH_LIB :=
+else
+  TORCH_INC := -isystem $(LIBTORCH)/include \
+               -isystem $(LIBTORCH)/include/torch/csrc/api/include
+  TORCH_LIB := -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib
+endif
+
+LUA_INC  := -I/usr/include/lua5.4
+CC       ?= cc
+CXX      ?= g++
+OPT      ?= -O2 -g
+SAN      ?=
+CFLAGS   += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC $(LUA_INC) -Ibindings
+CXXFLAGS += $(OPT) $(SAN) -std=c++17 -Wall -Wno-unused-parameter -fPIC $(TORCH_INC) -Ibindings
+LDLIBS   := $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -ledit -lm -ldl -lpthread
+BUILD    ?= build
+VERSION  := 0.1.0
+
+# Debian packages clara needs (DESIGN.md section 2)
+DEB_PKGS := liblua5.4-dev libtorch-dev libopenblas0-pthread libedit-dev \
+            libcriterion-dev zlib1g-dev lua-filesystem lua-cjson lua-busted \
+            dataset-fashion-mnist gnuplot-nox shellcheck python3-torch tmux \
+            g++ make pkg-config
+
+BRIDGE_SRC  := $(wildcard bindings/bridge/*.cpp)
+BIND_SRC    := $(wildcard bindings/*.c)
+RT_SRC      := $(filter-out runtime/main.c,$(wildcard runtime/*.c))
+BRIDGE_OBJ  := $(BRIDGE_SRC:%.cpp=$(BUILD)/%.o)
+BIND_OBJ    := $(BIND_SRC:%.c=$(BUILD)/%.o)
+RT_OBJ      := $(RT_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ    := $(BUILD)/runtime/main.o
+LIBCLARA    := $(BUILD)/libclara.a
+TESTS_SRC   := $(wildcard tests/*_test.c)
+TESTS_BIN   := $(TESTS_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test demo bench clean asan help check-deps
+all: clara
+
+help:
+	@echo "make deps   install missing Debian packages (root) or print the command"
+	@echo "make        build ./clara"
+	@echo "make test   C tests, busted specs, examples, REPL; ends with 'N passed, N failed'"
+	@echo "make demo   train the default example (Fashion-MNIST)"
+	@echo "make bench  benchmarks as ratios to PyTorch and libtorch C++"
+	@echo "make asan   C tests under AddressSanitizer + UBSan"
+	@echo "make clean  remove build products"
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing $$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
+
+clara: $(MAIN_OBJ) $(LIBCLARA)
+	$(CXX) $(SAN) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIBCLARA) -Wl,--no-whole-archive $(LDLIBS) -Wl,-E
+
+$(LIBCLARA): $(BRIDGE_OBJ) $(BIND_OBJ) $(RT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c $(wildcard bindings/*.h runtime/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCLARA_VERSION='"$(VERSION)"' -DCLARA_PREFIX='"$(PREFIX)"' -c $< -o $@
+
+$(BUILD)/%.o: %.cpp bindings/torch_bridge.h $(wildcard bindings/bridge/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: tests/%.c $(LIBCLARA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iruntime -o $@ $< -Wl,--whole-archive $(LIBCLARA) -Wl,--no-whole-archive -lcriterion $(LDLIBS) -lstdc++
+
+PREFIX ?= /usr/local
+
+test: deps clara $(TESTS_BIN)
+	@bash tests/run.sh $(TESTS_BIN)
+
+demo: deps clara
+	./clara examples/fashion_mlp.lua
+
+bench: deps clara
+	@bash bench/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" build-asan/libclara.a $(TESTS_SRC:tests/%.c=build-asan/tests/%)
+	@for t in $(TESTS_SRC:tests/%.c=build-asan/tests/%); do \
+	  ASAN_OPTIONS=detect_leaks=0 $$t --jobs 1 || exit 1; done
+
+clean:
+	rm -rf build build-asan clara

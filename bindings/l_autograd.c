@@ -1,0 +1,77 @@
+/*
+** l_autograd.c: gradients: requires_grad_, backward, retain_grad, and the
+** grad-mode switches (torch.no_grad(fn), torch.enable_grad(fn)).
+*/
+#include "l_tensor.h"
+
+static int a_requires_grad_(lua_State *L) {
+  th_tensor t = lt_check(L, 1);
+  int flag = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+  if (th_set_requires_grad(t, flag) != 0) return lt_fail(L, "requires_grad_");
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* loss:backward([grad][, {retain_graph=, create_graph=}]) */
+static int a_backward(lua_State *L) {
+  th_tensor t = lt_check(L, 1);
+  th_tensor grad = lt_test(L, 2);
+  int opts = grad ? 3 : 2;
+  if (!grad && !lua_isnoneornil(L, 2) && !lua_istable(L, 2))
+    return luaL_typeerror(L, 2, "tensor or options table");
+  int retain = lt_optbool(L, opts, "retain_graph", 0);
+  int create = lt_optbool(L, opts, "create_graph", 0);
+  if (th_backward(t, grad, retain || create, create) != 0) return lt_fail(L, "backward");
+  return 0;
+}
+
+static int a_retain_grad(lua_State *L) {
+  if (th_retain_grad(lt_check(L, 1)) != 0) return lt_fail(L, "retain_grad");
+  lua_settop(L, 1);
+  return 1;
+}
+
+/*
+** Runs fn(...) with grad mode set to `enabled` and restores the previous
+** mode whatever happens; an error in fn is raised again after the restore.
+*/
+static int with_grad_mode(lua_State *L, int enabled) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  int prev = th_set_grad_enabled(enabled);
+  int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  th_set_grad_enabled(prev);
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
+static int a_no_grad(lua_State *L) { return with_grad_mode(L, 0); }
+static int a_enable_grad(lua_State *L) { return with_grad_mode(L, 1); }
+
+static int a_set_grad_enabled(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  lua_pushboolean(L, th_set_grad_enabled(lua_toboolean(L, 1)) == 1);
+  return 1; /* the previous mode */
+}
+
+static int a_is_grad_enabled(lua_State *L) {
+  lua_pushboolean(L, th_is_grad_enabled() == 1);
+  return 1;
+}
+
+static const luaL_Reg autograd_methods[] = {
+    {"requires_grad_", a_requires_grad_},
+    {"backward", a_backward},
+    {"retain_grad", a_retain_grad},
+    {NULL, NULL}};
+
+static const luaL_Reg autograd_functions[] = {
+    {"no_grad", a_no_grad},
+    {"enable_grad", a_enable_grad},
+    {"set_grad_enabled", a_set_grad_enabled},
+    {"is_grad_enabled", a_is_grad_enabled},
+    {NULL, NULL}};
+
+void lt_open_autograd(lua_State *L, int meta, int methods, int torch) {
+  lt_setfuncs(L, autograd_methods, meta, methods, torch);
+  lt_setfuncs(L, autograd_functions, meta, 0, torch);
+}

@@ -1,0 +1,26 @@
+-- torch: tensors and autograd.  The C half (torch.core) holds the tensor
+-- type and every operation; this file adds what reads better in Lua.
+local torch = require "torch.core"
+
+-- dtype names as values, so torch.float64 reads as in PyTorch
+for _, name in ipairs { "float32", "float64", "int64", "int32", "int16", "int8",
+                        "uint8", "bool", "float16", "bfloat16" } do
+  torch[name] = name
+end
+torch.float, torch.double, torch.long, torch.int = "float32", "float64", "int64", "int32"
+torch.half, torch.short, torch.byte = "float16", "int16", "uint8"
+
+torch.format = function(t) return require("torch.format")(t) end
+
+-- nn and optim load on first use, so `require "torch"` stays cheap
+setmetatable(torch, {
+  __index = function(self, key)
+    if key == "nn" or key == "optim" then
+      local mod = require("torch." .. key)
+      rawset(self, key, mod)
+      return mod
+    end
+  end,
+})
+
+return torch
