@@ -1,0 +1,60 @@
+-- clara.data.idx: the IDX format of the MNIST family, raw or gzip, read
+-- in plain Lua (the clear version; a C parser comes with the data issue).
+-- Format: 2 zero bytes, a type code, the number of dims, one big-endian
+-- uint32 size per dim, then the values in row-major order.
+local torch = require "torch"
+
+local idx = {}
+
+local types = { [0x08] = { "uint8", 1 }, [0x09] = { "int8", 1 }, [0x0B] = { "int16", 2 },
+                [0x0C] = { "int32", 4 }, [0x0D] = { "float32", 4 }, [0x0E] = { "float64", 8 } }
+
+local function slurp(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local head = f:read(2)
+  f:close()
+  if head == "\31\139" then -- gzip magic: let gzip inflate it
+    local p = io.popen("gzip -dc '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null", "r")
+    local data = p:read("a")
+    local ok = p:close()
+    if not ok then return nil, path .. ": corrupt gzip stream" end
+    return data
+  end
+  f = assert(io.open(path, "rb"))
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+-- idx.read(path) -> tensor, or raises an error naming the path and offset
+function idx.read(path)
+  local data, err = slurp(path)
+  if not data then error("idx: " .. err, 2) end
+  if #data < 4 or data:byte(1) ~= 0 or data:byte(2) ~= 0 then
+    error(("idx: %s: bad magic at offset 0"):format(path), 2)
+  end
+  local t = types[data:byte(3)]
+  if not t then error(("idx: %s: unknown type code 0x%02x at offset 2"):format(path, data:byte(3)), 2) end
+  local ndim = data:byte(4)
+  if #data < 4 + 4 * ndim then error(("idx: %s: truncated header"):format(path), 2) end
+  local sizes, count = {}, 1
+  for i = 1, ndim do
+    sizes[i] = string.unpack(">I4", data, 4 * i + 1)
+    count = count * sizes[i]
+  end
+  local start = 4 + 4 * ndim
+  if #data - start ~= count * t[2] then
+    error(("idx: %s: expected %d bytes of data after offset %d, found %d")
+      :format(path, count * t[2], start, #data - start), 2)
+  end
+  local flat = torch.frombytes(data:sub(start + 1), { dtype = t[1] })
+  -- IDX stores multi-byte values big-endian; the machine is little-endian
+  if t[2] > 1 then
+    local bytes = torch.frombytes(data:sub(start + 1)):view(count, t[2]):flip(2):contiguous()
+    flat = torch.frombytes(string.char(table.unpack(bytes:totable())), { dtype = t[1] })
+  end
+  return flat:view(sizes)
+end
+
+return idx
