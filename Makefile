@@ -17,7 +17,7 @@ OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS   += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC $(LUA_INC) -Ibindings
 CXXFLAGS += $(OPT) $(SAN) -std=c++17 -Wall -Wno-unused-parameter -fPIC $(TORCH_INC) -Ibindings
-LDLIBS   := $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -ledit -lm -ldl -lpthread
+LDLIBS   := -l:libtcmalloc_minimal.so.4 $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -ledit -lm -ldl -lpthread
 BUILD    ?= build
 VERSION  := 0.1.0
 
@@ -25,6 +25,7 @@ VERSION  := 0.1.0
 DEB_PKGS := liblua5.4-dev libtorch-dev libopenblas0-pthread libedit-dev \
             libcriterion-dev zlib1g-dev lua-filesystem lua-cjson lua-busted \
             dataset-fashion-mnist gnuplot-nox shellcheck python3-torch tmux \
+            libtcmalloc-minimal4 \
             g++ make pkg-config
 
 BRIDGE_SRC  := $(wildcard bindings/bridge/*.cpp)

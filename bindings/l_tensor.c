@@ -87,8 +87,11 @@ int lt_push(lua_State *L, th_tensor *slot, int rc, const char *fname) {
   return 1;
 }
 
+/* __gc, __close and t:free(): idempotent */
 static int t_free(lua_State *L) {
-  th_tensor *slot = (th_tensor *)luaL_checkudata(L, 1, LT_TYPENAME);
+  th_tensor *slot = (th_tensor *)lua_touserdata(L, 1);
+  int ours = slot != NULL && lua_getmetatable(L, 1) && lua_rawequal(L, -1, LT_META);
+  if (!ours) return luaL_typeerror(L, 1, "tensor");
   if (*slot != NULL) {
     th_free(*slot);
     *slot = NULL;
