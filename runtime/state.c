@@ -1,0 +1,173 @@
+/*
+** state.c: the lua_State of clara: standard libraries, module paths,
+** torch.core, and the globals torch, nn, optim and clara.
+*/
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "clara_libs.h"
+#include "state.h"
+
+/* globals the runtime preloads, and the modules they come from */
+static const struct {
+  const char *global;
+  const char *module;
+} preloaded[] = {
+  {"torch", "torch"},
+  {"nn", "torch.nn"},
+  {"optim", "torch.optim"},
+  {"clara", "clara"},
+  {NULL, NULL}
+};
+
+const char *claraS_exedir(void) {
+  static char dir[PATH_MAX];
+  static int done = 0;
+  if (!done) {
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+    char *slash;
+    done = 1;
+    dir[n > 0 ? n : 0] = '\0';
+    slash = strrchr(dir, '/');
+    if (slash == NULL) dir[0] = '\0';
+    else if (slash == dir) dir[1] = '\0'; /* the binary is in / */
+    else *slash = '\0';
+  }
+  return dir[0] ? dir : NULL;
+}
+
+static int isdir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+** A path is kept as a list of templates (at index 'list') and the set of
+** those already in it (at index 'seen'), so that the same directory given
+** twice (the binary installed under the prefix, LUA_PATH repeating the
+** defaults) is searched once.
+*/
+static void addtemplates(lua_State *L, int list, int seen, const char *path) {
+  while (*path) {
+    const char *end = strchr(path, ';');
+    size_t len = end ? (size_t)(end - path) : strlen(path);
+    if (len > 0) {
+      lua_pushlstring(L, path, len);
+      lua_pushvalue(L, -1);
+      if (lua_rawget(L, seen) == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, seen);
+        lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+      }
+      else lua_pop(L, 2);
+    }
+    path += len;
+    if (*path == ';') path++;
+  }
+}
+
+static void addstdlib(lua_State *L, int list, int seen, const char *dir,
+                      int forc) {
+  if (forc) lua_pushfstring(L, "%s/?.so", dir);
+  else lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", dir, dir);
+  addtemplates(L, list, seen, lua_tostring(L, -1));
+  lua_pop(L, 1);
+}
+
+static void joinpath(lua_State *L, int list) {
+  luaL_Buffer b;
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, list);
+  luaL_buffinit(L, &b);
+  for (i = 1; i <= n; i++) {
+    if (i > 1) luaL_addchar(&b, ';');
+    lua_rawgeti(L, list, i);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+}
+
+/* package[field] = stdlib next to the binary; the installed directory;
+   what Lua set from the environment or its defaults; Debian's defaults */
+static void setpath(lua_State *L, const char *field, const char *installed,
+                    const char *deflt, int forc) {
+  int pkg, list, seen;
+  const char *exe = claraS_exedir();
+  if (lua_getglobal(L, LUA_LOADLIBNAME) != LUA_TTABLE)
+    luaL_error(L, "the 'package' library is not loaded");
+  pkg = lua_gettop(L);
+  lua_newtable(L);
+  list = lua_gettop(L);
+  lua_newtable(L);
+  seen = lua_gettop(L);
+  if (exe) {
+    const char *dir = lua_pushfstring(L, "%s/stdlib", exe);
+    if (isdir(dir)) addstdlib(L, list, seen, dir, forc);
+    lua_pop(L, 1);
+  }
+  addstdlib(L, list, seen, installed, forc);
+  if (lua_getfield(L, pkg, field) == LUA_TSTRING)
+    addtemplates(L, list, seen, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  addtemplates(L, list, seen, deflt);
+  joinpath(L, list);
+  lua_setfield(L, pkg, field);
+  lua_pop(L, 3);
+}
+
+void claraS_setpaths(lua_State *L) {
+  setpath(L, "path", CLARA_PREFIX "/share/clara/stdlib", LUA_PATH_DEFAULT, 0);
+  setpath(L, "cpath", CLARA_PREFIX "/lib/clara", LUA_CPATH_DEFAULT, 1);
+}
+
+void claraS_preloadcore(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_torch_core);
+  lua_setfield(L, -2, "torch.core");
+  lua_pop(L, 1);
+}
+
+/* a broken stdlib file is someone's bug to find: show where it broke */
+static int tracebackhandler(lua_State *L) {
+  const char *msg = luaL_tolstring(L, 1, NULL);
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+static int requiremodule(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+void claraS_loadglobals(lua_State *L) {
+  int i;
+  lua_pushcfunction(L, tracebackhandler);
+  for (i = 0; preloaded[i].global != NULL; i++) {
+    lua_pushcfunction(L, requiremodule);
+    lua_pushstring(L, preloaded[i].module);
+    if (lua_pcall(L, 1, 1, -3) != LUA_OK)
+      luaL_error(L, "cannot load the standard library "
+                 "(module '%s' for global '%s'):\n%s",
+                 preloaded[i].module, preloaded[i].global,
+                 lua_tostring(L, -1));
+    lua_setglobal(L, preloaded[i].global);
+  }
+  lua_pop(L, 1);
+}
+
+int claraS_openlibs(lua_State *L) {
+  luaL_openlibs(L);
+  claraS_setpaths(L);
+  claraS_preloadcore(L);
+  claraS_loadglobals(L);
+  return 0;
+}

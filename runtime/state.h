@@ -1,0 +1,33 @@
+/*
+** state.h: a lua_State set up for clara: standard libraries, module paths
+** (clara's stdlib first, then Lua's), torch.core, and the preloaded globals
+** torch, nn, optim, clara.
+*/
+#ifndef CLARA_STATE_H
+#define CLARA_STATE_H
+
+#include <lua.h>
+
+#ifndef CLARA_PREFIX
+#define CLARA_PREFIX "/usr/local"
+#endif
+
+/* Everything below, in order.  Raises errors: call it in protected mode
+   (it is a lua_CFunction, so lua_pushcfunction + lua_pcall will do).  To
+   make package.path ignore LUA_PATH & co., set registry.LUA_NOENV first. */
+int claraS_openlibs(lua_State *L);
+
+/* prepend clara's stdlib directories to package.path and package.cpath, and
+   append Debian's Lua 5.4 directories when they are missing */
+void claraS_setpaths(lua_State *L);
+
+/* package.preload["torch.core"] = luaopen_torch_core */
+void claraS_preloadcore(lua_State *L);
+
+/* torch = require "torch", nn = ..., optim = ..., clara = ... */
+void claraS_loadglobals(lua_State *L);
+
+/* the directory holding the running executable, or NULL */
+const char *claraS_exedir(void);
+
+#endif
