@@ -168,6 +168,7 @@ static int s_scatter_add(lua_State *L) { return scatter(L, 1, "scatter_add"); }
 /* torch.cat({a, b, ...}[, dim]) and torch.stack, dim 1 by default */
 static int join(lua_State *L, int stack, const char *name) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2); /* the buffer below must not land in the dim's slot */
   int n = (int)luaL_len(L, 1);
   if (n == 0) return luaL_argerror(L, 1, "expected a non-empty list of tensors");
   th_tensor *list = (th_tensor *)lua_newuserdatauv(L, sizeof(th_tensor) * n, 0);

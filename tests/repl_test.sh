@@ -136,7 +136,10 @@ check "Ctrl-D exits with status 0" wait_line CLARA-EXIT=0
 
 check "the history file is written" grep -qF 'twice(21000)' "$tmp/history"
 
-t kill-session -t repl 2>/dev/null
+# a fresh tmux server: connecting to one still exiting after its last
+# session closed fails with "server exited unexpectedly"
+tmux -L "$sock" kill-server 2>/dev/null
+sock="$sock-2"
 start
 wait_text "clara "
 keys Up

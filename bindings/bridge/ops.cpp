@@ -55,8 +55,17 @@ int th_clamp_(th_tensor a, const th_scalar *min, const th_scalar *max) {
   PROTECT(T(a).clamp_(bound(min), bound(max));)
 }
 
+// a wrapped number (a Lua number) as an ordinary 0-d tensor of dtype `st`
+static at::Tensor unwrap_as(const at::Tensor &t, at::ScalarType st) {
+  return t.unsafeGetTensorImpl()->is_wrapped_number() ? t.to(st) : t;
+}
+
 int th_where(th_tensor *out, th_tensor cond, th_tensor a, th_tensor b) {
-  PROTECT(*out = wrap(at::where(T(cond), T(a), T(b)));)
+  // where's kernel cannot cast: give numbers the promoted dtype first, so
+  // where(c, 1.5, 2.5) is float32 as in PyTorch (and not an internal assert)
+  PROTECT(const at::Tensor &x = T(a); const at::Tensor &y = T(b);
+          auto st = at::result_type(x, y);
+          *out = wrap(at::where(T(cond), unwrap_as(x, st), unwrap_as(y, st)));)
 }
 
 int th_masked_fill(th_tensor *out, th_tensor a, th_tensor mask, th_tensor v) {
@@ -64,7 +73,12 @@ int th_masked_fill(th_tensor *out, th_tensor a, th_tensor mask, th_tensor v) {
 }
 
 int th_lerp(th_tensor *out, th_tensor a, th_tensor b, th_tensor w) {
-  PROTECT(*out = wrap(at::lerp(T(a), T(b), T(w)));)
+  // a Lua number (a wrapped 0-d tensor) takes the Scalar overload, as a
+  // Python number does: the Tensor one wants a weight of a's dtype
+  PROTECT(const at::Tensor &wt = T(w);
+          *out = wrap(wt.unsafeGetTensorImpl()->is_wrapped_number()
+                          ? at::lerp(T(a), T(b), wt.item())
+                          : at::lerp(T(a), T(b), wt));)
 }
 
 int th_allclose(th_tensor a, th_tensor b, double rtol, double atol, int equal_nan) {
