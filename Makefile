@@ -91,9 +91,12 @@ bench: deps clara
 	@bash bench/run.sh
 
 asan:
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" build-asan/libclara.a $(TESTS_SRC:tests/%.c=build-asan/tests/%)
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
+	  LDLIBS="$(filter-out -l:libtcmalloc%,$(LDLIBS))" \
+	  build-asan/libclara.a $(TESTS_SRC:tests/%.c=build-asan/tests/%)
 	@for t in $(TESTS_SRC:tests/%.c=build-asan/tests/%); do \
-	  ASAN_OPTIONS=detect_leaks=0 $$t --jobs 1 || exit 1; done
+	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $$t --jobs 1 || exit 1; done
 
 clean:
 	rm -rf build build-asan clara
