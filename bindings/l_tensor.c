@@ -363,6 +363,16 @@ void lt_setfuncs(lua_State *L, const luaL_Reg *l, int meta, int methods,
   }
 }
 
+/* for C modules beyond torch.core: sets the functions of `l` into the table
+   at the top of the stack, each carrying the tensor metatable */
+void lt_register(lua_State *L, const luaL_Reg *l) {
+  int t = lua_gettop(L);
+  if (luaL_getmetatable(L, LT_TYPENAME) != LUA_TTABLE)
+    luaL_error(L, "torch.core must be loaded first (require \"torch\")");
+  lt_setfuncs(L, l, t + 1, 0, t);
+  lua_pop(L, 1);
+}
+
 int luaopen_torch_core(lua_State *L) {
   const int torch = 1, meta = 2, methods = 3;
   lua_settop(L, 0); /* require's arguments are not needed */

@@ -46,6 +46,7 @@ void lt_pushscalar(lua_State *L, th_scalar s);
    0 for "not into this one") */
 void lt_setfuncs(lua_State *L, const luaL_Reg *l, int meta, int methods,
                  int torch);
+void lt_register(lua_State *L, const luaL_Reg *l); /* into the table on top */
 void lt_open_ops(lua_State *L, int meta, int methods, int torch);
 void lt_open_reduce(lua_State *L, int meta, int methods, int torch);
 void lt_open_shape(lua_State *L, int meta, int methods, int torch);

@@ -128,9 +128,12 @@ void claraS_setpaths(lua_State *L) {
 }
 
 void claraS_preloadcore(lua_State *L) {
+  const luaL_Reg *m;
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_torch_core);
-  lua_setfield(L, -2, "torch.core");
+  for (m = clara_preloads; m->name != NULL; m++) {
+    lua_pushcfunction(L, m->func);
+    lua_setfield(L, -2, m->name);
+  }
   lua_pop(L, 1);
 }
 
