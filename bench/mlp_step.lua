@@ -1,0 +1,66 @@
+-- mlp_step, clara twin: one training step of a tiny MLP written with raw
+-- tensor ops (no nn modules): forward, MSE loss, backward, SGD update under
+-- no_grad, zero the grads.  Same work as mlp_step.py/.cpp.
+-- Usage: ./clara bench/mlp_step.lua [steps]   (BENCH_SCALE scales)
+-- Timing: wall clock, see bench/clock.lua.
+-- bench/clock.lua sits next to this script
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local clock = dofile(here .. "/clock.lua")
+
+local steps = clock.count(2000, 50)
+local REPS = 5
+local per_rep = steps // REPS
+local lr = 0.01
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+local x = torch.randn(64, 32)
+local y = torch.randn(64, 10)
+local W1 = torch.randn(32, 64, {requires_grad = true})
+local b1 = torch.zeros(64, {requires_grad = true})
+local W2 = torch.randn(64, 10, {requires_grad = true})
+local b2 = torch.zeros(10, {requires_grad = true})
+
+local function update()
+  W1:sub_(W1.grad * lr)
+  b1:sub_(b1.grad * lr)
+  W2:sub_(W2.grad * lr)
+  b2:sub_(b2.grad * lr)
+end
+
+local function step()
+  local h = (x:matmul(W1) + b1):relu()
+  local out = h:matmul(W2) + b2
+  local loss = ((out - y) ^ 2):mean()
+  loss:backward()
+  torch.no_grad(update)
+  W1.grad:zero_()
+  b1.grad:zero_()
+  W2.grad:zero_()
+  b2.grad:zero_()
+  return loss
+end
+
+local function run(n)
+  local loss
+  for _ = 1, n do
+    loss = step()
+  end
+  return loss
+end
+
+run(per_rep // 4) -- warm-up
+local best_wall, best_cpu, loss = math.huge, math.huge, nil
+for _ = 1, REPS do
+  local c0 = clock.cpu()
+  local w0 = clock.now()
+  loss = run(per_rep)
+  local w = clock.now() - w0
+  local cpu = clock.cpu() - c0
+  best_wall = math.min(best_wall, w / per_rep)
+  best_cpu = math.min(best_cpu, cpu / per_rep)
+end
+
+print(string.format("RESULT mlp_step %.6e", best_wall))
+print(string.format("CPU mlp_step %.6e", best_cpu))
+print(string.format("CHECK mlp_step %.6g", loss:item()))
