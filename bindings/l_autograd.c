@@ -12,7 +12,8 @@ static int a_requires_grad_(lua_State *L) {
   return 1;
 }
 
-/* loss:backward([grad][, {retain_graph=, create_graph=}]) */
+/* loss:backward([grad][, {retain_graph=, create_graph=}]), or positionally
+   loss:backward([grad][, retain_graph[, create_graph]]) as in PyTorch */
 static int a_backward(lua_State *L) {
   th_tensor t = lt_check(L, 1);
   th_tensor grad = lt_test(L, 2);
@@ -20,7 +21,7 @@ static int a_backward(lua_State *L) {
   if (!grad && !lua_isnoneornil(L, 2) && !lua_istable(L, 2))
     return luaL_typeerror(L, 2, "tensor or options table");
   int retain = lt_optbool(L, opts, "retain_graph", 0);
-  int create = lt_optbool(L, opts, "create_graph", 0);
+  int create = lt_optbool(L, lua_isboolean(L, opts) ? opts + 1 : opts, "create_graph", 0);
   if (th_backward(t, grad, retain || create, create) != 0) return lt_fail(L, "backward");
   return 0;
 }

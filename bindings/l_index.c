@@ -80,9 +80,9 @@ static int64_t size_of(th_tensor t, int64_t dim) {
 
 /* a 1-based position in a dim of `size` to a 0-based one */
 static int64_t position(lua_State *L, lua_Integer i, int64_t size, int dim) {
-  if (i == 0) luaL_error(L, "index 0 in dim %d (positions are 1-based)", dim + 1);
+  if (i == 0) luaL_error(L, "index: index 0 in dim %d (positions are 1-based)", dim + 1);
   if (i > size || -i > size)
-    luaL_error(L, "index %d out of range for dim %d of size %d", (int)i, dim + 1,
+    luaL_error(L, "index: index %d out of range for dim %d of size %d", (int)i, dim + 1,
                (int)size);
   return i > 0 ? i - 1 : size + i;
 }
@@ -100,7 +100,7 @@ static th_tensor range(lua_State *L, int cur, th_tensor t, int entry, int64_t d)
   int64_t size = size_of(t, d);
   if (lua_type(L, entry) == LUA_TSTRING) {
     if (strcmp(lua_tostring(L, entry), ":") != 0)
-      luaL_error(L, "bad index '%s' for dim %d (use ':' for all)", lua_tostring(L, entry),
+      luaL_error(L, "index: bad index '%s' for dim %d (use ':' for all)", lua_tostring(L, entry),
                  (int)d + 1);
     return t;
   }
@@ -111,11 +111,11 @@ static th_tensor range(lua_State *L, int cur, th_tensor t, int entry, int64_t d)
     lua_rawgeti(L, entry, i + 1);
     int ok;
     v[i] = lua_tointegerx(L, -1, &ok);
-    if (!ok) luaL_error(L, "range bounds in dim %d must be integers", (int)d + 1);
+    if (!ok) luaL_error(L, "index: range bounds in dim %d must be integers", (int)d + 1);
     lua_pop(L, 1);
   }
   if (n == 1) v[1] = v[0];
-  if (v[2] <= 0) luaL_error(L, "range step in dim %d must be positive", (int)d + 1);
+  if (v[2] <= 0) luaL_error(L, "index: range step in dim %d must be positive", (int)d + 1);
   int64_t s = position(L, v[0], size, (int)d);
   int64_t e = position(L, v[1], size, (int)d) + 1;
   if (e < s) e = s;
@@ -126,11 +126,12 @@ static th_tensor range(lua_State *L, int cur, th_tensor t, int entry, int64_t d)
 /* the region t[k] names, pushed; `is_view` says whether it shares storage */
 static void locate(lua_State *L, th_tensor t, int k, int *is_view) {
   *is_view = 1;
+  int ndim = th_dim(t); /* t advances below; messages speak of the first */
   lua_pushvalue(L, 1);
   int cur = lua_gettop(L);
   th_tensor idx = lt_test(L, k);
   if (lua_isinteger(L, k)) {
-    if (th_dim(t) == 0) luaL_error(L, "cannot index a 0-d tensor");
+    if (th_dim(t) == 0) luaL_error(L, "index: cannot index a 0-d tensor");
     int64_t i = position(L, lua_tointeger(L, k), size_of(t, 0), 0);
     th_tensor *slot = lt_newslot(L);
     advance(L, cur, slot, th_select(slot, t, 0, i), "index");
@@ -148,7 +149,7 @@ static void locate(lua_State *L, th_tensor t, int k, int *is_view) {
     for (int i = 1; i <= n; i++) {
       lua_rawgeti(L, k, i);
       int entry = lua_gettop(L);
-      if (d >= th_dim(t)) luaL_error(L, "too many indices for a %d-d tensor", th_dim(t));
+      if (d >= th_dim(t)) luaL_error(L, "index: too many indices for a %d-d tensor", ndim);
       if (lua_isinteger(L, entry)) {
         int64_t p = position(L, lua_tointeger(L, entry), size_of(t, d), (int)d);
         th_tensor *slot = lt_newslot(L);
@@ -162,12 +163,12 @@ static void locate(lua_State *L, th_tensor t, int k, int *is_view) {
         t = range(L, cur, t, entry, d);
         d++;
       } else {
-        luaL_error(L, "bad index entry %d (%s)", i, luaL_typename(L, entry));
+        luaL_error(L, "index: bad index entry %d (%s)", i, luaL_typename(L, entry));
       }
       lua_settop(L, cur);
     }
   } else {
-    luaL_error(L, "bad tensor index (%s)", luaL_typename(L, k));
+    luaL_error(L, "index: bad tensor index (%s)", luaL_typename(L, k));
   }
 }
 
@@ -190,6 +191,8 @@ int lt_index_set(lua_State *L) {
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *k = lua_tostring(L, 2);
     if (strcmp(k, "grad") == 0) {
+      if (!lua_isnil(L, 3) && lua_type(L, 3) != LUA_TUSERDATA)
+        return luaL_error(L, "grad: expected a tensor or nil, got %s", luaL_typename(L, 3));
       th_tensor g = lua_isnil(L, 3) ? NULL : lt_check(L, 3);
       if (th_set_grad(t, g) != 0) lt_fail(L, "grad");
       return 0;

@@ -83,6 +83,16 @@ static int o_sub_alpha(lua_State *L) { return scaled(L, 1, 0, "sub"); }
 static int o_add_alpha_(lua_State *L) { return scaled(L, 0, 1, "add_"); }
 static int o_sub_alpha_(lua_State *L) { return scaled(L, 1, 1, "sub_"); }
 
+/* a number exponent takes libtorch's scalar overload, as t ** 2 in Python */
+static int o_pow_any(lua_State *L) {
+  if (lua_type(L, 2) != LUA_TNUMBER || lua_type(L, 1) != LUA_TUSERDATA)
+    return binary(L, th_pow, "pow");
+  th_tensor a = lt_check(L, 1);
+  th_scalar e = lt_checkscalar(L, 2);
+  th_tensor *slot = lt_newslot(L);
+  return lt_push(L, slot, th_pow_scalar(slot, a, e), "pow");
+}
+
 static int o_fill_(lua_State *L) {
   th_tensor a = lt_check(L, 1);
   th_tensor v = lt_test(L, 2);
@@ -162,6 +172,9 @@ static int o_where(lua_State *L) {
 static int o_masked_fill(lua_State *L) {
   th_tensor a = lt_check(L, 1);
   th_tensor m = lt_check(L, 2);
+  /* libtorch 1.13 reads any other mask's bytes as bools: wrong, silently */
+  luaL_argcheck(L, th_dtype(m) == TH_BOOL || th_dtype(m) == TH_UINT8, 2,
+                "mask must be a bool tensor");
   th_tensor v = lt_other(L, 3);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_masked_fill(slot, a, m, v), "masked_fill");
@@ -201,6 +214,7 @@ static const luaL_Reg op_functions[] = {
     TH_INPLACE_UNARY_OPS(REGISTER)
     {"add", o_add_alpha},
     {"sub", o_sub_alpha},
+    {"pow", o_pow_any},
     {"add_", o_add_alpha_},
     {"sub_", o_sub_alpha_},
     {"subtract", o_sub_alpha},
@@ -226,7 +240,7 @@ static const luaL_Reg operators[] = {
     {"__sub", o_sub},
     {"__mul", o_mul},
     {"__div", o_div},
-    {"__pow", o_pow},
+    {"__pow", o_pow_any},
     {"__mod", o_remainder},
     {"__idiv", o_floor_divide},
     {"__unm", o_neg},

@@ -14,11 +14,13 @@ static int check_dims(lua_State *L, int arg, th_tensor t, int64_t *dims) {
   }
   int n = (int)luaL_len(L, arg);
   if (n > TH_MAX_DIMS) luaL_argerror(L, arg, "too many dims");
+  lua_pushvalue(L, arg); /* each dim visits `arg`, so errors name it */
   for (int i = 0; i < n; i++) {
-    lua_rawgeti(L, arg, i + 1);
-    dims[i] = lt_checkdim(L, lua_gettop(L), t, 0);
-    lua_pop(L, 1);
+    lua_rawgeti(L, -1, i + 1);
+    lua_replace(L, arg);
+    dims[i] = lt_checkdim(L, arg, t, 0);
   }
+  lua_replace(L, arg);
   return n;
 }
 

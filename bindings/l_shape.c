@@ -5,17 +5,30 @@
 */
 #include "l_tensor.h"
 
+/* dims from args 2.., or one table of them at 2 (then errors name arg 2) */
+static int check_dim_list(lua_State *L, th_tensor a, int64_t *dims) {
+  int top = lua_gettop(L), listed = top == 2 && lua_istable(L, 2);
+  int n = listed ? (int)luaL_len(L, 2) : top - 1;
+  if (n > TH_MAX_DIMS) luaL_argerror(L, 2, "too many dims");
+  if (listed) lua_pushvalue(L, 2);
+  for (int i = 0; i < n; i++) {
+    int arg = listed ? 2 : i + 2;
+    if (listed) {
+      lua_rawgeti(L, -1, i + 1);
+      lua_replace(L, arg);
+    }
+    dims[i] = lt_checkdim(L, arg, a, 0);
+  }
+  if (listed) lua_replace(L, 2);
+  return n;
+}
+
 static int resize(lua_State *L, int how, const char *name) {
   int64_t sizes[TH_MAX_DIMS];
   th_tensor a = lt_check(L, 1);
-  int n = lt_checksizes(L, 2, lua_gettop(L), sizes);
-  if (how == TH_PERMUTE || how == TH_FLIP) { /* these take dims, not sizes */
-    for (int i = 0; i < n; i++) {
-      lua_pushinteger(L, sizes[i]);
-      sizes[i] = lt_checkdim(L, lua_gettop(L), a, 0);
-      lua_pop(L, 1);
-    }
-  }
+  int n = how == TH_PERMUTE || how == TH_FLIP /* these take dims, not sizes */
+              ? check_dim_list(L, a, sizes)
+              : lt_checksizes(L, 2, lua_gettop(L), sizes);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_reshape(slot, how, a, sizes, n), name);
 }

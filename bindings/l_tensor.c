@@ -22,12 +22,25 @@
 #define LT_STEP_BYTES (1 << 20)
 static size_t lt_debt;
 
+/*
+** The userdata: the handle first (so a slot pointer is the userdata
+** pointer), then a tag.  Checking size and tag is how lt_check knows a
+** tensor: it is cheaper than fetching and comparing the metatable, and the
+** check runs on every argument of every call.
+*/
+#define LT_TAG UINT64_C(0x636c617261546e73) /* "claraTns" */
+typedef struct {
+  th_tensor handle;
+  uint64_t tag;
+} Box;
+
 th_tensor *lt_newslot(lua_State *L) {
-  th_tensor *slot = (th_tensor *)lua_newuserdatauv(L, sizeof(th_tensor), 0);
-  *slot = NULL;
+  Box *box = (Box *)lua_newuserdatauv(L, sizeof(Box), 0);
+  box->handle = NULL;
+  box->tag = LT_TAG;
   lua_pushvalue(L, LT_META); /* every tensor function carries it */
   lua_setmetatable(L, -2);
-  return slot;
+  return &box->handle;
 }
 
 void lt_done(lua_State *L, th_tensor *slot) {
@@ -41,26 +54,23 @@ void lt_done(lua_State *L, th_tensor *slot) {
   }
 }
 
+static Box *box_at(lua_State *L, int arg) {
+  Box *box = (Box *)lua_touserdata(L, arg);
+  if (box == NULL || lua_rawlen(L, arg) != sizeof(Box) || box->tag != LT_TAG)
+    return NULL;
+  return box;
+}
+
 th_tensor lt_test(lua_State *L, int arg) {
-  th_tensor *slot = (th_tensor *)lua_touserdata(L, arg);
-  if (slot == NULL || !lua_getmetatable(L, arg)) return NULL;
-  int same = lua_rawequal(L, -1, LT_META);
-  lua_pop(L, 1);
-  return same ? *slot : NULL;
+  Box *box = box_at(L, arg);
+  return box ? box->handle : NULL;
 }
 
 th_tensor lt_check(lua_State *L, int arg) {
-  th_tensor *slot = (th_tensor *)lua_touserdata(L, arg);
-  if (slot != NULL && lua_getmetatable(L, arg)) {
-    int same = lua_rawequal(L, -1, LT_META);
-    lua_pop(L, 1);
-    if (same) {
-      if (*slot == NULL) luaL_argerror(L, arg, "tensor already freed");
-      return *slot;
-    }
-  }
-  luaL_typeerror(L, arg, "tensor");
-  return NULL;
+  Box *box = box_at(L, arg);
+  if (box == NULL) luaL_typeerror(L, arg, "tensor");
+  if (box->handle == NULL) luaL_argerror(L, arg, "tensor already freed");
+  return box->handle;
 }
 
 /* a tensor argument that may also be a number or boolean (a scalar, wrapped
@@ -89,9 +99,9 @@ int lt_push(lua_State *L, th_tensor *slot, int rc, const char *fname) {
 
 /* __gc, __close and t:free(): idempotent */
 static int t_free(lua_State *L) {
-  th_tensor *slot = (th_tensor *)lua_touserdata(L, 1);
-  int ours = slot != NULL && lua_getmetatable(L, 1) && lua_rawequal(L, -1, LT_META);
-  if (!ours) return luaL_typeerror(L, 1, "tensor");
+  Box *box = box_at(L, 1);
+  if (box == NULL) return luaL_typeerror(L, 1, "tensor");
+  th_tensor *slot = &box->handle;
   if (*slot != NULL) {
     th_free(*slot);
     *slot = NULL;

@@ -138,6 +138,7 @@ TH_INPLACE_UNARY_OPS(TH_DECLARE_INPLACE_UNARY)
 /* a few with extra arguments */
 int th_add_scaled(th_tensor *out, th_tensor a, th_tensor b, th_scalar alpha);
 int th_add_scaled_(th_tensor a, th_tensor b, th_scalar alpha);
+int th_pow_scalar(th_tensor *out, th_tensor a, th_scalar exponent);
 int th_fill_(th_tensor a, th_scalar value);
 int th_uniform_(th_tensor a, double from, double to);
 int th_normal_(th_tensor a, double mean, double std);

@@ -28,17 +28,21 @@ for bin in "$@"; do
   [ "$rc" = 0 ] || [ -n "$line" ] || echo "   $bin exited $rc"
 done
 
-# 2. busted specs: "N successes / N failures / N errors / N pending"
-echo "== busted spec/"
-./clara /usr/bin/busted -o plainTerminal spec >"$log/b.out" 2>&1
-cat "$log/b.out"
-line=$(grep -aE '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors?' "$log/b.out" | tail -1)
-if [ -n "$line" ]; then
-  read -r s f e <<<"$(sed -E 's/^([0-9]+) success[a-z]* \/ ([0-9]+) failures? \/ ([0-9]+) errors?.*/\1 \2 \3/' <<<"$line")"
-  count "$s" $((f + e))
-else
-  echo "busted printed no summary"; count 0 1
-fi
+# 2. busted specs, one process per file: RSS measurements (memory_spec)
+#    need a process that no other spec has used.
+#    Summary line: "N successes / N failures / N errors / N pending"
+for spec in spec/*_spec.lua; do
+  echo "== busted $spec"
+  ./clara /usr/bin/busted -o plainTerminal "$spec" >"$log/b.out" 2>&1
+  cat "$log/b.out"
+  line=$(grep -aE '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors?' "$log/b.out" | tail -1)
+  if [ -n "$line" ]; then
+    read -r s f e <<<"$(sed -E 's/^([0-9]+) success[a-z]* \/ ([0-9]+) failures? \/ ([0-9]+) errors?.*/\1 \2 \3/' <<<"$line")"
+    count "$s" $((f + e))
+  else
+    echo "busted printed no summary for $spec"; count 0 1
+  fi
+done
 
 # 3. examples, shortened
 for ex in examples/*.lua; do

@@ -38,6 +38,12 @@ int th_add_scaled_(th_tensor a, th_tensor b, th_scalar alpha) {
   PROTECT(T(a).add_(T(b), to_scalar(alpha));)
 }
 
+// pow(Tensor, Scalar) has fast paths (2 -> square, 0.5 -> sqrt) that the
+// tensor-exponent kernel lacks, in the forward pass and in backward
+int th_pow_scalar(th_tensor *out, th_tensor a, th_scalar exponent) {
+  PROTECT(*out = wrap(at::pow(T(a), to_scalar(exponent)));)
+}
+
 int th_fill_(th_tensor a, th_scalar value) { PROTECT(T(a).fill_(to_scalar(value));) }
 
 int th_uniform_(th_tensor a, double from, double to) { PROTECT(T(a).uniform_(from, to);) }

@@ -242,7 +242,13 @@ int th_grad(th_tensor *out, th_tensor t) {
 }
 
 int th_set_grad(th_tensor t, th_tensor g) {
-  PROTECT(T(t).mutable_grad() = g ? T(g) : at::Tensor();)
+  PROTECT(if (g) { // the checks Python's `x.grad = g` makes
+            TORCH_CHECK(T(g).sizes() == T(t).sizes(), "assigned grad has data of a different size");
+            TORCH_CHECK(T(g).scalar_type() == T(t).scalar_type(),
+                        "assigned grad has data of a different type");
+            TORCH_CHECK(T(g).device() == T(t).device(), "assigned grad has data on a different device");
+          }
+          T(t).mutable_grad() = g ? T(g) : at::Tensor();)
 }
 
 int th_retain_grad(th_tensor t) { PROTECT(T(t).retain_grad();) }
