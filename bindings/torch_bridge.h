@@ -210,6 +210,12 @@ int th_grad_fn_name(th_tensor t, char *buf, size_t size); /* "" for none */
 int th_set_grad_enabled(int enabled); /* returns the previous mode */
 int th_is_grad_enabled(void);
 
+/* nn modules (bridge/nn.cpp) */
+
+/* optimizers (bridge/optim.cpp) */
+
+/* TorchScript and serialization (bridge/jit.cpp) */
+
 #ifdef __cplusplus
 }
 #endif
