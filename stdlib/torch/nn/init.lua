@@ -1,5 +1,18 @@
--- torch.nn: neural network building blocks.  For now only the functional
--- interface; modules arrive with the models issue.
+-- torch.nn: modules (native ones bound from libtorch, and modules written
+-- in Lua on nn.Module), containers, and the functional interface.
+local module = require "torch.nn.module"
+local containers = require "torch.nn.containers"
+
 local nn = {}
+nn.Module = module.Module
+nn.Parameter = module.Parameter
+nn.is_module = module.is_module
+nn.Sequential = containers.Sequential
+nn.ModuleList = containers.ModuleList
+nn.ModuleDict = containers.ModuleDict
 nn.functional = require "torch.nn.functional"
+
+-- TorchScript models exported from PyTorch
+function nn.load(...) return require("torch.jit").load(...) end
+
 return nn
