@@ -17,7 +17,7 @@ OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS   += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC $(LUA_INC) -Ibindings
 CXXFLAGS += $(OPT) $(SAN) -std=c++17 -Wall -Wno-unused-parameter -fPIC $(TORCH_INC) -Ibindings
-LDLIBS   := -l:libtcmalloc_minimal.so.4 $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -ledit -lm -ldl -lpthread
+LDLIBS   := -l:libtcmalloc_minimal.so.4 $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -ledit -lz -lm -ldl -lpthread
 BUILD    ?= build
 VERSION  := 0.1.0
 
@@ -61,7 +61,8 @@ deps:
 	else echo "deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
 
 clara: $(MAIN_OBJ) $(LIBCLARA)
-	$(CXX) $(SAN) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIBCLARA) -Wl,--no-whole-archive $(LDLIBS) -Wl,-E
+	$(CXX) $(SAN) -o $@.tmp $(MAIN_OBJ) -Wl,--whole-archive $(LIBCLARA) -Wl,--no-whole-archive $(LDLIBS) -Wl,-E
+	mv -f $@.tmp $@
 
 $(LIBCLARA): $(BRIDGE_OBJ) $(BIND_OBJ) $(RT_OBJ)
 	@rm -f $@

@@ -1,0 +1,143 @@
+-- clara.metrics.base: what every streaming metric shares: the object
+-- protocol (update / compute / reset / name / tostring) and the checks on
+-- what update receives.  Metrics read tensors and never train: update runs
+-- under torch.no_grad and keeps its running sums in Lua numbers (doubles)
+-- or exact Lua integers, so many batches add up without float32 drift.
+local torch = require "torch"
+
+local base = {}
+
+-- raise msg at the first caller outside clara's metric files, so the
+-- position names the user's line, however deep the check sits
+function base.fail(msg)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then return error(msg, 0) end
+    if not info.source:find("clara/metrics/", 1, true) and info.what ~= "C" then
+      return error(msg, level)
+    end
+    level = level + 1
+  end
+end
+local fail = base.fail
+
+-- {====================== the metric protocol ======================
+
+-- A metric class is a table of methods with `init(self)` (clear the running
+-- state), `check(self, output, target, ...)` (validate one batch, raise
+-- clear errors, return what accumulate needs), `accumulate(self, output,
+-- target, checked)` (add the batch to the running state) and `result(self)`
+-- (the value; only called after a sample).  `describe(self)` gives the text
+-- inside "Kind(...)" for tostring.
+local Metric = {}
+Metric.__index = Metric
+
+local function update(self, output, target, ...)
+  local checked = self:check(output, target, ...)
+  self:accumulate(output, target, checked)
+end
+
+function Metric:update(output, target, ...)
+  torch.no_grad(update, self, output, target, ...)
+  return self
+end
+
+-- nil plus a message before any sample: an empty validation set is a
+-- condition a report shows, not a crash
+function Metric:compute()
+  if self.count == 0 then
+    return nil, ("%s: no samples yet (call update before compute)"):format(self.name)
+  end
+  return self:result()
+end
+
+function Metric:reset()
+  self.count = 0
+  self:init()
+  return self
+end
+
+-- the default check: output and target are tensors with one sample per row
+function Metric:check(output, target)
+  base.check_pair(self.name, output, target)
+end
+
+function Metric:init() end
+
+Metric.__tostring = function(self)
+  return ("%s(%s)"):format(self.kind, self:describe())
+end
+
+function Metric:describe() return "" end
+
+-- base.class(kind, methods) -> constructor(opts): a metric class whose
+-- objects print as "kind(...)"; `setup(self, opts)` reads the options
+function base.class(kind, methods, setup)
+  local cls = setmetatable({}, { __index = Metric })
+  for k, v in pairs(methods) do cls[k] = v end
+  cls.__index = cls
+  cls.__tostring = Metric.__tostring
+  return function(opts)
+    if opts ~= nil and type(opts) ~= "table" then
+      fail(("%s: options must be a table, got %s"):format(kind, type(opts)))
+    end
+    opts = opts or {}
+    local self = setmetatable({ kind = kind, count = 0 }, cls)
+    if setup then setup(self, opts) end
+    self.name = opts.name or self.name
+    self:init()
+    return self
+  end
+end
+
+-- }=================================================================
+
+-- {====================== checks ======================
+
+
+local function shape_str(t)
+  return "(" .. table.concat(t.shape, ", ") .. ")"
+end
+base.shape_str = shape_str
+
+function base.check_tensor(fname, what, t)
+  if not torch.is_tensor(t) then
+    fail(("%s: %s must be a tensor, got %s"):format(fname, what, type(t)))
+  end
+  if t:dim() == 0 then
+    fail(("%s: %s must have a batch dimension, got a 0-d tensor"):format(fname, what))
+  end
+end
+
+-- output and target are tensors holding the same number of samples
+function base.check_pair(fname, output, target)
+  base.check_tensor(fname, "output", output)
+  base.check_tensor(fname, "target", target)
+  if output:size(1) ~= target:size(1) then
+    fail(("%s: output has %d samples but target has %d (shapes %s and %s)")
+      :format(fname, output:size(1), target:size(1), shape_str(output), shape_str(target)))
+  end
+end
+
+-- an option that must be a positive integer (or nil)
+function base.opt_count(fname, opts, key)
+  local v = opts[key]
+  if v ~= nil and (math.type(v) ~= "integer" or v < 1) then
+    fail(("%s: option '%s' must be a positive integer, got %s"):format(fname, key, tostring(v)))
+  end
+  return v
+end
+
+function base.opt_choice(fname, opts, key, choices, default)
+  local v = opts[key]
+  if v == nil then return default end
+  for _, c in ipairs(choices) do
+    if v == c then return v end
+  end
+  fail(("%s: unknown %s '%s' (%s)"):format(fname, key, tostring(v), table.concat(choices, ", ")))
+end
+
+-- }=====================================================
+
+return base

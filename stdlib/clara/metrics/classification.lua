@@ -1,0 +1,302 @@
+-- clara.metrics.classification: accuracy, top-k accuracy, confusion matrix,
+-- precision, recall and F1, streaming.
+--
+-- What `update(output, target)` accepts (N samples):
+--   output (N, C) floating scores (logits or probabilities): the class is the argmax;
+--   output (N) or (N, 1) floating: binary, the class is 1 where the probability
+--     is >= threshold (option `threshold`, default 0.5; with `logits = true`
+--     the output goes through a sigmoid first);
+--   output (N) integer: class indices, as they are.
+--   target (N) integer (or bool) class indices, 0-based as in PyTorch.  In the
+--     binary case a floating target holding only 0 and 1 (what BCE takes) is
+--     accepted too.
+local torch = require "torch"
+local base = require "clara.metrics.base"
+
+local fail, shape_str = base.fail, base.shape_str
+local M = {}
+
+-- {====================== predictions from outputs ======================
+
+local function is_integral(t)
+  return not t:is_floating_point()
+end
+
+-- the class targets of a batch as an int64 (N) tensor
+local function class_targets(fname, target, binary)
+  if target:dim() == 2 and target:size(2) == 1 then target = target:squeeze(2) end
+  if target:dim() ~= 1 then
+    fail(("%s: target must be (N) class indices, got shape %s"):format(fname, shape_str(target)))
+  end
+  if not is_integral(target) then
+    local ok = binary and target:eq(0):logical_or(target:eq(1)):all():item()
+    if not ok then
+      fail(("%s: target must hold class indices (an integer tensor), got %s%s")
+        :format(fname, target.dtype, binary and " with values other than 0 and 1" or ""))
+    end
+  end
+  target = target:long()
+  if target:numel() > 0 and target:min():item() < 0 then
+    fail(("%s: target holds class %d; class indices must be >= 0"):format(fname, target:min():item()))
+  end
+  return target
+end
+
+-- predicted classes (N) int64 and the number of classes the output shows
+-- (nil for index outputs), from any accepted output form
+local function class_predictions(fname, output, opts)
+  local n = output:dim()
+  if output:is_floating_point() and n == 2 and output:size(2) >= 2 then
+    return output:argmax(2), output:size(2), false
+  end
+  if output:is_floating_point() and (n == 1 or (n == 2 and output:size(2) == 1)) then
+    local p = output:reshape(-1):double()
+    if opts.logits then p = p:sigmoid() end
+    return p:ge(opts.threshold or 0.5):long(), 2, true
+  end
+  if is_integral(output) and n == 1 then
+    return output:long(), nil, false
+  end
+  fail(("%s: output must be (N, C) scores, (N) binary probabilities or (N) class indices, got %s %s")
+    :format(fname, output.dtype, shape_str(output)))
+end
+
+-- checks a batch and returns predicted and true classes and the class count
+-- the output shows; `need_scores` demands (N, C) scores (top-k)
+function M.classes(fname, output, target, opts)
+  base.check_pair(fname, output, target)
+  local pred, C, binary = class_predictions(fname, output, opts)
+  local y = class_targets(fname, target, binary)
+  if C and y:numel() > 0 and y:max():item() >= C then
+    fail(("%s: target holds class %d but the output has %d classes (shape %s)")
+      :format(fname, y:max():item(), C, shape_str(output)))
+  end
+  local K = opts.num_classes
+  if K and y:numel() > 0 then
+    local top = math.max(y:max():item(), pred:max():item())
+    if top >= K then
+      fail(("%s: class %d out of range for num_classes = %d"):format(fname, top, K))
+    end
+  end
+  return pred, y, C
+end
+
+local function describe_opts(self, keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    if self.opts[k] ~= nil then parts[#parts + 1] = k .. "=" .. tostring(self.opts[k]) end
+  end
+  return table.concat(parts, ", ")
+end
+
+local function read_class_opts(fname, self, opts)
+  self.opts = opts
+  base.opt_count(fname, opts, "num_classes")
+  if opts.threshold ~= nil and type(opts.threshold) ~= "number" then
+    fail(("%s: option 'threshold' must be a number, got %s"):format(fname, type(opts.threshold)))
+  end
+end
+
+-- }=======================================================================
+
+-- {====================== accuracy ======================
+
+M.accuracy = base.class("Accuracy", {
+  check = function(self, output, target)
+    return { M.classes(self.name, output, target, self.opts) }
+  end,
+  init = function(self) self.correct = 0 end,
+  accumulate = function(self, _, _, checked)
+    local pred, y = checked[1], checked[2]
+    self.correct = self.correct + pred:eq(y):sum():item()
+    self.count = self.count + y:numel()
+  end,
+  result = function(self) return self.correct / self.count end,
+  describe = function(self) return describe_opts(self, { "threshold", "logits" }) end,
+}, function(self, opts)
+  self.name = "accuracy"
+  read_class_opts(self.name, self, opts)
+end)
+
+-- clara.metrics.top_k_accuracy{k = 5}: the target is among the k best scores
+M.top_k_accuracy = base.class("TopKAccuracy", {
+  check = function(self, output, target)
+    base.check_pair(self.name, output, target)
+    if not output:is_floating_point() or output:dim() ~= 2 or output:size(2) < self.k then
+      fail(("%s: output must be (N, C) scores with C >= k = %d, got %s %s")
+        :format(self.name, self.k, output.dtype, shape_str(output)))
+    end
+    return { M.classes(self.name, output, target, self.opts) }
+  end,
+  init = function(self) self.correct = 0 end,
+  accumulate = function(self, output, _, checked)
+    local y = checked[2]
+    local _, best = output:topk(self.k, 2)
+    local hit = best:eq(y:unsqueeze(2)):any(2)
+    self.correct = self.correct + hit:sum():item()
+    self.count = self.count + y:numel()
+  end,
+  result = function(self) return self.correct / self.count end,
+  describe = function(self) return "k=" .. self.k end,
+}, function(self, opts)
+  self.k = base.opt_count("top_k_accuracy", opts, "k") or 5
+  self.name = ("top%d_accuracy"):format(self.k)
+  read_class_opts(self.name, self, opts)
+end)
+
+-- }======================================================
+
+-- {====================== confusion matrix ======================
+
+-- grows the square count table `cm` to K classes
+local function grow(cm, K)
+  local old = #cm
+  for i = 1, K do
+    local row = cm[i] or {}
+    for j = (i <= old and old or 0) + 1, K do row[j] = 0 end
+    cm[i] = row
+  end
+end
+
+-- the shared state of every metric built on the confusion matrix: counts in
+-- exact Lua integers, rows the true class, columns the predicted one
+local confusion = {
+  check = function(self, output, target)
+    return { M.classes(self.name, output, target, self.opts) }
+  end,
+  init = function(self)
+    self.cm = {}
+    grow(self.cm, self.opts.num_classes or 0)
+  end,
+  accumulate = function(self, _, _, checked)
+    local pred, y, C = checked[1], checked[2], checked[3]
+    local n = y:numel()
+    if n == 0 then return end
+    local K = math.max(#self.cm, C or 0, y:max():item() + 1, pred:max():item() + 1)
+    grow(self.cm, K)
+    -- one scatter_add counts every (true, predicted) pair of the batch
+    local flat = y * K + pred
+    local counts = torch.zeros(K * K, { dtype = "int64" })
+      :scatter_add(1, flat, torch.ones(n, { dtype = "int64" })):totable()
+    for i = 1, K do
+      local row = self.cm[i]
+      for j = 1, K do row[j] = row[j] + counts[(i - 1) * K + j] end
+    end
+    self.count = self.count + n
+  end,
+  describe = function(self) return describe_opts(self, { "num_classes", "threshold", "logits" }) end,
+}
+
+-- a method table: the parent's methods, some replaced
+local function extend(parent, methods)
+  local t = {}
+  for k, v in pairs(parent) do t[k] = v end
+  for k, v in pairs(methods) do t[k] = v end
+  return t
+end
+
+local function copy_matrix(cm)
+  local out = {}
+  for i, row in ipairs(cm) do out[i] = table.move(row, 1, #row, 1, {}) end
+  return out
+end
+
+-- compute() -> the matrix as a Lua table: m[t + 1][p + 1] counts samples of
+-- true class t predicted as p (rows true classes, as sklearn)
+M.confusion_matrix = base.class("ConfusionMatrix", extend(confusion, {
+  result = function(self) return copy_matrix(self.cm) end,
+}), function(self, opts)
+  self.name = "confusion_matrix"
+  read_class_opts(self.name, self, opts)
+end)
+
+-- }==============================================================
+
+-- {====================== precision, recall, F1 ======================
+
+-- per-class true positives, predicted counts (TP + FP), true counts (TP + FN)
+local function class_counts(cm)
+  local tp, predicted, actual = {}, {}, {}
+  local K = #cm
+  for c = 1, K do tp[c], predicted[c], actual[c] = cm[c][c], 0, 0 end
+  for t = 1, K do
+    for p = 1, K do
+      predicted[p] = predicted[p] + cm[t][p]
+      actual[t] = actual[t] + cm[t][p]
+    end
+  end
+  return tp, predicted, actual
+end
+
+local function ratio(a, b, zero_division)
+  if b == 0 then return zero_division end
+  return a / b
+end
+
+-- each score of one class from its counts; zd is the value of 0/0
+local scores = {
+  precision = function(tp, pred, act, zd) return ratio(tp, pred, zd) end,
+  recall = function(tp, pred, act, zd) return ratio(tp, act, zd) end,
+  f1 = function(tp, pred, act, zd) return ratio(2 * tp, pred + act, zd) end,
+}
+
+local function score_result(self)
+  local score, zd = scores[self.score], self.zero_division
+  local tp, predicted, actual = class_counts(self.cm)
+  local K = #self.cm
+  if self.average == "binary" then
+    if K > 2 then
+      fail(("%s: average = 'binary' needs two classes, the data has %d"):format(self.name, K))
+    end
+    return score(tp[2] or 0, predicted[2] or 0, actual[2] or 0, zd)
+  end
+  if self.average == "micro" then
+    local a, b, c = 0, 0, 0
+    for k = 1, K do a, b, c = a + tp[k], b + predicted[k], c + actual[k] end
+    return score(a, b, c, zd)
+  end
+  local per, sum, weighted, classes = {}, 0, 0, 0
+  for k = 1, K do
+    per[k] = score(tp[k], predicted[k], actual[k], zd)
+    -- classes seen in neither target nor prediction are left out of the
+    -- macro average (as sklearn), unless num_classes names them all
+    if self.opts.num_classes or predicted[k] + actual[k] > 0 then
+      sum, classes = sum + per[k], classes + 1
+    end
+    weighted = weighted + per[k] * actual[k]
+  end
+  if self.average == "none" then return per end
+  if self.average == "weighted" then return weighted / self.count end
+  return sum / classes
+end
+
+local averages = { "macro", "micro", "weighted", "none", "binary" }
+
+local function score_metric(kind, score)
+  return base.class(kind, extend(confusion, {
+    result = score_result,
+    describe = function(self)
+      local rest = confusion.describe(self)
+      return "average=" .. self.average .. (rest ~= "" and ", " .. rest or "")
+    end,
+  }), function(self, opts)
+    self.score = score
+    self.average = base.opt_choice(score, opts, "average", averages, "macro")
+    self.zero_division = opts.zero_division or 0
+    self.name = self.average == "binary" and score
+      or self.average == "none" and score .. "_per_class"
+      or score .. "_" .. self.average
+    read_class_opts(self.name, self, opts)
+  end)
+end
+
+-- clara.metrics.precision{average = "macro" | "micro" | "weighted" | "none" |
+-- "binary", num_classes =, zero_division = 0}: "none" gives a Lua list whose
+-- entry c + 1 is class c; "binary" scores class 1
+M.precision = score_metric("Precision", "precision")
+M.recall = score_metric("Recall", "recall")
+M.f1 = score_metric("F1", "f1")
+
+-- }===================================================================
+
+return M

@@ -1,0 +1,110 @@
+-- clara.metrics: streaming metrics.  Metrics are not losses: they never
+-- train, never need gradients, and read whatever the model outputs.
+--
+--   local m = clara.metrics.accuracy()
+--   for output, target in batches do m:update(output, target) end
+--   print(m.name, m:compute())   --> accuracy  0.91
+--   m:reset()
+--
+-- Every metric has update(output, target) (runs under torch.no_grad, returns
+-- the metric), compute() (a number, or a Lua table where said; nil and a
+-- message before any sample), reset(), a field `name` (option `name`
+-- renames it) and a one-line tostring.  Streaming gives the same value as
+-- one update with all the data: counts are exact Lua integers, sums doubles.
+--
+-- Classification (clara.metrics.classification explains the accepted inputs):
+--   accuracy{threshold=, logits=}, top_k_accuracy{k = 5},
+--   precision / recall / f1{average = "macro" | "micro" | "weighted" |
+--     "none" (a list, entry c + 1 for class c) | "binary", num_classes=},
+--   confusion_matrix{num_classes=} (m[t + 1][p + 1]: true t predicted p)
+-- Regression: mae(), mse(), rmse(), r2{multioutput=}
+-- Ranking: roc_auc() (binary)
+-- Any loss: from_loss(loss_fn, {name=, reduction = "mean" | "sum"})
+local torch = require "torch"
+local base = require "clara.metrics.base"
+
+local metrics = {}
+
+for _, part in ipairs { "classification", "regression", "ranking" } do
+  local mod = require("clara.metrics." .. part)
+  metrics[part] = mod
+  for k, v in pairs(mod) do
+    if k ~= "classes" then metrics[k] = v end
+  end
+end
+
+-- {====================== any loss as a metric ======================
+
+local function describe_loss(fn)
+  local mt = getmetatable(fn)
+  if type(fn) == "table" and mt and mt.__tostring then return tostring(fn) end
+  return nil
+end
+
+-- the number of samples in a batch: the first dim of the target, or of the
+-- output when the target is not a tensor
+local function batch_size(fname, output, target)
+  local t = torch.is_tensor(target) and target or torch.is_tensor(output) and output
+  if not t or t:dim() == 0 then
+    base.fail(("%s: cannot tell the batch size: target or output must be a tensor with a batch dim")
+      :format(fname))
+  end
+  return t:size(1)
+end
+
+local LossMetric = base.class("Loss", {
+  check = function(self, output, target, extras)
+    if torch.is_tensor(output) and torch.is_tensor(target) and output:dim() > 0
+        and target:dim() > 0 and output:size(1) ~= target:size(1) then
+      base.check_pair(self.name, output, target)
+    end
+    return { n = batch_size(self.name, output, target), extras = extras }
+  end,
+  init = function(self) self.sum = 0.0 end,
+  accumulate = function(self, output, target, checked)
+    local value = self.loss_fn(output, target, checked.extras)
+    if torch.is_tensor(value) then
+      if value:numel() ~= 1 then
+        base.fail(("%s: the loss must return one number (reduction 'mean' or 'sum'), got shape %s")
+          :format(self.name, base.shape_str(value)))
+      end
+      value = value:item()
+    elseif type(value) ~= "number" then
+      base.fail(("%s: the loss must return a tensor or a number, got %s"):format(self.name, type(value)))
+    end
+    -- a mean over the batch counts once per sample, so uneven batches
+    -- average as the whole data would
+    self.sum = self.sum + (self.reduction == "mean" and value * checked.n or value)
+    self.count = self.count + checked.n
+  end,
+  result = function(self) return self.sum / self.count end,
+  describe = function(self)
+    return self.description or self.name
+  end,
+}, function(self, opts)
+  self.reduction = base.opt_choice("from_loss", opts, "reduction", { "mean", "sum" }, "mean")
+end)
+
+-- clara.metrics.from_loss(loss_fn[, {name = "loss", reduction = "mean"}]):
+-- loss_fn(output, target[, extras]) returns the loss of a batch, averaged
+-- over its samples (reduction "mean") or summed ("sum"); compute() gives the
+-- mean per sample over everything seen.  update(output, target[, extras]).
+function metrics.from_loss(loss_fn, opts)
+  local mt = getmetatable(loss_fn)
+  if type(loss_fn) ~= "function" and not (mt and mt.__call) then
+    base.fail(("from_loss: loss_fn must be a function or a callable object, got %s"):format(type(loss_fn)))
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    base.fail(("from_loss: options must be a table, got %s"):format(type(opts)))
+  end
+  opts = opts or {}
+  local m = LossMetric(opts)
+  m.loss_fn = loss_fn
+  m.name = opts.name or "loss"
+  m.description = describe_loss(loss_fn)
+  return m
+end
+
+-- }==================================================================
+
+return metrics
