@@ -20,4 +20,16 @@ function data.fashion_mnist(opts)
   return images, labels, data.fashion_mnist_classes
 end
 
+-- datasets, loaders, partitions (dataset.lua, loader.lua, partition.lua)
+data.TensorDataset = require("clara.data.dataset").TensorDataset
+data.Subset = require("clara.data.dataset").Subset
+data.Concat = require("clara.data.dataset").Concat
+data.DataLoader = require("clara.data.loader").DataLoader
+data.collate = require("clara.data.loader").collate
+data.iterate = require("clara.data.loader").iterate
+data.split = require("clara.data.partition").split
+data.given = require("clara.data.partition").given
+data.partition_from = require("clara.data.partition").partition_from
+data.is_held_out = require("clara.data.partition").is_held_out
+
 return data

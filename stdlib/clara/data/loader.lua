@@ -1,0 +1,204 @@
+-- clara.data.DataLoader: mini-batches of a dataset, and clara.data.iterate,
+-- which takes a loader or any foreign source of batches.
+--
+--   local loader = clara.data.DataLoader(ds, {batch_size = 128, shuffle = true, seed = 1})
+--   for xb, yb in loader do ... end          -- one epoch (also loader:iter())
+--   #loader                                  -- batches per epoch
+--   local s = loader:state()                 -- {epoch, batch, seed, perm, n}
+--   loader:set_state(s)                      -- the next epoch resumes after batch s.batch
+--
+-- Two ways to assemble a batch, interchangeable (a spec proves they agree):
+--   "fast"  (default) when the dataset answers ds:batch(idx) (TensorDataset
+--           and Subsets of one): one index_select per tensor;
+--   "clear" ds:get(i) for each sample, then collate: torch.stack per field.
+-- The shuffle is a permutation from clara.data.rng, a pure function of
+-- (seed, epoch): it leaves torch's global generator alone when a seed is
+-- given, and a checkpoint needs only the state to resume mid-epoch exactly.
+local torch = require "torch"
+local rng = require "clara.data.rng"
+local length = require("clara.data.dataset").length
+
+local M = {}
+
+local DataLoader = { __name = "DataLoader" }
+DataLoader.__index = DataLoader
+
+local OPTIONS = { batch_size = true, shuffle = true, seed = true, drop_last = true, collate = true, impl = true }
+
+local function fail(fmt, ...) error("DataLoader: " .. fmt:format(...), 3) end
+
+-- the default collate: field k of every sample stacked into one tensor
+-- (numbers become a tensor; anything else stays a Lua list)
+function M.collate(samples)
+  local out, nfields = {}, 0
+  for _, s in ipairs(samples) do nfields = math.max(nfields, s.n or #s) end
+  for k = 1, nfields do
+    local column = {}
+    for j, s in ipairs(samples) do column[j] = s[k] end
+    local first = column[1]
+    if torch.is_tensor(first) then
+      local ok, r = pcall(torch.stack, column)
+      if not ok then
+        error(("DataLoader: cannot stack field %d of the samples (%s)"):format(k, tostring(r)), 0)
+      end
+      out[k] = r
+    elseif type(first) == "number" then
+      out[k] = torch.tensor(column)
+    else
+      out[k] = column
+    end
+  end
+  return table.unpack(out, 1, nfields)
+end
+
+function M.DataLoader(ds, opts)
+  local n = length(ds, "DataLoader")
+  opts = opts or {}
+  if type(opts) ~= "table" then fail("options must be a table, got %s", type(opts)) end
+  for k in pairs(opts) do
+    if not OPTIONS[k] then fail("unknown option '%s'", tostring(k)) end
+  end
+  local bs = opts.batch_size or 1
+  if math.type(bs) ~= "integer" or bs < 1 then
+    fail("batch_size must be a positive integer, got %s", tostring(bs))
+  end
+  if opts.seed ~= nil and math.type(opts.seed) ~= "integer" then
+    fail("seed must be an integer, got %s", tostring(opts.seed))
+  end
+  if opts.collate ~= nil and type(opts.collate) ~= "function" then
+    fail("collate must be a function, got %s", type(opts.collate))
+  end
+  local impl = opts.impl or "fast"
+  if impl ~= "fast" and impl ~= "clear" then fail("impl must be 'fast' or 'clear', got '%s'", tostring(impl)) end
+  local self = setmetatable({
+    dataset = ds, n = n, batch_size = bs, shuffle = opts.shuffle and true or false,
+    seed = opts.seed, drop_last = opts.drop_last and true or false, collate = opts.collate,
+    epoch = 0, position = 0, perm = nil, resume = false,
+  }, DataLoader)
+  -- the fast path only when the dataset can do it and no custom collate asked otherwise
+  self.fast = impl == "fast" and opts.collate == nil and type(ds.batch) == "function"
+  return self
+end
+
+DataLoader.__len = function(self)
+  if self.drop_last then return self.n // self.batch_size end
+  return (self.n + self.batch_size - 1) // self.batch_size
+end
+
+DataLoader.__tostring = function(self)
+  return ("DataLoader(%d samples, batch_size=%d, shuffle=%s%s, drop_last=%s: %d batches, %s)")
+    :format(self.n, self.batch_size, tostring(self.shuffle),
+      self.seed and (", seed=" .. self.seed) or "", tostring(self.drop_last), #self,
+      self.fast and "fast index_select" or "per-sample collate")
+end
+
+-- 1. a new epoch: its permutation (0-based indices), position 0
+local function start_epoch(self)
+  self.epoch = self.epoch + 1
+  self.position = 0
+  if self.shuffle then
+    -- without a seed, each epoch draws one from torch's generator, as
+    -- PyTorch's DataLoader does; it is recorded in the state either way
+    self.epoch_seed = self.seed or rng.draw_seed()
+    local stream = self.seed and self.epoch or 0
+    self.perm = torch.tensor(rng.new(self.epoch_seed, stream):permutation(self.n), { dtype = "int64" })
+  else
+    self.epoch_seed = nil
+    self.perm = torch.arange(self.n, { dtype = "int64" })
+  end
+end
+
+-- 2. batch b (1-based) of the current permutation
+local function assemble(self, b)
+  local start = (b - 1) * self.batch_size
+  local idx = self.perm:narrow(1, start + 1, math.min(self.batch_size, self.n - start))
+  if self.fast then return self.dataset:batch(idx) end
+  local samples, ds = {}, self.dataset
+  for j, i in ipairs(idx:totable()) do
+    samples[j] = table.pack(ds:get(i + 1))
+  end
+  return (self.collate or M.collate)(samples)
+end
+
+-- one epoch's batches: a fresh epoch, or the rest of the one set_state restored
+function DataLoader:iter()
+  if not self.resume or self.perm == nil or self.position >= #self then start_epoch(self) end
+  self.resume = false
+  local nb = #self
+  return function()
+    if self.position >= nb then return nil end
+    self.position = self.position + 1
+    return assemble(self, self.position)
+  end
+end
+
+-- `for xb, yb in loader do`: the generic for calls loader(nil, nil) first
+-- (a new epoch), then loader(nil, previous xb)
+DataLoader.__call = function(self, _, control)
+  if control == nil or self.current == nil then self.current = self:iter() end
+  local r = table.pack(self.current())
+  if r[1] == nil then self.current = nil end
+  return table.unpack(r, 1, r.n)
+end
+
+-- what a checkpoint needs to resume mid-epoch exactly: the epoch, the
+-- batches already handed out, the permutation (int64, 0-based) and its seed
+function DataLoader:state()
+  return { epoch = self.epoch, batch = self.position, seed = self.epoch_seed,
+           perm = self.perm and self.perm:clone() or nil, n = self.n }
+end
+
+function DataLoader:set_state(s)
+  if type(s) ~= "table" then error("DataLoader:set_state: expected a table from loader:state(), got " .. type(s), 2) end
+  if s.n ~= self.n then
+    error(("DataLoader:set_state: the state is for %s samples, this loader has %d"):format(tostring(s.n), self.n), 2)
+  end
+  if math.type(s.epoch) ~= "integer" or math.type(s.batch) ~= "integer" or s.batch < 0 then
+    error("DataLoader:set_state: epoch and batch must be non-negative integers", 2)
+  end
+  local perm = s.perm
+  if type(perm) == "table" then perm = torch.tensor(perm, { dtype = "int64" }) end
+  if perm == nil and s.epoch > 0 then
+    error("DataLoader:set_state: the state has no permutation (perm)", 2)
+  end
+  if perm ~= nil and (not torch.is_tensor(perm) or perm:dim() ~= 1 or perm:numel() ~= self.n) then
+    error(("DataLoader:set_state: perm must be a permutation of %d indices"):format(self.n), 2)
+  end
+  self.epoch, self.position, self.epoch_seed = s.epoch, s.batch, s.seed
+  self.perm = perm and perm:long() or nil
+  self.resume, self.current = true, nil
+  return self
+end
+
+-- 3. clara.data.iterate(source): an iterator of batches from a loader
+-- (anything with :iter()), a Lua iterator function, a coroutine yielding
+-- batches, or a list of batches (each a tensor or a list of tensors)
+function M.iterate(source, ...)
+  local kind = type(source)
+  if (kind == "table" or kind == "userdata") and not torch.is_tensor(source) and type(source.iter) == "function" then
+    return source:iter()
+  end
+  if kind == "function" then return source, ... end
+  if kind == "thread" then
+    return function()
+      if coroutine.status(source) == "dead" then return nil end
+      local r = table.pack(coroutine.resume(source))
+      if not r[1] then error("clara.data.iterate: the coroutine failed: " .. tostring(r[2]), 2) end
+      return table.unpack(r, 2, r.n)
+    end
+  end
+  if kind == "table" and getmetatable(source) == nil then
+    local k = 0
+    return function()
+      k = k + 1
+      local b = source[k]
+      if type(b) == "table" and not torch.is_tensor(b) then return table.unpack(b) end
+      return b
+    end
+  end
+  if kind == "table" and getmetatable(source) and getmetatable(source).__call then return source end
+  error(("clara.data.iterate: expected a loader, an iterator function, a coroutine or a list of batches, got %s")
+    :format(torch.is_tensor(source) and "a tensor" or kind), 2)
+end
+
+return M
