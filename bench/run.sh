@@ -11,7 +11,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-BENCHES=(op_overhead mlp_step)
+BENCHES=(op_overhead mlp_step batches)
 PY=/usr/bin/python3          # Debian's python, which has python3-torch
 CLARA=./clara
 OUT=build/bench
@@ -80,7 +80,7 @@ done
 
 # 3. the table, the checks, the targets
 get() { awk -v k="$1" '$1 == k { print $3 }' "$log/$2-$3" 2>/dev/null; }
-unit() { case $1 in op_overhead) echo "us/op" ;; *) echo "us/step" ;; esac; }
+unit() { case $1 in op_overhead) echo "us/op" ;; batches) echo "us/epoch" ;; *) echo "us/step" ;; esac; }
 fmt() {  # seconds -> "1.31 us/op" or "n/a"
   if [ -z "$1" ]; then echo "n/a"; else awk -v s="$1" -v u="$2" 'BEGIN { v = s * 1e6; printf(v < 10 ? "%.2f %s" : v < 100 ? "%.1f %s" : "%.0f %s", v, u) }'; fi
 }
@@ -130,6 +130,10 @@ if [ -n "$cl" ] && [ -n "$cc" ] && [ -n "$py" ]; then
   verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t ? "met" : "MISSED") }'; }
   notes+=("target op_overhead clara/C++ <= 1.2x: $(verdict "$(awk -v a="$cl" -v b="$cc" 'BEGIN { print a / b }')" 1.2)"
           "target op_overhead clara/PyTorch <= 0.5x: $(verdict "$(awk -v a="$cl" -v b="$py" 'BEGIN { print a / b }')" 0.5)")
+fi
+bl=$(get RESULT clara batches); bp=$(get RESULT py batches)
+if [ -n "$bl" ] && [ -n "$bp" ]; then
+  notes+=("target batches clara/PyTorch DataLoader <= 0.333x: $(awk -v a="$bl" -v b="$bp" 'BEGIN { print (a / b <= 0.333 ? "met" : "MISSED") }')")
 fi
 echo
 for n in "${notes[@]}"; do echo "$n"; done
