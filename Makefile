@@ -25,7 +25,7 @@ VERSION  := 0.1.0
 DEB_PKGS := liblua5.4-dev libtorch-dev libopenblas0-pthread libedit-dev \
             libcriterion-dev zlib1g-dev lua-filesystem lua-cjson lua-busted \
             dataset-fashion-mnist gnuplot-nox shellcheck python3-torch tmux \
-            libtcmalloc-minimal4 \
+            libtcmalloc-minimal4 clang libclang-rt-14-dev \
             g++ make pkg-config
 
 BRIDGE_SRC  := $(wildcard bindings/bridge/*.cpp)
@@ -101,3 +101,10 @@ asan:
 
 clean:
 	rm -rf build build-asan clara
+
+# libFuzzer targets of the data parsers (tests/fuzz/fuzz_*.c, ASan + UBSan),
+# built into build/fuzz/ and run FUZZ_TIME seconds each from the seed corpus
+FUZZ_TIME ?= 20
+.PHONY: fuzz
+fuzz:
+	@FUZZ_TIME=$(FUZZ_TIME) bash tests/fuzz_test.sh

@@ -9,6 +9,11 @@
 
 /* the C half of the torch module (tensors, creation, autograd) */
 int luaopen_torch_core(lua_State *L);
+int luaopen_clara_data_core(lua_State *L); /* l_data.c: clara.data readers */
+int luaopen_torch_nn_core(lua_State *L); /* l_nn.c */
+int luaopen_torch_optim_core(lua_State *L); /* l_optim.c */
+int luaopen_torch_jit_core(lua_State *L); /* l_jit.c */
+int luaopen_clara_losses_core(lua_State *L); /* l_losses.c */
 
 /* every C module, by the name `require` knows it; the runtime puts each in
    package.preload (the list ends with {NULL, NULL}) */

@@ -5,4 +5,9 @@
 
 const luaL_Reg clara_preloads[] = {
     {"torch.core", luaopen_torch_core},
+    {"clara.data.core", luaopen_clara_data_core},
+    {"torch.nn.core", luaopen_torch_nn_core},
+    {"torch.optim.core", luaopen_torch_optim_core},
+    {"torch.jit.core", luaopen_torch_jit_core},
+    {"clara.losses.core", luaopen_clara_losses_core},
     {NULL, NULL}};

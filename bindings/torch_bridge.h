@@ -211,10 +211,208 @@ int th_set_grad_enabled(int enabled); /* returns the previous mode */
 int th_is_grad_enabled(void);
 
 /* nn modules (bridge/nn.cpp) */
+/* A module handle is one of libtorch's own torch::nn modules (float32, in
+   training mode when made).  Its parameters and buffers are listed once at
+   construction; th_module_tensor hands out handles aliasing them, so
+   in-place updates through those handles (optimizer steps, copy_ from a
+   state_dict) change the module itself.  Dims and positions are 0-based. */
+typedef struct th_module_s *th_module;
+
+/* padding modes of convolutions; padding_string "same"/"valid" as numbers */
+enum { TH_PAD_ZEROS, TH_PAD_REFLECT, TH_PAD_REPLICATE, TH_PAD_CIRCULAR };
+enum { TH_PADDING_NUMBERS, TH_PADDING_SAME, TH_PADDING_VALID };
+typedef struct {
+  int dims; /* 1..3 */
+  int transposed;
+  int64_t in_channels, out_channels, groups;
+  int64_t kernel_size[3], stride[3], padding[3], output_padding[3],
+      dilation[3];
+  int padding_string; /* TH_PADDING_*: SAME/VALID ignore padding[] */
+  int padding_mode;   /* TH_PAD_* */
+  int bias;
+} th_conv_options;
+
+enum { TH_MAX_POOL, TH_AVG_POOL, TH_ADAPTIVE_AVG_POOL, TH_ADAPTIVE_MAX_POOL };
+typedef struct {
+  int kind, dims;
+  int64_t kernel_size[3]; /* adaptive: the output size, -1 for None */
+  int64_t stride[3], padding[3], dilation[3];
+  int ceil_mode, count_include_pad;
+  int64_t divisor_override; /* 0: none */
+} th_pool_options;
+
+enum { TH_LSTM, TH_GRU, TH_RNN_TANH, TH_RNN_RELU };
+typedef struct {
+  int mode;
+  int64_t input_size, hidden_size, num_layers, proj_size;
+  int bias, batch_first, bidirectional;
+  double dropout;
+} th_rnn_options;
+
+/* activations and shape modules: param is the slope (LEAKY_RELU), alpha
+   (ELU), or the 0-based dim (SOFTMAX, LOG_SOFTMAX) */
+enum {
+  TH_ACT_IDENTITY, TH_ACT_RELU, TH_ACT_LEAKY_RELU, TH_ACT_GELU,
+  TH_ACT_GELU_TANH, TH_ACT_SILU, TH_ACT_ELU, TH_ACT_TANH, TH_ACT_SIGMOID,
+  TH_ACT_SOFTMAX, TH_ACT_LOG_SOFTMAX
+};
+
+int th_linear_new(th_module *out, int64_t in_features, int64_t out_features,
+                  int bias);
+int th_bilinear_new(th_module *out, int64_t in1_features, int64_t in2_features,
+                    int64_t out_features, int bias);
+int th_conv_new(th_module *out, const th_conv_options *o);
+int th_pool_new(th_module *out, const th_pool_options *o);
+/* momentum < 0: None (cumulative average) */
+int th_batchnorm_new(th_module *out, int dims, int64_t num_features, double eps,
+                     double momentum, int affine, int track_running_stats);
+int th_layernorm_new(th_module *out, const int64_t *shape, int n, double eps,
+                     int elementwise_affine);
+int th_groupnorm_new(th_module *out, int64_t num_groups, int64_t num_channels,
+                     double eps, int affine);
+int th_dropout_new(th_module *out, double p, int inplace);
+/* padding_idx TH_NODIM: none; max_norm < 0: none */
+int th_embedding_new(th_module *out, int64_t num_embeddings,
+                     int64_t embedding_dim, int64_t padding_idx,
+                     double max_norm, double norm_type,
+                     int scale_grad_by_freq);
+int th_rnn_new(th_module *out, const th_rnn_options *o);
+int th_activation_new(th_module *out, int kind, double param, int inplace);
+int th_flatten_new(th_module *out, int64_t start_dim, int64_t end_dim);
+int th_unflatten_new(th_module *out, int64_t dim, const int64_t *sizes, int n);
+
+void th_module_free(th_module m);
+/* runs forward on nin inputs (an RNN: input[, h0[, c0]]); writes up to
+   TH_MODULE_MAX_IO outputs (an RNN: output, h[, c]) and returns how many */
+#define TH_MODULE_MAX_IO 3
+int th_module_forward(th_tensor *outs, th_module m, const th_tensor *ins,
+                      int nin);
+int th_module_train(th_module m, int mode);
+/* the module's parameters (buffers 0) or buffers (buffers 1), in
+   registration order: how many, and the i-th (0-based) as a new aliasing
+   handle with its dotted name copied into name[size] */
+int th_module_count(th_module m, int buffers);
+int th_module_tensor(th_tensor *out, char *name, size_t size, th_module m,
+                     int buffers, int i);
 
 /* optimizers (bridge/optim.cpp) */
+typedef struct th_optimizer_s *th_optimizer;
+enum {
+  TH_OPTIM_SGD, TH_OPTIM_ADAM, TH_OPTIM_ADAMW, TH_OPTIM_RMSPROP,
+  TH_OPTIM_ADAGRAD, TH_OPTIM_LBFGS, TH_OPTIM_NKINDS
+};
+
+/* the hyperparameters of one parameter group; each kind reads its own */
+typedef struct {
+  double lr, momentum, dampening, weight_decay, eps, alpha, beta1, beta2,
+      lr_decay, initial_accumulator_value, tolerance_grad, tolerance_change;
+  int64_t max_iter, max_eval, history_size;
+  int nesterov, amsgrad, centered, strong_wolfe;
+} th_optim_options;
+
+/* groups[g] holds sizes[g] consecutive tensors of params; defaults are the
+   constructor's options (Adagrad fills every accumulator from them) */
+int th_optim_new(th_optimizer *out, int kind, const th_tensor *params,
+                 const int *sizes, const th_optim_options *groups,
+                 int ngroups, const th_optim_options *defaults);
+void th_optim_free(th_optimizer o);
+int th_optim_get_options(th_optimizer o, int group, th_optim_options *out);
+int th_optim_set_options(th_optimizer o, int group,
+                         const th_optim_options *opts);
+int th_optim_zero_grad(th_optimizer o);
+
+/* the loss closure runs the caller's code and stores a new handle to the
+   loss in *loss; non-zero means it failed (the caller keeps its own reason:
+   the step then fails with "loss closure failed") */
+typedef int (*th_closure)(void *ud, th_tensor *loss);
+int th_optim_step(th_optimizer o, th_tensor *loss, th_closure fn,
+                  void *ud); /* fn NULL: no closure, *loss untouched */
+
+/* per-parameter state as named entries (group and index 0-based); tensors
+   are copied both ways; an LBFGS history (a list of tensors) is one tensor
+   stacked along a new first dim */
+enum { TH_STATE_TENSOR, TH_STATE_INT, TH_STATE_FLOAT };
+#define TH_STATE_MAX 16
+/* names and kinds of the defined entries; 0 when there is no state */
+int th_optim_state_names(th_optimizer o, int group, int index,
+                         const char **names, int *kinds);
+int th_optim_state_tensor(th_tensor *out, th_optimizer o, int group,
+                          int index, const char *name);
+int th_optim_state_number(double *out, th_optimizer o, int group, int index,
+                          const char *name);
+int th_optim_state_set_tensor(th_optimizer o, int group, int index,
+                              const char *name, th_tensor value);
+int th_optim_state_set_number(th_optimizer o, int group, int index,
+                              const char *name, double value);
+int th_optim_state_clear(th_optimizer o, int group, int index);
+
 
 /* TorchScript and serialization (bridge/jit.cpp) */
+
+/* A value as TorchScript and pickles know it (a c10::IValue): what script
+   methods take and return and what torch.save writes.  Values are read
+   through accessors and built container first, then item by item; every
+   handle is released with th_value_free.  Files are the bindings' business:
+   the bridge reads and writes bytes (string values). */
+typedef struct th_value_s *th_value;
+typedef struct th_script_s *th_script; /* a TorchScript module */
+
+enum {
+  TH_V_NONE, TH_V_TENSOR, TH_V_BOOL, TH_V_INT, TH_V_FLOAT, TH_V_STRING,
+  TH_V_LIST, TH_V_TUPLE, TH_V_DICT, TH_V_MODULE, TH_V_OTHER
+};
+
+void th_value_free(th_value v);
+int th_value_kind(th_value v);
+int th_value_typename(th_value v, char *buf, size_t size);
+int64_t th_value_len(th_value v); /* items of a list, tuple or dict */
+/* item i (0-based) of a list or tuple, or the value of dict entry i */
+int th_value_at(th_value *out, th_value v, int64_t i);
+int th_value_key(th_value *out, th_value v, int64_t i); /* dict entry i */
+int th_value_tensor(th_tensor *out, th_value v); /* the same tensor */
+int th_value_scalar(th_scalar *out, th_value v); /* bool, int, float */
+const char *th_value_string(th_value v, size_t *len); /* NULL: not one */
+int th_value_module(th_script *out, th_value v);
+
+int th_value_new(th_value *out, int kind); /* NONE, LIST, TUPLE or DICT */
+int th_value_from_tensor(th_value *out, th_tensor t);
+int th_value_from_scalar(th_value *out, th_scalar s);
+int th_value_from_string(th_value *out, const char *s, size_t len);
+int th_value_from_module(th_value *out, th_script m);
+int th_value_append(th_value list, th_value item); /* list or tuple */
+int th_value_insert(th_value dict, th_value key, th_value item);
+
+/* pickles in PyTorch's zip format (torch.save / torch.load in Python) */
+int th_pickle_save(th_value *bytes, th_value v);
+int th_pickle_load(th_value *out, const char *data, size_t len);
+
+/* TorchScript modules */
+enum { TH_SLOT_PARAMETER, TH_SLOT_BUFFER, TH_SLOT_MODULE, TH_SLOT_ATTRIBUTE };
+void th_script_free(th_script m);
+int th_script_load(th_script *out, const char *data, size_t len);
+int th_script_save(th_value *bytes, th_script m);
+int th_script_new(th_script *out, const char *name); /* empty, training */
+int th_script_register(th_script m, const char *name, th_value v, int slot);
+int th_script_define(th_script m, const char *source);
+int th_script_call(th_value *out, th_script m, const char *method,
+                   const th_value *args, int nargs);
+int th_script_has_method(th_script m, const char *method); /* 1, 0, -1 */
+int th_script_methods(th_value *out, th_script m);  /* list of names */
+/* dict name -> tensor or module, in registration order; slot is one of
+   PARAMETER, BUFFER, MODULE (direct children only) */
+int th_script_named(th_value *out, th_script m, int slot, int recurse);
+int th_script_train(th_script m, int on);
+int th_script_is_training(th_script m); /* 1, 0, -1 */
+int th_script_name(th_value *out, th_script m); /* "Net" of __torch__.Net */
+int th_script_code(th_value *out, th_script m, const char *method);
+
+/* losses (bridge/losses.cpp) */
+
+/* CTC: log_probs (T, N, C) or (T, C), targets (N, S) or concatenated,
+   lengths int64 tensors; per-sample losses (no reduction) */
+int th_ctc_loss(th_tensor *out, th_tensor log_probs, th_tensor targets,
+                th_tensor input_lengths, th_tensor target_lengths,
+                int64_t blank, int zero_infinity);
 
 #ifdef __cplusplus
 }

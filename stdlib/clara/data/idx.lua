@@ -48,13 +48,14 @@ function idx.read(path)
     error(("idx: %s: expected %d bytes of data after offset %d, found %d")
       :format(path, count * t[2], start, #data - start), 2)
   end
-  local flat = torch.frombytes(data:sub(start + 1), { dtype = t[1] })
+  local bytes = data:sub(start + 1)
   -- IDX stores multi-byte values big-endian; the machine is little-endian
   if t[2] > 1 then
-    local bytes = torch.frombytes(data:sub(start + 1)):view(count, t[2]):flip(2):contiguous()
-    flat = torch.frombytes(string.char(table.unpack(bytes:totable())), { dtype = t[1] })
+    local values = {}
+    for i = 1, #bytes, t[2] do values[#values + 1] = bytes:sub(i, i + t[2] - 1):reverse() end
+    bytes = table.concat(values)
   end
-  return flat:view(sizes)
+  return torch.frombytes(bytes, { dtype = t[1] }):view(sizes)
 end
 
 return idx

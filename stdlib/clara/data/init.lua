@@ -32,4 +32,8 @@ data.given = require("clara.data.partition").given
 data.partition_from = require("clara.data.partition").partition_from
 data.is_held_out = require("clara.data.partition").is_held_out
 
+-- input conventions (read.lua, C parsers in bindings/parse_*.c): read_idx, read_csv,
+-- read_npy, read_npz, read_pt, from_table, read_dir, and fashion_mnist on the C reader
+for k, v in pairs(require "clara.data.read") do data[k] = v end
+
 return data

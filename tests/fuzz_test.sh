@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The libFuzzer targets of the data parsers (tests/fuzz/fuzz_*.c), built
+# with ASan + UBSan and run for a bounded time each from the committed seed
+# corpus (tests/fuzz/corpus/<name>/; what they discover goes to build/fuzz/).
+# One "ok"/"not ok" line per target.  FUZZ_TIME=seconds (default 15).
+# `make fuzz` runs this with FUZZ_TIME=20.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+TIME=${FUZZ_TIME:-15}
+OUT=build/fuzz
+CC_FUZZ=${CC_FUZZ:-clang}
+mkdir -p "$OUT"
+if ! command -v "$CC_FUZZ" >/dev/null; then
+  echo "not ok - fuzz: $CC_FUZZ not found (Debian packages clang libclang-rt-14-dev)"
+  exit 1
+fi
+declare -A SRC=(
+  [idx]="bindings/parse_idx.c"
+  [csv]="bindings/parse_csv.c"
+  [npy]="bindings/parse_npy.c bindings/parse_zip.c"
+)
+status=0
+for t in idx csv npy; do
+  bin=$OUT/fuzz_$t
+  # shellcheck disable=SC2086
+  if ! "$CC_FUZZ" -g -O1 -std=c11 -D_GNU_SOURCE -Ibindings \
+      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+      -o "$bin" "tests/fuzz/fuzz_$t.c" ${SRC[$t]} bindings/parse_util.c -lz \
+      >"$OUT/build_$t.log" 2>&1; then
+    echo "not ok - fuzz $t: build failed"; sed 's/^/    /' "$OUT/build_$t.log" | tail -20
+    status=1; continue
+  fi
+  mkdir -p "$OUT/corpus_$t"
+  dict=()
+  [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
+  if "$bin" "${dict[@]}" -max_total_time="$TIME" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$OUT/crash_${t}_" -print_final_stats=1 \
+      "$OUT/corpus_$t" "tests/fuzz/corpus/$t" >"$OUT/run_$t.log" 2>&1; then
+    runs=$(grep -a 'stat::number_of_executed_units' "$OUT/run_$t.log" | tail -1 | awk '{ print $2 }')
+    echo "ok - fuzz $t: ${runs:-?} inputs in ${TIME}s, no crash"
+  else
+    echo "not ok - fuzz $t: see $OUT/run_$t.log"
+    grep -a -E 'ERROR|SUMMARY|runtime error|Test unit written' "$OUT/run_$t.log" | head -10 | sed 's/^/    /'
+    status=1
+  fi
+done
+exit $status
