@@ -11,6 +11,14 @@ nn.Sequential = containers.Sequential
 nn.ModuleList = containers.ModuleList
 nn.ModuleDict = containers.ModuleDict
 nn.functional = require "torch.nn.functional"
+nn.init = require "torch.nn.init_fns"
+
+-- libtorch's own modules, by family
+for _, family in ipairs { "linear", "conv", "norm", "recurrent", "activation" } do
+  for name, class in pairs(require("torch.nn." .. family)) do
+    if type(class) == "table" then nn[name] = class end
+  end
+end
 
 -- TorchScript models exported from PyTorch
 function nn.load(...) return require("torch.jit").load(...) end

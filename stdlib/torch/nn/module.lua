@@ -17,6 +17,18 @@ local torch = require "torch"
 
 local Module = { __name = "Module" }
 
+-- raise msg at the first caller outside the nn library: the user's line
+local function raise(msg)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then return error(msg, 0) end
+    if not info.source:find("torch/nn/", 1, true) and info.what ~= "C" then break end
+    level = level + 1
+  end
+  error(msg, level)
+end
+
 -- parameters are tensors marked by nn.Parameter; weak keys let them go
 local marked = setmetatable({}, { __mode = "k" })
 
@@ -277,9 +289,9 @@ end
 function Module:load_state_dict(sd, opts)
   if type(sd) ~= "table" then error("load_state_dict: expected a table of tensors, got " .. type(sd), 2) end
   local strict = not (opts and opts.strict == false)
-  local own, missing, unexpected = {}, {}, {}
-  for name, t in self:named_parameters() do own[name] = t end
-  for name, t in self:named_buffers() do own[name] = t end
+  local own, order, missing, unexpected = {}, {}, {}, {}
+  for name, t in self:named_parameters() do own[name] = t; order[#order + 1] = name end
+  for name, t in self:named_buffers() do own[name] = t; order[#order + 1] = name end
   for name in pairs(own) do if sd[name] == nil then missing[#missing + 1] = name end end
   for name in pairs(sd) do if own[name] == nil then unexpected[#unexpected + 1] = name end end
   if strict and (#missing > 0 or #unexpected > 0) then
@@ -287,15 +299,16 @@ function Module:load_state_dict(sd, opts)
     error(("load_state_dict: %s: missing keys {%s}, unexpected keys {%s}")
       :format(self:_get_name(), table.concat(missing, ", "), table.concat(unexpected, ", ")), 2)
   end
-  for name, t in pairs(own) do
-    local v = sd[name]
+  for _, name in ipairs(order) do
+    local t, v = own[name], sd[name]
     if v ~= nil then
       if not torch.is_tensor(v) then
         error(("load_state_dict: '%s' is a %s, not a tensor"):format(name, type(v)), 2)
       end
-      local a, b = table.concat(t:size(), "x"), table.concat(v:size(), "x")
+      local a, b = table.concat(t:size(), ", "), table.concat(v:size(), ", ")
       if a ~= b then
-        error(("load_state_dict: '%s' has shape (%s) in the model but (%s) in the state"):format(name, a, b), 2)
+        error(("load_state_dict: %s: size mismatch for '%s': shape (%s) in the model, (%s) in the state")
+          :format(self:_get_name(), name, a, b), 2)
       end
       torch.no_grad(function() t:copy_(v) end)
     end
@@ -369,4 +382,4 @@ Module.__instance = {
   __tostring = function(m) return m:_repr() end,
 }
 
-return { Module = Module, Parameter = Parameter, is_module = is_module }
+return { Module = Module, Parameter = Parameter, is_module = is_module, raise = raise }
