@@ -1,0 +1,36 @@
+/*
+** l_losses.c: clara.losses.core, the losses bound from libtorch rather than
+** written in Lua.  stdlib/clara/losses wraps them: argument checks with
+** shapes in the messages, reductions, options.
+*/
+#include "clara_libs.h"
+#include "l_tensor.h"
+
+/* ctc(log_probs, targets, input_lengths, target_lengths, blank,
+   zero_infinity) -> per-sample losses */
+static int ll_ctc(lua_State *L) {
+  th_tensor log_probs = lt_check(L, 1);
+  th_tensor targets = lt_check(L, 2);
+  th_tensor input_lengths = lt_check(L, 3);
+  th_tensor target_lengths = lt_check(L, 4);
+  lua_Integer blank = luaL_checkinteger(L, 5);
+  int zero_infinity = lua_toboolean(L, 6);
+  th_tensor *slot = lt_newslot(L);
+  return lt_push(L, slot,
+                 th_ctc_loss(slot, log_probs, targets, input_lengths,
+                             target_lengths, blank, zero_infinity),
+                 "ctc_loss");
+}
+
+static const luaL_Reg losses_functions[] = {
+    {"ctc", ll_ctc},
+    {NULL, NULL}};
+
+int luaopen_clara_losses_core(lua_State *L) {
+  lua_getglobal(L, "require"); /* the tensor type must exist first */
+  lua_pushliteral(L, "torch.core");
+  lua_call(L, 1, 0);
+  lua_newtable(L);
+  lt_register(L, losses_functions);
+  return 1;
+}

@@ -1,0 +1,274 @@
+-- Losses on class indices.  The output holds one score per class along
+-- dim 2 ((N, C), or (N, C, d1, ...) for per-pixel classes; dim 1 for a
+-- single unbatched sample (C)); the target holds 0-based class indices
+-- shaped as the output without its class dim, as in PyTorch.
+local torch = require "torch"
+local check = require "clara.losses.check"
+
+local fail, shape = check.fail, check.shape
+
+-- the target shape an output needs: its sizes without the class dim
+local function without(sizes, cdim)
+  local out = {}
+  for i, s in ipairs(sizes) do if i ~= cdim then out[#out + 1] = s end end
+  return out
+end
+
+-- 1. output and target shapes agree; 2. the target holds integers;
+-- 3. every target not ignored is a class of the output; 4. the weights
+-- are one per class.  Returns the class dim, the class count, the target as
+-- int64 and the mask of targets not ignored.
+local function check_indices(name, output, target, opts)
+  check.floating(name, "output", output)
+  check.tensor(name, "target", target)
+  if output:dim() == 0 then fail(name, "output must have a class dim, got a 0-d tensor") end
+  local cdim = output:dim() == 1 and 1 or 2
+  local nclass = output:size(cdim)
+  local want = without(output:size(), cdim)
+  if target:is_floating_point() then
+    fail(name, "target %s holds %s values; class indices need an integer tensor (target:long())%s",
+      shape(target), target.dtype,
+      name == "cross_entropy" and (", class probabilities a target shaped as the output " .. shape(output)) or "")
+  end
+  if target.dtype == "bool" then fail(name, "target %s is bool; class indices need an integer tensor", shape(target)) end
+  if not check.same_size(target, want) then
+    fail(name, "output %s needs target %s (the output without its class dim %d), got target %s",
+      shape(output), shape(want), cdim, shape(target))
+  end
+  target = target:long()
+  local valid = target:ne(opts.ignore_index)
+  local kept = target:masked_select(valid)
+  if kept:numel() > 0 then
+    local lo, hi = kept:min():item(), kept:max():item()
+    if lo < 0 or hi >= nclass then
+      fail(name, "target holds class %d, outside [0, %d) for output %s with %d classes",
+        lo < 0 and lo or hi, nclass, shape(output), nclass)
+    end
+  end
+  local w = opts.weight
+  if w then
+    check.floating(name, "weight", w)
+    if w:dim() ~= 1 or w:size(1) ~= nclass then
+      fail(name, "weight must be a 1-d tensor of %d class weights (one per class of output %s), got %s",
+        nclass, shape(output), shape(w))
+    end
+  end
+  return cdim, nclass, target, valid
+end
+
+-- weight viewed to broadcast along the class dim of an output of ndim dims
+local function along_classes(weight, ndim, cdim)
+  local sizes = {}
+  for i = 1, ndim do sizes[i] = i == cdim and weight:size(1) or 1 end
+  return weight:view(table.unpack(sizes))
+end
+
+-- picked_i = -w[t_i] * logp[i, t_i], 0 where t_i is ignored; also returns
+-- w[t_i] (0 where ignored), the denominator of the weighted mean
+local function picked(logp, target, cdim, valid, weight)
+  local ignored = valid:logical_not()
+  local safe = target:masked_fill(ignored, 0) -- any class: its term is zeroed
+  local lp = logp:gather(cdim, safe:unsqueeze(cdim)):squeeze(cdim)
+  local w
+  if weight then
+    w = weight:index_select(1, safe:flatten()):view_as(safe):masked_fill(ignored, 0)
+  else
+    w = valid:to(logp.dtype)
+  end
+  return -lp * w, w
+end
+
+-- 'mean' divides by the sum of the weights of the targets not ignored
+-- (their count without weights), as PyTorch: a weighted mean
+local function weighted(loss, w, reduction)
+  if reduction == "none" then return loss end
+  if reduction == "sum" then return loss:sum() end
+  return loss:sum() / w:sum()
+end
+
+local NLL_OPTS = {
+  weight = { "tensor" }, ignore_index = { "integer", -100 }, reduction = { "reduction", "mean" },
+}
+
+-- nll_loss: output log-probabilities; loss_i = -w[t_i] * output[i, t_i]
+local function nll_loss(output, target, opts)
+  opts = check.options("nll_loss", opts, NLL_OPTS)
+  local cdim, _, t, valid = check_indices("nll_loss", output, target, opts)
+  local loss, w = picked(output, t, cdim, valid, opts.weight)
+  return weighted(loss, w, opts.reduction)
+end
+
+local CE_OPTS = {
+  weight = { "tensor" }, ignore_index = { "integer", -100 }, reduction = { "reduction", "mean" },
+  label_smoothing = { "number", 0.0 },
+}
+
+-- probability targets q (shaped as the output), smoothed to
+-- q (1 - e) + e / C:  loss_i = -sum_c w_c q_ic log softmax(x_i)_c;
+-- 'mean' divides by the number of samples (numel / C), whatever the weights
+local function cross_entropy_probs(output, target, opts)
+  local name = "cross_entropy"
+  if opts.ignore_index >= 0 then fail(name, "ignore_index is not supported with probability targets") end
+  local cdim = output:dim() == 1 and 1 or 2
+  local nclass = output:size(cdim)
+  local logp = output:log_softmax(cdim)
+  local e = opts.label_smoothing
+  local q = e > 0 and target * (1 - e) + e / nclass or target
+  local terms = logp * q
+  if opts.weight then
+    local w = check.floating(name, "weight", opts.weight)
+    if w:dim() ~= 1 or w:size(1) ~= nclass then
+      fail(name, "weight must be a 1-d tensor of %d class weights (one per class of output %s), got %s",
+        nclass, shape(output), shape(w))
+    end
+    terms = terms * along_classes(w, output:dim(), cdim)
+  end
+  if opts.reduction == "none" then return -terms:sum(cdim) end
+  if opts.reduction == "sum" then return -terms:sum() end
+  return -terms:sum() / (output:numel() / nclass)
+end
+
+-- cross_entropy: output raw scores (logits).
+--   loss_i = -w[t_i] log softmax(x_i)[t_i]                       (nll of log_softmax)
+-- with label smoothing e:
+--   (1 - e) * nll + e / C * smooth,  smooth_i = -sum_c w_c log softmax(x_i)_c
+-- each reduced on its own ('mean': divided by the sum of w[t_i], or the
+-- count of targets not ignored), exactly as PyTorch
+local function cross_entropy(output, target, opts)
+  local name = "cross_entropy"
+  opts = check.options(name, opts, CE_OPTS)
+  local e = opts.label_smoothing
+  if e < 0 or e > 1 then fail(name, "label_smoothing must be in [0, 1], got %g", e) end
+  check.floating(name, "output", output)
+  check.tensor(name, "target", target)
+  if target:is_floating_point() and check.same_size(output, target) and output:dim() > 0 then
+    return cross_entropy_probs(output, target, opts)
+  end
+  local cdim, nclass, t, valid = check_indices(name, output, target, opts)
+  local logp = output:log_softmax(cdim)
+  local loss, w = picked(logp, t, cdim, valid, opts.weight)
+  loss = weighted(loss, w, opts.reduction)
+  if e == 0 then return loss end
+  local terms = opts.weight and logp * along_classes(opts.weight, output:dim(), cdim) or logp
+  local smooth = (-terms:sum(cdim)):masked_fill(valid:logical_not(), 0)
+  smooth = weighted(smooth, w, opts.reduction)
+  return loss * (1 - e) + smooth * (e / nclass)
+end
+
+-- lengths as an int64 tensor of n: a tensor, a Lua list or one number
+local function lengths(name, what, v, n)
+  if type(v) == "number" then v = { v } end
+  if type(v) == "table" and not torch.is_tensor(v) then
+    for _, x in ipairs(v) do
+      if math.type(x) ~= "integer" then fail(name, "%s must hold integers, got %s", what, tostring(x)) end
+    end
+    v = torch.tensor(v, { dtype = "int64" })
+  end
+  check.tensor(name, what, v)
+  if v:is_floating_point() then fail(name, "%s %s must hold integers, got %s", what, shape(v), v.dtype) end
+  v = v:long():flatten()
+  if v:size(1) ~= n then fail(name, "%s %s must hold one length per sample (%d)", what, shape(v), n) end
+  return v
+end
+
+local CTC_OPTS = {
+  input_lengths = { "any" }, target_lengths = { "any" }, blank = { "integer", 0 },
+  zero_infinity = { "boolean", false }, reduction = { "reduction", "mean" },
+}
+
+-- ctc: output log-probabilities (T, N, C) over time, target class sequences
+-- (N, S) (or all N concatenated, with target_lengths);  loss_n = -log of the
+-- total probability of the alignments of target n with input n, summed by
+-- libtorch's dynamic programming.  'mean' divides each loss by its target
+-- length (at least 1), then averages, as PyTorch.
+-- Called as ctc(output, target[, opts]) with the lengths in opts (by default
+-- every input and target at full length), or as PyTorch, ctc(log_probs,
+-- targets, input_lengths, target_lengths[, opts]).
+local function ctc(output, target, a, b, c)
+  local name = "ctc_loss"
+  local opts = a
+  if b ~= nil or torch.is_tensor(a) or (type(a) == "table" and a[1] ~= nil) then
+    opts = check.options(name, c, CTC_OPTS)
+    opts.input_lengths, opts.target_lengths = a, b
+  else
+    opts = check.options(name, opts, CTC_OPTS)
+  end
+  check.floating(name, "output", output)
+  check.tensor(name, "target", target)
+  check.dims(name, "output (T, N, C) or (T, C)", output, 2, 3)
+  local unbatched = output:dim() == 2
+  if unbatched then
+    output, target = output:unsqueeze(2), target:view(1, -1)
+  end
+  local T, N, C = table.unpack(output:size())
+  if target:is_floating_point() or target.dtype == "bool" then
+    fail(name, "target %s must hold class indices (an integer tensor), got %s", shape(target), target.dtype)
+  end
+  if not (target:dim() == 1 or (target:dim() == 2 and target:size(1) == N)) then
+    fail(name, "target must be (N, S) with N = %d (as output %s), or 1-d (concatenated), got %s",
+      N, shape(output), shape(target))
+  end
+  if opts.blank < 0 or opts.blank >= C then
+    fail(name, "blank %d is not a class of output %s (%d classes)", opts.blank, shape(output), C)
+  end
+  local il = lengths(name, "input_lengths", opts.input_lengths or torch.full({ N }, T, { dtype = "int64" }), N)
+  if il:max():item() > T or il:min():item() < 0 then
+    fail(name, "input_lengths must be in [0, %d] (the time steps of output %s)", T, shape(output))
+  end
+  local tl = opts.target_lengths
+  if tl == nil then
+    if target:dim() == 1 and N > 1 then fail(name, "concatenated targets need target_lengths") end
+    tl = torch.full({ N }, target:size(target:dim()), { dtype = "int64" })
+  end
+  tl = lengths(name, "target_lengths", tl, N)
+  if target:dim() == 2 and tl:max():item() > target:size(2) then
+    fail(name, "target_lengths must be at most %d (the width of target %s)", target:size(2), shape(target))
+  end
+  if target:dim() == 1 and tl:sum():item() ~= target:size(1) then
+    fail(name, "target_lengths sum to %d, but the concatenated target %s holds %d", tl:sum():item(),
+      shape(target), target:size(1))
+  end
+  -- libtorch reads the classes of the targets unchecked: out of range is out of bounds
+  local used = target
+  if target:dim() == 2 then
+    used = target:masked_select(torch.arange(target:size(2)):view(1, -1):lt(tl:view(-1, 1)))
+  end
+  if used:numel() > 0 and (used:min():item() < 0 or used:max():item() >= C) then
+    fail(name, "target holds class %d, outside [0, %d) for output %s with %d classes",
+      used:min():item() < 0 and used:min():item() or used:max():item(), C, shape(output), C)
+  end
+  local loss = require("clara.losses.core").ctc(output, target:long(), il, tl, opts.blank, opts.zero_infinity)
+  if unbatched then loss = loss:squeeze(1) end
+  if opts.reduction == "none" then return loss end
+  if opts.reduction == "sum" then return loss:sum() end
+  return (loss / tl:clamp(1):to(loss.dtype)):mean()
+end
+
+return {
+  kind = "classification",
+  about = "class indices: output (N, C[, d1, ...]) scores, target (N[, d1, ...]) 0-based int64 classes",
+  losses = {
+    {
+      name = "cross_entropy", fn = cross_entropy,
+      output = "raw scores (logits) (N, C), (C) or (N, C, d1, ...)",
+      target = "class indices (N), () or (N, d1, ...) in [0, C); or class probabilities shaped as the output",
+      formula = "-w[y] log softmax(x)[y]; with label_smoothing e: (1-e) nll + e/C sum_c -w_c log softmax(x)_c",
+      options = "weight (C), ignore_index = -100, label_smoothing = 0, reduction = 'mean' (weighted: / sum w[y])",
+    },
+    {
+      name = "nll", torch_name = "nll_loss", fn = nll_loss,
+      output = "log-probabilities (N, C), (C) or (N, C, d1, ...), e.g. from log_softmax(2)",
+      target = "class indices (N), () or (N, d1, ...) in [0, C)",
+      formula = "-w[y] x[y]",
+      options = "weight (C), ignore_index = -100, reduction = 'mean' (weighted: / sum w[y])",
+    },
+    {
+      name = "ctc", torch_name = "ctc_loss", fn = ctc,
+      output = "log-probabilities over time (T, N, C) or (T, C), e.g. from log_softmax(3)",
+      target = "class sequences (N, S), or concatenated (sum of target_lengths); no blanks",
+      formula = "-log sum over the alignments of y with x of prod_t x[t, a_t] (connectionist temporal classification)",
+      options = "input_lengths (N), target_lengths (N) (default: full), blank = 0, zero_infinity = false, "
+        .. "reduction = 'mean' (each / its target length)",
+    },
+  },
+}

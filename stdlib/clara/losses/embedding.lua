@@ -1,0 +1,132 @@
+-- Losses on embeddings and rankings: the output is a pair or triple of
+-- tensors (scores to rank, vectors to bring together or push apart) and the
+-- target says which way (1 or -1).  Each takes the uniform form
+-- f({x1, x2}, target[, opts]) (a model returning a list) or PyTorch's
+-- f(x1, x2, target[, opts]); triplet_margin has no target:
+-- f({anchor, positive, negative}[, opts]) or f(anchor, positive, negative[, opts]).
+local check = require "clara.losses.check"
+local reduce = require "clara.losses.reduce"
+
+local fail, shape = check.fail, check.shape
+
+local MARGIN_OPTS = { margin = { "number", 0.0 }, reduction = { "reduction", "mean" } }
+
+-- margin_ranking: x1 should rank above x2 where y = 1, below where y = -1;
+--   loss = max(0, -y (x1 - x2) + margin)
+local function margin_ranking(...)
+  local name = "margin_ranking_loss"
+  local xs, target, opts = check.several(name, { "x1", "x2" }, true, ...)
+  opts = check.options(name, opts, MARGIN_OPTS)
+  local x1, x2 = check.floating(name, "x1", xs[1]), check.floating(name, "x2", xs[2])
+  check.tensor(name, "target", target)
+  check.same_shape(name, x1, "x1", x2, "x2")
+  check.same_shape(name, x1, "x1", target, "target")
+  return reduce((-target * (x1 - x2) + opts.margin):clamp(0), opts.reduction)
+end
+
+local HINGE_OPTS = { margin = { "number", 1.0 }, reduction = { "reduction", "mean" } }
+
+-- hinge_embedding: output distances x (small for similar pairs);
+--   loss = x where y = 1,  max(0, margin - x) where y = -1
+local function hinge_embedding(output, target, opts)
+  local name = "hinge_embedding_loss"
+  opts = check.options(name, opts, HINGE_OPTS)
+  check.floating(name, "output", output)
+  check.tensor(name, "target", target)
+  check.same_shape(name, output, "output", target, "target")
+  local far = (opts.margin - output):clamp(0)
+  return reduce(target:ne(1):where(far, 0) + target:ne(-1):where(output, 0), opts.reduction)
+end
+
+local COSINE_OPTS = { margin = { "number", 0.0 }, reduction = { "reduction", "mean" } }
+
+-- cosine_embedding: pairs of vectors (N, D) (or one pair (D)) with y = 1 for
+-- similar, -1 for dissimilar;  cos = x1.x2 / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12))
+--   loss = 1 - cos where y = 1,  max(0, cos - margin) where y = -1
+local function cosine_embedding(...)
+  local name = "cosine_embedding_loss"
+  local xs, target, opts = check.several(name, { "x1", "x2" }, true, ...)
+  opts = check.options(name, opts, COSINE_OPTS)
+  local x1, x2 = check.floating(name, "x1", xs[1]), check.floating(name, "x2", xs[2])
+  check.tensor(name, "target", target)
+  check.same_shape(name, x1, "x1", x2, "x2")
+  local td = target:dim()
+  local d = td + 1 -- the vector dim
+  if not ((td == 0 and x1:dim() == 1) or (td == 1 and x1:dim() == 2 and x1:size(1) == target:size(1))) then
+    fail(name, "x1 and x2 must be (N, D) with target (N), or (D) with target (), got x1 %s and target %s",
+      shape(x1), shape(target))
+  end
+  local eps = 1e-12
+  local cos = (x1 * x2):sum(d) / (((x1 * x1):sum(d) + eps) * ((x2 * x2):sum(d) + eps)):sqrt()
+  local loss = target:eq(1):where(1 - cos, 0) + target:eq(-1):where((cos - opts.margin):clamp(0), 0)
+  return reduce(loss, opts.reduction)
+end
+
+local TRIPLET_OPTS = {
+  margin = { "number", 1.0 }, p = { "number", 2.0 }, eps = { "number", 1e-6 }, swap = { "boolean", false },
+  reduction = { "reduction", "mean" },
+}
+
+-- the p-norm of a - b + eps along the last dim (PyTorch's pairwise_distance)
+local function distance(a, b, p, eps)
+  local v = a - b + eps
+  if p == 2 then return v:square():sum(-1):sqrt() end
+  if p == 1 then return v:abs():sum(-1) end
+  if p == math.huge then return v:abs():amax(-1) end
+  return v:abs():pow(p):sum(-1):pow(1 / p)
+end
+
+-- triplet_margin: the anchor should be nearer the positive than the negative
+-- by a margin;  loss = max(0, d(a, p) - d(a, n) + margin),  d the p-norm
+-- distance; swap uses min(d(a, n), d(p, n)) for d(a, n)
+local function triplet_margin(...)
+  local name = "triplet_margin_loss"
+  local xs, _, opts = check.several(name, { "anchor", "positive", "negative" }, false, ...)
+  opts = check.options(name, opts, TRIPLET_OPTS)
+  local a = check.floating(name, "anchor", xs[1])
+  local pos = check.floating(name, "positive", xs[2])
+  local neg = check.floating(name, "negative", xs[3])
+  if opts.p <= 0 then fail(name, "p must be positive, got %g", opts.p) end
+  check.dims(name, "anchor", a, 1, 2)
+  check.same_shape(name, a, "anchor", pos, "positive")
+  check.same_shape(name, a, "anchor", neg, "negative")
+  local d_pos = distance(a, pos, opts.p, opts.eps)
+  local d_neg = distance(a, neg, opts.p, opts.eps)
+  if opts.swap then d_neg = d_neg:minimum(distance(pos, neg, opts.p, opts.eps)) end
+  return reduce((d_pos - d_neg + opts.margin):clamp(0), opts.reduction)
+end
+
+return {
+  kind = "embedding",
+  about = "embeddings and rankings: output a pair or triple of tensors, target 1 or -1 per pair",
+  losses = {
+    {
+      name = "margin_ranking", torch_name = "margin_ranking_loss", fn = margin_ranking,
+      output = "{x1, x2}: two scores of the same shape",
+      target = "1 where x1 should rank higher, -1 where x2 should, shaped as x1",
+      formula = "max(0, -y (x1 - x2) + margin)",
+      options = "margin = 0, reduction = 'mean'",
+    },
+    {
+      name = "hinge_embedding", torch_name = "hinge_embedding_loss", fn = hinge_embedding,
+      output = "distances (e.g. |x1 - x2|), any shape",
+      target = "1 for similar, -1 for dissimilar, shaped as the output",
+      formula = "x if y = 1, max(0, margin - x) if y = -1",
+      options = "margin = 1, reduction = 'mean'",
+    },
+    {
+      name = "cosine_embedding", torch_name = "cosine_embedding_loss", fn = cosine_embedding,
+      output = "{x1, x2}: two batches of vectors (N, D) (or two vectors (D))",
+      target = "1 for similar, -1 for dissimilar pairs, (N) (or ())",
+      formula = "1 - cos(x1, x2) if y = 1, max(0, cos(x1, x2) - margin) if y = -1",
+      options = "margin = 0, reduction = 'mean'",
+    },
+    {
+      name = "triplet_margin", torch_name = "triplet_margin_loss", fn = triplet_margin,
+      output = "{anchor, positive, negative}: three batches of vectors (N, D) (or vectors (D)); no target",
+      target = "none (nil)",
+      formula = "max(0, |a - p|_p - |a - n|_p + margin)",
+      options = "margin = 1, p = 2, eps = 1e-6, swap = false, reduction = 'mean'",
+    },
+  },
+}
