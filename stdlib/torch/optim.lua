@@ -1,62 +1,167 @@
--- torch.optim: optimizers over a list of parameter tensors, PyTorch's
--- interface (opt:zero_grad(), opt:step()).  This is the clear version:
--- each update is the textbook formula, one tensor at a time.
+-- torch.optim: PyTorch's optimizers, run by libtorch (torch.optim.core).
+--   local opt = optim.SGD(model, {lr = 0.1, momentum = 0.9})
+--   opt:zero_grad(); loss:backward(); opt:step()
+-- params is a list of tensors, a model (anything with :parameters()) or a
+-- list of parameter groups { {params = {...}, lr = 0.01}, {params = {...}} }.
+-- The Lua tables in opt.param_groups hold the hyperparameters; each step
+-- hands them to libtorch, so `opt.param_groups[1].lr = 0.01` (what the
+-- schedulers do) takes effect at the next step.
+-- optim.clear holds readable Lua twins (SGD, Adam, AdamW) of the same
+-- updates; optim.lr_scheduler the learning-rate schedules.
 local torch = require "torch"
+local core = require "torch.optim.core"
+local base = require "torch.optim.base"
 
 local optim = {}
+local R = base.REQUIRED
 
-local SGD = {}
-SGD.__index = SGD
+-- {======================================================
+-- The kinds: defaults and checks as PyTorch 1.13 has them
+-- =======================================================
 
--- optim.SGD(params, {lr=, momentum=0, weight_decay=0, dampening=0, nesterov=false})
-function optim.SGD(params, opts)
-  opts = opts or {}
-  assert(type(params) == "table", "SGD: params must be a list of tensors")
-  for i, p in ipairs(params) do
-    if not torch.is_tensor(p) then error(("SGD: params[%d] is not a tensor"):format(i), 2) end
-  end
-  if type(opts.lr) ~= "number" or opts.lr < 0 then
-    error("SGD: option lr (a non-negative number) is required", 2)
-  end
-  return setmetatable({
-    params = params,
-    lr = opts.lr,
-    momentum = opts.momentum or 0,
-    dampening = opts.dampening or 0,
-    weight_decay = opts.weight_decay or 0,
-    nesterov = opts.nesterov or false,
-    buffers = {},
-  }, SGD)
-end
-
-function SGD:zero_grad()
-  for _, p in ipairs(self.params) do p.grad = nil end
-end
-
-function SGD:step()
-  torch.no_grad(function()
-    for i, p in ipairs(self.params) do
-      local g = p.grad
-      if g then
-        -- 1. weight decay adds lambda * p to the gradient
-        if self.weight_decay ~= 0 then g = g + p * self.weight_decay end
-        -- 2. momentum keeps a running direction
-        if self.momentum ~= 0 then
-          local buf = self.buffers[i]
-          if buf then
-            buf:mul_(self.momentum):add_(g, 1 - self.dampening)
-          else
-            buf = g:clone()
-            self.buffers[i] = buf
-          end
-          g = self.nesterov and (g + buf * self.momentum) or buf
-        end
-        -- 3. descend
-        p:add_(g, -self.lr)
-      end
+local function check_betas(g, fail)
+  for i = 1, 2 do
+    if g.betas[i] < 0 or g.betas[i] >= 1 then
+      fail("invalid beta parameter at index %d: %s", i, tostring(g.betas[i]))
     end
-  end)
+  end
 end
 
-optim.SGD_class = SGD
+local function nonneg(g, fail, ...)
+  for _, key in ipairs { ... } do
+    if g[key] < 0 then fail("invalid %s value: %s", key, tostring(g[key])) end
+  end
+end
+
+local kinds = {
+  SGD = {
+    defaults = { lr = R, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false },
+    check = function(g, fail)
+      nonneg(g, fail, "momentum", "weight_decay")
+      if g.nesterov and (g.momentum <= 0 or g.dampening ~= 0) then
+        fail("nesterov momentum requires a momentum and zero dampening")
+      end
+    end,
+    required_state = { "momentum_buffer" },
+  },
+  Adam = {
+    defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0, amsgrad = false },
+    check = function(g, fail)
+      nonneg(g, fail, "eps", "weight_decay")
+      check_betas(g, fail)
+    end,
+    required_state = { "step", "exp_avg", "exp_avg_sq" },
+  },
+  AdamW = {
+    defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 1e-2, amsgrad = false },
+    required_state = { "step", "exp_avg", "exp_avg_sq" },
+  },
+  RMSprop = {
+    defaults = { lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0, centered = false },
+    check = function(g, fail) nonneg(g, fail, "alpha", "eps", "weight_decay", "momentum") end,
+    required_state = { "step", "square_avg" },
+  },
+  Adagrad = {
+    defaults = { lr = 1e-2, lr_decay = 0, weight_decay = 0, initial_accumulator_value = 0, eps = 1e-10 },
+    check = function(g, fail)
+      nonneg(g, fail, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    end,
+    required_state = { "step", "sum" },
+  },
+  LBFGS = {
+    defaults = { lr = 1, max_iter = 20, tolerance_grad = 1e-7, tolerance_change = 1e-9,
+                 history_size = 100 },
+    optional = { max_eval = true, line_search_fn = true },
+    check = function(g, fail)
+      for _, key in ipairs { "max_iter", "history_size" } do
+        if math.type(g[key]) ~= "integer" or g[key] < 1 then
+          fail("%s must be a positive integer, got %s", key, tostring(g[key]))
+        end
+      end
+      -- PyTorch's default: max_iter * 5 / 4
+      if g.max_eval == nil then g.max_eval = g.max_iter * 5 // 4 end
+      if math.type(g.max_eval) ~= "integer" or g.max_eval < 1 then
+        fail("max_eval must be a positive integer, got %s", tostring(g.max_eval))
+      end
+      if g.line_search_fn ~= nil and g.line_search_fn ~= "strong_wolfe" then
+        fail("line_search_fn must be nil or 'strong_wolfe', got %s", tostring(g.line_search_fn))
+      end
+    end,
+  },
+}
+kinds.AdamW.check = kinds.Adam.check
+for name, kind in pairs(kinds) do kind.name = name end
+optim.kinds = kinds
+
+-- }======================================================
+
+-- {======================================================
+-- The optimizer over libtorch
+-- =======================================================
+
+local Fast = {}
+
+-- hand every group's hyperparameters to libtorch (a few numbers each)
+local function sync(self)
+  for g, group in ipairs(self.param_groups) do core.set_options(self._core, g, group) end
+end
+
+-- step([closure]): closure zeroes the gradients, computes the loss, calls
+-- backward and returns the loss; step returns it (LBFGS needs one)
+function Fast:step(closure)
+  if closure ~= nil and type(closure) ~= "function" then
+    error(("step: closure must be a function, got %s"):format(type(closure)), 2)
+  end
+  if closure == nil and self.kind.name == "LBFGS" then
+    error("step: LBFGS requires a closure (a function that zeroes the gradients, computes the loss, calls backward and returns the loss)", 2)
+  end
+  sync(self)
+  return core.step(self._core, closure)
+end
+
+function Fast:zero_grad(opts)
+  if type(opts) == "table" and opts.set_to_none then return base.Optimizer.zero_grad(self, opts) end
+  core.zero_grad(self._core)
+end
+
+function Fast:get_param_state(g, i) return core.get_state(self._core, g, i) end
+function Fast:set_param_state(g, i, entries) core.set_state(self._core, g, i, entries) end
+
+-- libtorch's own view of a group's options (what the last step used)
+function Fast:core_options(g) return core.get_options(self._core, g or 1) end
+
+local function make(name)
+  local kind = kinds[name]
+  local class = base.class(kind, Fast)
+  optim[name .. "_class"] = class
+  optim[name] = function(params, opts)
+    local self = base.init(setmetatable({}, class), kind, params, opts)
+    if name == "LBFGS" and #self.param_groups ~= 1 then
+      error("optim.LBFGS: LBFGS doesn't support per-parameter options (parameter groups)", 2)
+    end
+    -- the constructor's options, as PyTorch's defaults (a required lr
+    -- left out of them is the first group's)
+    local defaults = {}
+    for k, v in pairs(self.defaults) do defaults[k] = v end
+    if defaults.lr == base.REQUIRED then defaults.lr = self.param_groups[1].lr end
+    self._core = core.new(name, self.param_groups, defaults)
+    return self
+  end
+end
+for _, name in ipairs { "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS" } do make(name) end
+
+-- }======================================================
+
+-- the clear twins and the schedulers load on first use
+setmetatable(optim, {
+  __index = function(self, key)
+    if key == "clear" or key == "lr_scheduler" then
+      local mod = require("torch.optim." .. key)
+      rawset(self, key, mod)
+      return mod
+    end
+  end,
+})
+
+optim.Optimizer = base.Optimizer
 return optim

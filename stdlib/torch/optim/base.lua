@@ -1,0 +1,302 @@
+-- torch.optim.base: what every optimizer shares, libtorch's and the clear
+-- ones: parameter groups (PyTorch's param_groups, the one place their
+-- hyperparameters live, so a scheduler changes them by assignment), option
+-- checks, zero_grad, learning-rate access, the state_dict layout and the
+-- printout.  An optimizer kind is described by a table:
+--   { name = "SGD", defaults = {...}, check = function(group, fail) end,
+--     required_state = { "momentum_buffer" } }
+local torch = require "torch"
+
+local base = {}
+
+base.REQUIRED = setmetatable({}, { __tostring = function() return "<required>" end })
+
+local Optimizer = {}
+Optimizer.__index = Optimizer
+base.Optimizer = Optimizer
+
+-- {======================================================
+-- Construction: parameters, groups, options
+-- =======================================================
+
+local function fail(kind, fmt, ...)
+  error(("optim.%s: " .. fmt):format(kind.name, ...), 0)
+end
+
+-- a list of tensors from a list or a model (anything with :parameters())
+local function tensor_list(kind, params, where)
+  if torch.is_tensor(params) then
+    fail(kind, "%s must be a list of tensors, parameter groups or a model, got a tensor", where)
+  end
+  if type(params) ~= "table" and type(params) ~= "userdata" then
+    fail(kind, "%s must be a list of tensors, parameter groups or a model, got %s", where, type(params))
+  end
+  if type(params.parameters) == "function" then params = params:parameters() end
+  local list = {}
+  for i, p in ipairs(params) do
+    if not torch.is_tensor(p) then
+      fail(kind, "%s[%d] is not a tensor (got %s)", where, i, type(p))
+    end
+    if not p:is_floating_point() then
+      fail(kind, "%s[%d] is not a floating point tensor (%s)", where, i, p.dtype)
+    end
+    if not p.is_leaf then fail(kind, "%s[%d]: can't optimize a non-leaf tensor", where, i) end
+    list[i] = p
+  end
+  return list
+end
+
+local function check_type(kind, key, v, default)
+  if default == base.REQUIRED or v == nil then return end
+  local want = type(default)
+  if key == "betas" then
+    if type(v) ~= "table" or type(v[1]) ~= "number" or type(v[2]) ~= "number" then
+      fail(kind, "option 'betas' must be a pair of numbers {beta1, beta2}")
+    end
+  elseif key == "line_search_fn" or key == "max_eval" then
+    -- optional: nil by default
+  elseif want ~= "nil" and type(v) ~= want then
+    fail(kind, "option '%s' must be a %s, got %s", key, want, type(v))
+  end
+end
+
+-- each group's missing options from the defaults, then the kind's checks
+function base.complete_group(kind, group, defaults)
+  for key, default in pairs(defaults) do
+    if group[key] == nil then
+      if default == base.REQUIRED then
+        fail(kind, "parameter group didn't specify a value of required optimization parameter %s", key)
+      end
+      group[key] = type(default) == "table" and { table.unpack(default) } or default
+    end
+    check_type(kind, key, group[key], default)
+  end
+  if type(group.lr) ~= "number" then
+    fail(kind, "option 'lr' must be a number, got %s", type(group.lr))
+  end
+  if group.lr < 0 then
+    fail(kind, "invalid learning rate: %s", tostring(group.lr))
+  end
+  if kind.check then kind.check(group, function(fmt, ...) fail(kind, fmt, ...) end) end
+end
+
+-- self.param_groups from params (a list of tensors, a model or a list of
+-- groups) and opts (the defaults' overrides)
+function base.init(self, kind, params, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then fail(kind, "options must be a table, got %s", type(opts)) end
+  local defaults = {}
+  for k, v in pairs(kind.defaults) do defaults[k] = v end
+  for k, v in pairs(opts) do
+    if kind.defaults[k] == nil and not (kind.optional and kind.optional[k]) then
+      fail(kind, "unknown option '%s'", tostring(k))
+    end
+    check_type(kind, k, v, kind.defaults[k])
+    defaults[k] = v
+  end
+  -- 1. groups: copies, so the caller's tables stay theirs
+  local groups = {}
+  if type(params) == "table" and params[1] ~= nil and not torch.is_tensor(params[1])
+     and type(params.parameters) ~= "function" then
+    for g, spec in ipairs(params) do
+      if type(spec) ~= "table" or spec.params == nil then
+        fail(kind, "parameter group %d must be a table with a 'params' list", g)
+      end
+      local group = {}
+      for k, v in pairs(spec) do group[k] = v end
+      group.params = tensor_list(kind, torch.is_tensor(spec.params) and { spec.params } or spec.params,
+        ("group %d params"):format(g))
+      groups[g] = group
+    end
+  else
+    groups[1] = { params = tensor_list(kind, params, "params") }
+  end
+  -- 2. every parameter once, every group complete
+  local seen, n = {}, 0
+  for g, group in ipairs(groups) do
+    if #group.params == 0 then fail(kind, "optimizer got an empty parameter list") end
+    for _, p in ipairs(group.params) do
+      if seen[p] then fail(kind, "some parameters appear in more than one parameter group") end
+      seen[p], n = true, n + 1
+    end
+    base.complete_group(kind, group, defaults)
+  end
+  if #groups == 0 then fail(kind, "optimizer got an empty parameter list") end
+  self.kind, self.defaults, self.param_groups = kind, defaults, groups
+  return self
+end
+
+-- }======================================================
+
+-- {======================================================
+-- Shared methods
+-- =======================================================
+
+-- (group, index) of each parameter, in the order of the groups: the global
+-- position k is what state_dict keys the state by, as PyTorch does
+function Optimizer:positions()
+  local list = {}
+  for g, group in ipairs(self.param_groups) do
+    for i = 1, #group.params do list[#list + 1] = { g, i } end
+  end
+  return list
+end
+
+function Optimizer:parameters()
+  local list = {}
+  for _, group in ipairs(self.param_groups) do
+    for _, p in ipairs(group.params) do list[#list + 1] = p end
+  end
+  return list
+end
+
+-- PyTorch 1.13's default zeroes the gradients; {set_to_none = true} drops them
+function Optimizer:zero_grad(opts)
+  local none = type(opts) == "table" and opts.set_to_none
+  for _, group in ipairs(self.param_groups) do
+    for _, p in ipairs(group.params) do
+      if none then
+        p.grad = nil
+      else
+        local g = p.grad
+        if g then g:detach_():zero_() end
+      end
+    end
+  end
+end
+
+local function check_group_index(self, group, fname)
+  if group == nil then return nil end
+  if math.type(group) ~= "integer" or group < 1 or group > #self.param_groups then
+    error(("%s: group must be an integer in 1..%d, got %s"):format(fname, #self.param_groups,
+      tostring(group)), 3)
+  end
+  return group
+end
+
+function Optimizer:get_lr(group)
+  return self.param_groups[check_group_index(self, group, "get_lr") or 1].lr
+end
+
+-- set_lr(v[, group]): every group when no group is named
+function Optimizer:set_lr(v, group)
+  if type(v) ~= "number" or v < 0 then
+    error(("set_lr: the learning rate must be a non-negative number, got %s"):format(tostring(v)), 2)
+  end
+  group = check_group_index(self, group, "set_lr")
+  for g, pg in ipairs(self.param_groups) do
+    if group == nil or g == group then pg.lr = v end
+  end
+end
+
+local function copy_value(v)
+  if torch.is_tensor(v) then return v:detach():clone() end
+  if type(v) == "table" then
+    local c = {}
+    for k, x in pairs(v) do c[k] = copy_value(x) end
+    return c
+  end
+  return v
+end
+base.copy_value = copy_value
+
+-- { state = { [k] = {name = tensor | number} }, param_groups = { {lr = ..., params = {k, ...}} } }
+-- with copies of everything, so the table does not change as training goes on
+function Optimizer:state_dict()
+  local groups, k = {}, 0
+  for g, group in ipairs(self.param_groups) do
+    local copy = {}
+    for key, v in pairs(group) do
+      if key ~= "params" then copy[key] = copy_value(v) end
+    end
+    copy.params = {}
+    for i = 1, #group.params do
+      k = k + 1
+      copy.params[i] = k
+    end
+    groups[g] = copy
+  end
+  local state = {}
+  for pos, gi in ipairs(self:positions()) do state[pos] = self:get_param_state(gi[1], gi[2]) end
+  return { state = state, param_groups = groups }
+end
+
+function Optimizer:load_state_dict(sd)
+  local name = self.kind.name
+  local function bad(fmt, ...) error(("load_state_dict: " .. fmt):format(...), 3) end
+  if type(sd) ~= "table" or type(sd.param_groups) ~= "table" or type(sd.state) ~= "table" then
+    bad("expected a table with 'state' and 'param_groups' (from %s:state_dict())", name)
+  end
+  -- 1. the shape of the groups must match
+  if #sd.param_groups ~= #self.param_groups then
+    bad("loaded state dict has %d parameter groups, the optimizer has %d", #sd.param_groups,
+      #self.param_groups)
+  end
+  for g, group in ipairs(self.param_groups) do
+    local saved = sd.param_groups[g]
+    if type(saved) ~= "table" or type(saved.params) ~= "table" or #saved.params ~= #group.params then
+      bad("group %d of the loaded state dict does not match the size of the optimizer's group (%d parameters)",
+        g, #group.params)
+    end
+  end
+  -- 2. each parameter's state, checked before anything is changed
+  local positions = self:positions()
+  for k, entries in pairs(sd.state) do
+    if math.type(k) ~= "integer" or positions[k] == nil then
+      bad("state for parameter %s, but the optimizer has %d parameters", tostring(k), #positions)
+    end
+    if type(entries) ~= "table" then bad("state of parameter %d must be a table", k) end
+    for _, key in ipairs(self.kind.required_state or {}) do
+      if entries[key] == nil then bad("state of parameter %d lacks '%s' (a %s state)", k, key, name) end
+    end
+  end
+  -- 3. hyperparameters, then state
+  for g, group in ipairs(self.param_groups) do
+    for key, v in pairs(sd.param_groups[g]) do
+      if key ~= "params" then group[key] = copy_value(v) end
+    end
+  end
+  for k, gi in ipairs(positions) do
+    local saved = sd.state[k]
+    self:set_param_state(gi[1], gi[2], saved and copy_value(saved) or nil)
+  end
+end
+
+local function show(v)
+  if type(v) == "table" then
+    local parts = {}
+    for i, x in ipairs(v) do parts[i] = show(x) end
+    return "(" .. table.concat(parts, ", ") .. ")"
+  end
+  return tostring(v)
+end
+
+-- as PyTorch prints an optimizer: each group's options, sorted
+function Optimizer:__tostring()
+  local lines = { self.kind.name .. " (" }
+  for g, group in ipairs(self.param_groups) do
+    lines[#lines + 1] = ("Parameter Group %d"):format(g)
+    local keys = {}
+    for key in pairs(group) do
+      if key ~= "params" then keys[#keys + 1] = key end
+    end
+    table.sort(keys)
+    for _, key in ipairs(keys) do lines[#lines + 1] = ("    %s: %s"):format(key, show(group[key])) end
+  end
+  lines[#lines + 1] = ")"
+  return table.concat(lines, "\n")
+end
+
+-- }======================================================
+
+-- a class for one kind: optim.X(params, opts) makes an instance
+function base.class(kind, methods, parent)
+  local class = {}
+  for k, v in pairs(parent or Optimizer) do class[k] = v end
+  for k, v in pairs(methods) do class[k] = v end
+  class.__index = class
+  class.kind = kind
+  return class
+end
+
+return base

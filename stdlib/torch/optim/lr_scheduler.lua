@@ -1,0 +1,578 @@
+-- torch.optim.lr_scheduler: PyTorch 1.13's learning-rate schedules, with
+-- its formulas (the chainable forms: each step reads the group's current lr,
+-- so schedules compose and a hand-set lr is respected).
+--   local sched = optim.lr_scheduler.StepLR(opt, {step_size = 30, gamma = 0.1})
+--   for epoch = 1, n do train(); sched:step() end
+-- A scheduler writes opt.param_groups[g].lr, which the optimizer reads at
+-- its next step.  ReduceLROnPlateau's step takes the metric.
+local torch = require "torch"
+
+local lr_scheduler = {}
+
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local c = {}
+  for k, x in pairs(v) do c[k] = copy(x) end
+  return c
+end
+
+-- {======================================================
+-- The base: construction, step, state
+-- =======================================================
+
+local Scheduler = {}
+Scheduler.__index = Scheduler
+lr_scheduler.Scheduler = Scheduler
+
+local function fail(name, fmt, ...)
+  error(("lr_scheduler.%s: " .. fmt):format(name, ...), 0)
+end
+
+-- opts checked against the spec {key = default | REQUIRED}; returns the
+-- completed options
+local REQUIRED = {}
+local function options(name, optimizer, opts, spec)
+  if type(optimizer) ~= "table" or type(optimizer.param_groups) ~= "table" then
+    fail(name, "expected an optimizer (with param_groups), got %s", type(optimizer))
+  end
+  opts = opts == nil and {} or opts
+  if type(opts) ~= "table" then fail(name, "options must be a table, got %s", type(opts)) end
+  local o = {}
+  for k, v in pairs(opts) do
+    if spec[k] == nil then fail(name, "unknown option '%s'", tostring(k)) end
+    o[k] = v
+  end
+  for k, default in pairs(spec) do
+    if o[k] == nil then
+      if default == REQUIRED then fail(name, "option '%s' is required", k) end
+      o[k] = default
+    end
+  end
+  return o
+end
+
+local function check_number(name, o, key, what)
+  if type(o[key]) ~= "number" then
+    fail(name, "option '%s' must be %s, got %s", key, what or "a number", tostring(o[key]))
+  end
+end
+
+local function new(class, name, optimizer, o)
+  local self = setmetatable({ optimizer = optimizer, name = name }, class)
+  self.last_epoch = o.last_epoch or -1
+  if math.type(self.last_epoch) ~= "integer" then fail(name, "option 'last_epoch' must be an integer") end
+  self.verbose = o.verbose or false
+  return self
+end
+
+-- the base lrs are each group's initial_lr (set now unless resuming), then
+-- one step to epoch 0, as PyTorch's constructor does
+function Scheduler:start()
+  for g, group in ipairs(self.optimizer.param_groups) do
+    if self.last_epoch == -1 then
+      if group.initial_lr == nil then group.initial_lr = group.lr end
+    elseif group.initial_lr == nil then
+      fail(self.name, "param 'initial_lr' is not specified in param_groups[%d] when resuming an optimizer", g)
+    end
+  end
+  self.base_lrs = {}
+  for g, group in ipairs(self.optimizer.param_groups) do self.base_lrs[g] = group.initial_lr end
+  self._step_count = 0
+  self:step()
+  return self
+end
+
+function Scheduler:step(...)
+  if select("#", ...) > 0 then
+    error(("%s:step: takes no argument (PyTorch's epoch argument is deprecated)"):format(self.name), 2)
+  end
+  self._step_count = self._step_count + 1
+  self.last_epoch = self.last_epoch + 1
+  local lrs = self:get_lr()
+  for g, group in ipairs(self.optimizer.param_groups) do
+    group.lr = lrs[g]
+    if self.verbose then
+      print(("Adjusting learning rate of group %d to %.4e."):format(g, lrs[g]))
+    end
+  end
+  self._last_lr = {}
+  for g, group in ipairs(self.optimizer.param_groups) do self._last_lr[g] = group.lr end
+end
+
+function Scheduler:get_last_lr()
+  if self._last_lr == nil then
+    local lrs = {}
+    for g, group in ipairs(self.optimizer.param_groups) do lrs[g] = group.lr end
+    return lrs
+  end
+  return copy(self._last_lr)
+end
+
+-- everything but the optimizer and functions (PyTorch keeps lambdas out too)
+function Scheduler:state_dict()
+  local sd = {}
+  for k, v in pairs(self) do
+    if k ~= "optimizer" and type(v) ~= "function" and k ~= "lr_lambdas" then sd[k] = copy(v) end
+  end
+  return sd
+end
+
+function Scheduler:load_state_dict(sd)
+  if type(sd) ~= "table" then
+    error(("%s:load_state_dict: expected a table, got %s"):format(self.name, type(sd)), 2)
+  end
+  if sd.name ~= nil and sd.name ~= self.name then
+    error(("%s:load_state_dict: the state is a %s's"):format(self.name, tostring(sd.name)), 2)
+  end
+  for k, v in pairs(sd) do self[k] = copy(v) end
+end
+
+function Scheduler:__tostring()
+  return ("%s(last_epoch=%d, lr=%s)"):format(self.name, self.last_epoch,
+    table.concat(self:get_last_lr(), ", "))
+end
+
+local function class(name, get_lr)
+  local c = setmetatable({ get_lr = get_lr }, { __index = Scheduler })
+  c.__index = c
+  c.__tostring = Scheduler.__tostring
+  lr_scheduler[name .. "_class"] = c
+  return c
+end
+
+-- the lrs the groups have now
+local function current(self)
+  local lrs = {}
+  for g, group in ipairs(self.optimizer.param_groups) do lrs[g] = group.lr end
+  return lrs
+end
+
+local function scaled(self, f)
+  local lrs = {}
+  for g, group in ipairs(self.optimizer.param_groups) do lrs[g] = group.lr * f(g) end
+  return lrs
+end
+
+-- }======================================================
+
+-- {======================================================
+-- The schedules
+-- =======================================================
+
+local function lambdas(name, optimizer, f)
+  local n = #optimizer.param_groups
+  if type(f) == "function" then
+    local list = {}
+    for g = 1, n do list[g] = f end
+    return list
+  end
+  if type(f) ~= "table" or #f ~= n then
+    fail(name, "lr_lambda must be a function or a list of %d functions", n)
+  end
+  for g = 1, n do
+    if type(f[g]) ~= "function" then fail(name, "lr_lambda[%d] is not a function", g) end
+  end
+  return f
+end
+
+-- LambdaLR: lr = base_lr * lr_lambda(epoch)
+local LambdaLR = class("LambdaLR", function(self)
+  local lrs = {}
+  for g, base in ipairs(self.base_lrs) do lrs[g] = base * self.lr_lambdas[g](self.last_epoch) end
+  return lrs
+end)
+function lr_scheduler.LambdaLR(optimizer, opts)
+  local o = options("LambdaLR", optimizer, opts, { lr_lambda = REQUIRED, last_epoch = -1, verbose = false })
+  local self = new(LambdaLR, "LambdaLR", optimizer, o)
+  self.lr_lambdas = lambdas("LambdaLR", optimizer, o.lr_lambda)
+  return self:start()
+end
+
+-- MultiplicativeLR: lr = lr * lr_lambda(epoch) after epoch 0
+local MultiplicativeLR = class("MultiplicativeLR", function(self)
+  if self.last_epoch == 0 then return current(self) end
+  return scaled(self, function(g) return self.lr_lambdas[g](self.last_epoch) end)
+end)
+function lr_scheduler.MultiplicativeLR(optimizer, opts)
+  local o = options("MultiplicativeLR", optimizer, opts, { lr_lambda = REQUIRED, last_epoch = -1, verbose = false })
+  local self = new(MultiplicativeLR, "MultiplicativeLR", optimizer, o)
+  self.lr_lambdas = lambdas("MultiplicativeLR", optimizer, o.lr_lambda)
+  return self:start()
+end
+
+-- StepLR: lr * gamma every step_size epochs
+local StepLR = class("StepLR", function(self)
+  if self.last_epoch == 0 or self.last_epoch % self.step_size ~= 0 then return current(self) end
+  return scaled(self, function() return self.gamma end)
+end)
+function lr_scheduler.StepLR(optimizer, opts)
+  local o = options("StepLR", optimizer, opts, { step_size = REQUIRED, gamma = 0.1, last_epoch = -1, verbose = false })
+  if math.type(o.step_size) ~= "integer" or o.step_size < 1 then
+    fail("StepLR", "option 'step_size' must be a positive integer, got %s", tostring(o.step_size))
+  end
+  check_number("StepLR", o, "gamma")
+  local self = new(StepLR, "StepLR", optimizer, o)
+  self.step_size, self.gamma = o.step_size, o.gamma
+  return self:start()
+end
+
+-- MultiStepLR: lr * gamma^(times the epoch is listed) at each milestone
+local MultiStepLR = class("MultiStepLR", function(self)
+  local count = self.milestones[self.last_epoch]
+  if count == nil then return current(self) end
+  return scaled(self, function() return self.gamma ^ count end)
+end)
+function lr_scheduler.MultiStepLR(optimizer, opts)
+  local o = options("MultiStepLR", optimizer, opts, { milestones = REQUIRED, gamma = 0.1, last_epoch = -1, verbose = false })
+  if type(o.milestones) ~= "table" then fail("MultiStepLR", "option 'milestones' must be a list of epochs") end
+  local counts = {}
+  for i, m in ipairs(o.milestones) do
+    if math.type(m) ~= "integer" then fail("MultiStepLR", "milestones[%d] must be an integer, got %s", i, tostring(m)) end
+    counts[m] = (counts[m] or 0) + 1
+  end
+  check_number("MultiStepLR", o, "gamma")
+  local self = new(MultiStepLR, "MultiStepLR", optimizer, o)
+  self.milestones, self.gamma = counts, o.gamma
+  return self:start()
+end
+
+-- ConstantLR: lr * factor until total_iters, then back
+local ConstantLR = class("ConstantLR", function(self)
+  if self.last_epoch == 0 then return scaled(self, function() return self.factor end) end
+  if self.last_epoch ~= self.total_iters then return current(self) end
+  return scaled(self, function() return 1.0 / self.factor end)
+end)
+function lr_scheduler.ConstantLR(optimizer, opts)
+  local o = options("ConstantLR", optimizer, opts, { factor = 1.0 / 3, total_iters = 5, last_epoch = -1, verbose = false })
+  check_number("ConstantLR", o, "factor")
+  if o.factor > 1.0 or o.factor < 0 then
+    fail("ConstantLR", "constant multiplicative factor expected to be between 0 and 1, got %s", tostring(o.factor))
+  end
+  local self = new(ConstantLR, "ConstantLR", optimizer, o)
+  self.factor, self.total_iters = o.factor, o.total_iters
+  return self:start()
+end
+
+-- LinearLR (linear warmup): from start_factor * lr to end_factor * lr over
+-- total_iters steps
+local LinearLR = class("LinearLR", function(self)
+  if self.last_epoch == 0 then return scaled(self, function() return self.start_factor end) end
+  if self.last_epoch > self.total_iters then return current(self) end
+  local s, e = self.start_factor, self.end_factor
+  return scaled(self, function()
+    return 1.0 + (e - s) / (self.total_iters * s + (self.last_epoch - 1) * (e - s))
+  end)
+end)
+function lr_scheduler.LinearLR(optimizer, opts)
+  local o = options("LinearLR", optimizer, opts, { start_factor = 1.0 / 3, end_factor = 1.0, total_iters = 5,
+                                                   last_epoch = -1, verbose = false })
+  check_number("LinearLR", o, "start_factor")
+  check_number("LinearLR", o, "end_factor")
+  if o.start_factor > 1.0 or o.start_factor <= 0 then
+    fail("LinearLR", "starting multiplicative factor expected to be greater than 0 and less or equal to 1, got %s",
+      tostring(o.start_factor))
+  end
+  if o.end_factor > 1.0 or o.end_factor < 0 then
+    fail("LinearLR", "ending multiplicative factor expected to be between 0 and 1, got %s", tostring(o.end_factor))
+  end
+  if math.type(o.total_iters) ~= "integer" or o.total_iters < 1 then
+    fail("LinearLR", "option 'total_iters' must be a positive integer, got %s", tostring(o.total_iters))
+  end
+  local self = new(LinearLR, "LinearLR", optimizer, o)
+  self.start_factor, self.end_factor, self.total_iters = o.start_factor, o.end_factor, o.total_iters
+  return self:start()
+end
+
+-- ExponentialLR: lr * gamma every epoch
+local ExponentialLR = class("ExponentialLR", function(self)
+  if self.last_epoch == 0 then return current(self) end
+  return scaled(self, function() return self.gamma end)
+end)
+function lr_scheduler.ExponentialLR(optimizer, opts)
+  local o = options("ExponentialLR", optimizer, opts, { gamma = REQUIRED, last_epoch = -1, verbose = false })
+  check_number("ExponentialLR", o, "gamma")
+  local self = new(ExponentialLR, "ExponentialLR", optimizer, o)
+  self.gamma = o.gamma
+  return self:start()
+end
+
+-- CosineAnnealingLR: eta_min + (base - eta_min) (1 + cos(pi t / T_max)) / 2,
+-- in PyTorch's recursive form (which restarts after 2 T_max)
+local CosineAnnealingLR = class("CosineAnnealingLR", function(self)
+  local t, T, eta = self.last_epoch, self.T_max, self.eta_min
+  local lrs = {}
+  for g, group in ipairs(self.optimizer.param_groups) do
+    local base = self.base_lrs[g]
+    if t == 0 then
+      lrs[g] = group.lr
+    elseif self._step_count == 1 and t > 0 then
+      lrs[g] = eta + (base - eta) * (1 + math.cos(t * math.pi / T)) / 2
+    elseif (t - 1 - T) % (2 * T) == 0 then
+      lrs[g] = group.lr + (base - eta) * (1 - math.cos(math.pi / T)) / 2
+    else
+      lrs[g] = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (group.lr - eta) + eta
+    end
+  end
+  return lrs
+end)
+function lr_scheduler.CosineAnnealingLR(optimizer, opts)
+  local o = options("CosineAnnealingLR", optimizer, opts, { T_max = REQUIRED, eta_min = 0, last_epoch = -1, verbose = false })
+  if math.type(o.T_max) ~= "integer" or o.T_max < 1 then
+    fail("CosineAnnealingLR", "option 'T_max' must be a positive integer, got %s", tostring(o.T_max))
+  end
+  check_number("CosineAnnealingLR", o, "eta_min")
+  local self = new(CosineAnnealingLR, "CosineAnnealingLR", optimizer, o)
+  self.T_max, self.eta_min = o.T_max, o.eta_min
+  return self:start()
+end
+
+-- }======================================================
+
+-- {======================================================
+-- OneCycleLR
+-- =======================================================
+
+local function anneal_cos(start, stop, pct)
+  local cos_out = math.cos(math.pi * pct) + 1
+  return stop + (start - stop) / 2.0 * cos_out
+end
+local function anneal_linear(start, stop, pct) return (stop - start) * pct + start end
+
+-- one value per group: a number for all, or a list
+local function per_group(name, optimizer, key, v)
+  local n = #optimizer.param_groups
+  if type(v) == "table" then
+    if #v ~= n then fail(name, "expected %d values for %s, got %d", n, key, #v) end
+    for g = 1, n do
+      if type(v[g]) ~= "number" then fail(name, "%s[%d] must be a number", key, g) end
+    end
+    return v
+  end
+  if type(v) ~= "number" then fail(name, "option '%s' must be a number or a list of numbers", key) end
+  local list = {}
+  for g = 1, n do list[g] = v end
+  return list
+end
+
+local OneCycleLR = class("OneCycleLR", function(self)
+  local lrs, step_num = {}, self.last_epoch
+  if step_num > self.total_steps then
+    fail("OneCycleLR", "tried to step %d times; the specified number of total steps is %d", step_num + 1,
+      self.total_steps)
+  end
+  local anneal = self.anneal_strategy == "cos" and anneal_cos or anneal_linear
+  for g, group in ipairs(self.optimizer.param_groups) do
+    local start_step, lr, momentum = 0, nil, nil
+    for i, phase in ipairs(self._schedule_phases) do
+      local end_step = phase.end_step
+      if step_num <= end_step or i == #self._schedule_phases then
+        local pct = (step_num - start_step) / (end_step - start_step)
+        lr = anneal(group[phase.start_lr], group[phase.end_lr], pct)
+        if self.cycle_momentum then
+          momentum = anneal(group[phase.start_momentum], group[phase.end_momentum], pct)
+        end
+        break
+      end
+      start_step = phase.end_step
+    end
+    lrs[g] = lr
+    if self.cycle_momentum then
+      if self.use_beta1 then group.betas = { momentum, group.betas[2] } else group.momentum = momentum end
+    end
+  end
+  return lrs
+end)
+
+function lr_scheduler.OneCycleLR(optimizer, opts)
+  local N = "OneCycleLR"
+  local o = options(N, optimizer, opts, {
+    max_lr = REQUIRED, total_steps = false, epochs = false, steps_per_epoch = false, pct_start = 0.3,
+    anneal_strategy = "cos", cycle_momentum = true, base_momentum = 0.85, max_momentum = 0.95,
+    div_factor = 25.0, final_div_factor = 1e4, three_phase = false, last_epoch = -1, verbose = false })
+  -- 1. the number of steps
+  local total
+  if o.total_steps then
+    if math.type(o.total_steps) ~= "integer" or o.total_steps <= 0 then
+      fail(N, "expected a positive integer total_steps, got %s", tostring(o.total_steps))
+    end
+    total = o.total_steps
+  elseif o.epochs and o.steps_per_epoch then
+    if math.type(o.epochs) ~= "integer" or o.epochs <= 0 then
+      fail(N, "expected a positive integer epochs, got %s", tostring(o.epochs))
+    end
+    if math.type(o.steps_per_epoch) ~= "integer" or o.steps_per_epoch <= 0 then
+      fail(N, "expected a positive integer steps_per_epoch, got %s", tostring(o.steps_per_epoch))
+    end
+    total = o.epochs * o.steps_per_epoch
+  else
+    fail(N, "you must define either total_steps OR (epochs AND steps_per_epoch)")
+  end
+  if type(o.pct_start) ~= "number" or o.pct_start < 0 or o.pct_start > 1 then
+    fail(N, "expected a number between 0 and 1 for pct_start, got %s", tostring(o.pct_start))
+  end
+  if o.anneal_strategy ~= "cos" and o.anneal_strategy ~= "linear" then
+    fail(N, "anneal_strategy must be one of 'cos' or 'linear', instead got %s", tostring(o.anneal_strategy))
+  end
+  local self = new(OneCycleLR, N, optimizer, o)
+  self.total_steps, self.anneal_strategy, self.cycle_momentum = total, o.anneal_strategy, o.cycle_momentum
+  -- 2. the phases: warm up to max_lr, anneal to min_lr (three_phase: back
+  --    to initial_lr first, then to min_lr)
+  local p = o.pct_start
+  if o.three_phase then
+    self._schedule_phases = {
+      { end_step = p * total - 1, start_lr = "initial_lr", end_lr = "max_lr",
+        start_momentum = "max_momentum", end_momentum = "base_momentum" },
+      { end_step = 2 * p * total - 2, start_lr = "max_lr", end_lr = "initial_lr",
+        start_momentum = "base_momentum", end_momentum = "max_momentum" },
+      { end_step = total - 1, start_lr = "initial_lr", end_lr = "min_lr",
+        start_momentum = "max_momentum", end_momentum = "max_momentum" },
+    }
+  else
+    self._schedule_phases = {
+      { end_step = p * total - 1, start_lr = "initial_lr", end_lr = "max_lr",
+        start_momentum = "max_momentum", end_momentum = "base_momentum" },
+      { end_step = total - 1, start_lr = "max_lr", end_lr = "min_lr",
+        start_momentum = "base_momentum", end_momentum = "max_momentum" },
+    }
+  end
+  -- 3. each group's lr bounds and momentum bounds
+  local max_lrs = per_group(N, optimizer, "max_lr", o.max_lr)
+  if self.last_epoch == -1 then
+    for g, group in ipairs(optimizer.param_groups) do
+      group.initial_lr = max_lrs[g] / o.div_factor
+      group.max_lr = max_lrs[g]
+      group.min_lr = group.initial_lr / o.final_div_factor
+    end
+  end
+  if self.cycle_momentum then
+    local defaults = optimizer.defaults or {}
+    if defaults.momentum == nil and defaults.betas == nil then
+      fail(N, "optimizer must support momentum with `cycle_momentum` option enabled")
+    end
+    self.use_beta1 = defaults.betas ~= nil
+    local maxm = per_group(N, optimizer, "max_momentum", o.max_momentum)
+    local basem = per_group(N, optimizer, "base_momentum", o.base_momentum)
+    if self.last_epoch == -1 then
+      for g, group in ipairs(optimizer.param_groups) do
+        if self.use_beta1 then group.betas = { maxm[g], group.betas[2] } else group.momentum = maxm[g] end
+        group.max_momentum, group.base_momentum = maxm[g], basem[g]
+      end
+    end
+  end
+  return self:start()
+end
+
+-- }======================================================
+
+-- {======================================================
+-- ReduceLROnPlateau: lr * factor after `patience` epochs without improvement
+-- =======================================================
+
+local Plateau = setmetatable({}, { __index = Scheduler })
+Plateau.__index = Plateau
+Plateau.__tostring = Scheduler.__tostring
+lr_scheduler.ReduceLROnPlateau_class = Plateau
+
+function lr_scheduler.ReduceLROnPlateau(optimizer, opts)
+  local N = "ReduceLROnPlateau"
+  local o = options(N, optimizer, opts, { mode = "min", factor = 0.1, patience = 10, threshold = 1e-4,
+    threshold_mode = "rel", cooldown = 0, min_lr = 0, eps = 1e-8, verbose = false })
+  check_number(N, o, "factor")
+  if o.factor >= 1.0 then fail(N, "factor should be < 1.0, got %s", tostring(o.factor)) end
+  if o.mode ~= "min" and o.mode ~= "max" then fail(N, "mode %s is unknown (min or max)", tostring(o.mode)) end
+  if o.threshold_mode ~= "rel" and o.threshold_mode ~= "abs" then
+    fail(N, "threshold mode %s is unknown (rel or abs)", tostring(o.threshold_mode))
+  end
+  for _, key in ipairs { "patience", "cooldown" } do
+    if math.type(o[key]) ~= "integer" or o[key] < 0 then
+      fail(N, "option '%s' must be a non-negative integer, got %s", key, tostring(o[key]))
+    end
+  end
+  check_number(N, o, "threshold")
+  check_number(N, o, "eps")
+  local self = setmetatable({ optimizer = optimizer, name = N }, Plateau)
+  self.min_lrs = copy(per_group(N, optimizer, "min_lr", o.min_lr))
+  self.factor, self.patience, self.cooldown, self.mode = o.factor, o.patience, o.cooldown, o.mode
+  self.threshold, self.threshold_mode, self.eps, self.verbose = o.threshold, o.threshold_mode, o.eps, o.verbose
+  self.cooldown_counter, self.last_epoch = 0, 0
+  self.mode_worse = o.mode == "min" and math.huge or -math.huge
+  self.best, self.num_bad_epochs = self.mode_worse, 0
+  return self
+end
+
+function Plateau:is_better(a, best)
+  if self.mode == "min" and self.threshold_mode == "rel" then return a < best * (1 - self.threshold) end
+  if self.mode == "min" then return a < best - self.threshold end
+  if self.threshold_mode == "rel" then return a > best * (self.threshold + 1) end
+  return a > best + self.threshold
+end
+
+-- step(metric): metric a number or a one-element tensor
+function Plateau:step(metric)
+  if torch.is_tensor(metric) then metric = metric:item() end
+  if type(metric) ~= "number" then
+    error(("ReduceLROnPlateau:step: expected the metric (a number or a one-element tensor), got %s")
+      :format(type(metric)), 2)
+  end
+  self.last_epoch = self.last_epoch + 1
+  if self:is_better(metric, self.best) then
+    self.best, self.num_bad_epochs = metric, 0
+  else
+    self.num_bad_epochs = self.num_bad_epochs + 1
+  end
+  if self.cooldown_counter > 0 then
+    self.cooldown_counter = self.cooldown_counter - 1
+    self.num_bad_epochs = 0
+  end
+  if self.num_bad_epochs > self.patience then
+    for g, group in ipairs(self.optimizer.param_groups) do
+      local old = group.lr
+      local lr = math.max(old * self.factor, self.min_lrs[g])
+      if old - lr > self.eps then
+        group.lr = lr
+        if self.verbose then print(("Reducing learning rate of group %d to %.4e."):format(g, lr)) end
+      end
+    end
+    self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+  end
+  self._last_lr = {}
+  for g, group in ipairs(self.optimizer.param_groups) do self._last_lr[g] = group.lr end
+end
+
+-- }======================================================
+
+-- ChainedScheduler: steps each of several schedulers (e.g. LinearLR warmup
+-- with ExponentialLR decay) at every step
+local Chained = setmetatable({}, { __index = Scheduler })
+Chained.__index = Chained
+Chained.__tostring = Scheduler.__tostring
+function lr_scheduler.ChainedScheduler(schedulers)
+  if type(schedulers) ~= "table" or #schedulers == 0 then
+    fail("ChainedScheduler", "expected a list of schedulers")
+  end
+  for i, s in ipairs(schedulers) do
+    if getmetatable(s) == nil or type(s.step) ~= "function" or s.optimizer ~= schedulers[1].optimizer then
+      fail("ChainedScheduler", "schedulers[%d] is not a scheduler of the first one's optimizer", i)
+    end
+  end
+  local self = setmetatable({ schedulers = schedulers, optimizer = schedulers[1].optimizer,
+                              name = "ChainedScheduler", last_epoch = 0 }, Chained)
+  self._last_lr = schedulers[#schedulers]:get_last_lr()
+  return self
+end
+function Chained:step()
+  for _, s in ipairs(self.schedulers) do s:step() end
+  self.last_epoch = self.last_epoch + 1
+  self._last_lr = self.schedulers[#self.schedulers]:get_last_lr()
+end
+function Chained:state_dict()
+  local list = {}
+  for i, s in ipairs(self.schedulers) do list[i] = s:state_dict() end
+  return { schedulers = list, last_epoch = self.last_epoch, _last_lr = copy(self._last_lr) }
+end
+function Chained:load_state_dict(sd)
+  for i, s in ipairs(self.schedulers) do s:load_state_dict(sd.schedulers[i]) end
+  self.last_epoch, self._last_lr = sd.last_epoch, copy(sd._last_lr)
+end
+
+return lr_scheduler
