@@ -20,6 +20,16 @@ setmetatable(torch, {
       rawset(self, key, mod)
       return mod
     end
+    if key == "jit" then
+      local mod = require "torch.jit"
+      rawset(self, key, mod)
+      return mod
+    end
+    if key == "save" or key == "load" or key == "load_safe" then
+      local fn = require("torch.serialize")[key]
+      rawset(self, key, fn)
+      return fn
+    end
   end,
 })
 

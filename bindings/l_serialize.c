@@ -1,0 +1,138 @@
+/*
+** l_serialize.c: whole files in and out for torch.jit.core, and the pickle
+** functions behind torch.save / torch.load.  A write goes to a temporary
+** file in the same directory, is flushed to disk and renamed over the
+** target, so a killed process leaves the old file or the new one, never
+** half of one.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "l_jit.h"
+
+static int inject_failure; /* tests: fail after the temporary is written */
+
+/* the file's bytes, in a userdata left on the stack to keep them alive */
+const char *lj_readfile(lua_State *L, const char *path, size_t *len,
+                        const char *fname) {
+  struct stat st;
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    luaL_error(L, "%s: cannot open '%s': %s", fname, path, strerror(errno));
+  int rc = fstat(fileno(f), &st);
+  if (rc != 0 || !S_ISREG(st.st_mode)) {
+    const char *why = rc != 0               ? strerror(errno)
+                      : S_ISDIR(st.st_mode) ? "is a directory"
+                                            : "not a regular file";
+    fclose(f);
+    luaL_error(L, "%s: cannot read '%s': %s", fname, path, why);
+  }
+  char *buf = (char *)lua_newuserdatauv(L, (size_t)st.st_size + 1, 0);
+  size_t n = fread(buf, 1, (size_t)st.st_size, f);
+  int e = ferror(f) ? errno : 0;
+  fclose(f);
+  if (n != (size_t)st.st_size)
+    luaL_error(L, "%s: cannot read '%s': %s", fname, path,
+               e ? strerror(e) : "file changed while reading");
+  *len = n;
+  return buf;
+}
+
+static int write_all(int fd, const char *data, size_t len) {
+  while (len > 0) {
+    ssize_t w = write(fd, data, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    data += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* the directory's entry for the renamed file reaches the disk too */
+static void sync_dir(const char *path) {
+  char *copy = strdup(path);
+  if (copy == NULL) return;
+  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  free(copy);
+}
+
+void lj_writefile(lua_State *L, const char *path, const char *data,
+                  size_t len, const char *fname) {
+  /* 1. a temporary file next to the target (rename is atomic only within
+        one file system), with the permissions a plain create would give */
+  const char *pattern = lua_pushfstring(L, "%s.tmp-XXXXXX", path);
+  size_t plen = strlen(pattern);
+  char *tmp = (char *)lua_newuserdatauv(L, plen + 1, 0);
+  memcpy(tmp, pattern, plen + 1);
+  int fd = mkstemp(tmp);
+  if (fd < 0)
+    luaL_error(L, "%s: cannot write '%s': %s", fname, path, strerror(errno));
+  mode_t mask = umask(0);
+  umask(mask);
+  fchmod(fd, 0666 & ~mask);
+  /* 2. the bytes, flushed to the disk */
+  int bad = write_all(fd, data, len) != 0 || fsync(fd) != 0;
+  int e = errno;
+  if (close(fd) != 0 && !bad) bad = 1, e = errno;
+  if (!bad && inject_failure) bad = 1, e = EIO;
+  /* 3. the rename: readers see the old file or the new, nothing between */
+  if (!bad && rename(tmp, path) != 0) bad = 1, e = errno;
+  if (bad) {
+    unlink(tmp);
+    luaL_error(L, "%s: cannot write '%s': %s", fname, path, strerror(e));
+  }
+  sync_dir(path);
+  lua_pop(L, 2);
+}
+
+/* pickle_save(path, value): torch.save */
+static int s_pickle_save(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  luaL_checkany(L, 2);
+  th_value v = lj_tovalue(L, 2, "torch.save");
+  th_value *bytes = lj_newvalue(L);
+  size_t len;
+  if (th_pickle_save(bytes, v) != 0)
+    return luaL_error(L, "torch.save: '%s': %s", path, th_last_error());
+  const char *data = th_value_string(*bytes, &len);
+  lj_writefile(L, path, data, len, "torch.save");
+  return 0;
+}
+
+/* pickle_load(path) -> value: torch.load */
+static int s_pickle_load(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  size_t len;
+  const char *data = lj_readfile(L, path, &len, "torch.load");
+  th_value *out = lj_newvalue(L);
+  if (th_pickle_load(out, data, len) != 0)
+    return luaL_error(L, "torch.load: '%s': %s", path, th_last_error());
+  lj_pushvalue(L, *out, "torch.load");
+  return 1;
+}
+
+static int s_inject_failure(lua_State *L) {
+  inject_failure = lua_toboolean(L, 1);
+  return 0;
+}
+
+static const luaL_Reg serialize_functions[] = {
+    {"pickle_save", s_pickle_save},
+    {"pickle_load", s_pickle_load},
+    {"_inject_write_failure", s_inject_failure},
+    {NULL, NULL}};
+
+void lj_open_serialize(lua_State *L) { lt_register(L, serialize_functions); }
