@@ -78,6 +78,14 @@ for b in "${BENCHES[@]}"; do
   run_twin py "$b" "$PY" "bench/$b.py"
 done
 
+# 2b. loading data (issue 4): clara's C readers vs numpy; no C++ twin
+for t in clara py; do
+  if [ "$t" = clara ]; then cmd=("$CLARA" bench/load_data.lua); else cmd=("$PY" bench/load_data.py); fi
+  echo "bench: running load_data ($t)"
+  timeout 600 "${cmd[@]}" >"$log/$t-load_data.out" 2>&1 || { echo "bench: $t load_data failed"; tail -5 "$log/$t-load_data.out"; status=1; }
+  for b in load_idx load_csv; do grep -E "^(RESULT|CPU|CHECK) $b " "$log/$t-load_data.out" >"$log/$t-$b"; done
+done
+
 # 3. the table, the checks, the targets
 get() { awk -v k="$1" '$1 == k { print $3 }' "$log/$2-$3" 2>/dev/null; }
 unit() { case $1 in op_overhead) echo "us/op" ;; batches) echo "us/epoch" ;; *) echo "us/step" ;; esac; }
@@ -135,6 +143,17 @@ bl=$(get RESULT clara batches); bp=$(get RESULT py batches)
 if [ -n "$bl" ] && [ -n "$bp" ]; then
   notes+=("target batches clara/PyTorch DataLoader <= 0.333x: $(awk -v a="$bl" -v b="$bp" 'BEGIN { print (a / b <= 0.333 ? "met" : "MISSED") }')")
 fi
+echo
+printf "%-16s %-14s %-14s %s\n" benchmark clara numpy clara/numpy
+for b in load_idx load_csv; do
+  cl=$(get RESULT clara "$b"); np=$(get RESULT py "$b")
+  printf "%-16s %-14s %-14s %s\n" "$b" "$(fmt "$cl" us)" "$(fmt "$np" us)" "$(ratio "$cl" "$np")"
+  if [ -n "$cl" ] && [ -n "$np" ]; then
+    notes+=("target $b clara/numpy < 1: $(awk -v a="$cl" -v b="$np" 'BEGIN { print (a < b ? "met" : "MISSED") }')")
+  fi
+  c1=$(get CHECK clara "$b"); c2=$(get CHECK py "$b")
+  [ "$c1" = "$c2" ] || notes+=("WARNING: $b: clara computed $c1, numpy $c2 (not the same work?)")
+done
 echo
 for n in "${notes[@]}"; do echo "$n"; done
 [ -n "$alloc" ] && echo "(clara links $(basename "$alloc"); the C++ twins ran with it too, PyTorch with its own malloc)"
