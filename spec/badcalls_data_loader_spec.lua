@@ -5,6 +5,7 @@
 -- CLARA_SHOW_ERRORS=1 prints every message, for review.
 
 local torch = require "torch"
+local badcalls = require "spec.helpers.badcalls"
 local clara = require "clara"
 local D, T, P, CV = clara.data, clara.transforms, clara.postprocess, clara.cv
 
@@ -120,25 +121,6 @@ local cases = {
   { "LabelNames id out of range", "LabelNames", "class id 3 out of range 0..1", function() return P.LabelNames { "a", "b" }(torch.tensor { 3 }) end },
 }
 
-local backtrace_marks = { "Exception raised from", "frame #%d", "%.cpp:%d", "%.h:%d", "c10::", "at::",
-                          "0x%x%x%x%x%x%x" }
-
 describe("bad calls: data, loaders, partitions, cv, transforms", function()
-  local show = os.getenv("CLARA_SHOW_ERRORS")
-
-  for i, case in ipairs(cases) do
-    local desc, fname, what, fn = case[1], case[2], case[3], case[4]
-    it(("#%d %s"):format(i, desc), function()
-      local ok, err = pcall(fn)
-      assert.is_false(ok, "no error raised")
-      assert.equal("string", type(err))
-      if show then io.stderr:write(("%3d %-45s %s\n"):format(i, desc, err)) end
-      assert.is_truthy(err:find(fname, 1, true), "message does not name '" .. fname .. "': " .. err)
-      assert.is_truthy(err:lower():find(what:lower(), 1, true), "message does not say '" .. what .. "': " .. err)
-      for _, mark in ipairs(backtrace_marks) do
-        assert.is_falsy(err:find(mark), "message leaks C++ details ('" .. mark .. "'): " .. err)
-      end
-      assert.is_true(#err < 600, "message too long: " .. err)
-    end)
-  end
+  badcalls(cases)
 end)

@@ -5,6 +5,7 @@
 -- Run from the repository root: ./clara /usr/bin/busted -o plainTerminal spec/badcalls_data_spec.lua
 -- CLARA_SHOW_ERRORS=1 prints every message, for review.
 local torch = require "torch"
+local badcalls = require "spec.helpers.badcalls"
 local data = require "clara.data"
 local lfs = require "lfs"
 
@@ -183,28 +184,11 @@ local cases = {
   { "fashion_mnist: missing dir", "read_idx", "/nope/t10k-images-idx3-ubyte.gz", "no such file", function() return R.fashion_mnist { split = "test", dir = "/nope" } end },
 }
 
-local backtrace_marks = { "Exception raised from", "frame #%d", "%.cpp:%d", "c10::", "at::" }
-
 describe("bad data input", function()
-  local show = os.getenv("CLARA_SHOW_ERRORS")
-  for i, case in ipairs(cases) do
-    local desc, fname, fn = case[1], case[2], case[#case]
-    it(("#%d %s"):format(i, desc), function()
-      local ok, err = pcall(fn)
-      assert.is_false(ok, "no error raised")
-      assert.equal("string", type(err))
-      if show then io.stderr:write(("%3d %-40s %s\n"):format(i, desc, err)) end
-      assert.is_truthy(err:find(fname, 1, true), "message does not name '" .. fname .. "': " .. err)
-      for k = 3, #case - 1 do
-        assert.is_truthy(err:lower():find(case[k]:lower(), 1, true),
-          "message does not say '" .. case[k] .. "': " .. err)
-      end
-      for _, mark in ipairs(backtrace_marks) do
-        assert.is_falsy(err:find(mark), "message leaks C++ details ('" .. mark .. "'): " .. err)
-      end
-      assert.is_true(#err < 600, "message too long: " .. err)
-    end)
-  end
+  badcalls(cases, {
+    marks = { "Exception raised from", "frame #%d", "%.cpp:%d", "c10::", "at::" },
+    width = 40,
+  })
 
   it("leave the process sound (readers still work)", function()
     collectgarbage()

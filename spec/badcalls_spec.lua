@@ -7,6 +7,7 @@
 -- CLARA_SHOW_ERRORS=1 prints every message, for review.
 
 local torch = require "torch"
+local badcalls = require "spec.helpers.badcalls"
 
 local function m23() return torch.arange(6, { dtype = "float32" }):view(2, 3) end
 local function v3() return torch.tensor { 1.0, 2.0, 3.0 } end
@@ -237,34 +238,12 @@ local cases = {
   { "set_num_threads(0)", "set_num_threads", "1..4096", function() return torch.set_num_threads(0) end },
 }
 
--- what a C++ exception would drag along if the bridge let it through
--- (Lua patterns)
-local backtrace_marks = { "Exception raised from", "frame #%d", "%.cpp:%d", "%.h:%d", "c10::", "at::",
-                          "0x%x%x%x%x%x%x" }
-
 describe("bad calls", function()
-  local show = os.getenv("CLARA_SHOW_ERRORS")
-
   it("are at least 100", function()
     assert.is_true(#cases >= 100, "only " .. #cases .. " cases")
   end)
 
-  for i, case in ipairs(cases) do
-    local desc, fname, what, fn = case[1], case[2], case[3], case[4]
-    it(("#%d %s"):format(i, desc), function()
-      local ok, err = pcall(fn)
-      assert.is_false(ok, "no error raised")
-      assert.equal("string", type(err))
-      if show then io.stderr:write(("%3d %-45s %s\n"):format(i, desc, err)) end
-      assert.is_truthy(err:find(fname, 1, true), "message does not name '" .. fname .. "': " .. err)
-      assert.is_truthy(err:lower():find(what:lower(), 1, true),
-        "message does not say '" .. what .. "': " .. err)
-      for _, mark in ipairs(backtrace_marks) do
-        assert.is_falsy(err:find(mark), "message leaks C++ details ('" .. mark .. "'): " .. err)
-      end
-      assert.is_true(#err < 600, "message too long: " .. err)
-    end)
-  end
+  badcalls(cases)
 
   it("leave the process and the grad mode sound", function()
     collectgarbage() -- collects every half-built tensor the errors left behind
