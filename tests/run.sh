@@ -35,7 +35,7 @@ for spec in spec/*_spec.lua; do
   echo "== busted $spec"
   ./clara /usr/bin/busted -o plainTerminal "$spec" >"$log/b.out" 2>&1
   cat "$log/b.out"
-  line=$(grep -aE '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors?' "$log/b.out" | tail -1)
+  line=$(grep -aoE '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors?' "$log/b.out" | tail -1)
   if [ -n "$line" ]; then
     read -r s f e <<<"$(sed -E 's/^([0-9]+) success[a-z]* \/ ([0-9]+) failures? \/ ([0-9]+) errors?.*/\1 \2 \3/' <<<"$line")"
     count "$s" $((f + e))
