@@ -14,6 +14,9 @@ int luaopen_torch_nn_core(lua_State *L); /* l_nn.c */
 int luaopen_torch_optim_core(lua_State *L); /* l_optim.c */
 int luaopen_torch_jit_core(lua_State *L); /* l_jit.c */
 int luaopen_clara_losses_core(lua_State *L); /* l_losses.c */
+int luaopen_clara_signal_core(lua_State *L); /* l_signal.c */
+int luaopen_torch_rng_core(lua_State *L); /* l_rng.c */
+int luaopen_clara_sys_core(lua_State *L); /* l_sys.c */
 
 /* every C module, by the name `require` knows it; the runtime puts each in
    package.preload (the list ends with {NULL, NULL}) */

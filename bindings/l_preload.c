@@ -10,4 +10,7 @@ const luaL_Reg clara_preloads[] = {
     {"torch.optim.core", luaopen_torch_optim_core},
     {"torch.jit.core", luaopen_torch_jit_core},
     {"clara.losses.core", luaopen_clara_losses_core},
+    {"clara.signal.core", luaopen_clara_signal_core},
+    {"torch.rng.core", luaopen_torch_rng_core},
+    {"clara.sys.core", luaopen_clara_sys_core},
     {NULL, NULL}};

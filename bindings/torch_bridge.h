@@ -414,6 +414,11 @@ int th_ctc_loss(th_tensor *out, th_tensor log_probs, th_tensor targets,
                 th_tensor input_lengths, th_tensor target_lengths,
                 int64_t blank, int zero_infinity);
 
+/* random number generator state (bridge/rng.cpp): the default CPU
+   generator's state as a uint8 tensor, as torch.get_rng_state() in PyTorch */
+int th_get_rng_state(th_tensor *out);
+int th_set_rng_state(th_tensor state);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,11 @@ setmetatable(torch, {
       rawset(self, key, mod)
       return mod
     end
+    if key == "get_rng_state" or key == "set_rng_state" then
+      local fn = require("torch.rng.core")[key]
+      rawset(self, key, fn)
+      return fn
+    end
     if key == "save" or key == "load" or key == "load_safe" then
       local fn = require("torch.serialize")[key]
       rawset(self, key, fn)

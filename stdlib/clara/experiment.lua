@@ -1,0 +1,189 @@
+-- clara.experiment: an experiment is a Lua table of the user's objects.
+--
+--   local exp = clara.experiment{
+--     name = "mlp",
+--     data = {train = ds, val = ds2, test = ds3},  -- or one dataset (train only),
+--                                                  -- or {dataset = ds, split = partition}
+--     preprocess = fn,                 -- applied to each batch's input
+--     postprocess = fn,                -- used by result.predict(x), not by the loss
+--     model = function() return nn.Sequential(...) end,       -- a factory: fresh per run
+--     objective = clara.losses.cross_entropy,                  -- see clara.train.objective
+--     metrics = {acc = clara.metrics.accuracy},  -- name -> metric, factory, or
+--       {metric, output = 2 | intermediate = "name", target = 1 | false, select = fn}
+--     optimizer = function(model) return optim.SGD(model, {lr = 0.1}) end,
+--     scheduler = function(opt) return optim.lr_scheduler.StepLR(opt, {step_size = 5}) end,
+--     batch_size = 32, accumulate = 1, drop_last = false, max_steps = nil, epochs = 10,
+--     seed = 1, verbose = true, monitor = "val_loss", mode = "min", keep_best = true,
+--     patience = nil (early stopping after that many epochs without improvement), min_delta = 0,
+--     on_nonfinite = "stop" | "skip", hooks = {...}, recorder = obj, batcher = obj,
+--     impl = "clear",
+--   }
+--   local result = exp:run()   -- {history = {rows}, final = {val =, test =}, best =, model =, ...}
+--
+-- Any piece can be swapped without touching the rest: exp:with{optimizer = ...}
+-- returns a copy with that piece replaced.
+-- History rows hold epoch, lr, time, <split>_loss, per objective term
+-- <split>_<term> (raw) and <split>_<term>_w (weighted), and <split>_<metric>.
+-- out_dir is kept for clara.run (disk output is the recorder's job; see
+-- clara.train.clear for the recorder's methods).
+local torch = require "torch"
+local objective = require "clara.train.objective"
+local batcher = require "clara.train.batcher"
+local progress = require "clara.train.progress"
+
+local Experiment = {}
+Experiment.__index = Experiment
+
+local KEYS = {
+  name = true, data = true, preprocess = true, postprocess = true, model = true, objective = true,
+  metrics = true, optimizer = true, scheduler = true, scheduler_step = true, batch_size = true,
+  eval_batch_size = true, accumulate = true, drop_last = true, shuffle = true, max_steps = true,
+  epochs = true, seed = true, verbose = true, out_dir = true, impl = true, monitor = true, mode = true,
+  keep_best = true, patience = true, min_delta = true, on_nonfinite = true, hooks = true,
+  recorder = true, batcher = true, train_metrics = true, final_train = true, progress = true,
+}
+
+local IMPLS = { clear = "clara.train.clear" }
+
+local function fail(msg) error("clara.experiment: " .. msg, 3) end
+
+local function check_int(spec, key, min)
+  local v = spec[key]
+  if v ~= nil and (math.type(v) ~= "integer" or v < min) then
+    fail(("%s must be an integer >= %d, got %s"):format(key, min, tostring(v)))
+  end
+end
+
+local function new(_, spec)
+  if type(spec) ~= "table" then fail("expected a table, got " .. type(spec)) end
+  for k in pairs(spec) do
+    if not KEYS[k] then fail(("unknown key '%s'"):format(tostring(k))) end
+  end
+  if type(spec.model) ~= "function" then fail("model must be a factory function returning a model") end
+  if type(spec.optimizer) ~= "function" then fail("optimizer must be a factory function(model) returning an optimizer") end
+  if spec.data == nil then fail("data is required") end
+  if spec.objective == nil then fail("objective is required (a loss function or {terms = ...})") end
+  objective.new(spec.objective) -- fails early on a malformed objective
+  check_int(spec, "batch_size", 1); check_int(spec, "accumulate", 1); check_int(spec, "epochs", 1)
+  check_int(spec, "max_steps", 1); check_int(spec, "patience", 1); check_int(spec, "seed", 0)
+  if spec.on_nonfinite ~= nil and spec.on_nonfinite ~= "stop" and spec.on_nonfinite ~= "skip" then
+    fail("on_nonfinite must be 'stop' or 'skip', got " .. tostring(spec.on_nonfinite))
+  end
+  if spec.impl ~= nil and not IMPLS[spec.impl] then
+    fail(("impl '%s' is not available (clear)"):format(tostring(spec.impl)))
+  end
+  if spec.hooks ~= nil and type(spec.hooks) ~= "table" then fail("hooks must be a table of functions") end
+  local self = {}
+  for k, v in pairs(spec) do self[k] = v end
+  return setmetatable(self, Experiment)
+end
+
+-- a copy with some pieces replaced
+function Experiment:with(changes)
+  local spec = {}
+  for k, v in pairs(self) do spec[k] = v end
+  for k, v in pairs(changes) do spec[k] = v end
+  return new(nil, spec)
+end
+
+-- data: one dataset, {train =, val =, test =} (datasets or lists of tensors),
+-- or {dataset =, split = partition}
+local function resolve_data(d)
+  local ds = require "clara.data.dataset"
+  local function as_ds(v)
+    if type(v) == "table" and getmetatable(v) == nil and torch.is_tensor(v[1]) then
+      return ds.TensorDataset(table.unpack(v))
+    end
+    return v
+  end
+  if type(d) == "table" and d.split ~= nil and d.dataset ~= nil then
+    return d.split:subsets(as_ds(d.dataset))
+  end
+  if type(d) == "table" and getmetatable(d) == nil and (d.train or d.val or d.test) then
+    if d.train == nil then fail("data needs a train partition") end
+    return { train = as_ds(d.train), val = as_ds(d.val), test = as_ds(d.test) }
+  end
+  return { train = as_ds(d) }
+end
+
+-- metrics: name -> object | factory | {object or factory, output =, intermediate =, target =, select =}
+local function resolve_metrics(spec)
+  local list, names = {}, {}
+  if spec == nil then return list end
+  if type(spec) ~= "table" then fail("metrics must be a table") end
+  for k in pairs(spec) do names[#names + 1] = k end
+  table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(names) do
+    local v = spec[k]
+    local entry = { output = 1, target = 1 }
+    if type(v) == "table" and getmetatable(v) == nil then
+      entry.output, entry.intermediate, entry.select = v.output or 1, v.intermediate, v.select
+      if v.target ~= nil then entry.target = v.target end
+      v = v[1] or v.metric
+    end
+    if type(v) == "function" then v = v() end
+    if type(v) ~= "table" or type(v.update) ~= "function" or type(v.compute) ~= "function" then
+      fail(("metric '%s' must be a metric object (update/compute/reset) or a factory of one"):format(tostring(k)))
+    end
+    entry.metric = v
+    entry.name = type(k) == "string" and k or v.name
+    list[#list + 1] = entry
+  end
+  return list
+end
+
+-- trains, validates, tests; returns the result table
+function Experiment:run()
+  local verbose = self.verbose ~= false
+  -- 1. the seed first, so the model factory's initialization is reproducible
+  if self.seed then torch.manual_seed(self.seed) end
+  -- 2. fresh pieces from the factories
+  local model = self.model()
+  if model == nil then fail("the model factory returned nothing") end
+  local opt = self.optimizer(model)
+  if opt == nil then fail("the optimizer factory returned nothing") end
+  local obj = objective.new(self.objective)
+  local metrics = resolve_metrics(self.metrics)
+  -- 3. what the forward pass must capture: intermediates of terms and metrics
+  local captures, seen = {}, {}
+  for _, n in ipairs(obj:captures()) do if not seen[n] then seen[n] = true; captures[#captures + 1] = n end end
+  for _, m in ipairs(metrics) do
+    if m.intermediate and not seen[m.intermediate] then
+      seen[m.intermediate] = true; captures[#captures + 1] = m.intermediate
+    end
+  end
+  local data = resolve_data(self.data)
+  local monitor = self.monitor or (data.val and "val_loss" or "train_loss")
+  local options = {
+    epochs = self.epochs or 1, batch_size = self.batch_size or 32, accumulate = self.accumulate or 1,
+    drop_last = self.drop_last or false, shuffle = self.shuffle, max_steps = self.max_steps, seed = self.seed,
+    eval_batch_size = self.eval_batch_size, scheduler_step = self.scheduler_step or "epoch",
+    monitor = monitor, mode = self.mode or (monitor:find("loss") and "min" or "max"),
+    min_delta = self.min_delta or 0, patience = self.patience,
+    keep_best = self.keep_best ~= false and data.val ~= nil and type(model.state_dict) == "function", on_nonfinite = self.on_nonfinite or "stop",
+    train_metrics = self.train_metrics ~= false, final_train = self.final_train or false,
+  }
+  local c = {
+    experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
+    columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
+    recorder = self.recorder, batcher = batcher.resolve(self.batcher), options = options,
+    scheduler = self.scheduler and self.scheduler(opt) or nil,
+    progress = self.progress or progress.new { verbose = verbose },
+  }
+  if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(obj))) end
+  -- 4. the loop
+  local result = require(IMPLS[self.impl or "clear"]).run(c)
+  result.name = self.name
+  -- 5. predictions through the model and the postprocessing
+  local post, pre = self.postprocess, self.preprocess
+  function result.predict(x)
+    return torch.no_grad(function()
+      if type(model.eval) == "function" then model:eval() end
+      local out = model(pre and pre(x) or x)
+      return post and post(out) or out
+    end)
+  end
+  return result
+end
+
+return setmetatable({ new = new, Experiment = Experiment }, { __call = new })
