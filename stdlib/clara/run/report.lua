@@ -1,0 +1,96 @@
+-- clara.run.report: report.md, the run's result for people: final metrics
+-- per split (one row per split, one column per metric) and the per-epoch
+-- history.  report.json holds the same result for programs.
+--
+-- result = { metrics = { train = {loss = .., accuracy = ..}, val = {..},
+--            test = {..} }, history = { rows } (default: the run's),
+--            anything else (best_epoch = 7, elapsed = 12.5, ...) }
+local H = require "clara.run.history"
+
+local report = {}
+
+local SPLIT_ORDER = { train = 1, val = 2, valid = 2, validation = 2, test = 3 }
+
+local function split_before(a, b)
+  local fa, fb = SPLIT_ORDER[a] or 99, SPLIT_ORDER[b] or 99
+  if fa ~= fb then return fa < fb end
+  return a < b
+end
+
+local function fmt(v)
+  if v == nil then return "" end
+  if type(v) == "userdata" and v.item then v = v:item() end
+  if type(v) == "number" then
+    if math.type(v) == "integer" then return string.format("%d", v) end
+    if v ~= v then return "nan" end
+    local a = math.abs(v)
+    if a ~= 0 and (a < 1e-3 or a >= 1e6) then return string.format("%.4e", v) end
+    return string.format("%.4f", v)
+  end
+  return (tostring(v):gsub("|", "\\|"):gsub("\n", " "))
+end
+
+local function table_md(cols, rows, numeric_from)
+  local out = { "| " .. table.concat(cols, " | ") .. " |" }
+  local rule = {}
+  for i = 1, #cols do rule[i] = i >= numeric_from and "---:" or "---" end
+  out[2] = "|" .. table.concat(rule, "|") .. "|"
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, c in ipairs(cols) do cells[i] = fmt(row[c]) end
+    out[#out + 1] = "| " .. table.concat(cells, " | ") .. " |"
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- markdown(title, result, history_rows) -> text
+function report.markdown(title, result, rows)
+  local out = { "# " .. title .. "\n" }
+  -- 1. final metrics, one row per split
+  local metrics = result.metrics or {}
+  local splits, names, seen = {}, {}, {}
+  for split, m in pairs(metrics) do
+    if type(m) == "table" then
+      splits[#splits + 1] = split
+      for k in pairs(m) do
+        if not seen[k] then seen[k] = true; names[#names + 1] = k end
+      end
+    end
+  end
+  table.sort(splits, split_before)
+  table.sort(names)
+  if #splits > 0 then
+    local mrows = {}
+    for i, s in ipairs(splits) do
+      mrows[i] = setmetatable({ split = s }, { __index = metrics[s] })
+    end
+    local cols = { "split" }
+    for _, n in ipairs(names) do cols[#cols + 1] = n end
+    out[#out + 1] = "## Final metrics\n\n" .. table_md(cols, mrows, 2)
+  end
+  -- 2. the other scalar facts (best epoch, time, stop reason)
+  local facts = {}
+  for k, v in pairs(result) do
+    if k ~= "metrics" and k ~= "history" then
+      if type(v) ~= "table" then
+        facts[#facts + 1] = string.format("- %s: %s", k, fmt(v))
+      else   -- one level down: best = {epoch = 7, value = 0.31}
+        for k2, v2 in pairs(v) do
+          if type(v2) ~= "table" then
+            facts[#facts + 1] = string.format("- %s.%s: %s", k, tostring(k2), fmt(v2))
+          end
+        end
+      end
+    end
+  end
+  table.sort(facts)
+  if #facts > 0 then out[#out + 1] = "## Summary\n\n" .. table.concat(facts, "\n") .. "\n" end
+  -- 3. the history, per epoch
+  rows = result.history or rows or {}
+  if #rows > 0 then
+    out[#out + 1] = "## Per epoch\n\n" .. table_md(H.columns(rows), rows, 1)
+  end
+  return table.concat(out, "\n")
+end
+
+return report
