@@ -52,8 +52,10 @@ static void print_help(FILE *f, const char *progname) {
     "  --version same as -v\n"
     "With no script, clara reads a program from stdin, or starts the REPL\n"
     "when stdin is a terminal.  The globals torch, nn, optim and clara are\n"
-    "preloaded.\n",
-    progname);
+    "preloaded.\n"
+    "Commands (when no file has that name): %s run exp.lua [--set k=v]\n"
+    "[--resume[=DIR]] [--out DIR] [--quiet] trains an experiment.\n",
+    progname, progname);
   fflush(f);
 }
 
@@ -184,11 +186,46 @@ static int pushargs(lua_State *L) {
   return n;
 }
 
+/* `clara run exp.lua`: a bare lowercase word that is not a file names a
+   subcommand, the stdlib script clara/cli/<word>.lua; pushes its path, or
+   returns NULL (a file of that name in the cwd runs as a script, as lua
+   would run it) */
+static const char *cli_command(lua_State *L, const char *word) {
+  const char *c;
+  const char *path = NULL;
+  for (c = word; *c; c++)
+    if (*c < 'a' || *c > 'z') return NULL;
+  if (*word == '\0' || access(word, F_OK) == 0) return NULL;
+  lua_getglobal(L, "package");
+  if (lua_getfield(L, -1, "searchpath") == LUA_TFUNCTION) {
+    lua_pushfstring(L, "clara.cli.%s", word);
+    lua_getfield(L, -3, "path");
+    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1))
+      path = lua_tostring(L, -1);
+  }
+  if (path == NULL) {
+    lua_settop(L, lua_gettop(L) - 2);
+    return NULL;
+  }
+  lua_remove(L, -2); /* package; the path stays on the stack, alive */
+  return path;
+}
+
 static int handle_script(lua_State *L, char **argv) {
   int status;
   const char *fname = argv[0];
+  const char *cmd;
   if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0)
     fname = NULL; /* stdin */
+  else if ((cmd = cli_command(L, fname)) != NULL) {
+    status = luaL_loadfile(L, cmd);
+    lua_remove(L, -2); /* the path */
+    if (status == LUA_OK) {
+      int n = pushargs(L);
+      status = claraD_docall(L, n, LUA_MULTRET);
+    }
+    return claraD_report(L, status);
+  }
   status = luaL_loadfile(L, fname);
   if (status == LUA_OK) {
     int n = pushargs(L);

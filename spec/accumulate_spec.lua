@@ -14,7 +14,7 @@ local function run(batch_size, accumulate, n, opt)
   local x = torch.randn(n, 4, { dtype = "float64" })
   local y = torch.randint(0, 3, { n })
   return clara.experiment {
-    data = clara.data.TensorDataset(x, y), verbose = false, seed = 3, epochs = 2,
+    data = clara.data.TensorDataset(x, y), verbose = false, out_dir = false, seed = 3, epochs = 2,
     batch_size = batch_size, accumulate = accumulate,
     model = function() return MLP() end, objective = clara.losses.cross_entropy,
     optimizer = opt or function(m) return optim.SGD(m:parameters(), { lr = 0.5, momentum = 0.9 }) end,
@@ -56,7 +56,7 @@ describe("accumulate", function()
     local r = run(32, 1, 100)
     local d = clara.experiment {
       data = clara.data.TensorDataset(torch.randn(100, 4, { dtype = "float64" }), torch.randint(0, 3, { 100 })),
-      verbose = false, seed = 3, epochs = 1, batch_size = 32, drop_last = true,
+      verbose = false, out_dir = false, seed = 3, epochs = 1, batch_size = 32, drop_last = true,
       model = function() return MLP() end, objective = clara.losses.cross_entropy,
       optimizer = function(m) return optim.SGD(m:parameters(), { lr = 0.1 }) end }:run()
     assert.are.equal(8, r.steps)
@@ -76,7 +76,7 @@ describe("accumulate", function()
       end, 2
     end }
     local r = clara.experiment { data = { train = clara.data.TensorDataset(x, y), val = clara.data.TensorDataset(x, y) },
-      batcher = batcher, verbose = false, epochs = 2, model = function() return MLP() end,
+      batcher = batcher, verbose = false, out_dir = false, epochs = 2, model = function() return MLP() end,
       objective = clara.losses.cross_entropy,
       optimizer = function(m) return optim.SGD(m:parameters(), { lr = 0.1 }) end }:run()
     assert.are.equal(4, r.steps)

@@ -9,7 +9,7 @@ local L = clara.losses
 local ds = clara.data.TensorDataset(torch.randn(8, 2), torch.randint(0, 2, { 8 }))
 local function exp(over)
   local spec = { data = ds, model = function() return nn.Linear(2, 2) end, objective = L.cross_entropy,
-                 optimizer = function(m) return optim.SGD(m, { lr = 0.1 }) end, verbose = false, batch_size = 4 }
+                 optimizer = function(m) return optim.SGD(m, { lr = 0.1 }) end, verbose = false, out_dir = false, batch_size = 4 }
   for k, v in pairs(over) do spec[k] = v end
   return clara.experiment(spec)
 end

@@ -15,7 +15,7 @@ local function base(over)
     model = function() return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)) end,
     objective = L.cross_entropy, metrics = { acc = Mt.accuracy },
     optimizer = function(m) return optim.SGD(m, { lr = 0.2 }) end,
-    batch_size = 16, epochs = 4, seed = 1, verbose = false,
+    batch_size = 16, epochs = 4, seed = 1, verbose = false, out_dir = false,
   }
   for k, v in pairs(over or {}) do spec[k] = v end
   return clara.experiment(spec)

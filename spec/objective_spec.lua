@@ -94,7 +94,7 @@ describe("clara.train.objective", function()
     local xs = torch.randn(32, 1, { dtype = "float64" })
     local ds = clara.data.TensorDataset(xs, xs * 2, xs * 3)
     local r = clara.experiment {
-      data = { train = ds, val = ds }, verbose = false, epochs = 1, batch_size = 32, seed = 1,
+      data = { train = ds, val = ds }, verbose = false, out_dir = false, epochs = 1, batch_size = 32, seed = 1,
       model = function() return Two() end,
       objective = { terms = {
         { name = "a", loss = L.mse, output = 1, target = 1, weight = 0.5 },

@@ -16,7 +16,7 @@ local function exp(over)
     model = function() return nn.Linear(3, 1) end, objective = clara.losses.mse,
     metrics = { mae = clara.metrics.mae },
     optimizer = function(m) return optim.SGD(m, { lr = 0.05 }) end,
-    batch_size = 4, epochs = 2, seed = 1,
+    batch_size = 4, epochs = 2, seed = 1, out_dir = false,
   }
   for k, v in pairs(over) do spec[k] = v end
   return clara.experiment(spec)

@@ -24,12 +24,20 @@
 -- returns a copy with that piece replaced.
 -- History rows hold epoch, lr, time, <split>_loss, per objective term
 -- <split>_<term> (raw) and <split>_<term>_w (weighted), and <split>_<metric>.
--- out_dir is kept for clara.run (disk output is the recorder's job; see
--- clara.train.clear for the recorder's methods).
+-- Disk output (clara.train.checkpoint): out_dir = "runs" (the default;
+-- false: nothing on disk) makes runs/<name>/<run-id>/ with config.json,
+-- model.txt, history.csv, report.json/.md, model.pt, best.pt and
+-- checkpoint.pt (written every `checkpoint_every` steps and at each
+-- epoch's end).  exp:run{resume = true} continues the newest run of the
+-- experiment (resume = dir: that run) exactly where its checkpoint was.
+-- handle_signals = true (set by `clara run`): SIGTERM/USR1/INT make the
+-- loop write its checkpoint at the next step boundary and return
+-- result.interrupted = "TERM" (`clara run` then exits with code 75).
 local torch = require "torch"
 local objective = require "clara.train.objective"
 local batcher = require "clara.train.batcher"
 local progress = require "clara.train.progress"
+local checkpoint = require "clara.train.checkpoint"
 
 local Experiment = {}
 Experiment.__index = Experiment
@@ -41,6 +49,7 @@ local KEYS = {
   epochs = true, seed = true, verbose = true, out_dir = true, impl = true, monitor = true, mode = true,
   keep_best = true, patience = true, min_delta = true, on_nonfinite = true, hooks = true,
   recorder = true, batcher = true, train_metrics = true, final_train = true, progress = true,
+  checkpoint_every = true, handle_signals = true,
 }
 
 local IMPLS = { clear = "clara.train.clear" }
@@ -66,6 +75,10 @@ local function new(_, spec)
   objective.new(spec.objective) -- fails early on a malformed objective
   check_int(spec, "batch_size", 1); check_int(spec, "accumulate", 1); check_int(spec, "epochs", 1)
   check_int(spec, "max_steps", 1); check_int(spec, "patience", 1); check_int(spec, "seed", 0)
+  check_int(spec, "checkpoint_every", 1)
+  if spec.out_dir ~= nil and spec.out_dir ~= false and (type(spec.out_dir) ~= "string" or spec.out_dir == "") then
+    fail("out_dir must be a directory name or false, got " .. tostring(spec.out_dir))
+  end
   if spec.on_nonfinite ~= nil and spec.on_nonfinite ~= "stop" and spec.on_nonfinite ~= "skip" then
     fail("on_nonfinite must be 'stop' or 'skip', got " .. tostring(spec.on_nonfinite))
   end
@@ -132,8 +145,31 @@ local function resolve_metrics(spec)
   return list
 end
 
--- trains, validates, tests; returns the result table
-function Experiment:run()
+-- the run directory (nil when out_dir = false), and the checkpoint to resume from
+local function open_run(self, opts)
+  if self.out_dir == false then
+    -- level 3: the line that called exp:run
+    if opts.resume then error("clara.experiment: resume needs a run directory (out_dir is false)", 3) end
+    return nil
+  end
+  local out_dir, name = self.out_dir or "runs", self.name or "experiment"
+  if not opts.resume then return require("clara.run").open(out_dir, name) end
+  local dir = checkpoint.find(out_dir, name, opts.resume)
+  -- <base>/<experiment>/<id>: reopened by run.open(base, experiment, {id =})
+  local fs = require "clara.fs"
+  dir = dir:gsub("/+$", "")
+  local parent = fs.dirname(dir)
+  local r = require("clara.run").open(fs.dirname(parent), parent:match("([^/]+)$") or name,
+                                      { id = dir:match("([^/]+)$") })
+  local state = r:load_checkpoint()
+  if state == nil then error("clara.experiment: resume: no checkpoint.pt in '" .. dir .. "'", 3) end
+  return r, state
+end
+
+-- trains, validates, tests; returns the result table.  opts.resume = true
+-- or a run directory continues a run from its checkpoint.
+function Experiment:run(opts)
+  opts = opts or {}
   local verbose = self.verbose ~= false
   -- 1. the seed first, so the model factory's initialization is reproducible
   if self.seed then torch.manual_seed(self.seed) end
@@ -171,10 +207,25 @@ function Experiment:run()
     progress = self.progress or progress.new { verbose = verbose },
   }
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(obj))) end
-  -- 4. the loop
-  local result = require(IMPLS[self.impl or "clear"]).run(c)
-  result.name = self.name
-  -- 5. predictions through the model and the postprocessing
+  -- 4. the run directory; a resume puts every object's state back
+  local r, state = open_run(self, opts)
+  if r then
+    c.recorder = checkpoint.recorder(r, c, { every = self.checkpoint_every, signals = self.handle_signals,
+      user = self.recorder, resumed = state ~= nil, config = checkpoint.config(self) })
+    if verbose then c.progress:line((state and "resuming " or "run ") .. r.dir) end
+  end
+  if state then
+    c.start = checkpoint.restore(c, state)
+    r:set_history(state.history)
+  end
+  -- 5. the loop (signals only caught while it runs)
+  local signal = self.handle_signals and require "clara.signal" or nil
+  if signal then signal.install() end
+  local ok, result = pcall(require(IMPLS[self.impl or "clear"]).run, c)
+  if signal then signal.restore() end
+  if not ok then error(result, 0) end
+  result.name, result.dir = self.name, r and r.dir
+  -- 6. predictions through the model and the postprocessing
   local post, pre = self.postprocess, self.preprocess
   function result.predict(x)
     return torch.no_grad(function()

@@ -29,6 +29,14 @@ function Default:batches(dataset, info)
                                    seed = info.seed, drop_last = train and info.drop_last or false })
     self.loaders[key] = loader
   end
+  -- a resumed run: the loader continues the epoch a checkpoint cut
+  local saved = self.saved and self.saved[key]
+  if saved then
+    self.saved[key] = nil
+    loader:set_state(saved)
+    -- a cut epoch whose last step was done: nothing left of it
+    if self.cut_epoch and saved.batch >= #loader then return function() return nil end, #loader end
+  end
   return loader:iter(), #loader
 end
 
@@ -37,6 +45,14 @@ function Default:state()
   local s = {}
   for k, l in pairs(self.loaders) do s[k] = l:state() end
   return s
+end
+
+-- set_state(states, cut_epoch): the states state() gave, applied as each
+-- split's loader is next asked for batches; cut_epoch: the next batches()
+-- continues the saved epoch (else a new epoch follows it)
+function Default:set_state(states, cut_epoch)
+  self.saved, self.cut_epoch = {}, cut_epoch
+  for k, v in pairs(states) do self.saved[k] = v end
 end
 
 -- anything answering batches() passes; a plain function(dataset, info) too

@@ -16,6 +16,12 @@
 --   recorder:run_start(ctx)  recorder:step_end(ctx)
 --   recorder:epoch_end(ctx, row)  recorder:run_end(ctx, result)
 -- The default records nothing: the result stays in memory.
+-- A recorder may set ctx.interrupted (a reason, e.g. a signal's name) in
+-- step_end: the loop then returns at once, result.interrupted = reason,
+-- without a history row for the cut epoch nor final evaluation.
+--
+-- c.start (a checkpoint, see clara.train.checkpoint) resumes the loop where
+-- it was written: epoch, step, history, best so far, a cut epoch's sums.
 local torch = require "torch"
 local objective = require "clara.train.objective"
 local optim = require "torch.optim"
@@ -131,6 +137,12 @@ local function train_epoch(c, ctx, row)
   local steps_per_epoch = count and math.ceil(count / o.accumulate) or nil
   c.progress:epoch_start(ctx.epoch, o.epochs, steps_per_epoch)
   local sums, step, batch, finished = new_sums(), 0, 0, false
+  if ctx.resume_sums then
+    -- a resumed cut epoch: its batcher continues where the checkpoint was
+    sums, step, batch = ctx.resume_sums, ctx.epoch_step, ctx.batch
+    ctx.resume_sums = nil
+  end
+  ctx.sums = sums
   ctx.skipped = ctx.skipped or 0
   while not finished do
     -- 2. gather one step's micro-batches (accumulate of them)
@@ -175,9 +187,10 @@ local function train_epoch(c, ctx, row)
       if c.scheduler and o.scheduler_step == "batch" then c.scheduler:step() end
     end
     step = step + 1
-    ctx.step = ctx.step + 1
+    ctx.step, ctx.epoch_step = ctx.step + 1, step
     call(c.hooks, "on_step_end", ctx)
     record(c.recorder, "step_end", ctx)
+    if ctx.interrupted then return false end
     -- 8. progress
     c.progress:step(step, running_stats(sums, c.metrics, o.train_metrics))
     if ctx.stop then row.stopped = "hook"; break end
@@ -243,18 +256,35 @@ function M.run(c)
   local ctx = { experiment = c.experiment, model = c.model, optimizer = c.optimizer, epoch = 0, step = 0,
                 history = {}, stop = false }
   local result = { history = ctx.history, model = c.model, optimizer = c.optimizer }
-  local best, best_state, bad_epochs = nil, nil, 0
+  local first = 1
+  ctx.bad_epochs = 0
+  if c.start then
+    -- a resume: the checkpoint's place, and the best so far
+    local s = c.start
+    ctx.step, ctx.history, ctx.bad_epochs, ctx.skipped = s.step, s.history, s.bad_epochs, s.skipped
+    ctx.best, ctx.best_state, result.history = s.best, s.best_state, s.history
+    if ctx.best then result.best = ctx.best end
+    first = s.epoch_done and s.epoch + 1 or s.epoch
+    if not s.epoch_done then
+      ctx.resume_row, ctx.resume_sums, ctx.epoch_step, ctx.batch = s.row, s.sums, s.epoch_step, s.batch
+    end
+  end
   local t_start = clock()
   call(c.hooks, "on_run_start", ctx)
   record(c.recorder, "run_start", ctx)
-  for epoch = 1, o.epochs do
+  for epoch = first, o.epochs do
     ctx.epoch = epoch
     local row = { epoch = epoch, lr = c.optimizer.param_groups and c.optimizer.param_groups[1].lr or nil }
+    if ctx.resume_row then row, ctx.resume_row = ctx.resume_row, nil end
     ctx.row = row
     call(c.hooks, "on_epoch_start", ctx)
     -- 1. train
     local t0 = clock()
     local go_on = train_epoch(c, ctx, row)
+    if ctx.interrupted then
+      result.interrupted, result.steps, result.epochs = ctx.interrupted, ctx.step, #ctx.history
+      return result
+    end
     -- 2. validate
     M.evaluate(c, "val", row, epoch)
     call(c.hooks, "on_validation_end", ctx)
@@ -269,14 +299,15 @@ function M.run(c)
     end
     -- 4. the best model so far, and early stopping, on the monitored value
     local value = row[o.monitor]
-    if improved(o, value, best) then
-      best, bad_epochs = value, 0
-      result.best = { epoch = epoch, value = value, monitor = o.monitor }
-      if o.keep_best then best_state = snapshot(c.model) end
+    if improved(o, value, ctx.best and ctx.best.value) then
+      ctx.bad_epochs = 0
+      ctx.best = { epoch = epoch, value = value, monitor = o.monitor }
+      result.best = ctx.best
+      if o.keep_best then ctx.best_state = snapshot(c.model) end
     else
-      bad_epochs = bad_epochs + 1
+      ctx.bad_epochs = ctx.bad_epochs + 1
     end
-    if o.patience and bad_epochs >= o.patience then
+    if o.patience and ctx.bad_epochs >= o.patience then
       row.stopped = "early_stopping"
       go_on = false
     end
@@ -289,8 +320,8 @@ function M.run(c)
     if not go_on or ctx.stop then result.stopped = row.stopped; break end
   end
   -- 6. restore the best weights, then the final numbers on every split
-  if best_state then
-    c.model:load_state_dict(best_state)
+  if ctx.best_state then
+    c.model:load_state_dict(ctx.best_state)
     result.restored = result.best.epoch
   end
   result.final = {}

@@ -1,0 +1,73 @@
+-- clara.load_run(dir, {model = factory}): a trained run back from disk.
+--
+--   local r = clara.load_run("runs/mnist/20260101-120000-ab12", {model = make_net})
+--   r.model             -- the weights of model.pt (weights = "best.pt" for best.pt), eval mode
+--   r.preprocess        -- rebuilt from config.json's description (clara.transforms)
+--   r.postprocess       --   (nil when there was none or it cannot be rebuilt,
+--                       --    e.g. a plain function: pass it in opts then)
+--   r:predict(x)        -- postprocess(model(preprocess(x))), without gradients
+--   r.config, r.history, r.report
+--
+-- The model factory is required: a run directory keeps weights, not code.
+local torch = require "torch"
+local run = require "clara.run"
+
+local Loaded = {}
+Loaded.__index = Loaded
+
+-- JSON has one number type: sizes and dims want integers back
+local function integers(v)
+  if type(v) == "number" then return math.tointeger(v) or v end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = integers(x) end
+  return out
+end
+
+local function rebuild(desc)
+  if type(desc) ~= "table" then return nil end
+  local ok, step = pcall(require("clara.transforms").from_description, integers(desc))
+  if ok then return step end
+  return nil
+end
+
+local function load_run(dir, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("clara.load_run: options table expected, got " .. type(opts), 2) end
+  if type(opts.model) ~= "function" then
+    error("clara.load_run: a model factory is required: clara.load_run(dir, {model = function() return net end})", 2)
+  end
+  if type(dir) ~= "string" then error("clara.load_run: run directory (a string) expected, got " .. type(dir), 2) end
+  -- 1. the files, with the weights asked for
+  local ok, info = pcall(run.read, dir, { model = opts.weights or "model.pt" })
+  if not ok then error((tostring(info):gsub("clara.run.read", "clara.load_run")), 2) end
+  if info.state_dict == nil then
+    error(("clara.load_run: no %s in '%s'"):format(opts.weights or "model.pt", dir), 2)
+  end
+  -- 2. a fresh model from the factory, the saved weights, eval mode
+  local model = opts.model(info.config)
+  local t = type(model)
+  if (t ~= "table" and t ~= "userdata") or type(model.load_state_dict) ~= "function" then
+    error("clara.load_run: the model factory must return a module (with load_state_dict)", 2)
+  end
+  model:load_state_dict(info.state_dict)
+  if type(model.eval) == "function" then model:eval() end
+  -- 3. the processing around it
+  local cfg = info.config or {}
+  local self = setmetatable({
+    dir = dir, model = model, config = info.config, history = info.history, report = info.report,
+    preprocess = opts.preprocess or rebuild(cfg.preprocess),
+    postprocess = opts.postprocess or rebuild(cfg.postprocess),
+  }, Loaded)
+  return self
+end
+
+function Loaded:predict(x)
+  local pre, post, model = self.preprocess, self.postprocess, self.model
+  return torch.no_grad(function()
+    local out = model(pre and pre(x) or x)
+    return post and post(out) or out
+  end)
+end
+
+return load_run

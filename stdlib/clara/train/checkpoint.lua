@@ -1,0 +1,163 @@
+-- clara.train.checkpoint: connects a training loop (clara.train.clear) to
+-- a run directory (clara.run) and to clara.signal.
+--
+-- recorder(r, c, opts) is the loop's recorder: it writes config.json and
+-- model.txt at the start, each epoch's row to history.csv, best.pt when the
+-- monitored value improves, checkpoint.pt every opts.every steps and at
+-- each epoch's end, report.json/.md and model.pt at the end.  With
+-- opts.signals, a pending signal (clara.signal) at a step boundary writes
+-- the checkpoint and sets ctx.interrupted: the loop returns at once with
+-- result.interrupted = "TERM" (the CLI then exits with code 75).
+--
+-- A checkpoint holds everything an exact resume needs: weights, optimizer
+-- and scheduler state, epoch, step and batch position, the loaders' states
+-- (permutations), torch's RNG state, the history, the best value and
+-- weights, and the running sums of a cut epoch.  restore(c, state) puts the
+-- objects back and returns what the loop starts from (c.start).
+local run = require "clara.run"
+local json = require "clara.run.json"
+
+local M = {}
+
+-- 1. the experiment's serializable settings (numbers, strings, booleans,
+-- and plain tables of them) for config.json
+local function plain(v, depth)
+  local t = type(v)
+  if t == "number" or t == "string" or t == "boolean" then return true end
+  if t ~= "table" or getmetatable(v) ~= nil or depth > 8 then return false end
+  for k, x in pairs(v) do
+    if (type(k) ~= "string" and math.type(k) ~= "integer") or not plain(x, depth + 1) then return false end
+  end
+  return true
+end
+
+function M.config(exp)
+  local cfg = {}
+  for k, v in pairs(exp) do
+    if plain(v, 0) then cfg[k] = v end
+  end
+  -- pre- and post-processing that describe themselves (clara.transforms),
+  -- so that clara.load_run can rebuild them
+  for _, k in ipairs { "preprocess", "postprocess" } do
+    local v = exp[k]
+    if type(v) == "table" and type(v.describe) == "function" then
+      local ok, d = pcall(v.describe, v)
+      if ok and plain(d, 0) then cfg[k] = d end
+    end
+  end
+  return cfg
+end
+
+-- 2. the checkpoint: a table torch.save takes (string keys or 1..n lists)
+local function copy_row(row)
+  local t = {}
+  for k, v in pairs(row or {}) do t[k] = v end
+  return t
+end
+
+function M.capture(c, ctx, at_epoch_end)
+  local state = {
+    format = 1, epoch = ctx.epoch, step = ctx.step, epoch_done = at_epoch_end,
+    model = c.model:state_dict(), optimizer = c.optimizer:state_dict(),
+    rng = run.rng_state(), history = {}, bad_epochs = ctx.bad_epochs or 0, skipped = ctx.skipped or 0,
+  }
+  for i, row in ipairs(ctx.history) do state.history[i] = copy_row(row) end
+  if c.scheduler and c.scheduler.state_dict then state.scheduler = c.scheduler:state_dict() end
+  -- the train loader only: evaluation loaders start afresh each time
+  if c.batcher.state then state.loaders = { train = c.batcher:state().train } end
+  if ctx.best then state.best = copy_row(ctx.best) end
+  if ctx.best_state then state.best_state = ctx.best_state end
+  if not at_epoch_end then
+    -- a cut epoch: where it is, and the sums its row will be made from
+    state.row, state.epoch_step, state.batch = copy_row(ctx.row), ctx.epoch_step, ctx.batch
+    state.sums = { n = ctx.sums.n, loss = ctx.sums.loss, raw = copy_row(ctx.sums.raw),
+                   weighted = copy_row(ctx.sums.weighted) }
+  end
+  return state
+end
+
+-- restore(c, state) -> start (for clear.run): the objects get their state
+-- back; the RNG last, after every factory has drawn what it draws
+function M.restore(c, state)
+  if type(state) ~= "table" or state.format ~= 1 then
+    error("clara.experiment: not a checkpoint written by clara.train.checkpoint", 3)
+  end
+  c.model:load_state_dict(state.model)
+  c.optimizer:load_state_dict(state.optimizer)
+  if state.scheduler and c.scheduler then c.scheduler:load_state_dict(state.scheduler) end
+  if state.loaders and c.batcher.set_state then c.batcher:set_state(state.loaders, not state.epoch_done) end
+  run.set_rng_state(state.rng)
+  return state
+end
+
+-- 3. the recorder clara.train.clear calls; `user` (the experiment's own
+-- recorder, if any) is called too
+function M.recorder(r, c, opts)
+  opts = opts or {}
+  local signal = opts.signals and require "clara.signal" or nil
+  local user = opts.user
+  local rec = {}
+  local function pass(name, ...)
+    if user and user[name] then user[name](user, ...) end
+  end
+  -- a foreign model or optimizer (no state_dict) runs without checkpoints
+  local savable = type(c.model.state_dict) == "function" and type(c.optimizer.state_dict) == "function"
+  local function save(ctx, at_epoch_end)
+    if savable then r:save_checkpoint(M.capture(c, ctx, at_epoch_end)) end
+  end
+  function rec:run_start(ctx)
+    if not opts.resumed then
+      r:write_config(opts.config or {})
+      r:write_model_txt { model = c.model, preprocess = c.experiment.preprocess,
+                          postprocess = c.experiment.postprocess }
+    end
+    pass("run_start", ctx)
+  end
+  function rec:step_end(ctx)
+    pass("step_end", ctx)
+    local sig = signal and signal.pending()
+    if sig or (opts.every and ctx.step % opts.every == 0) then save(ctx, false) end
+    if sig then ctx.interrupted = sig end
+  end
+  function rec:epoch_end(ctx, row)
+    r:append_history(row)
+    if ctx.best and ctx.best.epoch == row.epoch and ctx.best_state then
+      require("torch").save(r:path("best.pt"), ctx.best_state)
+    end
+    save(ctx, true)
+    pass("epoch_end", ctx, row)
+  end
+  function rec:run_end(ctx, result)
+    r:write_report(result)
+    if savable then r:save_model(c.model) end
+    pass("run_end", ctx, result)
+  end
+  return rec
+end
+
+-- 4. the run directory a resume continues: resume = true is the newest
+-- run of the experiment (run ids begin with the UTC time), else a path.
+-- Errors name the line that called exp:run (find <- open_run <- run)
+function M.find(out_dir, name, resume)
+  local fs = require "clara.fs"
+  if type(resume) == "string" then
+    if not fs.isdir(resume) then error("clara.experiment: resume: '" .. resume .. "' is not a directory", 4) end
+    return resume
+  end
+  local parent, newest = fs.join(out_dir, name), nil
+  if fs.isdir(parent) then
+    for entry in require("lfs").dir(parent) do
+      if entry:sub(1, 1) ~= "." and fs.exists(fs.join(parent, entry, "checkpoint.pt"))
+         and (newest == nil or entry > newest) then
+        newest = entry
+      end
+    end
+  end
+  if not newest then
+    error(("clara.experiment: resume: no run with a checkpoint under '%s'"):format(parent), 4)
+  end
+  return fs.join(parent, newest)
+end
+
+M.json = json
+return M
