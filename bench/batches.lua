@@ -25,18 +25,5 @@ local function epoch()
   return s
 end
 
-epoch() -- warm-up
-local best_wall, best_cpu, check = math.huge, math.huge, nil
-for _ = 1, REPS do
-  local c0 = clock.cpu()
-  local w0 = clock.now()
-  check = epoch()
-  local w = clock.now() - w0
-  local cpu = clock.cpu() - c0
-  best_wall = math.min(best_wall, w)
-  best_cpu = math.min(best_cpu, cpu)
-end
-
-print(string.format("RESULT batches %.6e", best_wall))
-print(string.format("CPU batches %.6e", best_cpu))
+local check = clock.best("batches", epoch, REPS)
 print(string.format("CHECK batches %.6g", check))

@@ -29,4 +29,24 @@ function M.count(default, min)
   return math.max(min, math.floor(default * scale))
 end
 
+-- the protocol of every twin: a warm-up, then `reps` timed repetitions of
+-- fn(); prints the best wall and CPU time, each divided by `per` (the work
+-- units in one repetition), and returns what the last fn() returned.
+-- `warmup` (default fn) must match the other twins' warm-up, since the
+-- CHECK value of a training benchmark depends on every step taken
+function M.best(name, fn, reps, per, warmup)
+  per = per or 1
+  ;(warmup or fn)()
+  local best_wall, best_cpu, out = math.huge, math.huge, nil
+  for _ = 1, reps do
+    local c0, w0 = M.cpu(), M.now()
+    out = table.pack(fn())
+    best_wall = math.min(best_wall, (M.now() - w0) / per)
+    best_cpu = math.min(best_cpu, (M.cpu() - c0) / per)
+  end
+  print(string.format("RESULT %s %.6e", name, best_wall))
+  print(string.format("CPU %s %.6e", name, best_cpu))
+  return table.unpack(out, 1, out.n)
+end
+
 return M

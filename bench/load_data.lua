@@ -29,19 +29,11 @@ local function load_csv()
 end
 
 local function bench(name, fn, n, check)
-  fn() -- warm-up (and page cache)
   collectgarbage()
-  local best_wall, best_cpu, a, b = math.huge, math.huge, nil, nil
-  for _ = 1, n do
-    a, b = nil, nil
-    collectgarbage()
-    local c0, w0 = clock.cpu(), clock.now()
-    a, b = fn()
-    best_wall = math.min(best_wall, clock.now() - w0)
-    best_cpu = math.min(best_cpu, clock.cpu() - c0)
-  end
-  print(string.format("RESULT %s %.6e", name, best_wall))
-  print(string.format("CPU %s %.6e", name, best_cpu))
+  local a, b = clock.best(name, function()
+    collectgarbage() -- the previous result's tensors go first
+    return fn()
+  end, n)
   print(string.format("CHECK %s %.6g", name, check(a, b)))
   io.stdout:flush()
 end

@@ -49,18 +49,6 @@ local function run(n)
   return loss
 end
 
-run(per_rep // 4) -- warm-up
-local best_wall, best_cpu, loss = math.huge, math.huge, nil
-for _ = 1, REPS do
-  local c0 = clock.cpu()
-  local w0 = clock.now()
-  loss = run(per_rep)
-  local w = clock.now() - w0
-  local cpu = clock.cpu() - c0
-  best_wall = math.min(best_wall, w / per_rep)
-  best_cpu = math.min(best_cpu, cpu / per_rep)
-end
-
-print(string.format("RESULT mlp_step %.6e", best_wall))
-print(string.format("CPU mlp_step %.6e", best_cpu))
+local loss = clock.best("mlp_step", function() return run(per_rep) end, REPS, per_rep,
+  function() run(per_rep // 4) end)
 print(string.format("CHECK mlp_step %.6g", loss:item()))

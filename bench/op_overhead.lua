@@ -23,18 +23,6 @@ local function run(n)
   return c
 end
 
-run(per_rep // 5) -- warm-up
-local best_wall, best_cpu, c = math.huge, math.huge, nil
-for _ = 1, REPS do
-  local c0 = clock.cpu()
-  local w0 = clock.now()
-  c = run(per_rep)
-  local w = clock.now() - w0
-  local cpu = clock.cpu() - c0
-  best_wall = math.min(best_wall, w / per_rep)
-  best_cpu = math.min(best_cpu, cpu / per_rep)
-end
-
-print(string.format("RESULT op_overhead %.6e", best_wall))
-print(string.format("CPU op_overhead %.6e", best_cpu))
+local c = clock.best("op_overhead", function() return run(per_rep) end, REPS, per_rep,
+  function() run(per_rep // 5) end)
 print(string.format("CHECK op_overhead %.6g", c:sum():item()))
