@@ -6,11 +6,8 @@ local fs = require "clara.fs"
 local CLARA = fs.join(require("lfs").currentdir(), "clara")
 local EXP = "spec/helpers/resume_experiment.lua"
 
-local made = {}
-local function tmpdir()
-  local d = os.tmpname(); os.remove(d); fs.mkdir_p(d); made[#made + 1] = d; return d
-end
-teardown(function() for _, d in ipairs(made) do os.execute("rm -rf '" .. d .. "'") end end)
+local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+teardown(cleanup)
 
 -- output and exit code of a shell command
 local function sh(cmd)
@@ -56,6 +53,18 @@ describe("clara run", function()
     assert.matches("run: " .. out, text, 1, true)
   end)
 
+  it("--set reaches the hyperparameters the factories read", function()
+    local out = tmpdir()
+    local text, rc = sh(("%s run %s --out %s --set epochs=1 --set lr=0.05 --set hidden=5 --quiet")
+      :format(CLARA, EXP, out))
+    assert.are.equal(0, rc, text)
+    local info = clara.run.read(only_run(out)[1])
+    assert.are.same({ lr = 0.05, hidden = 5 }, info.config.hparams)
+    assert.are.equal(0.05, info.history[1].lr)                 -- the optimizer got it
+    assert.are.same({ 5, 4 }, info.state_dict["0.weight"]:size())  -- the model too
+    assert.are.equal("run", info.config.kind)
+  end)
+
   it("explains bad command lines in one line, exit code 1 or 2", function()
     local text, rc = sh(CLARA .. " run")
     assert.are.equal(2, rc); assert.matches("clara run: no experiment script given", text, 1, true)
@@ -64,7 +73,9 @@ describe("clara run", function()
     text, rc = sh(CLARA .. " run " .. EXP .. " --set epochs")
     assert.are.equal(2, rc); assert.matches("--set expects key=value", text, 1, true)
     text, rc = sh(CLARA .. " run " .. EXP .. " --out /tmp --set nonsense=1")
-    assert.are.equal(1, rc); assert.matches("clara run: clara.experiment: unknown key 'nonsense'", text, 1, true)
+    assert.are.equal(1, rc)
+    assert.matches("clara run: clara.experiment: unknown setting 'nonsense': not a hyperparameter "
+      .. "(hparams has: hidden, lr) nor an experiment field", text, 1, true)
     assert.is_nil(text:find("traceback"))
     text, rc = sh(CLARA .. " run /nonexistent.lua")
     assert.are.equal(2, rc); assert.matches("cannot open /nonexistent.lua", text, 1, true)

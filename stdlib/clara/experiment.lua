@@ -6,12 +6,13 @@
 --                                                  -- or {dataset = ds, split = partition}
 --     preprocess = fn,                 -- applied to each batch's input
 --     postprocess = fn,                -- used by result.predict(x), not by the loss
---     model = function() return nn.Sequential(...) end,       -- a factory: fresh per run
+--     hparams = {lr = 0.1, hidden = 64},  -- the user's hyperparameters, given to every factory
+--     model = function(hp) return nn.Sequential(...) end,     -- a factory: fresh per run
 --     objective = clara.losses.cross_entropy,                  -- see clara.train.objective
 --     metrics = {acc = clara.metrics.accuracy},  -- name -> metric, factory, or
 --       {metric, output = 2 | intermediate = "name", target = 1 | false, select = fn}
---     optimizer = function(model) return optim.SGD(model, {lr = 0.1}) end,
---     scheduler = function(opt) return optim.lr_scheduler.StepLR(opt, {step_size = 5}) end,
+--     optimizer = function(model, hp) return optim.SGD(model, {lr = hp.lr}) end,
+--     scheduler = function(opt, hp) return optim.lr_scheduler.StepLR(opt, {step_size = 5}) end,
 --     batch_size = 32, accumulate = 1, drop_last = false, max_steps = nil, epochs = 10,
 --     seed = 1, verbose = true, monitor = "val_loss", mode = "min", keep_best = true,
 --     patience = nil (early stopping after that many epochs without improvement), min_delta = 0,
@@ -21,7 +22,11 @@
 --   local result = exp:run()   -- {history = {rows}, final = {val =, test =}, best =, model =, ...}
 --
 -- Any piece can be swapped without touching the rest: exp:with{optimizer = ...}
--- returns a copy with that piece replaced.
+-- returns a copy with that piece replaced; exp:set{lr = 0.01, batch_size = 64}
+-- returns a copy with settings changed: a key of hparams sets that
+-- hyperparameter, another key an experiment field (what `clara run --set`
+-- and batteries use).  exp:cross_validate{folds = 5} (clara.train.cv) runs
+-- one fresh model per fold.
 -- History rows hold epoch, lr, time, <split>_loss, per objective term
 -- <split>_<term> (raw) and <split>_<term>_w (weighted), and <split>_<metric>.
 -- Disk output (clara.train.checkpoint): out_dir = "runs" (the default;
@@ -49,7 +54,7 @@ local KEYS = {
   epochs = true, seed = true, verbose = true, out_dir = true, impl = true, monitor = true, mode = true,
   keep_best = true, patience = true, min_delta = true, on_nonfinite = true, hooks = true,
   recorder = true, batcher = true, train_metrics = true, final_train = true, progress = true,
-  checkpoint_every = true, handle_signals = true,
+  checkpoint_every = true, handle_signals = true, hparams = true,
 }
 
 local IMPLS = { clear = "clara.train.clear" }
@@ -86,6 +91,9 @@ local function new(_, spec)
     fail(("impl '%s' is not available (clear)"):format(tostring(spec.impl)))
   end
   if spec.hooks ~= nil and type(spec.hooks) ~= "table" then fail("hooks must be a table of functions") end
+  if spec.hparams ~= nil and (type(spec.hparams) ~= "table" or getmetatable(spec.hparams) ~= nil) then
+    fail("hparams must be a plain table of hyperparameters, got " .. type(spec.hparams))
+  end
   local self = {}
   for k, v in pairs(spec) do self[k] = v end
   return setmetatable(self, Experiment)
@@ -97,6 +105,47 @@ function Experiment:with(changes)
   for k, v in pairs(self) do spec[k] = v end
   for k, v in pairs(changes) do spec[k] = v end
   return new(nil, spec)
+end
+
+-- a copy with settings changed: hyperparameters first, then experiment
+-- fields.  "hparams.x" names a hyperparameter explicitly (to add one).
+function Experiment:set(settings)
+  if type(settings) ~= "table" then fail("set expects a table of settings, got " .. type(settings)) end
+  local hp, changes = {}, {}
+  for k, v in pairs(self.hparams or {}) do hp[k] = v end
+  local keys = {}
+  for k in pairs(settings) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v, name = settings[k], k:match("^hparams%.(.+)$")
+    if name then hp[name] = v
+    elseif hp[k] ~= nil then hp[k] = v
+    elseif KEYS[k] and k ~= "hparams" then changes[k] = v
+    else
+      local known = {}
+      for h in pairs(hp) do known[#known + 1] = h end
+      table.sort(known)
+      fail(("unknown setting '%s': not a hyperparameter (hparams has: %s) nor an experiment field")
+        :format(k, #known > 0 and table.concat(known, ", ") or "none"))
+    end
+  end
+  changes.hparams = hp
+  return self:with(changes)
+end
+
+-- a copy of the hyperparameters for one factory call (a factory that
+-- changes its table does not change the next run's)
+local function count_parameters(model)
+  if type(model.parameters) ~= "function" then return nil end
+  local n = 0
+  for _, p in ipairs(model:parameters()) do n = n + p:numel() end
+  return n
+end
+
+local function hparams_copy(self)
+  local hp = {}
+  for k, v in pairs(self.hparams or {}) do hp[k] = v end
+  return hp
 end
 
 -- data: one dataset, {train =, val =, test =} (datasets or lists of tensors),
@@ -117,6 +166,14 @@ local function resolve_data(d)
     return { train = as_ds(d.train), val = as_ds(d.val), test = as_ds(d.test) }
   end
   return { train = as_ds(d) }
+end
+
+-- the data as {train =, val =, test =} datasets
+function Experiment:data_parts() return resolve_data(self.data) end
+
+-- k-fold cross-validation: one fresh model per fold (see clara.train.cv)
+function Experiment:cross_validate(opts)
+  return require("clara.train.cv").run(self, opts)
 end
 
 -- metrics: name -> object | factory | {object or factory, output =, intermediate =, target =, select =}
@@ -145,38 +202,47 @@ local function resolve_metrics(spec)
   return list
 end
 
--- the run directory (nil when out_dir = false), and the checkpoint to resume from
+-- the run directory (nil when out_dir = false), and the checkpoint to resume
+-- from.  opts.dir names the directory exactly (a CV fold, a battery entry).
 local function open_run(self, opts)
+  local run = require "clara.run"
+  local name = self.name or "experiment"
+  if opts.dir then
+    local r = run.at(opts.dir, name)
+    if not opts.resume then
+      -- a fresh run where a killed one left rows: they are not this run's
+      if #r.history > 0 then r:set_history({}) end
+      return r
+    end
+    local state = r:load_checkpoint()
+    if state == nil then error("clara.experiment: resume: no checkpoint.pt in '" .. opts.dir .. "'", 3) end
+    return r, state
+  end
   if self.out_dir == false then
     -- level 3: the line that called exp:run
     if opts.resume then error("clara.experiment: resume needs a run directory (out_dir is false)", 3) end
     return nil
   end
-  local out_dir, name = self.out_dir or "runs", self.name or "experiment"
-  if not opts.resume then return require("clara.run").open(out_dir, name) end
-  local dir = checkpoint.find(out_dir, name, opts.resume)
-  -- <base>/<experiment>/<id>: reopened by run.open(base, experiment, {id =})
-  local fs = require "clara.fs"
-  dir = dir:gsub("/+$", "")
-  local parent = fs.dirname(dir)
-  local r = require("clara.run").open(fs.dirname(parent), parent:match("([^/]+)$") or name,
-                                      { id = dir:match("([^/]+)$") })
+  local out_dir = self.out_dir or "runs"
+  if not opts.resume then return run.open(out_dir, name) end
+  local r = run.at(checkpoint.find(out_dir, name, opts.resume), name)
   local state = r:load_checkpoint()
-  if state == nil then error("clara.experiment: resume: no checkpoint.pt in '" .. dir .. "'", 3) end
+  if state == nil then error("clara.experiment: resume: no checkpoint.pt in '" .. r.dir .. "'", 3) end
   return r, state
 end
 
 -- trains, validates, tests; returns the result table.  opts.resume = true
--- or a run directory continues a run from its checkpoint.
+-- or a run directory continues a run from its checkpoint; opts.dir is the
+-- run directory to write (made if missing), instead of a new one under out_dir.
 function Experiment:run(opts)
   opts = opts or {}
   local verbose = self.verbose ~= false
   -- 1. the seed first, so the model factory's initialization is reproducible
   if self.seed then torch.manual_seed(self.seed) end
   -- 2. fresh pieces from the factories
-  local model = self.model()
+  local model = self.model(hparams_copy(self))
   if model == nil then fail("the model factory returned nothing") end
-  local opt = self.optimizer(model)
+  local opt = self.optimizer(model, hparams_copy(self))
   if opt == nil then fail("the optimizer factory returned nothing") end
   local obj = objective.new(self.objective)
   local metrics = resolve_metrics(self.metrics)
@@ -203,8 +269,9 @@ function Experiment:run(opts)
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
     recorder = self.recorder, batcher = batcher.resolve(self.batcher), options = options,
-    scheduler = self.scheduler and self.scheduler(opt) or nil,
+    scheduler = self.scheduler and self.scheduler(opt, hparams_copy(self)) or nil,
     progress = self.progress or progress.new { verbose = verbose },
+    parameters = count_parameters(model),
   }
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(obj))) end
   -- 4. the run directory; a resume puts every object's state back

@@ -9,6 +9,8 @@
 --   r.config, r.history, r.report
 --
 -- The model factory is required: a run directory keeps weights, not code.
+-- It is called as in the experiment, with the run's hyperparameters (from
+-- config.json; the whole config as a second argument).
 local torch = require "torch"
 local run = require "clara.run"
 
@@ -45,7 +47,8 @@ local function load_run(dir, opts)
     error(("clara.load_run: no %s in '%s'"):format(opts.weights or "model.pt", dir), 2)
   end
   -- 2. a fresh model from the factory, the saved weights, eval mode
-  local model = opts.model(info.config)
+  local config = info.config or {}
+  local model = opts.model(integers(config.hparams or {}), config)
   local t = type(model)
   if (t ~= "table" and t ~= "userdata") or type(model.load_state_dict) ~= "function" then
     error("clara.load_run: the model factory must return a module (with load_state_dict)", 2)

@@ -47,6 +47,21 @@ local function new_id()
   return os.date("!%Y%m%d-%H%M%S") .. string.format("-%04x", h)
 end
 
+-- at(dir, experiment) -> the run in exactly that directory (made if
+-- missing); a reopened run continues the history it has on disk
+function run.at(dir, experiment)
+  if type(dir) ~= "string" or dir == "" then
+    error("clara.run.at: run directory (a string) expected, got " .. type(dir), 2)
+  end
+  dir = dir:gsub("(.)/+$", "%1")
+  fs.mkdir_p(dir)
+  local r = setmetatable({ dir = dir, id = dir:match("([^/]+)$") or dir, experiment = experiment or "experiment",
+                           history = {}, columns = {} }, Run)
+  local text = fs.read(r:path("history.csv"))
+  if text then r.history, r.columns = H.decode(text) end
+  return r
+end
+
 -- open(base_dir, experiment, {id =}) -> run.  A new id makes a new
 -- directory; a given id reopens that run (to resume) or creates it.
 function run.open(base_dir, experiment, opts)
@@ -73,12 +88,7 @@ function run.open(base_dir, experiment, opts)
     end
     if not dir then error("clara.run.open: cannot create a run directory in '" .. parent .. "'", 2) end
   end
-  local r = setmetatable({ dir = dir, id = id, experiment = experiment,
-                           history = {}, columns = {} }, Run)
-  -- a reopened run continues the history it has on disk
-  local text = fs.read(r:path("history.csv"))
-  if text then r.history, r.columns = H.decode(text) end
-  return r
+  return run.at(dir, experiment)
 end
 
 function Run:path(name) return fs.join(self.dir, name) end

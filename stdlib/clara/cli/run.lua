@@ -1,8 +1,10 @@
 -- `clara run exp.lua [--set key=value ...] [--resume [DIR]] [--out DIR] [--quiet]`
 --
 -- The script returns an experiment: the table clara.experiment takes, or
--- a clara.experiment object.  --set overrides a field (numbers, true/false
--- and nil are parsed, anything else stays a string), --out sets out_dir,
+-- a clara.experiment object.  --set sets a hyperparameter (a key of the
+-- experiment's hparams; "hparams.x" adds one) or else an experiment field
+-- (numbers, true/false and nil are parsed, anything else stays a string);
+-- --out sets out_dir,
 -- --resume continues the newest run of the experiment (or the run
 -- directory given as --resume=DIR), --quiet sets verbose = false.
 -- Signals are handled: SIGTERM/USR1/INT write a checkpoint at the next
@@ -33,7 +35,7 @@ local function parse(args)
     end
     if a == "--set" or a:match("^%-%-set=") then
       local kv = a:match("^%-%-set=(.*)$") or value()
-      local k, v = kv:match("^([%a_][%w_]*)=(.*)$")
+      local k, v = kv:match("^([%a_][%w_.]*)=(.*)$")
       if not k then die("--set expects key=value, got '" .. kv .. "'") end
       o.sets[#o.sets + 1] = { k, parse_value(v) }
     elseif a == "--out" then o.out = value()
@@ -61,14 +63,14 @@ local function main(...)
   if type(spec) ~= "table" then
     die(("'%s' must return an experiment (a table or clara.experiment), got %s"):format(o.script, type(spec)))
   end
-  local fields = {}
-  for k, v in pairs(spec) do fields[k] = v end
-  -- 3. the overrides
-  for _, kv in ipairs(o.sets) do fields[kv[1]] = kv[2] end
-  if o.out then fields.out_dir = o.out end
-  if o.quiet then fields.verbose = false end
-  if fields.handle_signals == nil then fields.handle_signals = true end
-  local exp = clara.experiment(fields)
+  local exp = getmetatable(spec) == clara.experiment.Experiment and spec or clara.experiment(spec)
+  -- 3. the overrides: hyperparameters or experiment fields (exp:set)
+  local sets = {}
+  for _, kv in ipairs(o.sets) do sets[kv[1]] = kv[2] end
+  exp = exp:set(sets)
+  local fields = { out_dir = o.out, verbose = o.quiet and false or nil }
+  if exp.handle_signals == nil then fields.handle_signals = true end
+  exp = exp:with(fields)
   -- 4. the run; an interrupted one asks to be requeued
   local result = exp:run { resume = o.resume }
   if result.interrupted then

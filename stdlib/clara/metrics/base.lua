@@ -65,6 +65,45 @@ end
 
 function Metric:init() end
 
+-- state() / set_state(s): the running sums as a plain table (numbers,
+-- tensors, nested lists) that torch.save keeps, so that a checkpoint taken
+-- mid-epoch resumes the epoch's training metrics exactly.  The settings a
+-- constructor made (kind, name, opts) are not state.
+local SETTINGS = { kind = true, name = true, opts = true }
+
+local function copy_plain(v)
+  if torch.is_tensor(v) then return v:clone() end
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = copy_plain(x) end
+  return t
+end
+
+local function is_plain(v, depth)
+  local t = type(v)
+  if t == "number" or t == "string" or t == "boolean" or torch.is_tensor(v) then return true end
+  if t ~= "table" or getmetatable(v) ~= nil or depth > 8 then return false end
+  for k, x in pairs(v) do
+    if (type(k) ~= "string" and math.type(k) ~= "integer") or not is_plain(x, depth + 1) then return false end
+  end
+  return true
+end
+
+function Metric:state()
+  local s = {}
+  for k, v in pairs(self) do
+    if not SETTINGS[k] and is_plain(v, 0) then s[k] = copy_plain(v) end
+  end
+  return s
+end
+
+function Metric:set_state(s)
+  if type(s) ~= "table" then fail(("%s: set_state expects a table from state(), got %s"):format(self.name, type(s))) end
+  self:reset()
+  for k, v in pairs(s) do self[k] = copy_plain(v) end
+  return self
+end
+
 Metric.__tostring = function(self)
   return ("%s(%s)"):format(self.kind, self:describe())
 end

@@ -32,7 +32,7 @@ local function plain(v, depth)
 end
 
 function M.config(exp)
-  local cfg = {}
+  local cfg = { kind = "run" }
   for k, v in pairs(exp) do
     if plain(v, 0) then cfg[k] = v end
   end
@@ -72,6 +72,11 @@ function M.capture(c, ctx, at_epoch_end)
     state.row, state.epoch_step, state.batch = copy_row(ctx.row), ctx.epoch_step, ctx.batch
     state.sums = { n = ctx.sums.n, loss = ctx.sums.loss, raw = copy_row(ctx.sums.raw),
                    weighted = copy_row(ctx.sums.weighted) }
+    -- the training metrics' running sums (metrics without state() restart)
+    state.metrics = {}
+    for i, m in ipairs(c.metrics) do
+      if type(m.metric.state) == "function" then state.metrics[i] = { name = m.name, state = m.metric:state() } end
+    end
   end
   return state
 end

@@ -3,7 +3,7 @@
 --
 -- run(c) takes what clara.experiment prepared (c: model, optimizer,
 -- scheduler, objective, metrics, batcher, data, preprocess, hooks,
--- recorder, progress, options) and returns the result table.
+-- recorder, progress, options, parameters (the model's count, for the report)) and returns the result table.
 --
 -- Hooks (c.hooks, each optional, called with the context `ctx`):
 --   on_run_start, on_epoch_start, on_batch_start, on_batch_end (after each
@@ -102,10 +102,12 @@ local function update_metrics(metrics, outputs, captured, targets)
   end
 end
 
-local function metrics_into(row, split, metrics)
+-- numbers go into the row; a confusion matrix (a table) into `tables`
+local function metrics_into(row, split, metrics, tables)
   for _, m in ipairs(metrics) do
     local v = m.metric:compute()
-    if type(v) == "number" then row[split .. "_" .. m.name] = v end
+    if type(v) == "number" then row[split .. "_" .. m.name] = v
+    elseif tables and type(v) == "table" and m.metric.name == "confusion_matrix" then tables.confusion = v end
     m.metric:reset()
   end
 end
@@ -141,6 +143,11 @@ local function train_epoch(c, ctx, row)
     -- a resumed cut epoch: its batcher continues where the checkpoint was
     sums, step, batch = ctx.resume_sums, ctx.epoch_step, ctx.batch
     ctx.resume_sums = nil
+    for i, m in ipairs(c.metrics) do
+      local saved = ctx.resume_metrics and ctx.resume_metrics[i]
+      if saved and saved.name == m.name and m.metric.set_state then m.metric:set_state(saved.state) end
+    end
+    ctx.resume_metrics = nil
   end
   ctx.sums = sums
   ctx.skipped = ctx.skipped or 0
@@ -203,7 +210,7 @@ local function train_epoch(c, ctx, row)
 end
 
 -- loss, terms and metrics of a split in eval mode, without gradients
-function M.evaluate(c, split, row, epoch)
+function M.evaluate(c, split, row, epoch, tables)
   local ds = c.data[split]
   if ds == nil then return end
   local model, o = c.model, c.options
@@ -234,7 +241,7 @@ function M.evaluate(c, split, row, epoch)
   end)
   -- 3. the split's columns
   sums_into(row, split, sums, c.columns)
-  metrics_into(row, split, c.metrics)
+  metrics_into(row, split, c.metrics, tables)
   set_mode(model, was_training ~= false)
 end
 
@@ -267,6 +274,7 @@ function M.run(c)
     first = s.epoch_done and s.epoch + 1 or s.epoch
     if not s.epoch_done then
       ctx.resume_row, ctx.resume_sums, ctx.epoch_step, ctx.batch = s.row, s.sums, s.epoch_step, s.batch
+      ctx.resume_metrics = s.metrics
     end
   end
   local t_start = clock()
@@ -327,16 +335,21 @@ function M.run(c)
   result.final = {}
   for _, split in ipairs { "train", "val", "test" } do
     if c.data[split] and (split ~= "train" or o.final_train) then
-      local row = {}
-      M.evaluate(c, split, row, ctx.epoch)
+      local row, tables = {}, {}
+      M.evaluate(c, split, row, ctx.epoch, tables)
       result.final[split] = {}
       for k, v in pairs(row) do result.final[split][k:sub(#split + 2)] = v end
+      if tables.confusion then
+        result.confusion = result.confusion or {}
+        result.confusion[split] = tables.confusion
+      end
     end
   end
   if result.final.test then
     c.progress:line("test  " .. M.row_text(result.final.test))
   end
   result.steps, result.epochs, result.skipped = ctx.step, #ctx.history, ctx.skipped or 0
+  result.parameters = c.parameters
   result.time = clock() - t_start
   call(c.hooks, "on_run_end", ctx)
   record(c.recorder, "run_end", ctx, result)
