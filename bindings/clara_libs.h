@@ -17,6 +17,8 @@ int luaopen_clara_losses_core(lua_State *L); /* l_losses.c */
 int luaopen_clara_signal_core(lua_State *L); /* l_signal.c */
 int luaopen_torch_rng_core(lua_State *L); /* l_rng.c */
 int luaopen_clara_sys_core(lua_State *L); /* l_sys.c */
+int luaopen_clara_train_fast_core(lua_State *L); /* l_fused.c */
+int luaopen_clara_process_core(lua_State *L); /* l_process.c */
 
 /* every C module, by the name `require` knows it; the runtime puts each in
    package.preload (the list ends with {NULL, NULL}) */

@@ -13,4 +13,6 @@ const luaL_Reg clara_preloads[] = {
     {"clara.signal.core", luaopen_clara_signal_core},
     {"torch.rng.core", luaopen_torch_rng_core},
     {"clara.sys.core", luaopen_clara_sys_core},
+    {"clara.train.fast.core", luaopen_clara_train_fast_core},
+    {"clara.process.core", luaopen_clara_process_core},
     {NULL, NULL}};

@@ -291,6 +291,8 @@ function Experiment:run(opts)
   local ok, result = pcall(require(IMPLS[self.impl or "clear"]).run, c)
   if signal then signal.restore() end
   if not ok then error(result, 0) end
+  -- the signal is answered (result.interrupted): the next run starts clean
+  if signal and result.interrupted then signal.clear() end
   result.name, result.dir = self.name, r and r.dir
   -- 6. predictions through the model and the postprocessing
   local post, pre = self.postprocess, self.preprocess

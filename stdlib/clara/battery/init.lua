@@ -1,0 +1,192 @@
+-- clara.battery: many runs of one experiment with settings changed.
+--
+--   local b = clara.battery{
+--     name = "mlp_grid",                      -- default: the experiment's name
+--     base = exp,                             -- a clara.experiment (or the table it takes)
+--     grid = {lr = {0.1, 0.01}, batch_size = {64, 128}},
+--     list = {{lr = 0.5, hidden = 32}},       -- explicit entries, after the grid
+--     random = {n = 4, seed = 1, space = {lr = {log_uniform = {1e-4, 1e-1}}}},
+--     cv = {folds = 3},                       -- each entry cross-validated (optional)
+--     out_dir = "runs",                       -- runs/<name>/<entry>/
+--   }
+--   b:run{jobs = 2, only = "lr=0.1*"}         -- or `clara battery b.lua --jobs 2`
+--
+-- Settings go through exp:set: a key of the experiment's hparams or an
+-- experiment field; any other name is an error when the battery is made,
+-- before anything is written.  Each entry is a run (or a CV) directory
+-- named by its settings.  An entry that fails is recorded (error.txt) and
+-- the others go on; running the battery again skips finished entries,
+-- resumes interrupted ones from their checkpoints and retries failed ones.
+-- With jobs > 1 the entries run as separate processes (`clara battery FILE
+-- --entry I`), each with cores / jobs threads, so a battery needs to come
+-- from a file (clara.battery.load or the CLI) to run in parallel.
+-- battery.json lists the entries; summary.csv/.json/.md the results.
+local fs = require "clara.fs"
+local json = require "clara.run.json"
+local E = require "clara.battery.entries"
+local S = require "clara.battery.summary"
+
+local M = {}
+local Battery = {}
+Battery.__index = Battery
+
+local KEYS = { name = true, base = true, grid = true, list = true, random = true, cv = true, out_dir = true }
+
+function M.new(spec)
+  if type(spec) ~= "table" then error("clara.battery: expected a table, got " .. type(spec), 2) end
+  for k in pairs(spec) do
+    if not KEYS[k] then error(("clara.battery: unknown key '%s'"):format(tostring(k)), 2) end
+  end
+  local experiment = require "clara.experiment"
+  local base = spec.base
+  if type(base) ~= "table" then error("clara.battery: base must be an experiment, got " .. type(base), 2) end
+  if getmetatable(base) ~= experiment.Experiment then base = experiment(base) end
+  local name = spec.name or base.name
+  if type(name) ~= "string" or name == "" or name:find("/", 1, true) then
+    error("clara.battery: a name (a plain string, no '/') is needed: give name = or an experiment name", 2)
+  end
+  if spec.cv ~= nil and type(spec.cv) ~= "table" then
+    error("clara.battery: cv must be a table of cross_validate options, got " .. type(spec.cv), 2)
+  end
+  local self = setmetatable({ name = name, base = base, cv = spec.cv,
+    out_dir = spec.out_dir or (type(base.out_dir) == "string" and base.out_dir) or "runs" }, Battery)
+  -- every entry's settings are checked now: a bad name fails before any run
+  local ok, list = pcall(E.expand, spec, function(msg) error(msg, 0) end)
+  if not ok then error("clara.battery: " .. tostring(list), 2) end
+  self.list = list
+  for _, e in ipairs(self.list) do
+    local ok, err = pcall(base.set, base, e.settings)
+    if not ok then
+      error(("clara.battery: entry '%s': %s"):format(e.name, tostring(err):gsub("^[^:]*:%d+: ", "")), 2)
+    end
+    e.dir = fs.join(self.out_dir, name, e.name)
+  end
+  return self
+end
+
+function Battery:dir() return fs.join(self.out_dir, self.name) end
+
+function Battery:entries() return self.list end
+
+function Battery:status(i) return S.status(self:entry(i).dir) end
+
+function Battery:entry(i)
+  local e = self.list[i]
+  if not e then error(("clara.battery: no entry %s (the battery has %d)"):format(tostring(i), #self.list), 3) end
+  return e
+end
+
+-- the entry's experiment: the base with its settings, writing into its directory
+function Battery:experiment(i)
+  local e = self:entry(i)
+  return self.base:set(e.settings):with { out_dir = self.out_dir }
+end
+
+-- "lr=0.1*" (a glob: * and ?) or a plain part of the name
+function M.matcher(pattern)
+  if pattern == nil then return function() return true end end
+  if not pattern:find("[*?]") then
+    return function(name) return name:find(pattern, 1, true) ~= nil end
+  end
+  local lua = "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0"):gsub("%*", ".*"):gsub("%?", ".") .. "$"
+  return function(name) return name:find(lua) ~= nil end
+end
+
+local function write_index(self)
+  fs.mkdir_p(self:dir())
+  local list = {}
+  for i, e in ipairs(self.list) do list[i] = { name = e.name, settings = e.settings } end
+  fs.write_atomic(fs.join(self:dir(), "battery.json"), json.encode({ name = self.name, entries = list,
+    cv = self.cv, source = self.source }))
+end
+
+-- run_entry(i, {handle_signals =, verbose =}) -> status ("done",
+-- "failed", "interrupted"), message.  In this process.
+function Battery:run_entry(i, opts)
+  opts = opts or {}
+  local e = self:entry(i)
+  -- 1. a finished entry is not run again
+  if S.status(e.dir) == "done" then return "done", "already finished" end
+  write_index(self)
+  fs.mkdir_p(e.dir)
+  os.remove(fs.join(e.dir, "error.txt"))
+  -- 2. the run, or the CV; each resumes what an earlier attempt left
+  local exp = self:experiment(i):with { handle_signals = opts.handle_signals, verbose = opts.verbose }
+  local ok, result = pcall(function()
+    if self.cv then
+      local cv_opts = { dir = e.dir }
+      for k, v in pairs(self.cv) do cv_opts[k] = v end
+      return exp:cross_validate(cv_opts)
+    end
+    return exp:run { dir = e.dir, resume = fs.exists(fs.join(e.dir, "checkpoint.pt")) }
+  end)
+  -- 3. the outcome, on disk for the summary
+  if not ok then
+    local msg = tostring(result)
+    fs.write_atomic(fs.join(e.dir, "error.txt"), msg .. "\n")
+    return "failed", msg
+  end
+  if result.interrupted then return "interrupted", result.interrupted end
+  return "done"
+end
+
+function Battery:summary() return S.rows(self) end
+function Battery:write_summary() return S.write(self) end
+
+-- run{jobs = N, only = PATTERN, handle_signals =, verbose =, log = fn}
+-- -> {done =, failed =, interrupted =, skipped =, rows = summary rows}
+function Battery:run(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("clara.battery: run options must be a table, got " .. type(opts), 2) end
+  local jobs = opts.jobs or 1
+  if math.type(jobs) ~= "integer" or jobs < 1 then
+    error("clara.battery: jobs must be an integer >= 1, got " .. tostring(jobs), 2)
+  end
+  if jobs > 1 and not self.source then
+    error("clara.battery: jobs > 1 runs entries as processes, which need the battery's file: "
+          .. "use clara.battery.load(path) or `clara battery FILE --jobs N`", 2)
+  end
+  local log = opts.log or print
+  local match, todo, counts = M.matcher(opts.only), {}, { done = 0, failed = 0, interrupted = 0, skipped = 0 }
+  for i, e in ipairs(self.list) do
+    if match(e.name) then
+      if S.status(e.dir) == "done" then counts.skipped = counts.skipped + 1
+      else todo[#todo + 1] = i end
+    end
+  end
+  if #todo == 0 and counts.skipped == 0 then
+    error(("clara.battery: no entry matches '%s'"):format(tostring(opts.only)), 2)
+  end
+  write_index(self)
+  log(("battery %s: %d entries to run, %d already finished (%s)"):format(self.name, #todo, counts.skipped, self:dir()))
+  if jobs == 1 then
+    require("clara.battery.serial").run(self, todo, counts, opts, log)
+  else
+    require("clara.battery.pool").run(self, todo, counts, jobs, opts, log)
+  end
+  counts.rows = S.write(self)
+  log(("battery %s: %d done, %d failed, %d interrupted, %d skipped; summary in %s")
+    :format(self.name, counts.done, counts.failed, counts.interrupted, counts.skipped, fs.join(self:dir(), "summary.md")))
+  return counts
+end
+
+-- load(path) -> the battery a file returns (a clara.battery or its table)
+function M.load(path)
+  if type(path) ~= "string" then error("clara.battery.load: a file name expected, got " .. type(path), 2) end
+  local chunk, err = loadfile(path)
+  if not chunk then error("clara.battery.load: " .. err, 2) end
+  local ok, b = pcall(chunk)
+  if not ok then error(("clara.battery.load: '%s': %s"):format(path, tostring(b)), 2) end
+  if type(b) ~= "table" then error(("clara.battery.load: '%s' must return a battery, got %s"):format(path, type(b)), 2) end
+  if getmetatable(b) ~= Battery then
+    local made
+    ok, made = pcall(M.new, b)
+    if not ok then error(tostring(made):gsub("^[^:]*:%d+: ", ""), 2) end
+    b = made
+  end
+  b.source = path
+  return b
+end
+
+M.Battery = Battery
+return setmetatable(M, { __call = function(_, spec) return M.new(spec) end })
