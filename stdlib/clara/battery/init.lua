@@ -158,7 +158,8 @@ function Battery:run(opts)
     error(("clara.battery: no entry matches '%s'"):format(tostring(opts.only)), 2)
   end
   write_index(self)
-  log(("battery %s: %d entries to run, %d already finished (%s)"):format(self.name, #todo, counts.skipped, self:dir()))
+  log(("battery %s: %d %s to run, %d already finished (%s)"):format(self.name, #todo,
+    #todo == 1 and "entry" or "entries", counts.skipped, self:dir()))
   if jobs == 1 then
     require("clara.battery.serial").run(self, todo, counts, opts, log)
   else
