@@ -24,7 +24,8 @@ VERSION  := 0.1.0
 # Debian packages clara needs (DESIGN.md section 2)
 DEB_PKGS := liblua5.4-dev libtorch-dev libopenblas0-pthread libedit-dev \
             libcriterion-dev zlib1g-dev lua-filesystem lua-cjson lua-busted \
-            dataset-fashion-mnist gnuplot-nox shellcheck python3-torch tmux \
+            dataset-fashion-mnist gnuplot-nox fonts-dejavu-core lua-expat shellcheck chromium \
+            python3-torch python3-scipy tmux \
             libtcmalloc-minimal4 clang libclang-rt-14-dev \
             g++ make pkg-config
 

@@ -5,10 +5,12 @@
 -- time with --jobs N); --only limits them to the names matching PATTERN (a
 -- glob with * and ?, or a plain part of the name); --list prints the entry
 -- names, one per line; --entry I runs entry I alone in this process (what a
--- SLURM array task or the bash runner does).  Exit codes: 0 all done, 1 an
+-- SLURM array task or the bash runner does); --summary only rewrites
+-- summary.csv/.json/.md from what is on disk (after parallel tasks, each of
+-- which rewrote it when it ended).  Exit codes: 0 all done, 1 an
 -- entry failed, 2 a bad command line, 75 interrupted by a signal (a
 -- checkpoint was written: run the same command again to resume).
-local USAGE = "usage: clara battery b.lua [--jobs N] [--only PATTERN] [--list] [--entry I] [--threads T] [--quiet]"
+local USAGE = "usage: clara battery b.lua [--jobs N] [--only PATTERN] [--list] [--entry I] [--threads T] [--summary] [--quiet]"
 
 local function die(msg)
   io.stderr:write("clara battery: ", msg, "\n", USAGE, "\n")
@@ -39,6 +41,7 @@ local function parse(args)
     elseif flag == "--entry" then o.entry = integer(flag, value())
     elseif flag == "--threads" then o.threads = integer(flag, value())
     elseif flag == "--list" then o.list = true
+    elseif flag == "--summary" then o.summary = true
     elseif flag == "--quiet" or flag == "-q" then o.quiet = true
     elseif flag == "--help" or flag == "-h" then print(USAGE); os.exit(0)
     elseif a:sub(1, 1) == "-" then die("unknown option '" .. a .. "'")
@@ -61,6 +64,11 @@ local function main(...)
   -- 2. --list: the names, for scripts
   if o.list then
     for _, e in ipairs(battery:entries()) do print(e.name) end
+    return 0
+  end
+  if o.summary then
+    local rows = battery:write_summary()
+    if not o.quiet then print(("%d entries summarized in %s"):format(#rows, battery:dir())) end
     return 0
   end
   -- 3. one entry (a SLURM task), or all of them
