@@ -9,11 +9,7 @@ teardown(cleanup)
 
 local CLARA = fs.join(require("lfs").currentdir(), "clara")
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"rc=$?\"")
-  local out = p:read("a"); p:close()
-  return out:gsub("rc=%d+%s*$", ""), tonumber(out:match("rc=(%d+)%s*$"))
-end
+local sh = require("spec.helpers.shell").sh
 
 local function base(over)
   local x = torch.randn(40, 4)

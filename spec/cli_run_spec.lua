@@ -10,12 +10,7 @@ local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
 teardown(cleanup)
 
 -- output and exit code of a shell command
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"rc=$?\"")
-  local out = p:read("a"); p:close()
-  local rc = tonumber(out:match("rc=(%d+)%s*$"))
-  return out:gsub("rc=%d+%s*$", ""), rc
-end
+local sh = require("spec.helpers.shell").sh
 
 local function only_run(out)
   local parent = fs.join(out, "resume_mlp")

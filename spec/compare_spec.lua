@@ -16,11 +16,8 @@ local lfs = require "lfs"
 local fx = dofile("spec/fixtures/stats.lua").cv
 local CLARA = fs.join(lfs.currentdir(), "clara")
 
-local made = {}
-local function tmpdir()
-  local d = os.tmpname(); os.remove(d); fs.mkdir_p(d); made[#made + 1] = d; return d
-end
-teardown(function() for _, d in ipairs(made) do os.execute("rm -rf '" .. d .. "'") end end)
+local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+teardown(cleanup)
 
 local function close(expected, got, tol)
   assert.equal("number", type(got))
@@ -68,12 +65,7 @@ local function write_cv(dir, values, o)
   write_json(fs.join(dir, "report.json"), { kind = "cv", folds = folds, summary = {} })
 end
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"rc=$?\"")
-  local out = p:read("a"); p:close()
-  local rc = tonumber(out:match("rc=(%d+)%s*$"))
-  return out:gsub("rc=%d+%s*$", ""), rc
-end
+local sh = require("spec.helpers.shell").sh
 
 local function listing(dir)
   local names = {}

@@ -7,11 +7,8 @@ local lfs = require "lfs"
 local P = clara.plot
 local G = clara.plot.gnuplot
 
-local made = {}
-local function tmpdir()
-  local d = os.tmpname(); os.remove(d); fs.mkdir_p(d); made[#made + 1] = d; return d
-end
-teardown(function() for _, d in ipairs(made) do os.execute("rm -rf '" .. d .. "'") end end)
+local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+teardown(cleanup)
 
 package.path = "spec/fixtures/report/?.lua;" .. package.path
 local D = require "dirs"

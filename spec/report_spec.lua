@@ -14,12 +14,7 @@ local CLARA = fs.join(lfs.currentdir(), "clara")
 
 teardown(D.cleanup)
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"rc=$?\"")
-  local out = p:read("a"); p:close()
-  local rc = tonumber(out:match("rc=(%d+)%s*$"))
-  return out:gsub("rc=%d+%s*$", ""), rc
-end
+local sh = require("spec.helpers.shell").sh
 
 local assert_png, svg_text = D.assert_png, D.svg_text
 

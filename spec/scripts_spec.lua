@@ -12,12 +12,7 @@ local q = scripts.shell_quote
 local CLARA = fs.join(require("lfs").currentdir(), "clara")
 
 -- output and exit code of a shell command
-local function sh(cmd)
-  local p = io.popen("{ " .. cmd .. "; } 2>&1; echo \"rc=$?\"")
-  local out = p:read("a"); p:close()
-  local rc = tonumber(out:match("rc=(%d+)%s*$"))
-  return (out:gsub("rc=%d+%s*$", "")), rc
-end
+local sh = require("spec.helpers.shell").sh
 
 local function write(path, text, exec)
   fs.write_atomic(path, text)

@@ -6,10 +6,10 @@
 local M = {}
 
 function M.sh(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"rc=$?\"")
+  local p = io.popen("{ " .. cmd .. "; } 2>&1; echo \"rc=$?\"")
   local out = p:read("a"); p:close()
   local rc = tonumber(out:match("rc=(%d+)%s*$"))
-  return out:gsub("rc=%d+%s*$", ""), rc
+  return (out:gsub("rc=%d+%s*$", "")), rc
 end
 
 return M

@@ -11,10 +11,7 @@
 -- step boundary and the process exits with code 75 (clara.signal.REQUEUE).
 local USAGE = "usage: clara run exp.lua [--set key=value ...] [--resume[=DIR]] [--out DIR] [--quiet]"
 
-local function die(msg)
-  io.stderr:write("clara run: ", msg, "\n", USAGE, "\n")
-  os.exit(2)
-end
+local cmd = require("clara.cli.args").command("run", USAGE)
 
 -- "0.01" -> 0.01, "64" -> 64, "true" -> true, "nil" -> nil, else the text
 local function parse_value(s)
@@ -24,32 +21,15 @@ end
 
 -- 1. the command line
 local function parse(args)
-  local o = { sets = {} }
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    local function value()
-      i = i + 1
-      if args[i] == nil then die(a .. " needs a value") end
-      return args[i]
-    end
-    if a == "--set" or a:match("^%-%-set=") then
-      local kv = a:match("^%-%-set=(.*)$") or value()
-      local k, v = kv:match("^([%a_][%w_.]*)=(.*)$")
-      if not k then die("--set expects key=value, got '" .. kv .. "'") end
-      o.sets[#o.sets + 1] = { k, parse_value(v) }
-    elseif a == "--out" then o.out = value()
-    elseif a:match("^%-%-out=") then o.out = a:match("^%-%-out=(.*)$")
-    elseif a == "--resume" then o.resume = true
-    elseif a:match("^%-%-resume=") then o.resume = a:match("^%-%-resume=(.*)$")
-    elseif a == "--quiet" or a == "-q" then o.quiet = true
-    elseif a == "--help" or a == "-h" then print(USAGE); os.exit(0)
-    elseif a:sub(1, 1) == "-" then die("unknown option '" .. a .. "'")
-    elseif o.script then die("one experiment script expected, got '" .. o.script .. "' and '" .. a .. "'")
-    else o.script = a end
-    i = i + 1
+  local o, rest = cmd:parse(args, { set = "list", out = "string", resume = "optional", quiet = "flag" },
+                            { ["-q"] = "quiet" })
+  o.script = cmd:single(rest, "experiment script")
+  o.sets = {}
+  for _, kv in ipairs(o.set or {}) do
+    local k, v = kv:match("^([%a_][%w_.]*)=(.*)$")
+    if not k then cmd:die("--set expects key=value, got '" .. kv .. "'") end
+    o.sets[#o.sets + 1] = { k, parse_value(v) }
   end
-  if not o.script then die("no experiment script given") end
   return o
 end
 
@@ -58,10 +38,10 @@ local function main(...)
   local clara = require "clara"
   -- 2. the experiment the script returns
   local chunk, err = loadfile(o.script)
-  if not chunk then die(err) end
+  if not chunk then cmd:die(err) end
   local spec = chunk()
   if type(spec) ~= "table" then
-    die(("'%s' must return an experiment (a table or clara.experiment), got %s"):format(o.script, type(spec)))
+    cmd:die(("'%s' must return an experiment (a table or clara.experiment), got %s"):format(o.script, type(spec)))
   end
   local exp = getmetatable(spec) == clara.experiment.Experiment and spec or clara.experiment(spec)
   -- 3. the overrides: hyperparameters or experiment fields (exp:set)
@@ -82,8 +62,4 @@ local function main(...)
 end
 
 -- errors of the experiment (an unknown --set key, ...) as one line, no traceback
-local ok, err = pcall(main, ...)
-if not ok then
-  io.stderr:write("clara run: ", tostring(err):gsub("^[^:]*:%d+: ", ""), "\n")
-  os.exit(1)
-end
+cmd:main(main, ...)

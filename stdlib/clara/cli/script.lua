@@ -10,56 +10,29 @@ usage: clara script slurm battery.lua [--time HH:MM:SS] [--signal-lead SECONDS] 
                                       [--gpus N] [--max-requeues N] [--log-dir DIR] [--out FILE]
        clara script bash battery.lua [--jobs N] [--nohup] [--log-dir DIR] [--out FILE]]=]
 
-local function die(msg)
-  io.stderr:write("clara script: ", msg, "\n", USAGE, "\n")
-  os.exit(2)
-end
+local cmd = require("clara.cli.args").command("script", USAGE)
 
--- option -> {key in the generator's options, takes a value?}, per kind
-local COMMON = { ["--out"] = { "out", true }, ["--log-dir"] = { "log_dir", true } }
+-- the options of each kind (values are checked by the generators)
+local COMMON = { out = "string", ["log-dir"] = "string" }
 local OPTIONS = {
-  slurm = {
-    ["--time"] = { "time", true }, ["--signal-lead"] = { "signal_lead", true },
-    ["--cpus"] = { "cpus", true }, ["--mem"] = { "mem", true },
-    ["--max-parallel"] = { "max_parallel", true }, ["--partition"] = { "partition", true },
-    ["--account"] = { "account", true }, ["--gpus"] = { "gpus", true },
-    ["--max-requeues"] = { "max_requeues", true },
-  },
-  bash = { ["--jobs"] = { "jobs", true }, ["-j"] = { "jobs", true }, ["--nohup"] = { "nohup", false } },
+  slurm = { time = "string", ["signal-lead"] = "string", cpus = "string", mem = "string",
+            ["max-parallel"] = "string", partition = "string", account = "string", gpus = "string",
+            ["max-requeues"] = "string" },
+  bash = { jobs = "string", nohup = "flag" },
 }
 
 -- 1. the command line
 local function parse(args)
   local kind = args[1]
   if kind == "--help" or kind == "-h" then print(USAGE); os.exit(0) end
-  if kind == nil then die("which script? 'slurm' or 'bash'") end
-  if not OPTIONS[kind] then die("unknown script kind '" .. kind .. "' (slurm or bash)") end
-  local o = { kind = kind, opts = {} }
-  local i = 2
-  while i <= #args do
-    local a = args[i]
-    local flag, inline = a:match("^(%-%-[%w%-]+)=(.*)$")
-    flag = flag or a
-    local spec = OPTIONS[kind][flag] or COMMON[flag]
-    if a == "--help" or a == "-h" then print(USAGE); os.exit(0)
-    elseif spec then
-      local v = true
-      if spec[2] then
-        v = inline
-        if v == nil then
-          i = i + 1
-          v = args[i]
-          if v == nil then die(flag .. " needs a value") end
-        end
-      elseif inline then die(flag .. " takes no value") end
-      o.opts[spec[1]] = v
-    elseif a:sub(1, 1) == "-" then die("unknown option '" .. a .. "' for clara script " .. kind)
-    elseif o.file then die("one battery file expected, got '" .. o.file .. "' and '" .. a .. "'")
-    else o.file = a end
-    i = i + 1
-  end
-  if not o.file then die("no battery file given") end
-  return o
+  if kind == nil then cmd:die("which script? 'slurm' or 'bash'") end
+  if not OPTIONS[kind] then cmd:die("unknown script kind '" .. kind .. "' (slurm or bash)") end
+  local options = {}
+  for k, v in pairs(COMMON) do options[k] = v end
+  for k, v in pairs(OPTIONS[kind]) do options[k] = v end
+  cmd.unknown_suffix = " for clara script " .. kind
+  local opts, rest = cmd:parse({ table.unpack(args, 2) }, options, { ["-j"] = kind == "bash" and "jobs" or nil })
+  return { kind = kind, opts = opts, file = cmd:single(rest, "battery file") }
 end
 
 local function main(...)
@@ -69,7 +42,7 @@ local function main(...)
   local scripts = require "clara.scripts"
   -- 2. the battery, and the script
   local f = io.open(o.file, "r")
-  if not f then die("cannot open " .. o.file) end
+  if not f then cmd:die("cannot open " .. o.file) end
   f:close()
   local battery = clara.battery.load(o.file)
   local opts = o.opts
@@ -93,8 +66,4 @@ local function main(...)
 end
 
 -- errors (a bad battery, a bad option value) as one line, no traceback
-local ok, err = pcall(main, ...)
-if not ok then
-  io.stderr:write("clara script: ", (tostring(err):gsub("^[^:]*:%d+: ", "")), "\n")
-  os.exit(1)
-end
+cmd:main(main, ...)

@@ -8,11 +8,7 @@ local render = {}
 -- a metric value as report.md writes it
 function render.num(v)
   if type(v) ~= "number" then return "" end
-  if math.type(v) == "integer" then return string.format("%d", v) end
-  if v ~= v then return "nan" end
-  local a = math.abs(v)
-  if a ~= 0 and (a < 1e-3 or a >= 1e6) then return string.format("%.4e", v) end
-  return string.format("%.4f", v)
+  return require("clara.run.report").number(v)
 end
 
 -- p-values and differences: three significant digits ("0.013", "+0.0156")

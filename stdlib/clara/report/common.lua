@@ -3,6 +3,7 @@
 -- learning-curve columns of a history.
 local fs = require "clara.fs"
 local plot = require "clara.plot"
+local R = require "clara.run.report"
 
 local C = {}
 
@@ -12,14 +13,7 @@ local C = {}
 -- (scientific when tiny or huge), like report.md
 function C.fmt(v)
   if v == nil then return "" end
-  if type(v) == "number" then
-    if math.type(v) == "integer" then return string.format("%d", v) end
-    if v ~= v then return "nan" end
-    if v == math.huge or v == -math.huge then return v > 0 and "inf" or "-inf" end
-    local a = math.abs(v)
-    if a ~= 0 and (a < 1e-3 or a >= 1e6) then return string.format("%.4e", v) end
-    return string.format("%.4f", v)
-  end
+  if type(v) == "number" then return R.number(v) end
   if type(v) == "table" then
     local parts = {}
     for i, x in ipairs(v) do parts[i] = C.fmt(x) end
@@ -64,21 +58,9 @@ function C.flatten(tbl)
   return rows
 end
 
-local SPLIT_ORDER = { train = 1, val = 2, valid = 2, validation = 2, test = 3 }
 C.SPLIT_COLOR = { train = "#1f77b4", val = "#ff7f0e", valid = "#ff7f0e", validation = "#ff7f0e",
                   test = "#2ca02c" }
-
-function C.split_before(a, b)
-  local fa, fb = SPLIT_ORDER[a] or 99, SPLIT_ORDER[b] or 99
-  if fa ~= fb then return fa < fb end
-  return a < b
-end
-
--- "loss" first, then the others by name
-function C.metric_before(a, b)
-  if (a == "loss") ~= (b == "loss") then return a == "loss" end
-  return a < b
-end
+C.split_before, C.metric_before = R.split_before, R.metric_before
 
 function C.sorted_keys(t, before)
   local keys = {}
@@ -98,20 +80,7 @@ function C.weighted_twin(name, names)
 end
 
 -- metrics = {split = {name = value}} -> splits, names (union), each sorted
-function C.splits_and_names(metrics)
-  local splits, names, seen = {}, {}, {}
-  for split, m in pairs(metrics or {}) do
-    if type(m) == "table" then
-      splits[#splits + 1] = split
-      for k in pairs(m) do
-        if not seen[k] then seen[k] = true; names[#names + 1] = k end
-      end
-    end
-  end
-  table.sort(splits, C.split_before)
-  table.sort(names, C.metric_before)
-  return splits, names
-end
+function C.splits_and_names(metrics) return R.splits_and_names(metrics, R.metric_before) end
 -- }====================
 
 -- {==================== canvas ====================

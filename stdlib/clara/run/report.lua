@@ -11,22 +11,51 @@ local report = {}
 
 local SPLIT_ORDER = { train = 1, val = 2, valid = 2, validation = 2, test = 3 }
 
-local function split_before(a, b)
+-- train, val, test, then the others by name
+function report.split_before(a, b)
   local fa, fb = SPLIT_ORDER[a] or 99, SPLIT_ORDER[b] or 99
   if fa ~= fb then return fa < fb end
   return a < b
 end
 
+-- "loss" first, then the others by name
+function report.metric_before(a, b)
+  if (a == "loss") ~= (b == "loss") then return a == "loss" end
+  return a < b
+end
+
+-- metrics = {split = {name = value}} -> splits, names (their union), sorted
+function report.splits_and_names(metrics, name_before)
+  local splits, names, seen = {}, {}, {}
+  for split, m in pairs(metrics or {}) do
+    if type(m) == "table" then
+      splits[#splits + 1] = split
+      for k in pairs(m) do
+        if not seen[k] then seen[k] = true; names[#names + 1] = k end
+      end
+    end
+  end
+  table.sort(splits, report.split_before)
+  table.sort(names, name_before)
+  return splits, names
+end
+
+-- a number as every report shows it: integers whole, others to 4
+-- decimals, scientific when tiny or huge
+function report.number(v)
+  if math.type(v) == "integer" then return string.format("%d", v) end
+  if v ~= v then return "nan" end
+  if v == math.huge or v == -math.huge then return v > 0 and "inf" or "-inf" end
+  local a = math.abs(v)
+  if a ~= 0 and (a < 1e-3 or a >= 1e6) then return string.format("%.4e", v) end
+  return string.format("%.4f", v)
+end
+
+-- a Markdown table cell
 local function fmt(v)
   if v == nil then return "" end
   if type(v) == "userdata" and v.item then v = v:item() end
-  if type(v) == "number" then
-    if math.type(v) == "integer" then return string.format("%d", v) end
-    if v ~= v then return "nan" end
-    local a = math.abs(v)
-    if a ~= 0 and (a < 1e-3 or a >= 1e6) then return string.format("%.4e", v) end
-    return string.format("%.4f", v)
-  end
+  if type(v) == "number" then return report.number(v) end
   return (tostring(v):gsub("|", "\\|"):gsub("\n", " "))
 end
 
@@ -48,17 +77,7 @@ function report.markdown(title, result, rows)
   local out = { "# " .. title .. "\n" }
   -- 1. final metrics, one row per split
   local metrics = result.metrics or {}
-  local splits, names, seen = {}, {}, {}
-  for split, m in pairs(metrics) do
-    if type(m) == "table" then
-      splits[#splits + 1] = split
-      for k in pairs(m) do
-        if not seen[k] then seen[k] = true; names[#names + 1] = k end
-      end
-    end
-  end
-  table.sort(splits, split_before)
-  table.sort(names)
+  local splits, names = report.splits_and_names(metrics)
   if #splits > 0 then
     local mrows = {}
     for i, s in ipairs(splits) do
