@@ -419,6 +419,85 @@ int th_ctc_loss(th_tensor *out, th_tensor log_probs, th_tensor targets,
 int th_get_rng_state(th_tensor *out);
 int th_set_rng_state(th_tensor state);
 
+/* fused training steps (bridge/fused.cpp), the fast twins of
+   clara.train.clear's step (stdlib/clara/train/fast.lua drives them).
+   A fused plan holds a model that is a chain of native modules (each
+   output feeds the next), one of clara's losses, its term weight and,
+   when libtorch's own, the optimizer; module and optimizer handles are
+   borrowed (the caller keeps them alive).  One call runs a micro-batch:
+   zero_grad, forward, loss, backward, optimizer step, running sums;
+   every operation is the one clara's Lua code runs, in the same order, so
+   the results are bitwise those of the clear loop.  A batch whose shapes
+   or values the fused loss or accuracy does not cover comes back
+   TH_FUSED_FALLBACK after the forward (nothing else done): the caller
+   finishes it in Lua with th_fused_take's tensors. */
+typedef struct th_fused_s *th_fused;
+
+enum { /* the losses, as clara.losses computes them with default options */
+  TH_FUSED_CROSS_ENTROPY, TH_FUSED_NLL, TH_FUSED_MSE, TH_FUSED_L1,
+  TH_FUSED_BCE_WITH_LOGITS, TH_FUSED_NLOSSES
+};
+enum { TH_FUSED_TRAIN, TH_FUSED_EVAL }; /* data slots and running sums */
+
+/* flags of a micro-batch */
+#define TH_FUSED_ZERO_GRAD 1 /* optimizer zero_grad first */
+#define TH_FUSED_STEP 2      /* optimizer step after backward (if finite) */
+#define TH_FUSED_SCALED 4    /* backward of total * scale (accumulation) */
+#define TH_FUSED_KEEP 8      /* keep output and batch for th_fused_take */
+#define TH_FUSED_COUNT 16    /* count correct argmax predictions */
+
+enum { /* what a micro-batch did */
+  TH_FUSED_OK,
+  TH_FUSED_NONFINITE_TERM,  /* the loss is not finite (value in *value) */
+  TH_FUSED_NONFINITE_TOTAL, /* the weighted loss is not finite */
+  TH_FUSED_FALLBACK,        /* forward done, nothing else: finish in Lua */
+  TH_FUSED_FORWARD_FAILED   /* a module raised: the caller reruns forward */
+};
+
+typedef struct {
+  int flags;
+  th_tensor x, y;       /* the batch, or NULL: assembled from the slot */
+  int64_t start, rows;  /* rows [start, start + rows) of the permutation */
+  double scale;         /* TH_FUSED_SCALED */
+} th_fused_args;
+
+/* running sums of one slot, as clara.train.clear keeps them: n samples,
+   loss (the weighted total), raw and weighted term sums (terms: whether a
+   finite batch was added), correct predictions of count */
+typedef struct {
+  int64_t n;
+  double loss, raw, weighted;
+  int terms;
+  int64_t correct, count;
+} th_fused_sums;
+
+/* weight: the term weight as Lua has it (integer or float) */
+int th_fused_new(th_fused *out, const th_module *modules, int n,
+                 th_optimizer opt, int loss, th_scalar weight);
+void th_fused_free(th_fused f);
+/* the slot's tensors (input, target) and permutation (int64, 0-based) */
+int th_fused_data(th_fused f, int slot, th_tensor x, th_tensor y,
+                  th_tensor perm);
+int th_fused_batch(th_tensor *x, th_tensor *y, th_fused f, int slot,
+                   int64_t start, int64_t rows);
+/* one micro-batch, training (slot TRAIN) or evaluation (slot EVAL, no
+   gradients); returns TH_FUSED_* in *status, the non-finite value in *value */
+int th_fused_train(int *status, double *value, th_fused f,
+                   const th_fused_args *a);
+int th_fused_eval(int *status, double *value, th_fused f,
+                  const th_fused_args *a);
+/* the output and batch the last micro-batch kept (NULL: none) */
+int th_fused_take(th_tensor *output, th_tensor *x, th_tensor *y, th_fused f);
+/* sums of a slot; take_counts: correct and count restart at 0 */
+int th_fused_get_sums(th_fused_sums *out, th_fused f, int which,
+                      int take_counts);
+int th_fused_set_sums(th_fused f, int which, const th_fused_sums *s);
+/* a batch finished in Lua adds its numbers (terms 0: the loss only) */
+int th_fused_add(th_fused f, int which, int64_t rows, double loss, int terms,
+                 double raw, double weighted);
+/* the last finite training batch's loss and total: 1, or 0 before any */
+int th_fused_last(double *raw, double *total, th_fused f);
+
 #ifdef __cplusplus
 }
 #endif

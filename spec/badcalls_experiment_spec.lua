@@ -29,7 +29,7 @@ local cases = {
   { "accumulate 1.5", "clara.experiment", "accumulate must be an integer >= 1, got 1.5", function() exp { accumulate = 1.5 } end },
   { "on_nonfinite", "clara.experiment", "on_nonfinite must be 'stop' or 'skip', got ignore",
     function() exp { on_nonfinite = "ignore" } end },
-  { "unknown impl", "clara.experiment", "impl 'fast' is not available", function() exp { impl = "fast" } end },
+  { "unknown impl", "clara.experiment", "impl 'warp' is not available", function() exp { impl = "warp" } end },
   { "bad metric", "clara.experiment", "metric 'acc' must be a metric object", function() run { metrics = { acc = 3 } } end },
   { "bad batcher", "clara.experiment", "batcher must have a batches(dataset, info) method", function() run { batcher = 3 } end },
   { "model factory returns nothing", "clara.experiment", "the model factory returned nothing",

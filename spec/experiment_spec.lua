@@ -192,6 +192,6 @@ describe("clara.experiment", function()
     assert.has_error(function() clara.experiment { data = data(8), objective = L.mse, optimizer = function() end } end,
       "clara.experiment: model must be a factory function returning a model")
     assert.has_error(function() base { batch_size = 0 } end, "clara.experiment: batch_size must be an integer >= 1, got 0")
-    assert.has_error(function() base { impl = "warp" } end, "clara.experiment: impl 'warp' is not available (clear)")
+    assert.has_error(function() base { impl = "warp" } end, "clara.experiment: impl 'warp' is not available (clear, fast)")
   end)
 end)

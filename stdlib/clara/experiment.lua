@@ -57,7 +57,7 @@ local KEYS = {
   checkpoint_every = true, handle_signals = true, hparams = true,
 }
 
-local IMPLS = { clear = "clara.train.clear" }
+local IMPLS = { clear = "clara.train.clear", fast = "clara.train.fast" }
 
 local function fail(msg) error("clara.experiment: " .. msg, 3) end
 
@@ -88,7 +88,7 @@ local function new(_, spec)
     fail("on_nonfinite must be 'stop' or 'skip', got " .. tostring(spec.on_nonfinite))
   end
   if spec.impl ~= nil and not IMPLS[spec.impl] then
-    fail(("impl '%s' is not available (clear)"):format(tostring(spec.impl)))
+    fail(("impl '%s' is not available (clear, fast)"):format(tostring(spec.impl)))
   end
   if spec.hooks ~= nil and type(spec.hooks) ~= "table" then fail("hooks must be a table of functions") end
   if spec.hparams ~= nil and (type(spec.hparams) ~= "table" or getmetatable(spec.hparams) ~= nil) then
