@@ -18,6 +18,12 @@ SAN      ?=
 CFLAGS   += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC $(LUA_INC) -Ibindings
 CXXFLAGS += $(OPT) $(SAN) -std=c++17 -Wall -Wno-unused-parameter -fPIC $(TORCH_INC) -Ibindings
 LDLIBS   := -l:libtcmalloc_minimal.so.4 $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -ledit -lz -lm -ldl -lpthread
+# the program itself: no libtorch (build/libclara_torch.so is loaded on first use)
+CLARA_LIBS := -Wl,--no-as-needed -l:libtcmalloc_minimal.so.4 -Wl,--as-needed -llua5.4 -ledit -lm -ldl -lpthread
+TORCH_LIBS := $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -lz -lm -lpthread
+# the libtorch version, read from its headers when a recipe needs it
+TORCH_VERSION = $(or $(shell printf '\043include <torch/version.h>\nTORCH_VERSION\n' | \
+                  $(CXX) -E -P $(TORCH_INC) -x c++ - 2>/dev/null | tail -1),"unknown")
 BUILD    ?= build
 VERSION  := 0.1.0
 
@@ -37,6 +43,11 @@ BIND_OBJ    := $(BIND_SRC:%.c=$(BUILD)/%.o)
 RT_OBJ      := $(RT_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ    := $(BUILD)/runtime/main.o
 LIBCLARA    := $(BUILD)/libclara.a
+# bindings the program links in; the others go into libclara_torch.so
+CORE_BIND   := bindings/l_preload.c bindings/l_signal.c bindings/l_sys.c bindings/l_process.c
+CORE_OBJ    := $(CORE_BIND:%.c=$(BUILD)/%.o)
+TORCH_OBJ   := $(BRIDGE_OBJ) $(filter-out $(CORE_OBJ),$(BIND_OBJ))
+TORCHLIB    := $(BUILD)/libclara_torch.so
 TESTS_SRC   := $(wildcard tests/*_test.c)
 TESTS_BIN   := $(TESTS_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -61,8 +72,12 @@ deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	else echo "deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
 
-clara: $(MAIN_OBJ) $(LIBCLARA)
-	$(CXX) $(SAN) -o $@.tmp $(MAIN_OBJ) -Wl,--whole-archive $(LIBCLARA) -Wl,--no-whole-archive $(LDLIBS) -Wl,-E
+clara: $(MAIN_OBJ) $(RT_OBJ) $(CORE_OBJ) $(TORCHLIB)
+	$(CC) $(SAN) -o $@.tmp $(MAIN_OBJ) $(RT_OBJ) $(CORE_OBJ) $(CLARA_LIBS) -Wl,-E
+	mv -f $@.tmp $@
+
+$(TORCHLIB): $(TORCH_OBJ)
+	$(CXX) $(SAN) -shared -o $@.tmp $(TORCH_OBJ) $(TORCH_LIBS)
 	mv -f $@.tmp $@
 
 $(LIBCLARA): $(BRIDGE_OBJ) $(BIND_OBJ) $(RT_OBJ)
@@ -71,7 +86,8 @@ $(LIBCLARA): $(BRIDGE_OBJ) $(BIND_OBJ) $(RT_OBJ)
 
 $(BUILD)/%.o: %.c $(wildcard bindings/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DCLARA_VERSION='"$(VERSION)"' -DCLARA_PREFIX='"$(PREFIX)"' -c $< -o $@
+	$(CC) $(CFLAGS) -DCLARA_VERSION='"$(VERSION)"' -DCLARA_PREFIX='"$(PREFIX)"' \
+	  $(if $(filter runtime/main.c,$<),-DCLARA_TORCH_VERSION='$(TORCH_VERSION)') -c $< -o $@
 
 $(BUILD)/%.o: %.cpp bindings/torch_bridge.h $(wildcard bindings/bridge/*.h)
 	@mkdir -p $(dir $@)

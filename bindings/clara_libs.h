@@ -20,8 +20,12 @@ int luaopen_clara_sys_core(lua_State *L); /* l_sys.c */
 int luaopen_clara_train_fast_core(lua_State *L); /* l_fused.c */
 int luaopen_clara_process_core(lua_State *L); /* l_process.c */
 
-/* every C module, by the name `require` knows it; the runtime puts each in
-   package.preload (the list ends with {NULL, NULL}) */
+/* every C module, by the name `require` knows it (lists end with
+   {NULL, NULL}): those without libtorch, linked into the program, which
+   puts them in package.preload; and those of libclara_torch.so, which the
+   runtime finds through a package searcher that loads the library on first
+   use (linked in statically, e.g. in the C tests, they are used directly) */
 extern const luaL_Reg clara_preloads[];
+extern const luaL_Reg clara_torch_preloads[];
 
 #endif

@@ -10,7 +10,6 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "torch_bridge.h"
 #include "repl.h"
 #include "run.h"
 #include "state.h"
@@ -28,10 +27,13 @@
 #define has_l 32    /* -l */
 #define has_help 64 /* --help */
 
+/* the libtorch version the build saw: printing it must not load libtorch */
+#ifndef CLARA_TORCH_VERSION
+#define CLARA_TORCH_VERSION "unknown"
+#endif
+
 static void print_version(void) {
-  const char *torch = th_version();
-  printf("clara %s (%s, libtorch %s)\n", CLARA_VERSION, LUA_RELEASE,
-         torch ? torch : "unknown");
+  printf("clara %s (%s, libtorch %s)\n", CLARA_VERSION, LUA_RELEASE, CLARA_TORCH_VERSION);
   fflush(stdout);
 }
 

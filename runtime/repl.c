@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 
 #include "complete.h"
+#include "state.h"
 #include "repl.h"
 #include "run.h"
 
@@ -239,6 +240,8 @@ void claraR_repl(lua_State *L) {
   const char *progname = claraD_progname();
   int status, silent = 0;
   claraD_setprogname(NULL); /* errors typed in need no "clara:" */
+  lua_pushcfunction(L, claraS_requireglobals);
+  claraD_report(L, lua_pcall(L, 0, 0, 0));
   initediting(L);
   while ((status = loadline(L, &silent)) != ENDOFINPUT) {
     if (status == ABANDONED) {

@@ -1,7 +1,10 @@
 /*
-** state.c: the lua_State of clara: standard libraries, module paths,
-** torch.core, and the globals torch, nn, optim and clara.
+** state.c: the lua_State of clara: standard libraries, module paths, the
+** C modules, and the globals torch, nn, optim and clara.  libtorch is
+** loaded on first use: its modules come from libclara_torch.so through a
+** package searcher, and the four globals are required when first read.
 */
+#include <dlfcn.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -127,14 +130,78 @@ void claraS_setpaths(lua_State *L) {
   setpath(L, "cpath", CLARA_PREFIX "/lib/clara", LUA_CPATH_DEFAULT, 1);
 }
 
-void claraS_preloadcore(lua_State *L) {
-  const luaL_Reg *m;
+/* linked in (the C tests) or NULL: then libclara_torch.so has it */
+extern const luaL_Reg clara_torch_preloads[] __attribute__((weak));
+
+static void preload(lua_State *L, const luaL_Reg *m) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  for (m = clara_preloads; m->name != NULL; m++) {
+  for (; m->name != NULL; m++) {
     lua_pushcfunction(L, m->func);
     lua_setfield(L, -2, m->name);
   }
   lua_pop(L, 1);
+}
+
+/* the list of libclara_torch.so: next to the program (build/), or installed */
+static const luaL_Reg *torchlib(lua_State *L) {
+  static const luaL_Reg *list = NULL;
+  char path[PATH_MAX + 64];
+  const char *exe = claraS_exedir();
+  const char *tried[2] = {NULL, CLARA_PREFIX "/lib/clara/libclara_torch.so"};
+  void *h = NULL;
+  if (list) return list;
+  if (exe) {
+    snprintf(path, sizeof path, "%s/build/libclara_torch.so", exe);
+    tried[0] = path;
+  }
+  for (int i = 0; i < 2 && !h; i++)
+    if (tried[i] && access(tried[i], R_OK) == 0) h = dlopen(tried[i], RTLD_NOW | RTLD_GLOBAL);
+  if (!h) {
+    const char *why = dlerror();
+    luaL_error(L, "cannot load libtorch's modules: %s", why ? why : "libclara_torch.so not found "
+               "(build/ next to the clara program, or " CLARA_PREFIX "/lib/clara)");
+  }
+  list = (const luaL_Reg *)dlsym(h, "clara_torch_preloads");
+  if (!list) luaL_error(L, "libclara_torch.so has no module list (clara_torch_preloads)");
+  return list;
+}
+
+/* package.searchers entry: torch.*.core and clara.*.core from the library */
+static int searchtorch(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  size_t len = strlen(name);
+  if (!(strncmp(name, "torch.", 6) == 0 || strncmp(name, "clara.", 6) == 0) || len < 5 ||
+      strcmp(name + len - 5, ".core") != 0) {
+    lua_pushfstring(L, "no C module '%s' in libclara_torch.so", name);
+    return 1;
+  }
+  for (const luaL_Reg *m = torchlib(L); m->name != NULL; m++) {
+    if (strcmp(m->name, name) == 0) {
+      lua_pushcfunction(L, m->func);
+      lua_pushstring(L, "libclara_torch.so");
+      return 2;
+    }
+  }
+  lua_pushfstring(L, "no C module '%s' in libclara_torch.so", name);
+  return 1;
+}
+
+void claraS_preloadcore(lua_State *L) {
+  preload(L, clara_preloads);
+  if (clara_torch_preloads) {
+    preload(L, clara_torch_preloads);
+    return;
+  }
+  /* the searcher goes right after package.preload's */
+  lua_getglobal(L, LUA_LOADLIBNAME);
+  lua_getfield(L, -1, "searchers");
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "insert");
+  lua_pushvalue(L, -3);
+  lua_pushinteger(L, 2);
+  lua_pushcfunction(L, searchtorch);
+  lua_call(L, 3, 0);
+  lua_pop(L, 3);
 }
 
 /* a broken stdlib file is someone's bug to find: show where it broke */
@@ -144,27 +211,44 @@ static int tracebackhandler(lua_State *L) {
   return 1;
 }
 
-static int requiremodule(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushvalue(L, 1);
-  lua_call(L, 1, 1);
-  return 1;
+/* _G's __index: a preloaded global is required the first time it is read */
+static int lazyglobal(lua_State *L) {
+  const char *key = lua_tostring(L, 2);
+  int i;
+  if (key == NULL) return 0;
+  for (i = 0; preloaded[i].global != NULL; i++) {
+    if (strcmp(key, preloaded[i].global) != 0) continue;
+    lua_pushcfunction(L, tracebackhandler);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, preloaded[i].module);
+    if (lua_pcall(L, 1, 1, -3) != LUA_OK)
+      return luaL_error(L, "cannot load the standard library "
+                        "(module '%s' for global '%s'):\n%s",
+                        preloaded[i].module, preloaded[i].global, lua_tostring(L, -1));
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, preloaded[i].global); /* rawset: _G has no __newindex */
+    return 1;
+  }
+  return 0;
 }
 
 void claraS_loadglobals(lua_State *L) {
-  int i;
-  lua_pushcfunction(L, tracebackhandler);
-  for (i = 0; preloaded[i].global != NULL; i++) {
-    lua_pushcfunction(L, requiremodule);
-    lua_pushstring(L, preloaded[i].module);
-    if (lua_pcall(L, 1, 1, -3) != LUA_OK)
-      luaL_error(L, "cannot load the standard library "
-                 "(module '%s' for global '%s'):\n%s",
-                 preloaded[i].module, preloaded[i].global,
-                 lua_tostring(L, -1));
-    lua_setglobal(L, preloaded[i].global);
-  }
+  lua_pushglobaltable(L);
+  lua_newtable(L);
+  lua_pushcfunction(L, lazyglobal);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
   lua_pop(L, 1);
+}
+
+/* the globals now (the REPL: completion lists what is there) */
+int claraS_requireglobals(lua_State *L) {
+  int i;
+  for (i = 0; preloaded[i].global != NULL; i++) {
+    lua_getglobal(L, preloaded[i].global);
+    lua_pop(L, 1);
+  }
+  return 0;
 }
 
 int claraS_openlibs(lua_State *L) {

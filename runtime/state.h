@@ -1,7 +1,8 @@
 /*
 ** state.h: a lua_State set up for clara: standard libraries, module paths
-** (clara's stdlib first, then Lua's), torch.core, and the preloaded globals
-** torch, nn, optim, clara.
+** (clara's stdlib first, then Lua's), the C modules (libtorch's loaded on
+** first use), and the globals torch, nn, optim, clara (required when first
+** read).
 */
 #ifndef CLARA_STATE_H
 #define CLARA_STATE_H
@@ -21,11 +22,16 @@ int claraS_openlibs(lua_State *L);
    append Debian's Lua 5.4 directories when they are missing */
 void claraS_setpaths(lua_State *L);
 
-/* package.preload["torch.core"] = luaopen_torch_core */
+/* package.preload["clara.sys.core"] = luaopen_clara_sys_core, ...; and a
+   package searcher for libtorch's modules, which loads libclara_torch.so */
 void claraS_preloadcore(lua_State *L);
 
-/* torch = require "torch", nn = ..., optim = ..., clara = ... */
+/* reading the global torch (nn, optim, clara) requires "torch" (...) */
 void claraS_loadglobals(lua_State *L);
+
+/* require the four globals now (the REPL, so completion sees them); a
+   lua_CFunction, to call in protected mode */
+int claraS_requireglobals(lua_State *L);
 
 /* the directory holding the running executable, or NULL */
 const char *claraS_exedir(void);

@@ -210,12 +210,31 @@ describe("clara's modules and globals", function()
                      out:match("^[^;]*;[^;]*"))
   end)
 
+  it("loads libtorch only when a script first uses it", function()
+    local out, err, code = run({"-e", [[
+      local function mapped()
+        for l in io.lines("/proc/self/maps") do if l:find("libtorch_cpu", 1, true) then return true end end
+        return false
+      end
+      local x = 1 + 1
+      print(mapped(), package.loaded["torch.core"] ~= nil)
+      local t = torch.ones(2)
+      print(mapped(), package.loaded["torch.core"] ~= nil, t:sum():item())]]})
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+    assert.are.equal("false\tfalse\ntrue\ttrue\t2.0\n", out)
+    -- -v names the libtorch the build saw without loading it
+    out, err, code = run({"-v"})
+    assert.are.equal(0, code)
+    assert.matches("libtorch 1%.13", out)
+  end)
+
   it("preloads torch, nn, optim and clara, the same tables require gives", function()
     local out, err, code = run({"-e", [[
       print(type(torch), type(nn), type(optim), type(clara))
       print(require "torch" == torch, require "torch.nn" == nn,
             require "torch.optim" == optim, require "clara" == clara)
-      print(package.preload["torch.core"] ~= nil)]]})
+      print(package.loaded["torch.core"] ~= nil)]]})
     assert.are.equal("", err)
     assert.are.equal(0, code)
     assert.are.equal("table\ttable\ttable\ttable\ntrue\ttrue\ttrue\ttrue\ntrue\n", out)
