@@ -1,28 +1,17 @@
 // batches, libtorch C++ twin: one epoch of mini-batch assembly over
 // in-memory tensors: x 60000x784 float32, y 60000 int64, batch 128,
-// shuffled: randperm, then one index_select per tensor per batch (what
-// clara's DataLoader does on its fast path).  Same work, clock and
-// repetitions as batches.lua/.py.  Usage: batches [rows]   (BENCH_SCALE scales)
+// shuffled: clara's shuffle (data.h, a seed drawn from torch's generator
+// as clara's unseeded DataLoader draws it), then one index_select per
+// tensor per batch (what clara's DataLoader does on its fast path).  Same work, clock and
+// repetitions as batches.lua/.py.  A repetition is one
+// epoch.  Usage: batches [rows]   (BENCH_SCALE scales)
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <limits>
-
-static double wall_now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-static double cpu_now() { return (double)std::clock() / CLOCKS_PER_SEC; }
+#include "data.h"
+#include "twin.h"
 
 int main(int argc, char **argv) {
-  const char *scale = std::getenv("BENCH_SCALE");
-  long rows = argc > 1 ? std::atol(argv[1])
-                       : std::max(1280L, (long)(60000 * (scale ? std::atof(scale) : 1.0)));
-  const int REPS = 5;
+  long rows = twin::count(argc, argv, 60000, 1280);
   const long BS = 128;
 
   torch::set_num_threads(1);
@@ -32,7 +21,8 @@ int main(int argc, char **argv) {
 
   // the sum of every batch's labels: the same whatever the order
   auto epoch = [&]() {
-    torch::Tensor perm = torch::randperm(rows);
+    uint64_t seed = torch::randint(0, (1LL << 31) - 1, {1}).item<int64_t>();
+    torch::Tensor perm = data::permutation(rows, seed, 0);
     long s = 0;
     for (long start = 0; start < rows; start += BS) {
       torch::Tensor idx = perm.narrow(0, start, std::min(BS, rows - start));
@@ -43,18 +33,6 @@ int main(int argc, char **argv) {
     return s;
   };
 
-  epoch();  // warm-up
-  double best_wall = std::numeric_limits<double>::infinity(), best_cpu = best_wall;
-  long check = 0;
-  for (int r = 0; r < REPS; r++) {
-    double w0 = wall_now(), c0 = cpu_now();
-    check = epoch();
-    double w1 = wall_now(), c1 = cpu_now();
-    best_wall = std::min(best_wall, w1 - w0);
-    best_cpu = std::min(best_cpu, c1 - c0);
-  }
-  std::printf("RESULT batches %.6e\n", best_wall);
-  std::printf("CPU batches %.6e\n", best_cpu);
-  std::printf("CHECK batches %.6g\n", (double)check);
+  twin::serve("batches", [&] { return twin::Rep{(double)epoch()}; });
   return 0;
 }

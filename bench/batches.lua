@@ -1,15 +1,14 @@
 -- batches, clara twin: one epoch of mini-batch assembly over in-memory
 -- tensors: x 60000x784 float32, y 60000 int64, batch 128, shuffled, by
 -- clara.data.DataLoader (fast path: one index_select per tensor per batch).
--- Same work, clock and repetitions as batches.py (PyTorch's
--- DataLoader(TensorDataset)) and batches.cpp (randperm + index_select).
+-- Same work as batches.py (PyTorch's DataLoader(TensorDataset)) and
+-- batches.cpp (randperm + index_select).  A repetition is one epoch.
 -- Usage: ./clara bench/batches.lua [rows]   (BENCH_SCALE scales the rows)
--- Timing: wall clock, see bench/clock.lua.  RESULT is seconds per epoch.
+-- Timing and protocol: bench/clock.lua.
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local clock = dofile(here .. "/clock.lua")
 
 local rows = clock.count(60000, 1280)
-local REPS = 5
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
@@ -25,5 +24,4 @@ local function epoch()
   return s
 end
 
-local check = clock.best("batches", epoch, REPS)
-print(string.format("CHECK batches %.6g", check))
+clock.twin { name = "batches", rep = epoch }

@@ -1,12 +1,20 @@
-# load_data, numpy twin: (1) load_idx: Fashion-MNIST train images + labels
-# from the gzip IDX files, as MNIST loaders do it (gzip + np.frombuffer),
-# labels to int64; (2) load_csv: a ~100 MB numeric CSV (header, 20 float
-# columns and an integer label column) with numpy.loadtxt, split into inputs
-# (float32) and labels.  Same files and repetitions as load_data.lua.
-# Usage: /usr/bin/python3 bench/load_data.py [reps]
+# load_data, numpy twin, one of two benchmarks (argument "idx" or "csv"):
+#   load_idx: Fashion-MNIST train images + labels from the gzip IDX files, as
+#     MNIST loaders do it (gzip + np.frombuffer), labels to int64;
+#   load_csv: a ~100 MB numeric CSV (header, 20 float columns and an integer
+#     label column) with numpy.loadtxt, split into inputs (float32) and labels.
+# Same files as load_data.lua.  A repetition is one load; the warm-up only
+# reads the file once (page cache).
+# Usage: /usr/bin/python3 bench/load_data.py idx|csv
 #        /usr/bin/python3 bench/load_data.py --make-csv PATH [MB]   (writes the CSV)
-import gzip, os, sys, time
+import gzip
+import os
+import sys
+
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import twin  # noqa: E402
 
 FM = os.environ.get("CLARA_DATA", "/usr/share/datasets/fashion-mnist")
 CSV = "build/bench/numeric_100mb.csv"
@@ -35,35 +43,30 @@ def load_idx():
         x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
     with gzip.open(os.path.join(FM, "train-labels-idx1-ubyte.gz"), "rb") as f:
         y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
-    return x, y
+    return float(x.sum(dtype=np.float64)) + float(y.sum(dtype=np.float64))
 
 
 def load_csv():
     a = np.loadtxt(CSV, delimiter=",", skiprows=1, dtype=np.float32)
-    return a[:, :-1], a[:, -1]
+    x, y = a[:, :-1], a[:, -1]
+    return float(x.sum(dtype=np.float64)) + float(y.sum(dtype=np.float64))
 
 
-def bench(name, fn, reps, check):
-    fn()  # warm-up (and page cache)
-    best_wall = best_cpu = float("inf")
-    for _ in range(reps):
-        w0, c0 = time.perf_counter(), time.process_time()
-        r = fn()
-        best_wall = min(best_wall, time.perf_counter() - w0)
-        best_cpu = min(best_cpu, time.process_time() - c0)
-    print("RESULT %s %.6e" % (name, best_wall))
-    print("CPU %s %.6e" % (name, best_cpu))
-    print("CHECK %s %.6g" % (name, check(r)))
-    sys.stdout.flush()
+def slurp(path):
+    with open(path, "rb") as f:
+        f.read()
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--make-csv":
         make_csv(sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 100)
         sys.exit(0)
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    if not os.path.exists(CSV):
-        make_csv(CSV)
-    bench("load_idx", load_idx, reps, lambda r: int(r[0].sum(dtype=np.int64)) + int(r[1].sum()))
-    bench("load_csv", load_csv, max(1, reps // 2),
-          lambda r: float(r[0].sum(dtype=np.float64)) + float(r[1].sum(dtype=np.float64)))
+    which = sys.argv[1] if len(sys.argv) > 1 else "idx"
+    if which == "idx":
+        twin.twin("load_idx", load_idx, warmup=lambda: slurp(os.path.join(FM, "train-images-idx3-ubyte.gz")))
+    elif which == "csv":
+        if not os.path.exists(CSV):
+            make_csv(CSV)
+        twin.twin("load_csv", load_csv, warmup=lambda: slurp(CSV))
+    else:
+        sys.exit("load_data.py: expected idx or csv, got %s" % which)

@@ -1,28 +1,14 @@
 // mlp_step, libtorch C++ twin: one training step of a tiny MLP written with
 // raw tensor ops (no nn modules): forward, MSE loss, backward, SGD update
-// under no_grad, zero the grads.  Same work as mlp_step.lua/.py.
-// Usage: mlp_step [steps]   (BENCH_SCALE scales)
+// under no_grad, zero the grads.  Same work as mlp_step.lua/.py.  A
+// repetition is `steps` (400) steps, continuing the same weights; the time
+// is per step.  Usage: mlp_step [steps]   (BENCH_SCALE scales)
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <limits>
-
-static double wall_now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-static double cpu_now() { return (double)std::clock() / CLOCKS_PER_SEC; }
+#include "twin.h"
 
 int main(int argc, char **argv) {
-  const char *scale = std::getenv("BENCH_SCALE");
-  long steps = argc > 1 ? std::atol(argv[1])
-                        : std::max(50L, (long)(2000 * (scale ? std::atof(scale) : 1.0)));
-  const int REPS = 5;
-  long per_rep = steps / REPS;
+  long steps = twin::count(argc, argv, 400, 10);
   const double lr = 0.01;
 
   torch::set_num_threads(1);
@@ -55,19 +41,9 @@ int main(int argc, char **argv) {
   };
   auto run = [&](long n) {
     for (long i = 0; i < n; i++) step();
+    return twin::Rep{loss.item<double>()};
   };
 
-  run(per_rep / 4);  // warm-up
-  double best_wall = std::numeric_limits<double>::infinity(), best_cpu = best_wall;
-  for (int r = 0; r < REPS; r++) {
-    double w0 = wall_now(), c0 = cpu_now();
-    run(per_rep);
-    double w1 = wall_now(), c1 = cpu_now();
-    best_wall = std::min(best_wall, (w1 - w0) / per_rep);
-    best_cpu = std::min(best_cpu, (c1 - c0) / per_rep);
-  }
-  std::printf("RESULT mlp_step %.6e\n", best_wall);
-  std::printf("CPU mlp_step %.6e\n", best_cpu);
-  std::printf("CHECK mlp_step %.6g\n", loss.item<double>());
+  twin::serve("mlp_step", [&] { return run(steps); }, steps, [&] { run(steps / 4); });
   return 0;
 }

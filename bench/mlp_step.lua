@@ -1,15 +1,15 @@
 -- mlp_step, clara twin: one training step of a tiny MLP written with raw
 -- tensor ops (no nn modules): forward, MSE loss, backward, SGD update under
 -- no_grad, zero the grads.  Same work as mlp_step.py/.cpp.
+-- A repetition is `steps` (400) steps, continuing the same weights; the
+-- time is per step.  CHECK: the last loss (so every twin must have been
+-- given the same number of repetitions, as bench/driver.py does).
 -- Usage: ./clara bench/mlp_step.lua [steps]   (BENCH_SCALE scales)
--- Timing: wall clock, see bench/clock.lua.
--- bench/clock.lua sits next to this script
+-- Timing and protocol: bench/clock.lua.
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local clock = dofile(here .. "/clock.lua")
 
-local steps = clock.count(2000, 50)
-local REPS = 5
-local per_rep = steps // REPS
+local steps = clock.count(400, 10)
 local lr = 0.01
 
 torch.set_num_threads(1)
@@ -46,9 +46,8 @@ local function run(n)
   for _ = 1, n do
     loss = step()
   end
-  return loss
+  return loss:item()
 end
 
-local loss = clock.best("mlp_step", function() return run(per_rep) end, REPS, per_rep,
-  function() run(per_rep // 4) end)
-print(string.format("CHECK mlp_step %.6g", loss:item()))
+clock.twin { name = "mlp_step", rep = function() return run(steps) end, per = steps,
+             warmup = function() run(steps // 4) end }

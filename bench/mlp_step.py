@@ -1,14 +1,17 @@
 # mlp_step, PyTorch twin: one training step of a tiny MLP written with raw
 # tensor ops (no nn modules): forward, MSE loss, backward, SGD update under
-# no_grad, zero the grads.  Same work as mlp_step.lua/.cpp.
+# no_grad, zero the grads.  Same work as mlp_step.lua/.cpp.  A repetition
+# is `steps` (400) steps, continuing the same weights; the time is per step.
 # Usage: /usr/bin/python3 bench/mlp_step.py [steps]   (BENCH_SCALE scales)
-import os, sys, time
+import os
+import sys
+
 import torch
 
-steps = int(sys.argv[1]) if len(sys.argv) > 1 else \
-    max(50, int(2000 * float(os.environ.get("BENCH_SCALE", "1"))))
-REPS = 5
-per_rep = steps // REPS
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import twin  # noqa: E402
+
+steps = twin.count(400, 10)
 lr = 0.01
 
 torch.set_num_threads(1)
@@ -19,7 +22,7 @@ W1 = torch.randn(32, 64, requires_grad=True)
 b1 = torch.zeros(64, requires_grad=True)
 W2 = torch.randn(64, 10, requires_grad=True)
 b2 = torch.zeros(10, requires_grad=True)
-params = (W1, b1, W2, b2)
+
 
 def step():
     h = (x.matmul(W1) + b1).relu()
@@ -37,20 +40,11 @@ def step():
     b2.grad.zero_()
     return loss
 
+
 def run(n):
     for _ in range(n):
         loss = step()
-    return loss
+    return loss.item()
 
-run(per_rep // 4)  # warm-up
-best_wall = best_cpu = float("inf")
-for _ in range(REPS):
-    w0, c0 = time.perf_counter(), time.process_time()
-    loss = run(per_rep)
-    w1, c1 = time.perf_counter(), time.process_time()
-    best_wall = min(best_wall, (w1 - w0) / per_rep)
-    best_cpu = min(best_cpu, (c1 - c0) / per_rep)
 
-print("RESULT mlp_step %.6e" % best_wall)
-print("CPU mlp_step %.6e" % best_cpu)
-print("CHECK mlp_step %.6g" % loss.item())
+twin.twin("mlp_step", lambda: run(steps), per=steps, warmup=lambda: run(steps // 4))

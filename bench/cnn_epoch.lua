@@ -1,0 +1,32 @@
+-- cnn_epoch, clara twin: one training epoch of a small CNN on the first
+-- 10000 Fashion-MNIST training images (a fixed subset, to keep make bench
+-- short): conv 1->16 3x3 (padding 1), ReLU, maxpool 2, conv 16->32 3x3
+-- (padding 1), ReLU, maxpool 2, flatten, linear 1568->64, ReLU, linear
+-- 64->10; cross-entropy, SGD lr 0.05 momentum 0.9, batch 64, shuffled,
+-- through clara.experiment{...}:run() (out_dir = false, verbose = false,
+-- train_metrics = false).  Timed: the epoch, from on_epoch_start to
+-- on_validation_end; not timed: loading the data, model and optimizer.
+-- CHECK: the epoch's mean training loss.
+-- Settings (environment): BENCH_ROWS (10000), BENCH_IMPL, BENCH_REPS (5).
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local clock = dofile(here .. "/clock.lua")
+local bdata = dofile(here .. "/data.lua")
+local etwin = dofile(here .. "/exp_twin.lua")
+
+local x, y = bdata.setup(10000, false)
+
+local hooks, timed = etwin.timer(clock, "on_epoch_start", "on_validation_end")
+local exp, impl = etwin.experiment("cnn_epoch", {
+  name = "cnn_epoch", data = { train = clara.data.TensorDataset(x, y) },
+  model = function()
+    return nn.Sequential(nn.Conv2d(1, 16, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, 10))
+  end,
+  objective = clara.losses.cross_entropy,
+  optimizer = function(m) return optim.SGD(m:parameters(), { lr = 0.05, momentum = 0.9 }) end,
+  batch_size = 64, epochs = 1, seed = 1, out_dir = false, verbose = false, train_metrics = false,
+  hooks = hooks,
+})
+
+etwin.serve_epoch(clock, "cnn_epoch", exp, impl, timed, 10)

@@ -1,0 +1,60 @@
+-- bench/exp_twin.lua: what the Lua twins that train through
+-- clara.experiment share: the impl chosen by BENCH_IMPL (clear | fast),
+-- the SKIP line when that loop is not in the tree, timing by hooks, and a
+-- note of what the fast loop did.
+local M = {}
+
+-- the experiment for BENCH_IMPL; when clara.experiment refuses that impl,
+-- prints "SKIP <name> ..." (the driver drops the row) and exits
+function M.experiment(name, spec)
+  local impl = os.getenv("BENCH_IMPL") or "clear"
+  if impl ~= "clear" then spec.impl = impl end
+  local ok, exp = pcall(clara.experiment, spec)
+  if not ok then
+    print(("SKIP %s impl '%s' not available: %s"):format(name, impl, tostring(exp)))
+    os.exit(0)
+  end
+  return exp, impl
+end
+
+-- hooks that read the clocks at hook `from` and at hook `to`, and
+-- timed(fn): fn()'s value and the wall and CPU seconds between the two
+-- hooks (the whole call is timed by clock.twin when they were not called)
+function M.timer(clock, from, to)
+  local t = {}
+  local hooks = {
+    [from] = function() t.w0, t.c0 = clock.now(), clock.cpu() end,
+    [to] = function() t.w1, t.c1 = clock.now(), clock.cpu() end,
+  }
+  local function timed(fn)
+    t.w0, t.w1 = nil, nil
+    local v = fn()
+    if t.w0 and t.w1 then return v, t.w1 - t.w0, t.c1 - t.c0 end
+    return v
+  end
+  return hooks, timed
+end
+
+-- clock.twin for one-epoch benchmarks: a repetition is exp:run() (a fresh
+-- model, the same seed), timed by `timed` (M.timer), CHECK its training
+-- loss; the warm-up runs `warm_steps` steps
+function M.serve_epoch(clock, name, exp, impl, timed, warm_steps)
+  clock.twin {
+    name = name, reps = clock.setting("BENCH_REPS", 5),
+    rep = function() return timed(function() return exp:run().history[1].train_loss end) end,
+    warmup = function() exp:with { max_steps = warm_steps }:run() end,
+    note = function() return M.note(impl) end,
+  }
+end
+
+-- a line on what the fast loop did in its last run (nil for clear)
+function M.note(impl)
+  if impl ~= "fast" then return nil end
+  local ok, fast = pcall(require, "clara.train.fast")
+  local r = ok and type(fast) == "table" and fast.last_run
+  if type(r) ~= "table" then return nil end
+  return ("impl fast: %s micro-batches fused in C, %s in Lua%s"):format(tostring(r.fused), tostring(r.in_lua),
+    r.reason and (", whole run clear: " .. tostring(r.reason)) or "")
+end
+
+return M
