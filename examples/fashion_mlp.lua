@@ -1,67 +1,107 @@
--- The default example: a two-layer perceptron on Fashion-MNIST, written
--- with raw tensor operations so every step of training is visible.
--- CLARA_QUICK=1 shortens it (used by `make test`).
-local F = torch.nn.functional
+-- The default example (`make demo`): a 784-256-128-64-10 perceptron on
+-- Fashion-MNIST, trained through clara.experiment.  The experiment is a
+-- table of the user's objects: data, preprocessing, a model factory, an
+-- objective, metrics and an optimizer factory, which read the
+-- hyperparameters in `hparams`.  clara trains with a progress bar,
+-- validates on a stratified tenth of the training images, keeps the best
+-- epoch's weights, stops early, tests, and writes the run to
+-- runs/fashion_mlp/<run-id>/ (config.json, history.csv, report.json/.md,
+-- model.pt, best.pt, ...; `./clara report runs/fashion_mlp/<run-id>`).
+-- Published: 0.900 test accuracy for this MLP.  Measured: 0.9045 (macro F1
+-- 0.904, best epoch 38 of 40), about 2.5 minutes on 2 idle cores (5 on a
+-- busy machine).  examples/fashion_mlp_raw.lua is the same task as a
+-- hand-written loop of tensor operations.
+--
+-- CLARA_QUICK=1 (make test) trains on a subset for two epochs and writes
+-- the run to a temporary directory, removed at the end.
+local T = clara.transforms
+local fs = require "clara.fs"
 local quick = os.getenv("CLARA_QUICK") == "1"
 
-torch.manual_seed(0)
-
--- 1. data: pixels scaled to [0, 1] and flattened, labels 0..9
+-- 1. data: the training images split 90/10, stratified by class (the same
+--    share of each class in both parts); the test set as published
 local images, labels, classes = clara.data.fashion_mnist{ split = "train" }
 local test_images, test_labels = clara.data.fashion_mnist{ split = "test" }
-local function prepare(x) return x:float():div(255):view(x:size(1), 784) end
-local x, y = prepare(images), labels
-local x_test, y_test = prepare(test_images), test_labels
 if quick then
-  x, y = x[{{1, 6000}}], y[{{1, 6000}}]
-  x_test, y_test = x_test[{{1, 2000}}], y_test[{{1, 2000}}]
+  images, labels = images[{{1, 6000}}], labels[{{1, 6000}}]
+  test_images, test_labels = test_images[{{1, 2000}}], test_labels[{{1, 2000}}]
 end
+local parts = clara.data.split(labels, { ratios = { 0.9, 0.1 }, names = { "train", "val" }, seed = 1 })
+local data = parts:subsets(clara.data.TensorDataset(images, labels))
+data.test = clara.data.TensorDataset(test_images, test_labels)
 
--- 2. the model: parameters initialized as nn.Linear does, U(-1/sqrt(in), 1/sqrt(in))
-local function linear(n_in, n_out)
-  local bound = 1 / math.sqrt(n_in)
-  return torch.empty(n_out, n_in):uniform_(-bound, bound):requires_grad_(),
-         torch.empty(n_out):uniform_(-bound, bound):requires_grad_()
-end
-local W1, b1 = linear(784, 256)
-local W2, b2 = linear(256, 10)
-local function model(input)
-  local h = F.linear(input, W1, b1):relu()
-  return F.linear(h, W2, b2)
-end
+-- 2. preprocessing: pixels to [0, 1], normalized with the mean and std of
+--    the training part only (the validation and test images are unseen)
+local pre = T.chain{ T.Scale(1 / 255), T.Normalize(), T.Flatten() }
+pre:fit(parts:take(images, "train"))
 
-local opt = optim.SGD({ W1, b1, W2, b2 }, { lr = 0.1, momentum = 0.9 })
-
-local function accuracy(input, target)
-  return torch.no_grad(function()
-    return model(input):argmax(2):eq(target):float():mean():item()
-  end)
-end
-
--- 3. training: shuffle, then for each batch forward, loss, backward, step
-local epochs, batch_size = quick and 1 or 5, 128
-local n = x:size(1)
-for epoch = 1, epochs do
-  local order = torch.randperm(n)
-  local total, batches = 0, 0
-  for start = 1, n, batch_size do
-    local idx = order[{{start, math.min(start + batch_size - 1, n)}}]
-    local xb, yb = x:index_select(1, idx), y:index_select(1, idx)
-    local loss = F.cross_entropy(model(xb), yb)
-    opt:zero_grad()
-    loss:backward()
-    opt:step()
-    total, batches = total + loss:item(), batches + 1
+-- 3. the model factory: Linear -> ReLU -> Dropout per hidden layer
+local function mlp(hp)
+  local layers, width = {}, 784
+  for _, h in ipairs(hp.hidden) do
+    layers[#layers + 1] = nn.Linear(width, h)
+    layers[#layers + 1] = nn.ReLU()
+    if hp.dropout > 0 then layers[#layers + 1] = nn.Dropout(hp.dropout) end
+    width = h
   end
-  print(("epoch %d/%d  loss %.4f  test accuracy %.2f%%")
-    :format(epoch, epochs, total / batches, 100 * accuracy(x_test, y_test)))
+  layers[#layers + 1] = nn.Linear(width, #classes)
+  return nn.Sequential(table.unpack(layers))
 end
 
--- 4. a look at a few predictions
-local guess = torch.no_grad(function() return model(x_test[{{1, 5}}]):argmax(2) end)
-for i = 1, 5 do
-  print(("  sample %d: predicted %-12s true %s"):format(i, classes[guess[i]:item() + 1],
-                                                    classes[y_test[i]:item() + 1]))
+-- 4. where the run is written: runs/ (the default), or a temporary
+--    directory in quick mode
+local out_dir = "runs"
+if quick then out_dir = os.tmpname(); os.remove(out_dir) end
+
+-- 5. the experiment
+local exp = clara.experiment{
+  name = "fashion_mlp",
+  data = data,
+  preprocess = pre,
+  hparams = { lr = 1e-3, hidden = { 256, 128, 64 }, dropout = 0.2, lr_factor = 0.5, lr_patience = 2 },
+  model = mlp,
+  objective = clara.losses.cross_entropy,
+  metrics = {
+    acc = clara.metrics.accuracy,
+    f1 = function() return clara.metrics.f1{ average = "macro" } end,
+    confusion = function() return clara.metrics.confusion_matrix{ num_classes = #classes } end,
+  },
+  optimizer = function(model, hp) return optim.Adam(model, { lr = hp.lr }) end,
+  -- halve the learning rate when val_acc stalls: needs no epoch count, so
+  -- `--set epochs=...` or early stopping never leave it half-way
+  scheduler = function(opt, hp)
+    return optim.lr_scheduler.ReduceLROnPlateau(opt, { mode = "max", factor = hp.lr_factor,
+                                                       patience = hp.lr_patience })
+  end,
+  batch_size = 128, epochs = quick and 2 or 40, seed = 0,
+  monitor = "val_acc", patience = 6,   -- early stopping; the best epoch's weights are restored
+  out_dir = out_dir,
+}
+
+local result = exp:run()
+
+-- 6. the result is in memory too: the best epoch, the test numbers, and
+--    the test confusion matrix (rows: true class, columns: predicted)
+local test = result.final.test
+print(("best epoch %d (val_acc %.4f); test accuracy %.4f, macro F1 %.4f; %d epochs in %.0f s")
+  :format(result.best.epoch, result.best.value, test.acc, test.f1, result.epochs, result.time))
+local m = result.confusion.test   -- also in report.json, and drawn by `clara report`
+print("test recall per class, and the class each is most confused with:")
+for t = 1, #classes do
+  local row_sum, worst = 0, nil
+  for p = 1, #classes do
+    row_sum = row_sum + m[t][p]
+    if p ~= t and (worst == nil or m[t][p] > m[t][worst]) then worst = p end
+  end
+  print(("  %-12s %.3f   %-12s (%d)"):format(classes[t], m[t][t] / row_sum, classes[worst], m[t][worst]))
 end
-local final = accuracy(x_test, y_test)
-assert(final > (quick and 0.6 or 0.8), ("accuracy %.3f is too low: training is broken"):format(final))
+
+-- 7. the run directory (quick mode: checked, then removed)
+print("run directory: " .. result.dir)
+for _, f in ipairs { "config.json", "history.csv", "report.json", "report.md", "model.pt" } do
+  assert(fs.exists(fs.join(result.dir, f)), "the run directory has no " .. f)
+end
+if quick then os.execute(("rm -rf '%s'"):format(out_dir)) end
+
+local want = quick and 0.7 or 0.89
+assert(test.acc >= want, ("test accuracy %.4f is below %.2f: training is broken"):format(test.acc, want))

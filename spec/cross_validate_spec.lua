@@ -138,6 +138,30 @@ describe("exp:cross_validate", function()
     assert.are.equal(2, #info.history)   -- no repeated rows
   end)
 
+  it("records in each fold's config the preprocessing its on_run_start hook fitted", function()
+    local out = tmpdir()
+    local standardize = clara.transforms.Standardize()
+    local rows = {}
+    local exp = experiment { out_dir = out, preprocess = standardize, classes = { "a", "b", "c" },
+      hooks = { on_run_start = function(ctx)
+        local train = ctx.experiment.data.train
+        standardize:fit((train:batch(torch.arange(0, #train))))
+        rows[#rows + 1] = standardize.rows
+      end } }
+    local cv = exp:cross_validate { folds = 3 }
+    for j = 1, 3 do
+      local cfg = clara.run.read(require("clara.fs").join(cv.dir, "fold-" .. j)).config
+      assert.are.equal(60, cfg.preprocess.rows)
+      assert.are.same({ "a", "b", "c" }, cfg.classes)
+      local mean = torch.tensor(cfg.preprocess.mean.values)
+      local x = data()
+      local scheme = clara.cv.stratified_kfold(select(2, data()), { k = 3, seed = 5 })
+      local train = scheme:fold(j)
+      assert.is_true(torch.allclose(mean:float(), x:index_select(1, train):mean(1), { rtol = 1e-5, atol = 1e-6 }), "fold " .. j)
+    end
+    assert.are.same({ 60, 60, 60 }, rows)
+  end)
+
   it("explains what is wrong with its input", function()
     local x, y = data()
     local function err_of(fn) local ok, e = pcall(fn); assert.is_false(ok); return e end

@@ -17,6 +17,7 @@
 --     seed = 1, verbose = true, monitor = "val_loss", mode = "min", keep_best = true,
 --     patience = nil (early stopping after that many epochs without improvement), min_delta = 0,
 --     on_nonfinite = "stop" | "skip", hooks = {...}, recorder = obj, batcher = obj,
+--     classes = {"T-shirt", ...} (class names, 0-based label order, for reports),
 --     impl = "clear",
 --   }
 --   local result = exp:run()   -- {history = {rows}, final = {val =, test =}, best =, model =, ...}
@@ -53,7 +54,7 @@ local KEYS = {
   eval_batch_size = true, accumulate = true, drop_last = true, shuffle = true, max_steps = true,
   epochs = true, seed = true, verbose = true, out_dir = true, impl = true, monitor = true, mode = true,
   keep_best = true, patience = true, min_delta = true, on_nonfinite = true, hooks = true,
-  recorder = true, batcher = true, train_metrics = true, final_train = true, progress = true,
+  recorder = true, batcher = true, train_metrics = true, final_train = true, progress = true, classes = true,
   checkpoint_every = true, handle_signals = true, hparams = true,
 }
 
@@ -91,6 +92,9 @@ local function new(_, spec)
     fail(("impl '%s' is not available (clear, fast)"):format(tostring(spec.impl)))
   end
   if spec.hooks ~= nil and type(spec.hooks) ~= "table" then fail("hooks must be a table of functions") end
+  if spec.classes ~= nil and (type(spec.classes) ~= "table" or #spec.classes == 0) then
+    fail("classes must be a list of class names (label 0 first), got " .. type(spec.classes))
+  end
   if spec.hparams ~= nil and (type(spec.hparams) ~= "table" or getmetatable(spec.hparams) ~= nil) then
     fail("hparams must be a plain table of hyperparameters, got " .. type(spec.hparams))
   end
@@ -278,7 +282,7 @@ function Experiment:run(opts)
   local r, state = open_run(self, opts)
   if r then
     c.recorder = checkpoint.recorder(r, c, { every = self.checkpoint_every, signals = self.handle_signals,
-      user = self.recorder, resumed = state ~= nil, config = checkpoint.config(self) })
+      user = self.recorder, resumed = state ~= nil })
     if verbose then c.progress:line((state and "resuming " or "run ") .. r.dir) end
   end
   if state then

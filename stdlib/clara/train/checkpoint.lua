@@ -112,7 +112,8 @@ function M.recorder(r, c, opts)
   end
   function rec:run_start(ctx)
     if not opts.resumed then
-      r:write_config(opts.config or {})
+      -- after the on_run_start hooks: a preprocessing they fit is saved fitted
+      r:write_config(M.config(c.experiment))
       r:write_model_txt { model = c.model, preprocess = c.experiment.preprocess,
                           postprocess = c.experiment.postprocess }
     end
