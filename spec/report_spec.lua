@@ -85,6 +85,8 @@ describe("clara.report of a run", function()
     for _, row in ipairs(CONF.val) do
       for _, v in ipairs(row) do assert.is_true(has(cm, "\n" .. v .. "\n"), v) end
     end
+    -- the class names the experiment gave (config.json) on both axes
+    for _, name in ipairs { "alpha", "beta", "gamma" } do assert.is_true(has(cm, name), name) end
     -- 4. the page: final metrics, history and config numbers, every chart
     local page = fs.read(r[1].html)
     local rep = D.read_json(fs.join(RUN, "report.json"))

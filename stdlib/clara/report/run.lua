@@ -60,7 +60,8 @@ end
 
 -- class names for a confusion matrix's axes, when the run recorded them
 local function class_names(r, n)
-  for _, t in ipairs { r.report and r.report.classes, r.config and r.config.classes } do
+  local sources = { r.report and r.report.classes or false, r.config and r.config.classes or false }
+  for _, t in ipairs(sources) do
     if type(t) == "table" and #t == n then
       local names = {}
       for i, v in ipairs(t) do names[i] = tostring(v) end
