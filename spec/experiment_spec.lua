@@ -32,6 +32,30 @@ describe("clara.experiment", function()
     assert.is_number(r.history[1].train_acc)
   end)
 
+  it("reports final validation numbers that a fresh evaluation of the final weights gives", function()
+    local val = data(80, 2)
+    local function fresh(model)
+      model:eval()
+      return torch.no_grad(function()
+        local x, y = val.tensors[1], val.tensors[2]
+        return L.cross_entropy(model(x), y):item(), model(x):argmax(2):eq(y):double():mean():item()
+      end)
+    end
+    -- best epoch last (no restore: the last validation is reused), an
+    -- earlier best (restored, evaluated again), and no best-keeping at all
+    local restored_earlier = false
+    for _, over in ipairs { {}, { monitor = "val_acc", mode = "min" }, { keep_best = false } } do
+      local r = base(over):run()
+      restored_earlier = restored_earlier or (r.restored ~= nil and r.restored < #r.history)
+      local loss, acc = fresh(r.model)
+      assert.near(loss, r.final.val.loss, 1e-6)
+      assert.are.equal(acc, r.final.val.acc)
+      local e = r.restored or #r.history
+      assert.are.equal(r.history[e].val_loss, r.final.val.loss)
+    end
+    assert.is_true(restored_earlier)
+  end)
+
   it("gives every run a fresh model and optimizer from the factories", function()
     local made, given = {}, {}
     local exp = base { epochs = 1,

@@ -242,8 +242,10 @@ function M.run(c, impl)
       result.interrupted, result.steps, result.epochs = ctx.interrupted, ctx.step, #ctx.history
       return result
     end
-    -- 2. validate
-    impl.evaluate(c, "val", row, epoch)
+    -- 2. validate (kept: the final numbers reuse them when nothing changed since)
+    local val_tables = {}
+    impl.evaluate(c, "val", row, epoch, val_tables)
+    ctx.last_val = c.data.val and { epoch = epoch, row = row, tables = val_tables } or nil
     call(c.hooks, "on_validation_end", ctx)
     row.time = clock() - t0
     -- 3. the epoch scheduler (ReduceLROnPlateau is given the monitored value)
@@ -276,16 +278,24 @@ function M.run(c, impl)
     if ctx.stop and not row.stopped then row.stopped = "hook" end
     if not go_on or ctx.stop then result.stopped = row.stopped; break end
   end
-  -- 6. restore the best weights, then the final numbers on every split
+  -- 6. restore the best weights, then the final numbers on every split (the
+  --    last validation's when it saw these very weights)
+  local last = ctx.last_val
   if ctx.best_state then
-    c.model:load_state_dict(ctx.best_state)
+    if not (last and last.epoch == result.best.epoch) then c.model:load_state_dict(ctx.best_state) end
     result.restored = result.best.epoch
   end
+  local reuse = last and last.epoch == ctx.epoch and (result.restored == nil or result.restored == last.epoch)
   result.final = {}
   for _, split in ipairs { "train", "val", "test" } do
     if c.data[split] and (split ~= "train" or o.final_train) then
       local row, tables = {}, {}
-      impl.evaluate(c, split, row, ctx.epoch, tables)
+      if split == "val" and reuse then
+        for k, v in pairs(last.row) do if k:sub(1, 4) == "val_" then row[k] = v end end
+        tables = last.tables
+      else
+        impl.evaluate(c, split, row, ctx.epoch, tables)
+      end
       result.final[split] = {}
       for k, v in pairs(row) do result.final[split][k:sub(#split + 2)] = v end
       if tables.confusion then
