@@ -22,8 +22,44 @@ static int ll_ctc(lua_State *L) {
                  "ctc_loss");
 }
 
+static int ll_reduction(lua_State *L, int arg) {
+  static const char *const names[] = {"none", "mean", "sum", NULL};
+  return luaL_checkoption(L, arg, "mean", names); /* TH_REDUCTION_* order */
+}
+
+/* cross_entropy(input, target, weight|nil, reduction, ignore_index,
+   label_smoothing) -> loss */
+static int ll_cross_entropy(lua_State *L) {
+  th_tensor input = lt_check(L, 1);
+  th_tensor target = lt_check(L, 2);
+  th_tensor weight = lua_isnoneornil(L, 3) ? NULL : lt_check(L, 3);
+  int reduction = ll_reduction(L, 4);
+  lua_Integer ignore = luaL_checkinteger(L, 5);
+  lua_Number smoothing = luaL_checknumber(L, 6);
+  th_tensor *slot = lt_newslot(L);
+  return lt_push(L, slot,
+                 th_cross_entropy(slot, input, target, weight, reduction,
+                                  ignore, smoothing),
+                 "cross_entropy");
+}
+
+/* nll(input, target, weight|nil, reduction, ignore_index) -> loss */
+static int ll_nll(lua_State *L) {
+  th_tensor input = lt_check(L, 1);
+  th_tensor target = lt_check(L, 2);
+  th_tensor weight = lua_isnoneornil(L, 3) ? NULL : lt_check(L, 3);
+  int reduction = ll_reduction(L, 4);
+  lua_Integer ignore = luaL_checkinteger(L, 5);
+  th_tensor *slot = lt_newslot(L);
+  return lt_push(L, slot,
+                 th_nll_loss(slot, input, target, weight, reduction, ignore),
+                 "nll_loss");
+}
+
 static const luaL_Reg losses_functions[] = {
     {"ctc", ll_ctc},
+    {"cross_entropy", ll_cross_entropy},
+    {"nll", ll_nll},
     {NULL, NULL}};
 
 int luaopen_clara_losses_core(lua_State *L) {

@@ -414,6 +414,16 @@ int th_ctc_loss(th_tensor *out, th_tensor log_probs, th_tensor targets,
                 th_tensor input_lengths, th_tensor target_lengths,
                 int64_t blank, int zero_infinity);
 
+/* cross-entropy of logits and NLL of log-probabilities against int64
+   class indices, as PyTorch computes them (one kernel each, not a dozen
+   tensor operations); weight may be NULL */
+enum { TH_REDUCTION_NONE, TH_REDUCTION_MEAN, TH_REDUCTION_SUM };
+int th_cross_entropy(th_tensor *out, th_tensor input, th_tensor target,
+                     th_tensor weight, int reduction, int64_t ignore_index,
+                     double label_smoothing);
+int th_nll_loss(th_tensor *out, th_tensor input, th_tensor target,
+                th_tensor weight, int reduction, int64_t ignore_index);
+
 /* random number generator state (bridge/rng.cpp): the default CPU
    generator's state as a uint8 tensor, as torch.get_rng_state() in PyTorch */
 int th_get_rng_state(th_tensor *out);

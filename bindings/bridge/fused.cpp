@@ -54,7 +54,7 @@ struct th_fused_s {
   int loss = TH_FUSED_CROSS_ENTROPY;
   at::Tensor weight; // the term weight, wrapped as Lua's number
   double weight_d = 1;
-  at::Tensor one, zero, ignore; // Lua's 1, 0 and -100 in the losses
+  at::Tensor one; // Lua's 1 in the losses
   Data data[2];
   th_fused_sums sums[2] = {};
   double last_raw = 0, last_total = 0;
@@ -83,23 +83,12 @@ at::Tensor forward(th_fused f, at::Tensor x) {
   return x;
 }
 
-// clara.losses.classification picked + weighted ('mean', no weights):
-// -logp[i, t_i] where t_i is not ignored, summed, over the count kept
-at::Tensor picked_mean(th_fused f, const at::Tensor &logp, const at::Tensor &target) {
-  at::Tensor t = target.to(target.device(), at::kLong);
-  at::Tensor valid = at::ne(t, f->ignore);
-  at::Tensor ignored = at::logical_not(valid);
-  at::Tensor safe = at::masked_fill(t, ignored, f->zero);
-  at::Tensor lp = logp.gather(1, safe.unsqueeze(1)).squeeze(1);
-  at::Tensor w = valid.to(logp.device(), logp.scalar_type());
-  at::Tensor loss = at::mul(at::neg(lp), w);
-  return at::div(at::sum(loss), at::sum(w));
-}
-
 at::Tensor loss_of(th_fused f, const at::Tensor &out, const at::Tensor &y) {
   switch (f->loss) {
-  case TH_FUSED_CROSS_ENTROPY: return picked_mean(f, at::log_softmax(out, 1), y);
-  case TH_FUSED_NLL: return picked_mean(f, out, y);
+  // the kernels clara.losses calls for index targets (default options)
+  case TH_FUSED_CROSS_ENTROPY:
+    return at::cross_entropy_loss(out, y.to(at::kLong), c10::nullopt, at::Reduction::Mean, -100, 0.0);
+  case TH_FUSED_NLL: return at::nll_loss_nd(out, y.to(at::kLong), c10::nullopt, at::Reduction::Mean, -100);
   case TH_FUSED_MSE: return at::mean(at::square(at::sub(out, y)));
   case TH_FUSED_L1: return at::mean(at::abs(at::sub(out, y)));
   case TH_FUSED_BCE_WITH_LOGITS:
@@ -134,6 +123,7 @@ bool classes_fit(Batch &b, const at::Tensor &out) {
 bool fits(th_fused f, Batch &b, const at::Tensor &out, bool count) {
   if (count && !(classes_fit(b, out) && out.size(1) >= 2)) return false;
   switch (f->loss) {
+  // the kernels clara.losses calls for index targets (default options)
   case TH_FUSED_CROSS_ENTROPY:
   case TH_FUSED_NLL: return classes_fit(b, out);
   default: // element-wise losses: the same shape, floating point
@@ -287,8 +277,6 @@ int th_fused_new(th_fused *out, const th_module *modules, int n, th_optimizer op
     f->weight = wrapped(to_scalar(weight));
     f->weight_d = weight.kind == TH_SCALAR_FLOAT ? weight.f : (double)weight.i;
     f->one = wrapped(at::Scalar((int64_t)1));
-    f->zero = wrapped(at::Scalar((int64_t)0));
-    f->ignore = wrapped(at::Scalar((int64_t)-100));
     *out = f.release();
   )
 }

@@ -4,6 +4,7 @@
 -- shaped as the output without its class dim, as in PyTorch.
 local torch = require "torch"
 local check = require "clara.losses.check"
+local core = require "clara.losses.core"
 
 local fail, shape = check.fail, check.shape
 
@@ -63,39 +64,17 @@ local function along_classes(weight, ndim, cdim)
   return weight:view(table.unpack(sizes))
 end
 
--- picked_i = -w[t_i] * logp[i, t_i], 0 where t_i is ignored; also returns
--- w[t_i] (0 where ignored), the denominator of the weighted mean
-local function picked(logp, target, cdim, valid, weight)
-  local ignored = valid:logical_not()
-  local safe = target:masked_fill(ignored, 0) -- any class: its term is zeroed
-  local lp = logp:gather(cdim, safe:unsqueeze(cdim)):squeeze(cdim)
-  local w
-  if weight then
-    w = weight:index_select(1, safe:flatten()):view_as(safe):masked_fill(ignored, 0)
-  else
-    w = valid:to(logp.dtype)
-  end
-  return -lp * w, w
-end
-
--- 'mean' divides by the sum of the weights of the targets not ignored
--- (their count without weights), as PyTorch: a weighted mean
-local function weighted(loss, w, reduction)
-  if reduction == "none" then return loss end
-  if reduction == "sum" then return loss:sum() end
-  return loss:sum() / w:sum()
-end
-
 local NLL_OPTS = {
   weight = { "tensor" }, ignore_index = { "integer", -100 }, reduction = { "reduction", "mean" },
 }
 
--- nll_loss: output log-probabilities; loss_i = -w[t_i] * output[i, t_i]
+-- nll_loss: output log-probabilities; loss_i = -w[t_i] * output[i, t_i],
+-- 'mean' divided by the sum of the weights of the targets not ignored (a
+-- weighted mean, as PyTorch); libtorch's kernel, after clara's checks
 local function nll_loss(output, target, opts)
   opts = check.options("nll_loss", opts, NLL_OPTS)
-  local cdim, _, t, valid = check_indices("nll_loss", output, target, opts)
-  local loss, w = picked(output, t, cdim, valid, opts.weight)
-  return weighted(loss, w, opts.reduction)
+  local _, _, t = check_indices("nll_loss", output, target, opts)
+  return core.nll(output, t, opts.weight, opts.reduction, opts.ignore_index)
 end
 
 local CE_OPTS = {
@@ -133,7 +112,8 @@ end
 -- with label smoothing e:
 --   (1 - e) * nll + e / C * smooth,  smooth_i = -sum_c w_c log softmax(x_i)_c
 -- each reduced on its own ('mean': divided by the sum of w[t_i], or the
--- count of targets not ignored), exactly as PyTorch
+-- count of targets not ignored).  Index targets go to libtorch's kernel
+-- (F.cross_entropy's) after clara's checks: one operation, not a dozen
 local function cross_entropy(output, target, opts)
   local name = "cross_entropy"
   opts = check.options(name, opts, CE_OPTS)
@@ -144,15 +124,8 @@ local function cross_entropy(output, target, opts)
   if target:is_floating_point() and check.same_size(output, target) and output:dim() > 0 then
     return cross_entropy_probs(output, target, opts)
   end
-  local cdim, nclass, t, valid = check_indices(name, output, target, opts)
-  local logp = output:log_softmax(cdim)
-  local loss, w = picked(logp, t, cdim, valid, opts.weight)
-  loss = weighted(loss, w, opts.reduction)
-  if e == 0 then return loss end
-  local terms = opts.weight and logp * along_classes(opts.weight, output:dim(), cdim) or logp
-  local smooth = (-terms:sum(cdim)):masked_fill(valid:logical_not(), 0)
-  smooth = weighted(smooth, w, opts.reduction)
-  return loss * (1 - e) + smooth * (e / nclass)
+  local _, _, t = check_indices(name, output, target, opts)
+  return core.cross_entropy(output, t, opts.weight, opts.reduction, opts.ignore_index, e)
 end
 
 -- lengths as an int64 tensor of n: a tensor, a Lua list or one number
@@ -237,7 +210,7 @@ local function ctc(output, target, a, b, c)
     fail(name, "target holds class %d, outside [0, %d) for output %s with %d classes",
       used:min():item() < 0 and used:min():item() or used:max():item(), C, shape(output), C)
   end
-  local loss = require("clara.losses.core").ctc(output, target:long(), il, tl, opts.blank, opts.zero_infinity)
+  local loss = core.ctc(output, target:long(), il, tl, opts.blank, opts.zero_infinity)
   if unbatched then loss = loss:squeeze(1) end
   if opts.reduction == "none" then return loss end
   if opts.reduction == "sum" then return loss:sum() end
