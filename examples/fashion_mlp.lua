@@ -20,12 +20,8 @@ local quick = os.getenv("CLARA_QUICK") == "1"
 
 -- 1. data: the training images split 90/10, stratified by class (the same
 --    share of each class in both parts); the test set as published
-local images, labels, classes = clara.data.fashion_mnist{ split = "train" }
-local test_images, test_labels = clara.data.fashion_mnist{ split = "test" }
-if quick then
-  images, labels = images[{{1, 6000}}], labels[{{1, 6000}}]
-  test_images, test_labels = test_images[{{1, 2000}}], test_labels[{{1, 2000}}]
-end
+local images, labels, classes = clara.data.fashion_mnist{ split = "train", limit = quick and 6000 or nil }
+local test_images, test_labels = clara.data.fashion_mnist{ split = "test", limit = quick and 2000 or nil }
 local parts = clara.data.split(labels, { ratios = { 0.9, 0.1 }, names = { "train", "val" }, seed = 1 })
 local data = parts:subsets(clara.data.TensorDataset(images, labels))
 data.test = clara.data.TensorDataset(test_images, test_labels)

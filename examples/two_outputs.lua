@@ -15,12 +15,8 @@ local quick = os.getenv("CLARA_QUICK") == "1"
 -- 1. data: the images, their class, and the group derived from the class:
 --    0 clothing (t-shirt, trouser, pullover, dress, coat, shirt),
 --    1 footwear (sandal, sneaker, ankle boot), 2 bag
-local images, labels, classes = clara.data.fashion_mnist{ split = "train" }
-local test_images, test_labels = clara.data.fashion_mnist{ split = "test" }
-if quick then
-  images, labels = images[{{1, 6000}}], labels[{{1, 6000}}]
-  test_images, test_labels = test_images[{{1, 2000}}], test_labels[{{1, 2000}}]
-end
+local images, labels, classes = clara.data.fashion_mnist{ split = "train", limit = quick and 6000 or nil }
+local test_images, test_labels = clara.data.fashion_mnist{ split = "test", limit = quick and 2000 or nil }
 local group_of = torch.tensor{ 0, 0, 0, 0, 0, 1, 0, 1, 2, 1 }
 local function groups(y) return group_of:index_select(1, y) end
 -- each sample is (image, class, group): targets 1 and 2 of a batch

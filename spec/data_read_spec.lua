@@ -209,6 +209,17 @@ describe("clara.data.fashion_mnist", function()
     assert.is_true(a:eq(b):all():item())
     assert.is_true(la:eq(lb):all():item())
   end)
+  it("keeps the first n samples with limit", function()
+    if not have then return pending("dataset-fashion-mnist not installed") end
+    local a, la = data.fashion_mnist { split = "test" }
+    local b, lb = data.fashion_mnist { split = "test", limit = 25 }
+    assert.are.same({ 25, 28, 28 }, b:size())
+    assert.is_true(a[{ { 1, 25 } }]:eq(b):all():item())
+    assert.is_true(la[{ { 1, 25 } }]:eq(lb):all():item())
+    assert.are.equal(10000, (data.fashion_mnist { split = "test", limit = 20000 }):size(1))
+    local ok, err = pcall(data.fashion_mnist, { split = "test", limit = 0 })
+    assert.is_false(ok); assert.matches("limit must be a positive integer, got 0", err, 1, true)
+  end)
   it("reads from CLARA_DATA-like dir option", function()
     local ok, err = pcall(data.fashion_mnist, { split = "test", dir = "/nonexistent" })
     assert.is_false(ok)

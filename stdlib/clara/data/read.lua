@@ -272,11 +272,15 @@ end
 read.fashion_mnist_classes = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" }
 
--- fashion_mnist{split = "train" | "test", dir = ..., impl = "c" | "lua"}
--- -> images (N, 28, 28) uint8, labels (N) int64 in 0..9, class names.
+-- fashion_mnist{split = "train" | "test", dir = ..., impl = "c" | "lua", limit = n}
+-- -> images (N, 28, 28) uint8, labels (N) int64 in 0..9, class names;
+-- limit keeps the first n samples (a short run of an example).
 -- dir defaults to $CLARA_DATA, then Debian's /usr/share/datasets/fashion-mnist.
 function read.fashion_mnist(opts)
-  opts = check_opts("fashion_mnist", opts, { split = true, dir = true, impl = true })
+  opts = check_opts("fashion_mnist", opts, { split = true, dir = true, impl = true, limit = true })
+  if opts.limit ~= nil and (math.type(opts.limit) ~= "integer" or opts.limit < 1) then
+    error("clara.data.fashion_mnist: limit must be a positive integer, got " .. tostring(opts.limit), 2)
+  end
   local split = opts.split or "train"
   local prefix = ({ train = "train", test = "t10k" })[split]
   if not prefix then
@@ -290,7 +294,11 @@ function read.fashion_mnist(opts)
     error(("clara.data.fashion_mnist: %s: %d images but %d labels"):format(dir,
       images:size()[1], labels:size()[1]), 2)
   end
-  return images, labels:long(), read.fashion_mnist_classes
+  labels = labels:long()
+  if opts.limit and opts.limit < labels:size(1) then
+    images, labels = images:narrow(1, 1, opts.limit), labels:narrow(1, 1, opts.limit)
+  end
+  return images, labels, read.fashion_mnist_classes
 end
 
 return read
