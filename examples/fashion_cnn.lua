@@ -54,8 +54,8 @@ local exp = clara.experiment{
     return optim.lr_scheduler.ReduceLROnPlateau(opt, { mode = "max", factor = hp.lr_factor,
                                                        patience = hp.lr_patience })
   end,
-  batch_size = 128, eval_batch_size = 1000, epochs = quick and 1 or 15, seed = 0,
-  monitor = "val_acc", patience = 4,
+  batch_size = 128, eval_batch_size = 1000, epochs = quick and 1 or 20, seed = 0,
+  monitor = "val_acc", patience = 5,
   out_dir = out_dir,
 }
 
