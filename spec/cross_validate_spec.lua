@@ -173,7 +173,12 @@ describe("exp:cross_validate", function()
     assert.matches("stratified folds need integer class labels",
       err_of(function() experiment { data = { x, x:sum(2) } }:cross_validate { stratified = true } end), 1, true)
     assert.matches("resume needs a directory", err_of(function() experiment():cross_validate { resume = true } end), 1, true)
-    assert.matches("cross_validate_spec.lua", err_of(function() experiment():cross_validate { folds = 1 } end), 1, true)
+    -- each at the line that called cross_validate
+    for _, bad in ipairs { { folds = 1 }, { fold = 3 }, { resume = true } } do
+      assert.matches("cross_validate_spec.lua", err_of(function() experiment():cross_validate(bad) end), 1, true)
+    end
+    assert.matches("cross_validate_spec.lua",
+      err_of(function() experiment { data = { train = { x, y }, val = { x, y } } }:cross_validate {} end), 1, true)
   end)
 end)
 

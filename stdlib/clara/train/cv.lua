@@ -32,7 +32,22 @@ local M = {}
 local OPTIONS = { folds = true, stratified = true, seed = true, groups = true, labels = true,
                   scheme = true, resume = true, dir = true }
 
-local function fail(msg) error("clara.experiment: cross_validate: " .. msg, 4) end
+-- raised at the first caller outside this file and clara.experiment, so
+-- the position names the user's line however deep the check sits
+local function fail(msg)
+  msg = "clara.experiment: cross_validate: " .. msg
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then error(msg, 0) end
+    local src = info.source
+    if info.what ~= "C" and not src:find("clara/train/cv.lua", 1, true)
+       and not src:find("clara/experiment.lua", 1, true) then
+      error(msg, level)
+    end
+    level = level + 1
+  end
+end
 
 -- 1. the labels of a dataset, for stratification: the second tensor of a
 -- TensorDataset, through Subsets and Concats
