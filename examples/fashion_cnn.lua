@@ -1,10 +1,11 @@
 -- A small convolutional network on Fashion-MNIST, trained through
 -- clara.experiment: two 3x3 convolutions (1 -> 32 -> 64 channels), each
 -- followed by batch normalization, ReLU and 2x2 max pooling, then dropout
--- and one linear layer: 50,378 parameters.  Published: 0.925 test accuracy
--- for two convolutions under 100K parameters.  Measured: 0.9232 (macro F1
--- 0.9225, best epoch 12 of 15); about 25 s per epoch on 2 idle cores (7
--- minutes), 18 minutes on a busy machine.
+-- and one linear layer: 50,378 parameters; random left-right flips of the
+-- training images.  Published: 0.925 test accuracy for two convolutions
+-- under 100K parameters.  Measured: 0.9239 (macro F1 0.9232, best epoch
+-- 20 of 20; without the flips 0.9216); about 22 s per epoch on one core of
+-- an idle machine (7.5 minutes).
 -- The run is written to runs/fashion_cnn/<run-id>/.
 --
 -- CLARA_QUICK=1 (make test) trains on a subset for one epoch and writes
@@ -25,10 +26,21 @@ data.test = clara.data.TensorDataset(test_images, test_labels)
 local pre = T.chain{ T.Scale(1 / 255), T.Normalize(), T.Reshape{ 1, 28, 28 } }
 pre:fit(parts:take(images, "train"))
 
--- 3. the model factory: a block per width in hp.channels, each halving the image
+-- 3. augmentation as a layer (as Keras' RandomFlip): in training, each
+--    image is mirrored left-right with probability 1/2; in evaluation the
+--    layer passes images through.  A clothing item mirrored is still itself.
+local RandomFlip = nn.Module:extend("RandomFlip")
+function RandomFlip:forward(x)
+  if not self.training then return x end
+  local flip = torch.rand(x:size(1)):lt(0.5):view(x:size(1), 1, 1, 1)
+  return torch.where(flip, x:flip({ 4 }), x)
+end
+
+-- 4. the model factory: a block per width in hp.channels, each halving the image
 local function cnn(hp)
   local layers, channels, side = {}, 1, 28
   local function add(...) for _, layer in ipairs { ... } do layers[#layers + 1] = layer end end
+  if hp.flip then add(RandomFlip()) end
   for _, c in ipairs(hp.channels) do
     add(nn.Conv2d(channels, c, 3, { padding = 1 }), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2))
     channels, side = c, side // 2
@@ -40,12 +52,12 @@ end
 local out_dir = "runs"
 if quick then out_dir = os.tmpname(); os.remove(out_dir) end
 
--- 4. the experiment
+-- 5. the experiment
 local exp = clara.experiment{
-  name = "fashion_cnn",
+  name = "fashion_cnn", classes = classes,
   data = data,
   preprocess = pre,
-  hparams = { lr = 1e-3, channels = { 32, 64 }, dropout = 0.3, lr_factor = 0.5, lr_patience = 1 },
+  hparams = { lr = 1e-3, channels = { 32, 64 }, dropout = 0.3, lr_factor = 0.5, lr_patience = 1, flip = true },
   model = cnn,
   objective = clara.losses.cross_entropy,
   metrics = { acc = clara.metrics.accuracy, f1 = function() return clara.metrics.f1{ average = "macro" } end },
@@ -61,7 +73,7 @@ local exp = clara.experiment{
 
 local result = exp:run()
 
--- 5. the numbers
+-- 6. the numbers
 local n_params = 0
 for _, p in ipairs(result.model:parameters()) do n_params = n_params + p:numel() end
 local test = result.final.test

@@ -51,7 +51,7 @@ if quick then out_dir = os.tmpname(); os.remove(out_dir) end
 
 -- 5. the experiment
 local exp = clara.experiment{
-  name = "fashion_mlp",
+  name = "fashion_mlp", classes = classes,   -- class names, for the reports
   data = data,
   preprocess = pre,
   hparams = { lr = 1e-3, hidden = { 256, 128, 64 }, dropout = 0.2, lr_factor = 0.5, lr_patience = 2 },
