@@ -30,6 +30,8 @@ local cases = {
   { "on_nonfinite", "clara.experiment", "on_nonfinite must be 'stop' or 'skip', got ignore",
     function() exp { on_nonfinite = "ignore" } end },
   { "unknown impl", "clara.experiment", "impl 'warp' is not available", function() exp { impl = "warp" } end },
+  { "classes not a list", "clara.experiment", "classes must be a list of class names", function() exp { classes = "abc" } end },
+  { "hparams not a table", "clara.experiment", "hparams must be a plain table", function() exp { hparams = 3 } end },
   { "bad metric", "clara.experiment", "metric 'acc' must be a metric object", function() run { metrics = { acc = 3 } } end },
   { "bad batcher", "clara.experiment", "batcher must have a batches(dataset, info) method", function() run { batcher = 3 } end },
   { "model factory returns nothing", "clara.experiment", "the model factory returned nothing",

@@ -87,42 +87,9 @@ local function fold_dirs(dir)
   return found
 end
 
-local function mean_std(values)
-  local n, sum = #values, 0
-  for _, v in ipairs(values) do sum = sum + v end
-  local mean = sum / n
-  local ss = 0
-  for _, v in ipairs(values) do ss = ss + (v - mean) ^ 2 end
-  return mean, n > 1 and math.sqrt(ss / (n - 1)) or 0
-end
-
 -- the mean ± std over folds (sample std, n - 1), when report.json has none
--- (a CV still running): summary[split][metric] = {mean, std, values}
-function load.summarize(folds)
-  local values = {}
-  for _, f in ipairs(folds) do
-    for split, m in pairs(f.metrics or {}) do
-      if type(m) == "table" then
-        for k, v in pairs(m) do
-          if type(v) == "number" then
-            values[split] = values[split] or {}
-            values[split][k] = values[split][k] or {}
-            table.insert(values[split][k], v)
-          end
-        end
-      end
-    end
-  end
-  local summary = {}
-  for split, ms in pairs(values) do
-    summary[split] = {}
-    for k, vs in pairs(ms) do
-      local mean, std = mean_std(vs)
-      summary[split][k] = { mean = mean, std = std, values = vs }
-    end
-  end
-  return summary
-end
+-- (a CV still running), as clara.train.cv computes it
+load.summarize = require("clara.run.report").fold_summary
 
 -- cv(dir) -> {kind = "cv", dir, title, config, report, folds = {{fold, dir, run, metrics}}, summary}
 function load.cv(dir)

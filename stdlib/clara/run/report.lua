@@ -40,6 +40,37 @@ function report.splits_and_names(metrics, name_before)
   return splits, names
 end
 
+-- fold_summary(folds) -> summary[split][metric] = {mean, std, values}: the
+-- mean and sample std (n - 1) of every number of every split over folds,
+-- each fold {metrics = {split = {metric = value}}} (clara.train.cv writes
+-- it; clara.report makes it for a CV still running)
+function report.fold_summary(folds)
+  local summary = {}
+  for _, f in ipairs(folds) do
+    for split, values in pairs(f.metrics or {}) do
+      summary[split] = summary[split] or {}
+      for name, v in pairs(type(values) == "table" and values or {}) do
+        if type(v) == "number" then
+          local s = summary[split][name] or { values = {} }
+          summary[split][name] = s
+          s.values[#s.values + 1] = v
+        end
+      end
+    end
+  end
+  for _, by_name in pairs(summary) do
+    for _, s in pairs(by_name) do
+      local n, sum = #s.values, 0
+      for _, v in ipairs(s.values) do sum = sum + v end
+      s.mean = sum / n
+      local ss = 0
+      for _, v in ipairs(s.values) do ss = ss + (v - s.mean) ^ 2 end
+      s.std = n > 1 and math.sqrt(ss / (n - 1)) or 0
+    end
+  end
+  return summary
+end
+
 -- a number as every report shows it: integers whole, others to 4
 -- decimals, scientific when tiny or huge
 function report.number(v)

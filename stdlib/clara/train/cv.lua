@@ -23,6 +23,7 @@ local torch = require "torch"
 local fs = require "clara.fs"
 local json = require "clara.run.json"
 local H = require "clara.run.history"
+local R = require "clara.run.report"
 local dataset = require "clara.data.dataset"
 local cvs = require "clara.data.cv"
 local checkpoint = require "clara.train.checkpoint"
@@ -102,35 +103,6 @@ local function scheme_of(opts, dev, seed)
     return cvs.stratified_kfold(labels, { k = k, seed = seed })
   end
   return cvs.kfold(#dev, { k = k, shuffle = true, seed = seed })
-end
-
--- 3. the summary: mean and sample std of every number of every split
-local function summarize(folds)
-  local summary, names = {}, {}
-  for _, f in ipairs(folds) do
-    for split, values in pairs(f.metrics or {}) do
-      summary[split] = summary[split] or {}
-      names[split] = names[split] or {}
-      for name, v in pairs(values) do
-        if type(v) == "number" then
-          local s = summary[split][name] or { values = {} }
-          summary[split][name] = s
-          s.values[#s.values + 1] = v
-        end
-      end
-    end
-  end
-  for _, by_name in pairs(summary) do
-    for _, s in pairs(by_name) do
-      local n, sum = #s.values, 0
-      for _, v in ipairs(s.values) do sum = sum + v end
-      s.mean = sum / n
-      local ss = 0
-      for _, v in ipairs(s.values) do ss = ss + (v - s.mean) ^ 2 end
-      s.std = n > 1 and math.sqrt(ss / (n - 1)) or 0
-    end
-  end
-  return summary
 end
 
 local SPLITS = { "train", "val", "test" }
@@ -279,7 +251,7 @@ function M.run(exp, opts)
     end
   end
   -- 5. mean ± std, on disk and in the result
-  local summary = summarize(folds)
+  local summary = R.fold_summary(folds)
   local report = { kind = "cv", folds = {}, summary = summary, scheme = scheme.scheme, k = #scheme }
   for j, f in ipairs(folds) do report.folds[j] = { fold = j, dir = f.dir_name, metrics = f.metrics } end
   if dir then
