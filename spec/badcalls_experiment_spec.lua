@@ -31,6 +31,7 @@ local cases = {
     function() exp { on_nonfinite = "ignore" } end },
   { "unknown impl", "clara.experiment", "impl 'warp' is not available", function() exp { impl = "warp" } end },
   { "classes not a list", "clara.experiment", "classes must be a list of class names", function() exp { classes = "abc" } end },
+  { "set with a number key", "clara.experiment", "setting names are strings, got number 1", function() exp({}):set { 0.1 } end },
   { "hparams not a table", "clara.experiment", "hparams must be a plain table", function() exp { hparams = 3 } end },
   { "bad metric", "clara.experiment", "metric 'acc' must be a metric object", function() run { metrics = { acc = 3 } } end },
   { "bad batcher", "clara.experiment", "batcher must have a batches(dataset, info) method", function() run { batcher = 3 } end },

@@ -118,7 +118,10 @@ function Experiment:set(settings)
   local hp, changes = {}, {}
   for k, v in pairs(self.hparams or {}) do hp[k] = v end
   local keys = {}
-  for k in pairs(settings) do keys[#keys + 1] = tostring(k) end
+  for k in pairs(settings) do
+    if type(k) ~= "string" then fail(("set: setting names are strings, got %s %s"):format(type(k), tostring(k))) end
+    keys[#keys + 1] = k
+  end
   table.sort(keys)
   for _, k in ipairs(keys) do
     local v, name = settings[k], k:match("^hparams%.(.+)$")
