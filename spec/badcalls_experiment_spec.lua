@@ -16,10 +16,10 @@ end
 local function run(over) return exp(over):run() end
 
 local cases = {
-  { "not a table", "clara.experiment", "expected a table, got string", function() clara.experiment("x") end },
-  { "unknown key", "clara.experiment", "unknown key 'epoch'", function() exp { epoch = 2 } end },
-  { "model not a factory", "clara.experiment", "model must be a factory", function() exp { model = nn.Linear(2, 2) } end },
-  { "optimizer not a factory", "clara.experiment", "optimizer must be a factory function(model)",
+  { "not a table", "clara.experiment", "expected a table of options, got 'x'", function() clara.experiment("x") end },
+  { "unknown key", "clara.experiment", "unknown option 'epoch' (did you mean 'epochs'?)", function() exp { epoch = 2 } end },
+  { "model not a factory", "clara.experiment", "model must be a factory function(hparams) returning a model", function() exp { model = nn.Linear(2, 2) } end },
+  { "optimizer not a factory", "clara.experiment", "optimizer must be a factory function(model, hparams)",
     function() exp { optimizer = 1 } end },
   { "no data", "clara.experiment", "data is required", function()
     clara.experiment { model = function() end, optimizer = function() end, objective = L.mse } end },
@@ -27,9 +27,9 @@ local cases = {
     clara.experiment { data = ds, model = function() end, optimizer = function() end } end },
   { "batch_size 0", "clara.experiment", "batch_size must be an integer >= 1, got 0", function() exp { batch_size = 0 } end },
   { "accumulate 1.5", "clara.experiment", "accumulate must be an integer >= 1, got 1.5", function() exp { accumulate = 1.5 } end },
-  { "on_nonfinite", "clara.experiment", "on_nonfinite must be 'stop' or 'skip', got ignore",
+  { "on_nonfinite", "clara.experiment", "on_nonfinite must be one of 'stop', 'skip', got 'ignore'",
     function() exp { on_nonfinite = "ignore" } end },
-  { "unknown impl", "clara.experiment", "impl 'warp' is not available", function() exp { impl = "warp" } end },
+  { "unknown impl", "clara.experiment", "impl must be one of 'clear', 'fast', got 'warp'", function() exp { impl = "warp" } end },
   { "classes not a list", "clara.experiment", "classes must be a list of class names", function() exp { classes = "abc" } end },
   { "set with a number key", "clara.experiment", "setting names are strings, got number 1", function() exp({}):set { 0.1 } end },
   { "hparams not a table", "clara.experiment", "hparams must be a plain table", function() exp { hparams = 3 } end },

@@ -77,7 +77,11 @@ describe("clara.experiment", function()
     assert.are_not.equal(adam.history[2].train_loss, sgd.history[2].train_loss)
     local nll = exp:with { objective = function(o, t) return L.nll(o:log_softmax(2), t) end }:run()
     assert.is_true(math.abs(nll.history[2].train_loss - sgd.history[2].train_loss) < 1e-5)
-    assert.has_error(function() exp:with { bogus = 1 } end, "clara.experiment: unknown key 'bogus'")
+    assert.has_error(function() exp:with { bogus = 1 } end, "clara.experiment: unknown option 'bogus' (known: accumulate, batch_size, batcher, checkpoint_every, "
+      .. "classes, data, drop_last, epochs, eval_batch_size, final_train, handle_signals, hooks, hparams, impl, "
+      .. "keep_best, max_steps, metrics, min_delta, mode, model, monitor, name, objective, on_nonfinite, optimizer, "
+      .. "out_dir, patience, postprocess, preprocess, progress, recorder, scheduler, scheduler_step, seed, shuffle, "
+      .. "train_metrics, verbose)")
   end)
 
   it("fires hooks in order", function()
@@ -214,8 +218,8 @@ describe("clara.experiment", function()
 
   it("rejects bad experiments with clear errors", function()
     assert.has_error(function() clara.experiment { data = data(8), objective = L.mse, optimizer = function() end } end,
-      "clara.experiment: model must be a factory function returning a model")
+      "clara.experiment: model is required (a factory function(hparams) returning a model)")
     assert.has_error(function() base { batch_size = 0 } end, "clara.experiment: batch_size must be an integer >= 1, got 0")
-    assert.has_error(function() base { impl = "warp" } end, "clara.experiment: impl 'warp' is not available (clear, fast)")
+    assert.has_error(function() base { impl = "warp" } end, "clara.experiment: impl must be one of 'clear', 'fast', got 'warp'")
   end)
 end)

@@ -122,7 +122,8 @@ end
 -- userdata with __call), "tensor", "any", or several joined by "|";
 -- spec.min / spec.max (inclusive), spec.gt / spec.lt (exclusive),
 -- spec.enum (a list of allowed values), spec.check(v) -> ok, why;
--- spec.default; spec.required; spec.doc (one line, for help and docs).
+-- spec.default; spec.required; spec.doc (one line, for help and docs);
+-- spec.what (the expected value in words, for the message).
 -- Numbers are never NaN.  Unknown names raise with the closest known one.
 
 local function is_callable(v)
@@ -165,14 +166,23 @@ local function article(types)
   return table.concat(out, " or ")
 end
 
--- The problem with v against spec, or nil when it fits.
+-- what a spec expects, in words: spec.what, or "an integer >= 1"
+local function expected(spec)
+  if spec.what then return spec.what end
+  local t = spec.type and article(spec.type) or "a value"
+  if spec.min and spec.type and not spec.type:find("|", 1, true) then t = t .. " >= " .. spec.min end
+  return t
+end
+
+-- The problem with v against spec, or nil when it fits.  spec.what, when
+-- given, is what a wrong value is told it must be ("a factory function").
 function E.check_value(spec, v)
   if spec.type and not type_ok(spec.type, v) then
-    return ("must be %s, got %s"):format(article(spec.type), E.show(v))
+    return ("must be %s, got %s"):format(expected(spec), E.show(v))
   end
   if type(v) == "number" then
-    if v ~= v then return "must be a number, got nan" end
-    if spec.min and v < spec.min then return ("must be >= %s, got %s"):format(spec.min, E.show(v)) end
+    if v ~= v then return ("must be %s, got nan"):format(expected(spec)) end
+    if spec.min and v < spec.min then return ("must be %s, got %s"):format(expected(spec), E.show(v)) end
     if spec.max and v > spec.max then return ("must be <= %s, got %s"):format(spec.max, E.show(v)) end
     if spec.gt and not (v > spec.gt) then return ("must be > %s, got %s"):format(spec.gt, E.show(v)) end
     if spec.lt and not (v < spec.lt) then return ("must be < %s, got %s"):format(spec.lt, E.show(v)) end
@@ -218,7 +228,7 @@ function E.options(api, opts, schema, what)
   end
   for k, spec in pairs(schema) do
     if out[k] == nil then
-      if spec.required then E.raise(api, "%s is required (%s)", k, spec.doc or "no default") end
+      if spec.required then E.raise(api, "%s is required (%s)", k, spec.what or spec.doc or "no default") end
       out[k] = spec.default
     end
   end

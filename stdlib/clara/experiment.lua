@@ -40,71 +40,33 @@
 -- loop write its checkpoint at the next step boundary and return
 -- result.interrupted = "TERM" (`clara run` then exits with code 75).
 local torch = require "torch"
+local E = require "clara.error"
+local O = require "clara.experiment.options"
 local objective = require "clara.train.objective"
 local batcher = require "clara.train.batcher"
 local progress = require "clara.train.progress"
 local checkpoint = require "clara.train.checkpoint"
 
+local API = "clara.experiment"
+
 local Experiment = {}
 Experiment.__index = Experiment
 
-local KEYS = {
-  name = true, data = true, preprocess = true, postprocess = true, model = true, objective = true,
-  metrics = true, optimizer = true, scheduler = true, scheduler_step = true, batch_size = true,
-  eval_batch_size = true, accumulate = true, drop_last = true, shuffle = true, max_steps = true,
-  epochs = true, seed = true, verbose = true, out_dir = true, impl = true, monitor = true, mode = true,
-  keep_best = true, patience = true, min_delta = true, on_nonfinite = true, hooks = true,
-  recorder = true, batcher = true, train_metrics = true, final_train = true, progress = true, classes = true,
-  checkpoint_every = true, handle_signals = true, hparams = true,
-}
-
 local IMPLS = { clear = "clara.train.clear", fast = "clara.train.fast" }
 
-local function fail(msg) error("clara.experiment: " .. msg, 3) end
-
-local function check_int(spec, key, min)
-  local v = spec[key]
-  if v ~= nil and (math.type(v) ~= "integer" or v < min) then
-    fail(("%s must be an integer >= %d, got %s"):format(key, min, tostring(v)))
-  end
-end
-
+-- every option checked against clara.experiment.options, defaults filled in
 local function new(_, spec)
-  if type(spec) ~= "table" then fail("expected a table, got " .. type(spec)) end
-  for k in pairs(spec) do
-    if not KEYS[k] then fail(("unknown key '%s'"):format(tostring(k))) end
+  if type(spec) ~= "table" or getmetatable(spec) ~= nil and getmetatable(spec) ~= Experiment then
+    E.raise(API, "expected a table of options, got %s", E.show(spec))
   end
-  if type(spec.model) ~= "function" then fail("model must be a factory function returning a model") end
-  if type(spec.optimizer) ~= "function" then fail("optimizer must be a factory function(model) returning an optimizer") end
-  if spec.data == nil then fail("data is required") end
-  if spec.objective == nil then fail("objective is required (a loss function or {terms = ...})") end
-  objective.new(spec.objective) -- fails early on a malformed objective
-  check_int(spec, "batch_size", 1); check_int(spec, "accumulate", 1); check_int(spec, "epochs", 1)
-  check_int(spec, "max_steps", 1); check_int(spec, "patience", 1); check_int(spec, "seed", 0)
-  check_int(spec, "checkpoint_every", 1)
-  if spec.out_dir ~= nil and spec.out_dir ~= false and (type(spec.out_dir) ~= "string" or spec.out_dir == "") then
-    fail("out_dir must be a directory name or false, got " .. tostring(spec.out_dir))
-  end
-  if spec.on_nonfinite ~= nil and spec.on_nonfinite ~= "stop" and spec.on_nonfinite ~= "skip" then
-    fail("on_nonfinite must be 'stop' or 'skip', got " .. tostring(spec.on_nonfinite))
-  end
-  if spec.impl ~= nil and not IMPLS[spec.impl] then
-    fail(("impl '%s' is not available (clear, fast)"):format(tostring(spec.impl)))
-  end
-  if spec.hooks ~= nil and type(spec.hooks) ~= "table" then fail("hooks must be a table of functions") end
-  if spec.classes ~= nil and (type(spec.classes) ~= "table" or #spec.classes == 0) then
-    fail("classes must be a list of class names (label 0 first), got " .. type(spec.classes))
-  end
-  if spec.hparams ~= nil and (type(spec.hparams) ~= "table" or getmetatable(spec.hparams) ~= nil) then
-    fail("hparams must be a plain table of hyperparameters, got " .. type(spec.hparams))
-  end
-  local self = {}
-  for k, v in pairs(spec) do self[k] = v end
+  local self = O.check(API, spec)
+  objective.new(self.objective) -- fails early on a malformed objective
   return setmetatable(self, Experiment)
 end
 
 -- a copy with some pieces replaced
 function Experiment:with(changes)
+  if type(changes) ~= "table" then E.raise(API, "with expects a table of fields, got %s", changes) end
   local spec = {}
   for k, v in pairs(self) do spec[k] = v end
   for k, v in pairs(changes) do spec[k] = v end
@@ -114,12 +76,12 @@ end
 -- a copy with settings changed: hyperparameters first, then experiment
 -- fields.  "hparams.x" names a hyperparameter explicitly (to add one).
 function Experiment:set(settings)
-  if type(settings) ~= "table" then fail("set expects a table of settings, got " .. type(settings)) end
+  if type(settings) ~= "table" then E.raise(API, "set expects a table of settings, got %s", settings) end
   local hp, changes = {}, {}
   for k, v in pairs(self.hparams or {}) do hp[k] = v end
   local keys = {}
   for k in pairs(settings) do
-    if type(k) ~= "string" then fail(("set: setting names are strings, got %s %s"):format(type(k), tostring(k))) end
+    if type(k) ~= "string" then E.raise(API, "set: setting names are strings, got %s %s", type(k), tostring(k)) end
     keys[#keys + 1] = k
   end
   table.sort(keys)
@@ -127,13 +89,15 @@ function Experiment:set(settings)
     local v, name = settings[k], k:match("^hparams%.(.+)$")
     if name then hp[name] = v
     elseif hp[k] ~= nil then hp[k] = v
-    elseif KEYS[k] and k ~= "hparams" then changes[k] = v
+    elseif O.schema[k] and k ~= "hparams" then changes[k] = v
     else
-      local known = {}
+      local known, fields = {}, {}
       for h in pairs(hp) do known[#known + 1] = h end
+      for _, s in ipairs(O.list) do if not s.script then fields[#fields + 1] = s.name end end
       table.sort(known)
-      fail(("unknown setting '%s': not a hyperparameter (hparams has: %s) nor an experiment field")
-        :format(k, #known > 0 and table.concat(known, ", ") or "none"))
+      local near = E.closest(k, fields) or E.closest(k, known)
+      E.raise(API, "unknown setting '%s': not a hyperparameter (hparams has: %s) nor an experiment field%s",
+        k, #known > 0 and table.concat(known, ", ") or "none", near and (" (did you mean '" .. near .. "'?)") or "")
     end
   end
   changes.hparams = hp
@@ -169,7 +133,7 @@ local function resolve_data(d)
     return d.split:subsets(as_ds(d.dataset))
   end
   if type(d) == "table" and getmetatable(d) == nil and (d.train or d.val or d.test) then
-    if d.train == nil then fail("data needs a train partition") end
+    if d.train == nil then E.raise(API, "data needs a train partition") end
     return { train = as_ds(d.train), val = as_ds(d.val), test = as_ds(d.test) }
   end
   return { train = as_ds(d) }
@@ -187,7 +151,7 @@ end
 local function resolve_metrics(spec)
   local list, names = {}, {}
   if spec == nil then return list end
-  if type(spec) ~= "table" then fail("metrics must be a table") end
+  if type(spec) ~= "table" then E.raise(API, "metrics must be a table, got %s", spec) end
   for k in pairs(spec) do names[#names + 1] = k end
   table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
   for _, k in ipairs(names) do
@@ -200,7 +164,8 @@ local function resolve_metrics(spec)
     end
     if type(v) == "function" then v = v() end
     if type(v) ~= "table" or type(v.update) ~= "function" or type(v.compute) ~= "function" then
-      fail(("metric '%s' must be a metric object (update/compute/reset) or a factory of one"):format(tostring(k)))
+      E.raise(API, "metric '%s' must be a metric object (update/compute/reset) or a factory of one, got %s",
+        tostring(k), v)
     end
     entry.metric = v
     entry.name = type(k) == "string" and k or v.name
@@ -209,48 +174,124 @@ local function resolve_metrics(spec)
   return list
 end
 
--- the run directory (nil when out_dir = false), and the checkpoint to resume
--- from.  opts.dir names the directory exactly (a CV fold, a battery entry).
-local function open_run(self, opts)
-  local run = require "clara.run"
-  local name = self.name or "experiment"
-  if opts.dir then
-    local r = run.at(opts.dir, name)
-    if not opts.resume then
-      -- a fresh run where a killed one left rows: they are not this run's
-      if #r.history > 0 then r:set_history({}) end
-      return r
-    end
-    local state = r:load_checkpoint()
-    if state == nil then error("clara.experiment: resume: no checkpoint.pt in '" .. opts.dir .. "'", 3) end
-    return r, state
-  end
-  if self.out_dir == false then
-    -- level 3: the line that called exp:run
-    if opts.resume then error("clara.experiment: resume needs a run directory (out_dir is false)", 3) end
-    return nil
-  end
-  local out_dir = self.out_dir or "runs"
-  if not opts.resume then return run.open(out_dir, name) end
-  local r = run.at(checkpoint.find(out_dir, name, opts.resume), name)
-  local state = r:load_checkpoint()
-  if state == nil then error("clara.experiment: resume: no checkpoint.pt in '" .. r.dir .. "'", 3) end
-  return r, state
+-- {====================== the run directory ======================
+
+-- a stdlib error from a call below, raised again at the user's line
+local function again(ok, v, ...)
+  if ok then return v, ... end
+  E.raise(nil, (tostring(v):gsub("^[^:\n]*:%d+: ", "")))
 end
 
--- trains, validates, tests; returns the result table.  opts.resume = true
--- or a run directory continues a run from its checkpoint; opts.dir is the
--- run directory to write (made if missing), instead of a new one under out_dir.
-function Experiment:run(opts)
-  opts = opts or {}
-  local verbose = self.verbose ~= false
+-- the directory a resume continues: opts.dir (a CV fold, a battery entry),
+-- the directory opts.resume names, or the newest run of the experiment
+local function resume_dir(self, opts)
+  if opts.dir then return opts.dir end
+  if self.out_dir == false then E.raise(API, "resume needs a run directory (out_dir is false)") end
+  return again(pcall(checkpoint.find, self.out_dir, self.name or "experiment", opts.resume))
+end
+
+local function read_config(dir)
+  local fs, json = require "clara.fs", require "clara.run.json"
+  local text = fs.read(fs.join(dir, "config.json"))
+  if not text then return nil end
+  local ok, cfg = pcall(json.decode, text)
+  if not ok or type(cfg) ~= "table" then
+    E.raise(API, "resume: '%s' is not valid JSON: %s", fs.join(dir, "config.json"), tostring(cfg))
+  end
+  return cfg
+end
+
+-- "epochs=4, lr=0.05": what `set` changed in the recorded settings
+local function diff(before, after)
+  local names, out = {}, {}
+  for _, s in ipairs(O.list) do names[#names + 1] = s.name end
+  for _, n in ipairs(names) do
+    local a, b = before[n], after[n]
+    if n == "hparams" and type(a) == "table" and type(b) == "table" then
+      local keys = {}
+      for k in pairs(a) do keys[#keys + 1] = k end
+      for k in pairs(b) do if a[k] == nil then keys[#keys + 1] = k end end
+      table.sort(keys, function(x, y) return tostring(x) < tostring(y) end)
+      for _, k in ipairs(keys) do
+        if not O.same(a[k], b[k]) then out[#out + 1] = ("%s=%s"):format(tostring(k), tostring(b[k])) end
+      end
+    elseif not O.same(a, b) then
+      out[#out + 1] = ("%s=%s"):format(n, type(b) == "table" and "{...}" or tostring(b))
+    end
+  end
+  return out
+end
+
+-- A resume continues the run that was started: the settings its
+-- config.json recorded, whatever the script says now; then `set` (the
+-- resume's own --set), whose changes are returned to be recorded.
+local function resumed(self, cfg, set)
+  local spec = {}
+  for k, v in pairs(self) do spec[k] = v end
+  local kept = O.restore(spec, cfg)
+  local exp = new(nil, spec)
+  local before = O.record(exp)
+  if set then exp = exp:set(set) end
+  return exp, diff(before, (O.record(exp))), kept
+end
+
+-- the run directory (nil when out_dir = false).  opts.dir names the
+-- directory exactly (a CV fold, a battery entry).
+local function open_run(self, opts, dir)
+  local run = require "clara.run"
+  local name = self.name or "experiment"
+  if dir then return run.at(dir, name) end
+  if opts.dir then
+    local r = run.at(opts.dir, name)
+    -- a fresh run where a killed one left rows: they are not this run's
+    if #r.history > 0 then r:set_history({}) end
+    return r
+  end
+  if self.out_dir == false then return nil end
+  return run.open(self.out_dir, name)
+end
+
+-- A run that fails says why in its directory: error.txt holds the message
+-- and the traceback (the first line is the message, as in a battery).
+local function write_error(r, msg, traceback)
+  local fs = require "clara.fs"
+  pcall(fs.write_atomic, r:path("error.txt"), msg .. "\n\n" .. traceback .. "\n")
+end
+-- }================================================================
+
+-- {====================== the run ======================
+
+local RUN_OPTIONS = {
+  resume = { type = "boolean|string", doc = "true: the newest run of the experiment; a directory: that run" },
+  dir = { type = "string", doc = "the run directory exactly (made if missing)" },
+  set = { type = "table", doc = "settings changed for this run (exp:set); on a resume, recorded as changes" },
+}
+
+-- the settings the loop reads (clara.train.common), from the experiment
+local function loop_options(self, data, model)
+  local monitor = self.monitor or (data.val and "val_loss" or "train_loss")
+  return {
+    epochs = self.epochs, batch_size = self.batch_size, accumulate = self.accumulate,
+    drop_last = self.drop_last, shuffle = self.shuffle, max_steps = self.max_steps, seed = self.seed,
+    eval_batch_size = self.eval_batch_size, scheduler_step = self.scheduler_step,
+    monitor = monitor, mode = self.mode or (monitor:find("loss") and "min" or "max"),
+    min_delta = self.min_delta, patience = self.patience,
+    keep_best = self.keep_best and data.val ~= nil and type(model.state_dict) == "function",
+    on_nonfinite = self.on_nonfinite, train_metrics = self.train_metrics, final_train = self.final_train,
+  }
+end
+
+-- the model, its optimizer, the objective, metrics and data, checked
+-- together before the first step; c as clara.train.common takes it
+local function prepare(self)
+  local verbose = self.verbose
   -- 1. the seed first, so the model factory's initialization is reproducible
   if self.seed then torch.manual_seed(self.seed) end
   -- 2. fresh pieces from the factories
   local model = self.model(hparams_copy(self))
-  if model == nil then fail("the model factory returned nothing") end
+  if model == nil then E.raise(API, "the model factory returned nothing (it must return the model)") end
   local opt = self.optimizer(model, hparams_copy(self))
-  if opt == nil then fail("the optimizer factory returned nothing") end
+  if opt == nil then E.raise(API, "the optimizer factory returned nothing (it must return the optimizer)") end
   local obj = objective.new(self.objective)
   local metrics = resolve_metrics(self.metrics)
   -- 3. what the forward pass must capture: intermediates of terms and metrics
@@ -262,17 +303,10 @@ function Experiment:run(opts)
     end
   end
   local data = resolve_data(self.data)
-  local monitor = self.monitor or (data.val and "val_loss" or "train_loss")
-  local options = {
-    epochs = self.epochs or 1, batch_size = self.batch_size or 32, accumulate = self.accumulate or 1,
-    drop_last = self.drop_last or false, shuffle = self.shuffle, max_steps = self.max_steps, seed = self.seed,
-    eval_batch_size = self.eval_batch_size, scheduler_step = self.scheduler_step or "epoch",
-    monitor = monitor, mode = self.mode or (monitor:find("loss") and "min" or "max"),
-    min_delta = self.min_delta or 0, patience = self.patience,
-    keep_best = self.keep_best ~= false and data.val ~= nil and type(model.state_dict) == "function", on_nonfinite = self.on_nonfinite or "stop",
-    train_metrics = self.train_metrics ~= false, final_train = self.final_train or false,
-  }
-  local c = {
+  local options = loop_options(self, data, model)
+  -- 4. what needs the whole experiment: the monitored column must exist
+  O.check_monitor(API, options.monitor, O.columns(self, data, obj, metrics))
+  return {
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
     recorder = self.recorder, batcher = batcher.resolve(self.batcher), options = options,
@@ -280,29 +314,62 @@ function Experiment:run(opts)
     progress = self.progress or progress.new { verbose = verbose },
     parameters = count_parameters(model),
   }
-  if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(obj))) end
-  -- 4. the run directory; a resume puts every object's state back
-  local r, state = open_run(self, opts)
-  if r then
-    c.recorder = checkpoint.recorder(r, c, { every = self.checkpoint_every, signals = self.handle_signals,
-      user = self.recorder, resumed = state ~= nil })
-    if verbose then c.progress:line((state and "resuming " or "run ") .. r.dir) end
-  end
-  if state then
-    c.start = checkpoint.restore(c, state)
-    r:set_history(state.history)
-  end
-  -- 5. the loop (signals only caught while it runs)
+end
+
+-- the loop itself, signals caught while it runs
+local function loop(self, c)
   local signal = self.handle_signals and require "clara.signal" or nil
   if signal then signal.install() end
-  local ok, result = pcall(require(IMPLS[self.impl or "clear"]).run, c)
+  local ok, result = pcall(require(IMPLS[self.impl]).run, c)
   if signal then signal.restore() end
   if not ok then error(result, 0) end
   -- the signal is answered (result.interrupted): the next run starts clean
   if signal and result.interrupted then signal.clear() end
+  return result
+end
+
+-- A resume's settings changes, recorded: config.json's `changes` list
+-- (with the epoch they apply from) and the first history row trained.
+local function record_changes(r, self, c, state, changes)
+  local cfg = read_config(r.dir) or {}
+  local settings, unset = O.record(self)
+  for _, s in ipairs(O.list) do cfg[s.name] = settings[s.name] end
+  cfg.unset = unset
+  local from = state.epoch_done and state.epoch + 1 or state.epoch
+  cfg.changes = type(cfg.changes) == "table" and cfg.changes or {}
+  cfg.changes[#cfg.changes + 1] = { epoch = from, set = table.concat(changes, ", ") }
+  r:write_config(cfg)
+  c.changes = table.concat(changes, " ")
+end
+
+local function body(self, opts, r, changes, kept)
+  local c = prepare(self)
+  local verbose = self.verbose
+  if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(c.objective))) end
+  -- the run directory; a resume puts every object's state back
+  local state
+  if r then
+    if opts.resume then
+      state = r:load_checkpoint()
+      if state == nil then E.raise(API, "resume: no checkpoint.pt in '%s'", r.dir) end
+    end
+    c.recorder = checkpoint.recorder(r, c, { every = self.checkpoint_every, signals = self.handle_signals,
+      user = self.recorder, resumed = state ~= nil })
+    if verbose then c.progress:line((state and "resuming " or "run ") .. r.dir) end
+    if verbose and kept and #kept > 0 then
+      c.progress:line("the run's recorded settings kept for " .. table.concat(kept, ", ")
+        .. " (--set on the resume changes one)")
+    end
+  end
+  if state then
+    c.start = checkpoint.restore(c, state)
+    r:set_history(state.history)
+    if #changes > 0 then record_changes(r, self, c, state, changes) end
+  end
+  local result = loop(self, c)
   result.name, result.dir = self.name, r and r.dir
-  -- 6. predictions through the model and the postprocessing
-  local post, pre = self.postprocess, self.preprocess
+  -- predictions through the model and the postprocessing
+  local model, post, pre = c.model, self.postprocess, self.preprocess
   function result.predict(x)
     return torch.no_grad(function()
       if type(model.eval) == "function" then model:eval() end
@@ -313,4 +380,40 @@ function Experiment:run(opts)
   return result
 end
 
-return setmetatable({ new = new, Experiment = Experiment }, { __call = new })
+-- trains, validates, tests; returns the result table.  opts.resume = true
+-- or a run directory continues a run from its checkpoint with the settings
+-- it recorded; opts.set changes settings (recorded when resuming); opts.dir
+-- is the run directory to write (made if missing), instead of a new one
+-- under out_dir.  A run that fails leaves error.txt in its directory.
+function Experiment:run(opts)
+  opts = E.options("clara.experiment: run", opts, RUN_OPTIONS)
+  local dir, changes, kept = nil, {}, nil
+  if opts.resume then
+    dir = resume_dir(self, opts)
+    local cfg = read_config(dir)
+    if cfg then
+      self, changes, kept = resumed(self, cfg, opts.set)
+    elseif opts.set then
+      self = self:set(opts.set)
+    end
+  elseif opts.set then
+    self = self:set(opts.set)
+  end
+  local r = open_run(self, opts, dir)
+  if r then os.remove(r:path("error.txt")) end
+  local trace
+  local ok, result = xpcall(body, function(e)
+    trace = debug.traceback(type(e) == "string" and e or E.show(e), 2)
+    return e
+  end, self, opts, r, changes, kept)
+  if not ok then
+    if r then write_error(r, tostring(result), trace) end
+    error(result, 0)
+  end
+  return result
+end
+-- }================================================================
+
+E.methods(Experiment, API)
+
+return setmetatable({ new = new, Experiment = Experiment, options = O }, { __call = new })

@@ -13,18 +13,14 @@
 -- config.json; the whole config as a second argument).
 local torch = require "torch"
 local run = require "clara.run"
+local E = require "clara.error"
+
+local API = "clara.load_run"
 
 local Loaded = {}
 Loaded.__index = Loaded
 
--- JSON has one number type: sizes and dims want integers back
-local function integers(v)
-  if type(v) == "number" then return math.tointeger(v) or v end
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = integers(x) end
-  return out
-end
+local integers = require("clara.experiment.options").integers
 
 local function rebuild(desc)
   if type(desc) ~= "table" then return nil end
@@ -33,25 +29,29 @@ local function rebuild(desc)
   return nil
 end
 
+local OPTIONS = {
+  model = { type = "function", required = true, what = "a factory function(hparams, config) returning the model",
+            doc = "a model factory is required: a run directory keeps weights, not code" },
+  weights = { type = "string", default = "model.pt", doc = "the weights file: model.pt or best.pt" },
+  preprocess = { type = "callable", doc = "the preprocessing, when config.json cannot rebuild it" },
+  postprocess = { type = "callable", doc = "the postprocessing, when config.json cannot rebuild it" },
+}
+
 local function load_run(dir, opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("clara.load_run: options table expected, got " .. type(opts), 2) end
-  if type(opts.model) ~= "function" then
-    error("clara.load_run: a model factory is required: clara.load_run(dir, {model = function() return net end})", 2)
-  end
-  if type(dir) ~= "string" then error("clara.load_run: run directory (a string) expected, got " .. type(dir), 2) end
+  opts = E.options(API, opts, OPTIONS)
+  if type(dir) ~= "string" then E.raise(API, "run directory (a string) expected, got %s", dir) end
   -- 1. the files, with the weights asked for
   local ok, info = pcall(run.read, dir, { model = opts.weights or "model.pt" })
-  if not ok then error((tostring(info):gsub("clara.run.read", "clara.load_run")), 2) end
+  if not ok then E.raise(nil, (tostring(info):gsub("^[^:\n]*:%d+: ", ""):gsub("clara.run.read", API))) end
   if info.state_dict == nil then
-    error(("clara.load_run: no %s in '%s'"):format(opts.weights or "model.pt", dir), 2)
+    E.raise(API, "no %s in '%s'", opts.weights or "model.pt", dir)
   end
   -- 2. a fresh model from the factory, the saved weights, eval mode
   local config = info.config or {}
   local model = opts.model(integers(config.hparams or {}), config)
   local t = type(model)
   if (t ~= "table" and t ~= "userdata") or type(model.load_state_dict) ~= "function" then
-    error("clara.load_run: the model factory must return a module (with load_state_dict)", 2)
+    E.raise(API, "the model factory must return a module (with load_state_dict), got %s", model)
   end
   model:load_state_dict(info.state_dict)
   if type(model.eval) == "function" then model:eval() end
@@ -72,5 +72,7 @@ function Loaded:predict(x)
     return post and post(out) or out
   end)
 end
+
+E.methods(Loaded, API)
 
 return load_run

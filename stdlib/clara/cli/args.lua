@@ -10,7 +10,8 @@
 -- >= 1), "list" (repeatable: a list of strings), "optional" (a flag, or
 -- --name=value), or a function(value, cmd) returning the converted value.
 -- Values come as `--name value` or `--name=value`; `--help`/`-h` prints the
--- usage; `--` ends the options.  In the result, '-' in names becomes '_'.
+-- usage (or what cmd.help(o) returns, o being the other options parsed)
+-- and exits; `--` ends the options.  In the result, '-' in names becomes '_'.
 local M = {}
 
 local Command = {}
@@ -51,7 +52,7 @@ function Command:parse(args, options, aliases)
     local name = (aliases and aliases[flag]) or flag:match("^%-%-([%w-]+)$")
     local kind = name and options[name]
     if a == "--help" or a == "-h" then
-      print(self.usage); os.exit(0)
+      o.help = true
     elseif a == "--" then
       table.move(args, i + 1, #args, #rest + 1, rest)
       break
@@ -82,6 +83,9 @@ function Command:parse(args, options, aliases)
       rest[#rest + 1] = a
     end
     i = i + 1
+  end
+  if o.help then
+    print(self.help and self.help(o) or self.usage); os.exit(0)
   end
   return o, rest
 end

@@ -6,12 +6,21 @@
 -- (numbers, true/false and nil are parsed, anything else stays a string);
 -- --out sets out_dir,
 -- --resume continues the newest run of the experiment (or the run
--- directory given as --resume=DIR), --quiet sets verbose = false.
+-- directory given as --resume=DIR) with the settings that run recorded
+-- (a --set on the resume changes one, recorded in config.json and the
+-- history), --quiet (-q) sets verbose = false: only errors are printed.
+-- --help lists every experiment option (clara.experiment.options);
+-- --help --markdown writes them as docs/options.md.
 -- Signals are handled: SIGTERM/USR1/INT write a checkpoint at the next
 -- step boundary and the process exits with code 75 (clara.signal.REQUEUE).
 local USAGE = "usage: clara run exp.lua [--set key=value ...] [--resume[=DIR]] [--out DIR] [--quiet]"
 
 local cmd = require("clara.cli.args").command("run", USAGE)
+function cmd.help(o)
+  local options = require "clara.experiment.options"
+  if o.markdown then return options.markdown() end
+  return USAGE .. "\n\n" .. options.help()
+end
 
 -- "0.01" -> 0.01, "64" -> 64, "true" -> true, "nil" -> nil, else the text
 local function parse_value(s)
@@ -21,7 +30,8 @@ end
 
 -- 1. the command line
 local function parse(args)
-  local o, rest = cmd:parse(args, { set = "list", out = "string", resume = "optional", quiet = "flag" },
+  local o, rest = cmd:parse(args, { set = "list", out = "string", resume = "optional", quiet = "flag",
+                                   markdown = "flag" },
                             { ["-q"] = "quiet" })
   o.script = cmd:single(rest, "experiment script")
   o.sets = {}
@@ -44,15 +54,17 @@ local function main(...)
     cmd:die(("'%s' must return an experiment (a table or clara.experiment), got %s"):format(o.script, type(spec)))
   end
   local exp = getmetatable(spec) == clara.experiment.Experiment and spec or clara.experiment(spec)
-  -- 3. the overrides: hyperparameters or experiment fields (exp:set)
-  local sets = {}
-  for _, kv in ipairs(o.sets) do sets[kv[1]] = kv[2] end
-  exp = exp:set(sets)
-  local fields = { out_dir = o.out, verbose = o.quiet and false or nil }
+  -- 3. this command's own fields, then the overrides (exp:set): a new run
+  --    takes them at once, a resume applies them over the run's recorded
+  --    settings and records them
+  local fields = { out_dir = o.out }
+  if o.quiet then fields.verbose = false end
   if exp.handle_signals == nil then fields.handle_signals = true end
   exp = exp:with(fields)
+  local sets = {}
+  for _, kv in ipairs(o.sets) do sets[kv[1]] = kv[2] end
   -- 4. the run; an interrupted one asks to be requeued
-  local result = exp:run { resume = o.resume }
+  local result = exp:run { resume = o.resume, set = sets }
   if result.interrupted then
     io.stderr:write(("clara run: %s: checkpoint written in %s, exiting with code %d\n")
       :format(result.interrupted, tostring(result.dir), require("clara.signal").REQUEUE))

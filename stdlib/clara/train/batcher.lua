@@ -60,7 +60,7 @@ function M.resolve(b)
   if b == nil then return M.default() end
   if type(b) == "function" then return { batches = function(_, ds, info) return b(ds, info) end } end
   if type(b) == "table" and type(b.batches) == "function" then return b end
-  error("clara.experiment: batcher must have a batches(dataset, info) method or be a function", 3)
+  require("clara.error").raise("clara.experiment", "batcher must have a batches(dataset, info) method or be a function")
 end
 
 return M

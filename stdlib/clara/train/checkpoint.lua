@@ -19,30 +19,20 @@ local json = require "clara.run.json"
 
 local M = {}
 
--- 1. the experiment's serializable settings (numbers, strings, booleans,
--- and plain tables of them) for config.json
-local function plain(v, depth)
-  local t = type(v)
-  if t == "number" or t == "string" or t == "boolean" then return true end
-  if t ~= "table" or getmetatable(v) ~= nil or depth > 8 then return false end
-  for k, x in pairs(v) do
-    if (type(k) ~= "string" and math.type(k) ~= "integer") or not plain(x, depth + 1) then return false end
-  end
-  return true
-end
-
+-- 1. the experiment's settings for config.json: what its option schema
+-- (clara.experiment.options) records, and which were left unset
 function M.config(exp)
-  local cfg = { kind = "run" }
-  for k, v in pairs(exp) do
-    if plain(v, 0) then cfg[k] = v end
-  end
+  local O = require "clara.experiment.options"
+  local settings, unset = O.record(exp)
+  local cfg = { kind = "run", unset = unset }
+  for k, v in pairs(settings) do cfg[k] = v end
   -- pre- and post-processing that describe themselves (clara.transforms),
   -- so that clara.load_run can rebuild them
   for _, k in ipairs { "preprocess", "postprocess" } do
     local v = exp[k]
     if type(v) == "table" and type(v.describe) == "function" then
       local ok, d = pcall(v.describe, v)
-      if ok and plain(d, 0) then cfg[k] = d end
+      if ok and O.plain(d, 0) then cfg[k] = d end
     end
   end
   return cfg

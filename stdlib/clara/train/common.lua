@@ -28,6 +28,7 @@
 -- c.start (a checkpoint, see clara.train.checkpoint) resumes the loop where
 -- it was written: epoch, step, history, best so far, a cut epoch's sums.
 local torch = require "torch"
+local E = require "clara.error"
 local objective = require "clara.train.objective"
 local optim = require "torch.optim"
 local clock = require("clara.train.progress").clock
@@ -48,7 +49,7 @@ local function forward(model, x, names)
   local captured, r = {}, nil
   if #names > 0 then
     if type(model.capture) ~= "function" then
-      error("clara.experiment: intermediate results need a model with capture (an nn.Module)", 0)
+      E.raise("clara.experiment", "intermediate results need a model with capture (an nn.Module)")
     end
     r = table.pack(model:capture(names, x))
     captured = r[1]
@@ -128,9 +129,12 @@ local function running_stats(s, metrics, with_metrics)
   return stats
 end
 
+-- the message of a non-finite loss, at the user's line (the exp:run call)
 local function nonfinite_message(err, epoch, batch, split)
-  return ("clara.experiment: non-finite loss in %s at epoch %d, batch %d: term '%s' is %s")
-    :format(split, epoch, batch, err.nonfinite, tostring(err.value))
+  local where = E.where()
+  return ("%sclara.experiment: non-finite loss in %s at epoch %d, batch %d: term '%s' is %s "
+    .. "(on_nonfinite = 'skip' skips such batches; a lower learning rate often helps)")
+    :format(where == "" and "" or (where .. " "), split, epoch, batch, err.nonfinite, tostring(err.value))
 end
 
 local function improved(o, value, best)
@@ -233,6 +237,8 @@ function M.run(c, impl)
     ctx.epoch = epoch
     local row = { epoch = epoch, lr = c.optimizer.param_groups and c.optimizer.param_groups[1].lr or nil }
     if ctx.resume_row then row, ctx.resume_row = ctx.resume_row, nil end
+    -- settings a resume changed show in the first row trained with them
+    if c.changes then row.changes, c.changes = c.changes, nil end
     ctx.row = row
     call(c.hooks, "on_epoch_start", ctx)
     -- 1. train

@@ -20,6 +20,7 @@
 -- report (result.folds[j].reused) and resumes the one that has only a
 -- checkpoint.
 local torch = require "torch"
+local E = require "clara.error"
 local fs = require "clara.fs"
 local json = require "clara.run.json"
 local H = require "clara.run.history"
@@ -30,25 +31,18 @@ local checkpoint = require "clara.train.checkpoint"
 
 local M = {}
 
-local OPTIONS = { folds = true, stratified = true, seed = true, groups = true, labels = true,
-                  scheme = true, resume = true, dir = true }
+local API = "clara.experiment: cross_validate"
 
--- raised at the first caller outside this file and clara.experiment, so
--- the position names the user's line however deep the check sits
-local function fail(msg)
-  msg = "clara.experiment: cross_validate: " .. msg
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then error(msg, 0) end
-    local src = info.source
-    if info.what ~= "C" and not src:find("clara/train/cv.lua", 1, true)
-       and not src:find("clara/experiment.lua", 1, true) then
-      error(msg, level)
-    end
-    level = level + 1
-  end
-end
+local OPTIONS = {
+  folds = { type = "integer", min = 2, default = 5, doc = "the number of folds k" },
+  stratified = { type = "boolean", doc = "keep the class proportions in every fold (default: with integer labels)" },
+  seed = { type = "integer", min = 0, doc = "seed of the fold assignment (default: the experiment's)" },
+  groups = { type = "tensor", doc = "group k-fold: samples of one group stay in one fold" },
+  labels = { type = "tensor", doc = "the labels to stratify on, when the dataset cannot give them" },
+  scheme = { type = "table", doc = "a clara.cv object made by the user" },
+  resume = { type = "boolean|string", doc = "true: the newest CV of the experiment, or its directory" },
+  dir = { type = "string", doc = "the CV directory exactly (a battery entry)" },
+}
 
 -- 1. the labels of a dataset, for stratification: the second tensor of a
 -- TensorDataset, through Subsets and Concats
@@ -78,27 +72,26 @@ end
 local function scheme_of(opts, dev, seed)
   if opts.scheme ~= nil then
     if type(opts.scheme) ~= "table" or type(opts.scheme.fold) ~= "function" then
-      fail("scheme must be a clara.cv object (clara.cv.kfold(...), ...), got " .. type(opts.scheme))
+      E.raise(API, "scheme must be a clara.cv object (clara.cv.kfold(...), ...), got " .. type(opts.scheme))
     end
     if opts.scheme.n ~= #dev then
-      fail(("scheme covers %d samples, the training data has %d"):format(opts.scheme.n, #dev))
+      E.raise(API, ("scheme covers %d samples, the training data has %d"):format(opts.scheme.n, #dev))
     end
     return opts.scheme
   end
-  local k = opts.folds or 5
-  if math.type(k) ~= "integer" or k < 2 then fail("folds must be an integer >= 2, got " .. tostring(k)) end
-  if k > #dev then fail(("%d folds for only %d training samples"):format(k, #dev)) end
+  local k = opts.folds
+  if k > #dev then E.raise(API, ("%d folds for only %d training samples"):format(k, #dev)) end
   if opts.groups ~= nil then return cvs.group_kfold(opts.groups, { k = k, shuffle = true, seed = seed }) end
   local labels = opts.labels or labels_of(dev)
   local stratified = opts.stratified
   if stratified == nil then stratified = is_class_labels(labels) end
   if stratified then
     if not is_class_labels(labels) then
-      fail("stratified folds need integer class labels: the training data gives none "
+      E.raise(API, "stratified folds need integer class labels: the training data gives none "
            .. "(pass labels = tensor, or stratified = false)")
     end
     if labels:size(1) ~= #dev then
-      fail(("labels has %d entries, the training data %d samples"):format(labels:size(1), #dev))
+      E.raise(API, ("labels has %d entries, the training data %d samples"):format(labels:size(1), #dev))
     end
     return cvs.stratified_kfold(labels, { k = k, seed = seed })
   end
@@ -165,7 +158,7 @@ end
 -- 4. the CV directory: made anew, given, or the one to resume
 local function cv_dir(exp, opts)
   if exp.out_dir == false and not opts.dir then
-    if opts.resume then fail("resume needs a directory (out_dir is false)") end
+    if opts.resume then E.raise(API, "resume needs a directory (out_dir is false)") end
     return nil
   end
   if opts.dir then return opts.dir end
@@ -179,10 +172,10 @@ local function cv_dir(exp, opts)
         end
       end
     end
-    if not newest then fail("resume: no cross-validation under '" .. parent .. "'") end
+    if not newest then E.raise(API, "resume: no cross-validation under '" .. parent .. "'") end
     return fs.join(parent, newest)
   elseif type(opts.resume) == "string" then
-    if not fs.exists(fs.join(opts.resume, "cv.json")) then fail("resume: '" .. opts.resume .. "' is not a CV directory (no cv.json)") end
+    if not fs.exists(fs.join(opts.resume, "cv.json")) then E.raise(API, "resume: '" .. opts.resume .. "' is not a CV directory (no cv.json)") end
     return opts.resume
   end
   return require("clara.run").open(out_dir, name).dir
@@ -205,16 +198,12 @@ local function run_fold(exp, data, dir)
 end
 
 function M.run(exp, opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then fail("options must be a table, got " .. type(opts)) end
-  for k in pairs(opts) do
-    if not OPTIONS[k] then fail(("unknown option '%s'"):format(tostring(k))) end
-  end
+  opts = E.options(API, opts, OPTIONS)
   local verbose = exp.verbose ~= false
   -- 1. the development data: what the folds split; the test set stays aside
   local data = exp:data_parts()
   if data.val ~= nil then
-    fail("the experiment has a validation set; cross-validation makes its own from the folds "
+    E.raise(API, "the experiment has a validation set; cross-validation makes its own from the folds "
          .. "(give data = dataset or {train =, test =})")
   end
   local dev = data.train

@@ -27,48 +27,53 @@
 -- the terms as Lua numbers: raw["cls"], weighted["cls"], raw["reg"],
 -- weighted["reg"], which the history logs separately.
 local torch = require "torch"
+local E = require "clara.error"
 
 local M = {}
 
 local Objective = {}
 Objective.__index = Objective
 
-local function fail(msg) error("clara.objective: " .. msg, 3) end
+local API = "clara.objective"
 
 local TERM_KEYS = { extras = true, name = true, loss = true, output = true, intermediate = true, target = true, weight = true }
 local OBJ_KEYS = { terms = true, combine = true, regularizer = true, reg_weight = true, regularize = true, reg_on = true }
 
 -- build from a function, a callable table, or the table form above
 function M.new(spec)
-  if spec == nil then fail("an objective is required (a loss function, or {terms = ...})") end
+  if spec == nil then E.raise(API, "an objective is required (a loss function, or {terms = ...})") end
   local callable = type(spec) == "function" or (type(spec) == "table" and getmetatable(spec)
     and getmetatable(spec).__call ~= nil and spec.terms == nil)
   if callable then spec = { terms = { { name = "loss", loss = spec } } } end
-  if type(spec) ~= "table" then fail("expected a loss function or a table, got " .. type(spec)) end
+  if type(spec) ~= "table" then E.raise(API, "expected a loss function or a table, got " .. type(spec)) end
   for k in pairs(spec) do
-    if not OBJ_KEYS[k] then fail(("unknown key '%s' (terms, combine, regularizer, reg_weight, regularize, reg_on)"):format(tostring(k))) end
+    if not OBJ_KEYS[k] then E.raise(API, ("unknown key '%s' (terms, combine, regularizer, reg_weight, regularize, reg_on)"):format(tostring(k))) end
   end
-  if type(spec.terms) ~= "table" or #spec.terms == 0 then fail("terms must be a non-empty list") end
+  if type(spec.terms) ~= "table" or #spec.terms == 0 then E.raise(API, "terms must be a non-empty list") end
   local self = setmetatable({ terms = {}, intermediates = {}, combine = spec.combine,
     regularizer = spec.regularizer, reg_weight = spec.reg_weight or 1,
     regularize = spec.regularize ~= false and spec.regularizer ~= nil, reg_on = spec.reg_on or 1 }, Objective)
-  if self.combine ~= nil and type(self.combine) ~= "function" then fail("combine must be a function") end
-  if type(self.reg_weight) ~= "number" then fail("reg_weight must be a number") end
+  if self.combine ~= nil and type(self.combine) ~= "function" then E.raise(API, "combine must be a function") end
+  if type(self.reg_weight) ~= "number" or self.reg_weight ~= self.reg_weight then
+    E.raise(API, "reg_weight must be a number, got %s", self.reg_weight)
+  end
   local seen = {}
   for i, t in ipairs(spec.terms) do
-    if type(t) ~= "table" then fail(("term %d must be a table"):format(i)) end
+    if type(t) ~= "table" then E.raise(API, ("term %d must be a table"):format(i)) end
     for k in pairs(t) do
-      if not TERM_KEYS[k] then fail(("term %d: unknown key '%s'"):format(i, tostring(k))) end
+      if not TERM_KEYS[k] then E.raise(API, ("term %d: unknown key '%s'"):format(i, tostring(k))) end
     end
     local name = t.name or (#spec.terms == 1 and "loss" or ("term" .. i))
-    if name == "reg" or name == "loss" and #spec.terms > 1 then fail(("term %d: the name '%s' is reserved"):format(i, name)) end
-    if seen[name] then fail(("two terms are named '%s'"):format(name)) end
+    if name == "reg" or name == "loss" and #spec.terms > 1 then E.raise(API, ("term %d: the name '%s' is reserved"):format(i, name)) end
+    if seen[name] then E.raise(API, ("two terms are named '%s'"):format(name)) end
     seen[name] = true
-    if t.loss == nil then fail(("term '%s' has no loss"):format(name)) end
-    if t.output ~= nil and t.intermediate ~= nil then fail(("term '%s': give output or intermediate, not both"):format(name)) end
+    if t.loss == nil then E.raise(API, ("term '%s' has no loss"):format(name)) end
+    if t.output ~= nil and t.intermediate ~= nil then E.raise(API, ("term '%s': give output or intermediate, not both"):format(name)) end
     local term = { name = name, loss = t.loss, output = t.output or (t.intermediate == nil and 1 or nil),
       intermediate = t.intermediate, extras = t.extras, target = t.target == nil and 1 or t.target, weight = t.weight or 1 }
-    if type(term.weight) ~= "number" then fail(("term '%s': weight must be a number"):format(name)) end
+    if type(term.weight) ~= "number" or term.weight ~= term.weight then
+      E.raise(API, "term '%s': weight must be a number, got %s", name, term.weight)
+    end
     self.terms[i] = term
     if term.intermediate then self.intermediates[#self.intermediates + 1] = term.intermediate end
   end
@@ -87,12 +92,12 @@ M.finite = finite
 function M.pick(kind, key, outputs, captured)
   if kind == "intermediate" then
     local v = captured[key]
-    if v == nil then error(("clara.objective: no intermediate result '%s' was captured"):format(tostring(key)), 0) end
+    if v == nil then E.raise(API, "no intermediate result '%s' was captured", tostring(key)) end
     return v
   end
   local v = outputs[key]
   if v == nil then
-    error(("clara.objective: the model returned %d output(s), output %s was asked for"):format(#outputs, tostring(key)), 0)
+    E.raise(API, "the model returned %d output(s), output %s was asked for", #outputs, tostring(key))
   end
   return v
 end
@@ -109,12 +114,12 @@ function Objective:evaluate(model, outputs, captured, targets)
       or M.pick("output", t.output, outputs, captured)
     local target = t.target and targets[t.target] or nil
     if t.target and target == nil then
-      error(("clara.objective: term '%s' wants target %d, the batch has %d"):format(t.name, t.target, #targets), 0)
+      E.raise(API, "term '%s' wants target %d, the batch has %d", t.name, t.target, #targets)
     end
     local l
     if t.extras then l = t.loss(value, target, extras) else l = t.loss(value, target) end
     if not torch.is_tensor(l) then
-      error(("clara.objective: the loss of term '%s' returned %s, not a tensor"):format(t.name, type(l)), 0)
+      E.raise(API, "the loss of term '%s' returned %s, not a tensor", t.name, type(l))
     end
     raw[t.name] = l:item()
     if not finite(raw[t.name]) then error({ nonfinite = t.name, value = raw[t.name] }, 0) end
@@ -125,7 +130,7 @@ function Objective:evaluate(model, outputs, captured, targets)
   local total
   if self.combine then
     total = self.combine(tensors, raw)
-    if not torch.is_tensor(total) then error("clara.objective: combine must return a tensor", 0) end
+    if not torch.is_tensor(total) then E.raise(API, "combine must return a tensor") end
   else
     for _, t in ipairs(self.terms) do
       total = total and total + tensors[t.name] or tensors[t.name]

@@ -1,0 +1,319 @@
+-- clara.experiment.options: every experiment option, declared once.
+--
+-- Each entry is one option: name, type, default, checks, one line of doc
+-- (clara.error's schema format, see E.check_value).  The list drives
+-- validation in clara.experiment{...}, exp:set and exp:with, the text of
+-- `clara run --help`, docs/options.md (`clara run --help --markdown`) and
+-- what config.json records.  Adding an option is adding one entry here
+-- (and reading it where the loop needs it).
+--
+-- Fields beyond clara.error's: `shown` (the default as the docs tell it,
+-- when it depends on the experiment), `script` (the value is code or an
+-- object: set in the script, not with --set, never recorded) and
+-- `invocation` (a setting of one command, not of the run: a resume takes
+-- it from its own command line, not from config.json).
+local E = require "clara.error"
+
+local O = {}
+
+local function plain_name(v)
+  if v == "" or v:find("/", 1, true) or v == "." or v == ".." then
+    return false, ("must be a plain directory name (no '/'), got %s"):format(E.show(v))
+  end
+  return true
+end
+
+local function out_dir(v)
+  if v == true or v == "" then return false, "must be a directory name or false, got " .. E.show(v) end
+  return true
+end
+
+local function plain_table(v)
+  if getmetatable(v) ~= nil then return false, "must be a plain table of hyperparameters, got " .. E.show(v) end
+  return true
+end
+
+local function class_names(v)
+  if #v == 0 then return false, "must be a list of class names (label 0 first), got an empty table" end
+  for i, name in ipairs(v) do
+    if type(name) ~= "string" then
+      return false, ("must be a list of class names (label 0 first): item %d is %s"):format(i, E.show(name))
+    end
+  end
+  return true
+end
+
+local function hook_table(v)
+  for k, f in pairs(v) do
+    if type(f) ~= "function" then
+      return false, ("must be a table of functions: hooks.%s is %s"):format(tostring(k), E.show(f))
+    end
+  end
+  return true
+end
+
+local function batcher(v)
+  if type(v) == "function" or (type(v) == "table" and type(v.batches) == "function") then return true end
+  return false, "must have a batches(dataset, info) method or be a function, got " .. E.show(v)
+end
+
+-- {====================== the options ======================
+O.list = {
+  -- what is trained
+  { name = "name", type = "string", check = plain_name, shown = "'experiment'",
+    doc = "the experiment's name: its runs go to <out_dir>/<name>/<run-id>/" },
+  { name = "data", type = "any", required = true, script = true, what = "the training data",
+    doc = "a dataset, {train =, val =, test =} (datasets or lists of tensors) or {dataset =, split = partition}" },
+  { name = "model", type = "function", required = true, script = true,
+    what = "a factory function(hparams) returning a model",
+    doc = "factory function(hparams) -> a fresh model, called once per run" },
+  { name = "objective", type = "any", required = true, script = true,
+    what = "a loss function or {terms = ...}",
+    doc = "a loss function, or {terms = ..., regularizer = ...} (clara.train.objective)" },
+  { name = "optimizer", type = "function", required = true, script = true,
+    what = "a factory function(model, hparams) returning an optimizer",
+    doc = "factory function(model, hparams) -> an optimizer" },
+  { name = "scheduler", type = "function", script = true,
+    doc = "factory function(optimizer, hparams) -> a learning-rate scheduler" },
+  { name = "hparams", type = "table", check = plain_table, what = "a plain table of hyperparameters",
+    doc = "the user's hyperparameters, given to every factory (--set lr=0.1 sets hparams.lr)" },
+  { name = "metrics", type = "table", script = true,
+    doc = "name -> metric, factory, or {metric, output =, intermediate =, target =, select =}" },
+  { name = "preprocess", type = "callable", script = true, doc = "applied to each batch's input" },
+  { name = "postprocess", type = "callable", script = true, doc = "applied to predictions by result.predict(x), not by the loss" },
+  { name = "classes", type = "table", check = class_names, what = "a list of class names (label 0 first)",
+    doc = "class names in label order (label 0 first), for reports" },
+  -- how it is trained
+  { name = "epochs", type = "integer", min = 1, default = 1, doc = "number of passes over the training data" },
+  { name = "batch_size", type = "integer", min = 1, default = 32, doc = "samples per training batch" },
+  { name = "eval_batch_size", type = "integer", min = 1, shown = "batch_size",
+    doc = "samples per validation and test batch" },
+  { name = "accumulate", type = "integer", min = 1, default = 1,
+    doc = "batches whose gradients are summed before each optimizer step" },
+  { name = "drop_last", type = "boolean", default = false, doc = "drop the last, smaller training batch" },
+  { name = "shuffle", type = "boolean", default = true, doc = "shuffle the training data each epoch" },
+  { name = "max_steps", type = "integer", min = 1, shown = "no limit", doc = "stop after this many optimizer steps" },
+  { name = "seed", type = "integer", min = 0, shown = "none (torch's generator as it is)",
+    doc = "seed of torch's generator and of the shuffles: the run is reproducible" },
+  { name = "scheduler_step", type = "string", enum = { "epoch", "batch" }, default = "epoch",
+    doc = "when the scheduler steps: after each epoch or after each optimizer step" },
+  { name = "on_nonfinite", type = "string", enum = { "stop", "skip" }, default = "stop",
+    doc = "a NaN or infinite loss stops the run with an error, or skips that batch" },
+  { name = "impl", type = "string", enum = { "clear", "fast" }, default = "clear",
+    doc = "the training loop: the readable reference or its fast twin (same results)" },
+  -- the best model and early stopping
+  { name = "monitor", type = "string", shown = "'val_loss' with validation data, else 'train_loss'",
+    doc = "the history column that picks the best epoch and drives early stopping" },
+  { name = "mode", type = "string", enum = { "min", "max" }, shown = "'min' when monitor names a loss, else 'max'",
+    doc = "whether a smaller or a larger monitored value is better" },
+  { name = "patience", type = "integer", min = 1, shown = "none (no early stopping)",
+    doc = "stop after this many epochs without improvement of monitor" },
+  { name = "min_delta", type = "number", min = 0, default = 0,
+    doc = "the least change of monitor that counts as an improvement" },
+  { name = "keep_best", type = "boolean", default = true,
+    doc = "restore the weights of the best epoch at the end (with validation data)" },
+  { name = "train_metrics", type = "boolean", default = true, doc = "compute the metrics on the training batches too" },
+  { name = "final_train", type = "boolean", default = false,
+    doc = "evaluate the final model on the whole training set too" },
+  -- extension points
+  { name = "hooks", type = "table", check = hook_table, script = true,
+    doc = "functions called with the loop's context: on_run_start, on_epoch_end, ... (clara.train.common)" },
+  { name = "recorder", type = "table", script = true, doc = "an object told of each step, epoch and the end" },
+  { name = "batcher", type = "any", check = batcher, script = true,
+    doc = "where batches come from: an object with batches(dataset, info), or a function" },
+  { name = "progress", type = "table", script = true, invocation = true,
+    doc = "the progress display (clara.train.progress)" },
+  -- disk and process
+  { name = "out_dir", type = "string|boolean", check = out_dir, default = "runs", invocation = true,
+    doc = "directory of the run directories (false: nothing on disk); --out DIR" },
+  { name = "checkpoint_every", type = "integer", min = 1, shown = "each epoch's end only",
+    doc = "write checkpoint.pt every this many optimizer steps too" },
+  { name = "verbose", type = "boolean", default = true, invocation = true,
+    doc = "print progress and summaries (--quiet: false)" },
+  { name = "handle_signals", type = "boolean", invocation = true, shown = "true under `clara run`",
+    doc = "SIGTERM/USR1/INT write a checkpoint at the next step and end the run (exit code 75)" },
+}
+-- }================================================================
+
+O.schema = {}
+for _, spec in ipairs(O.list) do O.schema[spec.name] = spec end
+
+-- the experiment spec checked, with every default filled in
+function O.check(api, spec)
+  return E.options(api, spec, O.schema)
+end
+
+-- a value that config.json can hold (numbers, strings, booleans and plain
+-- tables of them)
+local function plain(v, depth)
+  local t = type(v)
+  if t == "number" then return v == v end
+  if t == "string" or t == "boolean" then return true end
+  if t ~= "table" or getmetatable(v) ~= nil or depth > 8 then return false end
+  for k, x in pairs(v) do
+    if (type(k) ~= "string" and math.type(k) ~= "integer") or not plain(x, depth + 1) then return false end
+  end
+  return true
+end
+O.plain = plain
+
+-- JSON has one number type: integral numbers come back as integers
+function O.integers(v)
+  if type(v) == "number" then return math.tointeger(v) or v end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = O.integers(x) end
+  return out
+end
+
+-- The settings a run records (config.json), and the names of the ones that
+-- have no value (their default depends on the experiment): a resume puts
+-- back exactly these.
+function O.record(exp)
+  local out, unset = {}, {}
+  for _, spec in ipairs(O.list) do
+    if not spec.script and not spec.invocation then
+      local v = exp[spec.name]
+      if v == nil then unset[#unset + 1] = spec.name
+      elseif plain(v, 0) then out[spec.name] = v end
+    end
+  end
+  return out, unset
+end
+
+-- The settings of a run's config.json, as a resume applies them to spec
+-- (a table of experiment fields, changed in place): recorded values back,
+-- unset ones cleared.  Returns the names whose value changed.
+function O.restore(spec, cfg)
+  local unset, changed = {}, {}
+  for _, n in ipairs(type(cfg.unset) == "table" and cfg.unset or {}) do unset[n] = true end
+  for _, s in ipairs(O.list) do
+    local n = s.name
+    if not s.script and not s.invocation and (cfg[n] ~= nil or unset[n]) then
+      local v = nil
+      if not unset[n] then v = O.integers(cfg[n]) end
+      if s.type == "number" and math.type(v) == "integer" then v = v + 0.0 end
+      if not O.same(spec[n], v) then changed[#changed + 1] = n end
+      spec[n] = v
+    end
+  end
+  return changed
+end
+
+function O.same(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do if not O.same(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+
+-- {====================== checks that need the whole experiment ======================
+
+-- The history columns a run will produce, sorted: epoch, lr, time, and per
+-- split <split>_loss, <split>_<term>[_w], <split>_<metric> (numbers only:
+-- a confusion matrix is a table, not a column).
+function O.columns(exp, data, obj, metrics)
+  local cols = { "epoch", "lr", "time" }
+  local splits = { "train" }
+  if data.val then splits[#splits + 1] = "val" end
+  for _, split in ipairs(splits) do
+    cols[#cols + 1] = split .. "_loss"
+    for _, c in ipairs(obj:columns()) do
+      cols[#cols + 1] = split .. "_" .. c[1] .. (c[2] == "weighted" and "_w" or "")
+    end
+    if split ~= "train" or exp.train_metrics ~= false then
+      for _, m in ipairs(metrics) do
+        if m.metric.name ~= "confusion_matrix" then cols[#cols + 1] = split .. "_" .. m.name end
+      end
+    end
+  end
+  local seen, out = {}, {}
+  for _, c in ipairs(cols) do if not seen[c] then seen[c] = true; out[#out + 1] = c end end
+  table.sort(out)
+  return out
+end
+
+-- monitor must name a column the run will produce
+function O.check_monitor(api, monitor, columns)
+  for _, c in ipairs(columns) do if c == monitor then return end end
+  local near = E.closest(monitor, columns)
+  local hint = ""
+  if monitor:sub(1, 4) == "val_" and not (" " .. table.concat(columns, " ")):find(" val_") then
+    hint = " (there is no validation data: give data = {train =, val =})"
+  elseif near then
+    hint = (" (did you mean '%s'?)"):format(near)
+  end
+  E.raise(api, "monitor %s is not a column this run produces%s; its columns: %s",
+    monitor, hint, table.concat(columns, ", "))
+end
+-- }================================================================
+
+-- {====================== help and docs ======================
+
+-- "integer >= 1", "'min' | 'max'", "string or boolean"
+function O.kind(spec)
+  if spec.enum then
+    local names = {}
+    for i, v in ipairs(spec.enum) do names[i] = E.show(v) end
+    return table.concat(names, " | ")
+  end
+  local t = spec.type:gsub("|", " or ")
+  if spec.min then t = t .. " >= " .. tostring(spec.min) end
+  return t
+end
+
+function O.default_text(spec)
+  if spec.shown then return spec.shown end
+  if spec.required then return "required" end
+  if spec.default == nil then return "none" end
+  return type(spec.default) == "string" and ("'" .. spec.default .. "'") or tostring(spec.default)
+end
+
+-- whether --set NAME=VALUE can give the option (a number, string or boolean)
+function O.settable(spec)
+  return not spec.script and not spec.type:find("table", 1, true)
+end
+
+local function default_words(spec)
+  local d = O.default_text(spec)
+  return d == "required" and "required" or ("default " .. d)
+end
+
+-- the option list of `clara run --help`
+function O.help()
+  local out = { "experiment options (--set NAME=VALUE for the ones marked =; the script gives the others):" }
+  for _, s in ipairs(O.list) do
+    out[#out + 1] = ("  %s%-17s %s (%s)"):format(O.settable(s) and "=" or " ", s.name, O.kind(s), default_words(s))
+    out[#out + 1] = ("  %-18s %s"):format("", s.doc)
+  end
+  out[#out + 1] = "  (a key of hparams is set the same way: --set lr=0.01; --set hparams.x=1 adds one)"
+  return table.concat(out, "\n")
+end
+
+-- docs/options.md
+function O.markdown()
+  local out = {
+    "# Experiment options", "",
+    "Generated from `stdlib/clara/experiment/options.lua` by `clara run --help --markdown`;",
+    "do not edit by hand (`spec/experiment_schema_spec.lua` checks that they agree).", "",
+    "Every option of `clara.experiment{...}`.  The ones marked *yes* under `--set` take a",
+    "value on the command line (`clara run exp.lua --set epochs=20`, and a key of `hparams`:",
+    "`--set lr=0.01`); the others are code, objects or tables the script gives.  A run",
+    "records its settings (all but code and objects) in `config.json`, and",
+    "`clara run exp.lua --resume` continues with those (a `--set` on the resume changes",
+    "one from the epoch it resumes at, recorded under `changes` in `config.json`).", "",
+    "| option | type | default | `--set` | description |",
+    "|---|---|---|---|---|",
+  }
+  -- a table cell: '|' would end it, '<x>' would be read as HTML
+  local function cell(t) return (t:gsub("|", "\\|"):gsub("<", "&lt;"):gsub(">", "&gt;")) end
+  for _, s in ipairs(O.list) do
+    out[#out + 1] = ("| `%s` | %s | %s | %s | %s |"):format(s.name, cell(O.kind(s)), cell(O.default_text(s)),
+      O.settable(s) and "yes" or "no", cell(s.doc))
+  end
+  out[#out + 1] = ""
+  return table.concat(out, "\n")
+end
+-- }================================================================
+
+return O
