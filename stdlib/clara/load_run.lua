@@ -31,13 +31,17 @@ end
 
 local OPTIONS = {
   model = { type = "function", required = true, what = "a factory function(hparams, config) returning the model",
-            doc = "a model factory is required: a run directory keeps weights, not code" },
+            doc = "the model factory, called with the run's hparams and config" },
   weights = { type = "string", default = "model.pt", doc = "the weights file: model.pt or best.pt" },
   preprocess = { type = "callable", doc = "the preprocessing, when config.json cannot rebuild it" },
   postprocess = { type = "callable", doc = "the postprocessing, when config.json cannot rebuild it" },
 }
 
 local function load_run(dir, opts)
+  if opts == nil or type(opts) == "table" and opts.model == nil then
+    E.raise(API, "a model factory is required (a run directory keeps weights, not code): "
+      .. "clara.load_run(dir, {model = function(hparams) return net end})")
+  end
   opts = E.options(API, opts, OPTIONS)
   if type(dir) ~= "string" then E.raise(API, "run directory (a string) expected, got %s", dir) end
   -- 1. the files, with the weights asked for

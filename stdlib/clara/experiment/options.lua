@@ -125,6 +125,7 @@ O.list = {
     doc = "the progress display (clara.train.progress)" },
   -- disk and process
   { name = "out_dir", type = "string|boolean", check = out_dir, default = "runs", invocation = true,
+    what = "a directory name or false",
     doc = "directory of the run directories (false: nothing on disk); --out DIR" },
   { name = "checkpoint_every", type = "integer", min = 1, shown = "each epoch's end only",
     doc = "write checkpoint.pt every this many optimizer steps too" },
