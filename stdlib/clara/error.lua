@@ -55,7 +55,8 @@ local function text(fmt, ...)
   local args = table.pack(...)
   for i = 1, args.n do
     local v = args[i]
-    if type(v) ~= "number" and type(v) ~= "string" then args[i] = E.show(v) end
+    -- NaN prints as "-nan" or "nan" depending on the C library: say nan
+    if (type(v) ~= "number" and type(v) ~= "string") or v ~= v then args[i] = E.show(v) end
   end
   return fmt:format(table.unpack(args, 1, args.n))
 end

@@ -55,7 +55,7 @@ function M.new(spec)
     regularize = spec.regularize ~= false and spec.regularizer ~= nil, reg_on = spec.reg_on or 1 }, Objective)
   if self.combine ~= nil and type(self.combine) ~= "function" then E.raise(API, "combine must be a function") end
   if type(self.reg_weight) ~= "number" or self.reg_weight ~= self.reg_weight then
-    E.raise(API, "reg_weight must be a number, got %s", self.reg_weight)
+    E.raise(API, "reg_weight must be a number, got %s", E.show(self.reg_weight))
   end
   local seen = {}
   for i, t in ipairs(spec.terms) do
@@ -72,7 +72,7 @@ function M.new(spec)
     local term = { name = name, loss = t.loss, output = t.output or (t.intermediate == nil and 1 or nil),
       intermediate = t.intermediate, extras = t.extras, target = t.target == nil and 1 or t.target, weight = t.weight or 1 }
     if type(term.weight) ~= "number" or term.weight ~= term.weight then
-      E.raise(API, "term '%s': weight must be a number, got %s", name, term.weight)
+      E.raise(API, "term '%s': weight must be a number, got %s", name, E.show(term.weight))
     end
     self.terms[i] = term
     if term.intermediate then self.intermediates[#self.intermediates + 1] = term.intermediate end
