@@ -58,11 +58,12 @@ local function main(...)
   --    takes them at once, a resume applies them over the run's recorded
   --    settings and records them
   local fields = { out_dir = o.out }
-  if o.quiet then fields.verbose = false end
   if exp.handle_signals == nil then fields.handle_signals = true end
   exp = exp:with(fields)
   local sets = {}
   for _, kv in ipairs(o.sets) do sets[kv[1]] = kv[2] end
+  -- --quiet is applied last: neither the script nor a --set turns it off
+  if o.quiet then sets.verbose = false end
   -- 4. the run; an interrupted one asks to be requeued
   local result = exp:run { resume = o.resume, set = sets }
   if result.interrupted then
