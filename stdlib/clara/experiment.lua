@@ -157,7 +157,8 @@ local function resolve_metrics(spec)
   for _, k in ipairs(names) do
     local v = spec[k]
     local entry = { output = 1, target = 1 }
-    if type(v) == "table" and getmetatable(v) == nil then
+    -- {metric, output = ...}: a plain table that is not itself a metric
+    if type(v) == "table" and getmetatable(v) == nil and type(v.update) ~= "function" then
       entry.output, entry.intermediate, entry.select = v.output or 1, v.intermediate, v.select
       if v.target ~= nil then entry.target = v.target end
       v = v[1] or v.metric
