@@ -44,14 +44,16 @@ local cases = {
   { "objective term named reg", "clara.objective", "the name 'reg' is reserved",
     function() exp { objective = { terms = { { name = "reg", loss = L.mse } } } } end },
   { "a second output the model lacks", "clara.objective", "the model returned 1 output(s), output 2 was asked for",
-    function() run { objective = { terms = { { name = "a", loss = L.cross_entropy, output = 2 } } } } end, nopos = true },
+    function() run { objective = { terms = { { name = "a", loss = L.cross_entropy, output = 2 } } } } end },
   { "a target the batch lacks", "clara.objective", "term 'a' wants target 3, the batch has 1",
-    function() run { objective = { terms = { { name = "a", loss = L.cross_entropy, target = 3 } } } } end, nopos = true },
+    function() run { objective = { terms = { { name = "a", loss = L.cross_entropy, target = 3 } } } } end },
   { "intermediate of a model without capture", "clara.experiment", "intermediate results need a model with capture",
     function() run { model = function() return setmetatable({ parameters = function() return { torch.zeros(1, { requires_grad = true }) } end }, { __call = function(_, x) return x end }) end,
-      objective = { terms = { { name = "a", loss = L.mse, intermediate = "x" } } } } end, nopos = true },
+      objective = { terms = { { name = "a", loss = L.mse, intermediate = "x" } } } } end },
   { "capture of a missing submodule", "capture", "has no submodule 'nope'",
     function() run { objective = { terms = { { name = "a", loss = L.mse, intermediate = "nope" } } } } end, nopos = true },
 }
 
-describe("clara.experiment bad calls", function() badcalls(cases) end)
+describe("clara.experiment bad calls", function()
+  badcalls(cases, { position = "^[^\n]*badcalls_experiment_spec%.lua:%d+: " })
+end)
