@@ -366,6 +366,13 @@ local function body(self, opts, r, changes, kept)
     c.start = checkpoint.restore(c, state)
     r:set_history(state.history)
     if #changes > 0 then record_changes(r, self, c, state, changes) end
+    for _, ch in ipairs(changes) do
+      if verbose and not O.schema[ch:match("^[^=]*")] then
+        c.progress:line("note: " .. ch .. " reaches the factories, but the weights, optimizer and scheduler "
+          .. "state come from the checkpoint (a learning rate there wins)")
+        break
+      end
+    end
   end
   local result = loop(self, c)
   result.name, result.dir = self.name, r and r.dir

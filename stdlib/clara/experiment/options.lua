@@ -302,7 +302,9 @@ function O.markdown()
     "`--set lr=0.01`); the others are code, objects or tables the script gives.  A run",
     "records its settings (all but code and objects) in `config.json`, and",
     "`clara run exp.lua --resume` continues with those (a `--set` on the resume changes",
-    "one from the epoch it resumes at, recorded under `changes` in `config.json`).", "",
+    "one from the epoch it resumes at, recorded under `changes` in `config.json` and in",
+    "the history's `changes` column; a hyperparameter changed so reaches the factories,",
+    "but the weights, optimizer and scheduler state still come from the checkpoint).", "",
     "| option | type | default | `--set` | description |",
     "|---|---|---|---|---|",
   }
