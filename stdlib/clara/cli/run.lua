@@ -13,9 +13,9 @@
 -- --help --markdown writes them as docs/options.md.
 -- Signals are handled: SIGTERM/USR1/INT write a checkpoint at the next
 -- step boundary and the process exits with code 75 (clara.signal.REQUEUE).
-local USAGE = [[
+local USAGE = [=[
 usage: clara run exp.lua [--set key=value ...] [--resume[=DIR]] [--out DIR] [--quiet|-q]
-       clara run --help [--markdown]   (every experiment option)]]
+       clara run --help [--markdown]   (every experiment option)]=]
 
 local cmd = require("clara.cli.args").command("run", USAGE)
 function cmd.help(o)
