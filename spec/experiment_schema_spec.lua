@@ -44,7 +44,8 @@ local EXTRA = {
   name = { "", "a/b", "..", "." },
   hparams = { setmetatable({}, {}) },
   classes = { {}, { 1, 2 }, { "a", 3 } },
-  hooks = { { on_epoch_end = 1 }, { on_run_start = "f" } },
+  hooks = { { on_epoch_end = 1 }, { on_run_start = "f" }, { on_epoch_ned = function() end },
+            { on_step = function() end }, { [1] = function() end } },
   batcher = { 3, "x", {}, { batches = 1 } },
 }
 

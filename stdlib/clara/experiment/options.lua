@@ -43,8 +43,19 @@ local function class_names(v)
   return true
 end
 
+-- the hooks clara.train.common calls; a misspelt one would never run
+O.HOOKS = { "on_run_start", "on_epoch_start", "on_batch_start", "on_batch_end", "on_step_end",
+            "on_validation_end", "on_epoch_end", "on_run_end" }
+
 local function hook_table(v)
   for k, f in pairs(v) do
+    local known = false
+    for _, h in ipairs(O.HOOKS) do if h == k then known = true end end
+    if not known then
+      local near = type(k) == "string" and E.closest(k, O.HOOKS)
+      return false, ("has no hook named %s%s (hooks: %s)"):format(E.show(k),
+        near and (" (did you mean '" .. near .. "'?)") or "", table.concat(O.HOOKS, ", "))
+    end
     if type(f) ~= "function" then
       return false, ("must be a table of functions: hooks.%s is %s"):format(tostring(k), E.show(f))
     end
