@@ -62,6 +62,8 @@ local more = {
     function() exp:with { objective = { terms = { { loss = L.mse, weight = 0 / 0 } } } } end },
   { "objective term with an unknown key", "clara.objective", "term 1: unknown key 'wieght'",
     function() exp:with { objective = { terms = { { loss = L.mse, wieght = 1 } } } } end },
+  { "a metric entry with a misspelt key", "clara.experiment", "metric 'acc': unknown key 'outptu' (did you mean 'output'?)",
+    function() exp:with({ metrics = { acc = { clara.metrics.accuracy, outptu = 2 } } }):run() end },
   { "with of a number", "clara.experiment", "with expects a table of fields, got 3", function() exp:with(3) end },
   { "set of a string", "clara.experiment", "set expects a table of settings", function() exp:set("epochs=2") end },
 }

@@ -148,6 +148,8 @@ function Experiment:cross_validate(opts)
 end
 
 -- metrics: name -> object | factory | {object or factory, output =, intermediate =, target =, select =}
+local METRIC_KEYS = { [1] = true, metric = true, output = true, intermediate = true, target = true, select = true }
+
 local function resolve_metrics(spec)
   local list, names = {}, {}
   if spec == nil then return list end
@@ -159,6 +161,13 @@ local function resolve_metrics(spec)
     local entry = { output = 1, target = 1 }
     -- {metric, output = ...}: a plain table that is not itself a metric
     if type(v) == "table" and getmetatable(v) == nil and type(v.update) ~= "function" then
+      for key in pairs(v) do
+        if not METRIC_KEYS[key] then
+          local near = type(key) == "string" and E.closest(key, { "metric", "output", "intermediate", "target", "select" })
+          E.raise(API, "metric '%s': unknown key %s%s (metric or [1], output, intermediate, target, select)",
+            tostring(k), E.show(key), near and (" (did you mean '" .. near .. "'?)") or "")
+        end
+      end
       entry.output, entry.intermediate, entry.select = v.output or 1, v.intermediate, v.select
       if v.target ~= nil then entry.target = v.target end
       v = v[1] or v.metric
