@@ -167,23 +167,19 @@ local function article(types)
   return table.concat(out, " or ")
 end
 
--- what a spec expects, in words: spec.what, or "an integer >= 1"
-local function expected(spec)
-  if spec.what then return spec.what end
-  local t = spec.type and article(spec.type) or "a value"
-  if spec.min and spec.type and not spec.type:find("|", 1, true) then t = t .. " >= " .. spec.min end
-  return t
-end
-
 -- The problem with v against spec, or nil when it fits.  spec.what, when
--- given, is what a wrong value is told it must be ("a factory function").
+-- given, is what a wrong value is told it must be ("a factory function",
+-- "an integer >= 1").
 function E.check_value(spec, v)
   if spec.type and not type_ok(spec.type, v) then
-    return ("must be %s, got %s"):format(expected(spec), E.show(v))
+    return ("must be %s, got %s"):format(spec.what or article(spec.type), E.show(v))
   end
   if type(v) == "number" then
-    if v ~= v then return ("must be %s, got nan"):format(expected(spec)) end
-    if spec.min and v < spec.min then return ("must be %s, got %s"):format(expected(spec), E.show(v)) end
+    if v ~= v then return ("must be %s, got nan"):format(spec.what or "a number") end
+    if spec.min and v < spec.min then
+      return spec.what and ("must be %s, got %s"):format(spec.what, E.show(v))
+        or ("must be >= %s, got %s"):format(spec.min, E.show(v))
+    end
     if spec.max and v > spec.max then return ("must be <= %s, got %s"):format(spec.max, E.show(v)) end
     if spec.gt and not (v > spec.gt) then return ("must be > %s, got %s"):format(spec.gt, E.show(v)) end
     if spec.lt and not (v < spec.lt) then return ("must be < %s, got %s"):format(spec.lt, E.show(v)) end

@@ -22,6 +22,11 @@
 --   }
 --   local result = exp:run()   -- {history = {rows}, final = {val =, test =}, best =, model =, ...}
 --
+-- Every option is one entry of clara.experiment.options (type, default,
+-- check, doc): a wrong value is refused at the user's line, and what needs
+-- the whole experiment (monitor names a column the run produces) is
+-- checked once before the first step.  `clara run --help` lists them.
+--
 -- Any piece can be swapped without touching the rest: exp:with{optimizer = ...}
 -- returns a copy with that piece replaced; exp:set{lr = 0.01, batch_size = 64}
 -- returns a copy with settings changed: a key of hparams sets that
@@ -35,7 +40,11 @@
 -- model.txt, history.csv, report.json/.md, model.pt, best.pt and
 -- checkpoint.pt (written every `checkpoint_every` steps and at each
 -- epoch's end).  exp:run{resume = true} continues the newest run of the
--- experiment (resume = dir: that run) exactly where its checkpoint was.
+-- experiment (resume = dir: that run) exactly where its checkpoint was,
+-- with the settings its config.json recorded; exp:run{resume =, set =
+-- {epochs = 20}} changes one, recorded in config.json (`changes`) and the
+-- history.  A run that fails leaves error.txt (message, traceback) in its
+-- directory and raises the error.
 -- handle_signals = true (set by `clara run`): SIGTERM/USR1/INT make the
 -- loop write its checkpoint at the next step boundary and return
 -- result.interrupted = "TERM" (`clara run` then exits with code 75).

@@ -148,7 +148,13 @@ O.list = {
 -- }================================================================
 
 O.schema = {}
-for _, spec in ipairs(O.list) do O.schema[spec.name] = spec end
+for _, spec in ipairs(O.list) do
+  O.schema[spec.name] = spec
+  -- a bounded number says so whatever is wrong with it: "an integer >= 1"
+  if spec.min and not spec.what then
+    spec.what = (spec.type == "integer" and "an integer >= " or "a number >= ") .. spec.min
+  end
+end
 
 -- the experiment spec checked, with every default filled in
 function O.check(api, spec)
