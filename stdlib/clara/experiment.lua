@@ -238,11 +238,27 @@ local function open_run(self, opts)
   return r, state
 end
 
+-- what a run holds until it returns or raises (a to-be-closed variable,
+-- so error positions stay the caller's): with handle_signals the signal
+-- handlers, from the start (clara.signal.scope); the run directory's lock
+local function holder(self)
+  local signal = self.handle_signals and require "clara.signal" or nil
+  local h = { signal = signal, done = signal and signal.scope() }
+  h.pending = function() return signal and signal.pending() or nil end
+  return setmetatable(h, { __close = function()
+    if h.done then h.done() end
+    if h.run then h.run:close() end
+  end })
+end
+
 -- trains, validates, tests; returns the result table.  opts.resume = true
 -- or a run directory continues a run from its checkpoint; opts.dir is the
 -- run directory to write (made if missing), instead of a new one under out_dir.
+-- With handle_signals, a signal from the start on ends the run with
+-- result.interrupted (after the checkpoint, when there is one to write).
 function Experiment:run(opts)
   opts = opts or {}
+  local held <close> = holder(self)
   local verbose = self.verbose ~= false
   -- 1. the seed first, so the model factory's initialization is reproducible
   if self.seed then torch.manual_seed(self.seed) end
@@ -281,8 +297,12 @@ function Experiment:run(opts)
     parameters = count_parameters(model),
   }
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(obj))) end
-  -- 4. the run directory; a resume puts every object's state back
+  -- a signal during the factories: nothing on disk yet, run it again
+  local sig = held.pending()
+  if sig then held.signal.clear(); return { interrupted = sig, name = self.name, history = {} } end
+  -- 4. the run directory (held by this process); a resume puts every object's state back
   local r, state = open_run(self, opts)
+  held.run = r
   if r then
     c.recorder = checkpoint.recorder(r, c, { every = self.checkpoint_every, signals = self.handle_signals,
       user = self.recorder, resumed = state ~= nil })
@@ -292,14 +312,16 @@ function Experiment:run(opts)
     c.start = checkpoint.restore(c, state)
     r:set_history(state.history)
   end
-  -- 5. the loop (signals only caught while it runs)
-  local signal = self.handle_signals and require "clara.signal" or nil
-  if signal then signal.install() end
-  local ok, result = pcall(require(IMPLS[self.impl or "clear"]).run, c)
-  if signal then signal.restore() end
-  if not ok then error(result, 0) end
+  -- a signal while the checkpoint loaded: the one on disk is still the last
+  sig = held.pending()
+  if sig then
+    held.signal.clear()
+    return { interrupted = sig, name = self.name, dir = r and r.dir, history = state and state.history or {} }
+  end
+  -- 5. the loop
+  local result = require(IMPLS[self.impl or "clear"]).run(c)
   -- the signal is answered (result.interrupted): the next run starts clean
-  if signal and result.interrupted then signal.clear() end
+  if held.signal and result.interrupted then held.signal.clear() end
   result.name, result.dir = self.name, r and r.dir
   -- 6. predictions through the model and the postprocessing
   local post, pre = self.postprocess, self.preprocess
