@@ -152,15 +152,20 @@ function Run:append_history(row)
     if type(v) == "userdata" and v.item then v = v:item() end
     copy[k] = v
   end
-  self.history[#self.history + 1] = copy
   local cols = H.columns({ copy }, self.columns)
   local path = self:path("history.csv")
+  -- the row joins the history in memory once it is on disk
   if #cols ~= #self.columns or not fs.exists(path) then
-    self.columns = H.columns(self.history, self.columns)
-    fs.write_atomic(path, H.encode(self.columns, self.history))
+    local rows = {}
+    for i, r in ipairs(self.history) do rows[i] = r end
+    rows[#rows + 1] = copy
+    local wider = H.columns(rows, self.columns)
+    fs.write_atomic(path, H.encode(wider, rows))
+    self.columns = wider
   else
     fs.append(path, H.line(self.columns, copy))
   end
+  self.history[#self.history + 1] = copy
 end
 
 -- set_history(rows): on resume, the history from the checkpoint replaces
