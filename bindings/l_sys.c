@@ -83,6 +83,22 @@ static int sys_append(lua_State *L) {
   return 1;
 }
 
+/* whether a process with that pid exists and is not a zombie (it has
+   ended; its parent has not yet asked how) */
+static int sys_running(lua_Integer pid) {
+  if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM)) return 0;
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 1;
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+  return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
 /* {====================== directory locks ====================== */
 
 typedef struct {
@@ -111,7 +127,9 @@ static long lock_holder(int fd) {
    flock on path (made if missing), held until lock:release(), the lock is
    collected or the process ends; the descriptor is close-on-exec so that a
    child started meanwhile does not keep it.  The holder writes its pid
-   into the file for the message of the next one to try. */
+   into the file for the message of the next one to try.  A holder that is
+   not running (killed, its last threads still exiting; or one between its
+   flock and writing its pid) is given 200 ms to let go. */
 static int sys_lock(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   SysLock *k = (SysLock *)lua_newuserdatauv(L, sizeof(SysLock), 0);
@@ -119,32 +137,30 @@ static int sys_lock(lua_State *L) {
   luaL_setmetatable(L, SYS_LOCK);
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) return sys_fail(L, "cannot open the lock file", path, errno);
-  int rc;
-  do rc = flock(fd, LOCK_EX | LOCK_NB);
-  while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
+  long pid = 0;
+  for (int tries = 0;; tries++) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) break;
     int e = errno;
-    long pid = 0;
-    /* the holder may be between its flock and writing its pid */
-    for (int i = 0; i < 20 && e == EWOULDBLOCK; i++) {
-      pid = lock_holder(fd);
-      if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM)) break;
-      struct timespec ts = {0, 10 * 1000 * 1000};
-      nanosleep(&ts, NULL);
+    if (e == EINTR) continue;
+    if (e == EWOULDBLOCK) pid = lock_holder(fd);
+    if (e != EWOULDBLOCK || sys_running(pid) || tries >= 20) {
+      close(fd);
+      if (e != EWOULDBLOCK) return sys_fail(L, "cannot lock", path, e);
+      lua_pushnil(L);
+      lua_pushfstring(L, "'%s' is locked", path);
+      lua_pushinteger(L, pid);
+      return 3;
     }
-    close(fd);
-    if (e != EWOULDBLOCK) return sys_fail(L, "cannot lock", path, e);
-    lua_pushnil(L);
-    lua_pushfstring(L, "'%s' is locked", path);
-    lua_pushinteger(L, pid);
-    return 3;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
   }
   k->fd = fd;
   char buf[32];
   int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
   if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
     int e = errno;
-    lock_release(L);
+    close(fd);
+    k->fd = -1;
     return sys_fail(L, "cannot write the lock file", path, e);
   }
   return 1;
@@ -160,26 +176,9 @@ static int sys_realpath(lua_State *L) {
   return 1;
 }
 
-/* alive(pid) -> whether a process with that pid exists (and is not a
-   zombie waiting for its parent: it has ended) */
+/* alive(pid) -> whether a process with that pid runs */
 static int sys_alive(lua_State *L) {
-  lua_Integer pid = luaL_checkinteger(L, 1);
-  int alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-  if (alive) {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ssize_t n = read(fd, buf, sizeof buf - 1);
-      close(fd);
-      if (n > 0) {
-        buf[n] = '\0';
-        const char *p = strrchr(buf, ')'); /* the name may hold spaces */
-        if (p && p[1] == ' ' && p[2] == 'Z') alive = 0;
-      }
-    }
-  }
-  lua_pushboolean(L, alive);
+  lua_pushboolean(L, sys_running(luaL_checkinteger(L, 1)));
   return 1;
 }
 

@@ -252,10 +252,12 @@ function Run:save_checkpoint(state, name)
   if type(state) ~= "table" then
     E.raise("clara.run.save_checkpoint", "state (a table) expected, got %s", type(state))
   end
-  local ok, err = pcall(save, self:path(name or "checkpoint.pt"), state)
+  local path = self:path(name or "checkpoint.pt")
+  local ok, err = pcall(require("torch").save, path, state)
   if not ok then
     E.raise("clara.run.save_checkpoint", "%s", (tostring(err):gsub("^[^:]*:%d+: ", "")))
   end
+  fs.written(path)
 end
 
 -- load_checkpoint() -> state, or nil when there is none.  Temporaries a
