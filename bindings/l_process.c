@@ -2,15 +2,16 @@
 ** l_process.c: clara.process.core.  What a battery needs to run its
 ** entries as separate processes, N at a time: start a program with its
 ** output in a log file and a few environment variables changed, reap
-** finished children without blocking, stop them, and a few facts about
+** finished children without blocking, stop them (they die with this
+** process), and a few facts about
 ** the machine (cores, this program's path).
 */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,8 +77,46 @@ static const char **proc_env(lua_State *L, int opts) {
   return envp;
 }
 
+/* the program's path as execvp would find it, looked up before fork: the
+   child may only make async-signal-safe calls (libtorch's threads may hold
+   malloc's lock at the fork) */
+static const char *proc_which(lua_State *L, const char *prog) {
+  if (strchr(prog, '/')) return prog;
+  const char *path = getenv("PATH");
+  if (path == NULL) path = "/usr/local/bin:/usr/bin:/bin";
+  while (*path) {
+    const char *end = strchr(path, ':');
+    size_t n = end ? (size_t)(end - path) : strlen(path);
+    char full[4096];
+    snprintf(full, sizeof full, "%.*s/%s", n ? (int)n : 1, n ? path : ".", prog);
+    if (access(full, X_OK) == 0) return lua_pushstring(L, full); /* kept on the stack */
+    path += n + (end != NULL);
+  }
+  return prog; /* execve fails and says why */
+}
+
+/* the child, between fork and exec: async-signal-safe calls only.  It dies
+   with its parent (PR_SET_PDEATHSIG); a parent that died before the prctl
+   took effect is seen as a changed parent pid.  An exec failure is sent up
+   the close-on-exec pipe as errno. */
+static void proc_child(const char *prog, const char **argv, const char **envp, int in,
+                       int out, int report, pid_t parent) {
+  int e = 0;
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) e = errno;
+  if (!e && getppid() != parent) _exit(75);
+  if (!e && (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)) e = errno;
+  if (!e) {
+    execve(prog, (char *const *)argv, (char *const *)envp);
+    e = errno;
+  }
+  (void)!write(report, &e, sizeof e);
+  _exit(127);
+}
+
 /* spawn({prog, args...}, {log = path, env = {NAME = value}}) -> pid.
-   stdout and stderr go to the log (appended), stdin is /dev/null. */
+   stdout and stderr go to the log (appended), stdin is /dev/null; the
+   child gets SIGTERM when this process dies (a battery killed with -9
+   leaves no orphans: each checkpoints and exits). */
 static int proc_spawn(lua_State *L) {
   const char *argv[PROC_MAX_ARGS];
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -88,15 +127,30 @@ static int proc_spawn(lua_State *L) {
   lua_getfield(L, 2, "log");
   const char *log = luaL_optstring(L, -1, "/dev/null");
   const char **envp = proc_env(L, 2);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, (char *const *)envp);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return luaL_error(L, "spawn: cannot start '%s': %s", argv[0], strerror(rc));
+  const char *prog = proc_which(L, argv[0]);
+  int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int pipefd[2] = {-1, -1};
+  int e = (in < 0 || out < 0 || pipe2(pipefd, O_CLOEXEC) != 0) ? errno : 0;
+  pid_t parent = getpid(), pid = -1;
+  if (!e) {
+    pid = fork();
+    if (pid == 0) proc_child(prog, argv, envp, in, out, pipefd[1], parent);
+    if (pid < 0) e = errno;
+  }
+  if (pipefd[1] >= 0) close(pipefd[1]);
+  if (!e) {
+    /* the pipe closes at the exec (0 bytes) or carries the child's errno */
+    ssize_t n;
+    do n = read(pipefd[0], &e, sizeof e);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof e) e = 0;
+    else waitpid(pid, NULL, 0);
+  }
+  if (pipefd[0] >= 0) close(pipefd[0]);
+  if (in >= 0) close(in);
+  if (out >= 0) close(out);
+  if (e) return luaL_error(L, "spawn: cannot start '%s': %s", argv[0], strerror(e));
   lua_pushinteger(L, pid);
   return 1;
 }

@@ -73,7 +73,8 @@ void lj_writefile(lua_State *L, const char *path, const char *data,
                   size_t len, const char *fname) {
   /* 1. a temporary file next to the target (rename is atomic only within
         one file system), with the permissions a plain create would give */
-  const char *pattern = lua_pushfstring(L, "%s.tmp-XXXXXX", path);
+  /* the pid in the name: clara.fs removes only a dead writer's temporaries */
+  const char *pattern = lua_pushfstring(L, "%s.tmp-%d-XXXXXX", path, (int)getpid());
   size_t plen = strlen(pattern);
   char *tmp = (char *)lua_newuserdatauv(L, plen + 1, 0);
   memcpy(tmp, pattern, plen + 1);

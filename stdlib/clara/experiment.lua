@@ -195,18 +195,12 @@ end
 
 -- {====================== the run directory ======================
 
--- a stdlib error from a call below, raised again at the user's line
-local function again(ok, v, ...)
-  if ok then return v, ... end
-  E.raise(nil, (tostring(v):gsub("^[^:\n]*:%d+: ", "")))
-end
-
 -- the directory a resume continues: opts.dir (a CV fold, a battery entry),
 -- the directory opts.resume names, or the newest run of the experiment
 local function resume_dir(self, opts)
   if opts.dir then return opts.dir end
   if self.out_dir == false then E.raise(API, "resume needs a run directory (out_dir is false)") end
-  return again(pcall(checkpoint.find, self.out_dir, self.name or "experiment", opts.resume))
+  return checkpoint.find(self.out_dir, self.name or "experiment", opts.resume)
 end
 
 local function read_config(dir)
@@ -335,16 +329,17 @@ local function prepare(self)
   }
 end
 
--- the loop itself, signals caught while it runs
-local function loop(self, c)
+-- what a run holds until it returns or raises (a to-be-closed variable,
+-- so error positions stay the caller's): with handle_signals the signal
+-- handlers, from the start (clara.signal.scope); the run directory's lock
+local function holder(self)
   local signal = self.handle_signals and require "clara.signal" or nil
-  if signal then signal.install() end
-  local ok, result = pcall(require(IMPLS[self.impl]).run, c)
-  if signal then signal.restore() end
-  if not ok then error(result, 0) end
-  -- the signal is answered (result.interrupted): the next run starts clean
-  if signal and result.interrupted then signal.clear() end
-  return result
+  local h = { signal = signal, done = signal and signal.scope() }
+  h.pending = function() return signal and signal.pending() or nil end
+  return setmetatable(h, { __close = function()
+    if h.done then h.done() end
+    if h.run then h.run:close() end
+  end })
 end
 
 -- A resume's settings changes, recorded: config.json's `changes` list
@@ -361,13 +356,20 @@ local function record_changes(r, self, c, state, changes)
   c.changes = table.concat(changes, " ")
 end
 
-local function body(self, opts, r, changes, kept)
+local function body(self, opts, held, dir, changes, kept)
   local c = prepare(self)
   local verbose = self.verbose
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(c.objective))) end
-  -- the run directory; a resume puts every object's state back
+  -- a signal during the factories: nothing on disk yet, run it again
+  local sig = held.pending()
+  if sig then held.signal.clear(); return { interrupted = sig, name = self.name, history = {} } end
+  -- the run directory (held by this process); a resume puts every object's state back
+  held.opened = true
+  local r = open_run(self, opts, dir)
+  held.run = r
   local state
   if r then
+    os.remove(r:path("error.txt"))   -- an earlier attempt's
     if opts.resume then
       state = r:load_checkpoint()
       if state == nil then E.raise(API, "resume: no checkpoint.pt in '%s'", r.dir) end
@@ -392,7 +394,16 @@ local function body(self, opts, r, changes, kept)
       end
     end
   end
-  local result = loop(self, c)
+  -- a signal while the checkpoint loaded: the one on disk is still the last
+  sig = held.pending()
+  if sig then
+    held.signal.clear()
+    return { interrupted = sig, name = self.name, dir = r and r.dir, history = state and state.history or {} }
+  end
+  -- the loop
+  local result = require(IMPLS[self.impl]).run(c)
+  -- the signal is answered (result.interrupted): the next run starts clean
+  if held.signal and result.interrupted then held.signal.clear() end
   result.name, result.dir = self.name, r and r.dir
   -- predictions through the model and the postprocessing
   local model, post, pre = c.model, self.postprocess, self.preprocess
@@ -406,13 +417,27 @@ local function body(self, opts, r, changes, kept)
   return result
 end
 
+-- A failed run's error.txt: in its directory, opened now when the failure
+-- came before it was (a factory, a check); not when opening it failed.
+local function record_failure(self, opts, held, dir, msg, trace)
+  local r = held.run
+  if r == nil and not held.opened then
+    local ok, opened = pcall(open_run, self, opts, dir)
+    if ok then r, held.run = opened, opened end
+  end
+  if r then write_error(r, msg, trace) end
+end
+
 -- trains, validates, tests; returns the result table.  opts.resume = true
 -- or a run directory continues a run from its checkpoint with the settings
 -- it recorded; opts.set changes settings (recorded when resuming); opts.dir
 -- is the run directory to write (made if missing), instead of a new one
 -- under out_dir.  A run that fails leaves error.txt in its directory.
+-- With handle_signals, a signal from the start on ends the run with
+-- result.interrupted (after the checkpoint, when there is one to write).
 function Experiment:run(opts)
   opts = E.options("clara.experiment: run", opts, RUN_OPTIONS)
+  local held <close> = holder(self)
   local dir, changes, kept = nil, {}, nil
   if opts.resume then
     dir = resume_dir(self, opts)
@@ -425,15 +450,13 @@ function Experiment:run(opts)
   elseif opts.set then
     self = self:set(opts.set)
   end
-  local r = open_run(self, opts, dir)
-  if r then os.remove(r:path("error.txt")) end
   local trace
   local ok, result = xpcall(body, function(e)
     trace = debug.traceback(type(e) == "string" and e or E.show(e), 2)
     return e
-  end, self, opts, r, changes, kept)
+  end, self, opts, held, dir, changes, kept)
   if not ok then
-    if r then write_error(r, tostring(result), trace) end
+    record_failure(self, opts, held, dir, tostring(result), trace)
     error(result, 0)
   end
   return result

@@ -15,7 +15,13 @@
 --   if [ $rc -eq 75 ]; then scontrol requeue "$SLURM_JOB_ID"; fi
 -- 75 cannot be confused with a crash (1, a Lua error) or with death by a
 -- signal (128 + n: 143 for TERM, 137 for KILL), which must not requeue.
+--
+-- `clara run`, `clara battery` and a cross-validation install the handlers
+-- when they start (signal.scope), so that a signal during start-up, the
+-- model factory, a checkpoint's loading, or between folds and entries is
+-- answered the same way: what exists is saved and the process exits 75.
 local core = require "clara.signal.core"
+local E = require "clara.error"
 
 local signal = {}
 
@@ -30,10 +36,26 @@ function signal.install(names)
   names = names or signal.DEFAULT
   if type(names) == "string" then names = { names } end
   if type(names) ~= "table" then
-    error("clara.signal.install: list of signal names expected, got " .. type(names), 2)
+    E.raise("clara.signal.install", "list of signal names expected, got %s", type(names))
   end
   local ok, err = pcall(core.install, names)
-  if not ok then error(err, 2) end   -- at the caller's line
+  if not ok then E.raise(nil, "%s", err) end   -- at the caller's line
+end
+
+-- scope() -> done: the default handlers, unless a caller further out (the
+-- command line, a battery, a CV) installed them; done() undoes exactly
+-- what scope did, so an inner run does not drop the outer one's handlers
+local function nothing() end
+function signal.scope()
+  local have = {}
+  for _, name in ipairs(core.installed()) do have[name] = true end
+  for _, name in ipairs(signal.DEFAULT) do
+    if not have[name] then
+      signal.install()
+      return core.restore
+    end
+  end
+  return nothing
 end
 
 signal.restore = core.restore
@@ -43,7 +65,7 @@ signal.installed = core.installed
 -- raise(name): deliver a signal to this process (tests)
 function signal.raise(name)
   local ok, err = pcall(core.raise, name)
-  if not ok then error(err, 2) end
+  if not ok then E.raise(nil, "%s", err) end
 end
 signal.getpid = core.getpid
 signal.fsync_path = core.fsync_path

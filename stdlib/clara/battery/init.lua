@@ -21,12 +21,17 @@
 -- --entry I`), each with cores / jobs threads, so a battery needs to come
 -- from a file (clara.battery.load or the CLI) to run in parallel.
 -- battery.json lists the entries; summary.csv/.json/.md the results.
+-- An entry whose directory another process holds (an orphan of a killed
+-- battery, a second battery) is "busy": left untouched, and said so.
 local fs = require "clara.fs"
 local json = require "clara.run.json"
 local E = require "clara.battery.entries"
 local S = require "clara.battery.summary"
 
 local M = {}
+-- the exit code of `clara battery --entry I` when the entry is busy
+-- (EX_CANTCREAT of sysexits.h: the output cannot be written now)
+M.BUSY = 73
 local Battery = {}
 Battery.__index = Battery
 
@@ -101,14 +106,16 @@ local function write_index(self)
 end
 
 -- run_entry(i, {handle_signals =, verbose =}) -> status ("done",
--- "failed", "interrupted"), message.  In this process.
+-- "failed", "interrupted", "busy"), message.  In this process.
 function Battery:run_entry(i, opts)
   opts = opts or {}
   local e = self:entry(i)
-  -- 1. a finished entry is not run again
+  -- 1. a finished entry is not run again, one another process holds is not touched
   if S.status(e.dir) == "done" then return "done", "already finished" end
   write_index(self)
   fs.mkdir_p(e.dir)
+  local lock <close>, busy = fs.try_lock(e.dir)
+  if not lock then return "busy", busy end
   os.remove(fs.join(e.dir, "error.txt"))
   -- 2. the run, or the CV; each resumes what an earlier attempt left
   local exp = self:experiment(i):with { handle_signals = opts.handle_signals, verbose = opts.verbose }
@@ -147,7 +154,10 @@ function Battery:run(opts)
           .. "use clara.battery.load(path) or `clara battery FILE --jobs N`", 2)
   end
   local log = opts.log or print
-  local match, todo, counts = M.matcher(opts.only), {}, { done = 0, failed = 0, interrupted = 0, skipped = 0 }
+  -- signals are answered from here on, between entries too
+  local done <close> = setmetatable({ f = opts.handle_signals and require("clara.signal").scope() },
+    { __close = function(h) if h.f then h.f() end end })
+  local match, todo, counts = M.matcher(opts.only), {}, { done = 0, failed = 0, interrupted = 0, skipped = 0, busy = 0 }
   for i, e in ipairs(self.list) do
     if match(e.name) then
       if S.status(e.dir) == "done" then counts.skipped = counts.skipped + 1
@@ -166,8 +176,10 @@ function Battery:run(opts)
     require("clara.battery.pool").run(self, todo, counts, jobs, opts, log)
   end
   counts.rows = S.write(self)
-  log(("battery %s: %d done, %d failed, %d interrupted, %d skipped; summary in %s")
-    :format(self.name, counts.done, counts.failed, counts.interrupted, counts.skipped, fs.join(self:dir(), "summary.md")))
+  log(("battery %s: %d done, %d failed, %d interrupted, %d skipped%s; summary in %s")
+    :format(self.name, counts.done, counts.failed, counts.interrupted, counts.skipped,
+      counts.busy > 0 and (", %d busy (held by another process)"):format(counts.busy) or "",
+      fs.join(self:dir(), "summary.md")))
   return counts
 end
 

@@ -2,9 +2,12 @@
 -- a time: each child is `clara battery FILE --entry I --threads T` with
 -- T = cores / jobs (at least 1) so the children do not oversubscribe the
 -- cores, its output appended to <entry>/log.txt.  The child's exit code is
--- its status: 0 done, 75 interrupted (it checkpointed), anything else failed.
+-- its status: 0 done, 75 interrupted (it checkpointed), 73 busy (another
+-- process holds the entry), anything else failed.
 -- A signal to this process (with handle_signals) is passed on to the
 -- children as SIGTERM; each checkpoints and exits 75, no new entry starts.
+-- The children die with this process (clara.process.core.spawn): killed
+-- with -9, it leaves none running.
 local fs = require "clara.fs"
 local proc = require "clara.process.core"
 local REQUEUE = require("clara.signal").REQUEUE
@@ -14,6 +17,7 @@ local M = {}
 local function status_of(code)
   if code == 0 then return "done" end
   if code == REQUEUE then return "interrupted" end
+  if code == require("clara.battery").BUSY then return "busy" end
   return "failed"
 end
 
@@ -23,10 +27,15 @@ function M.run(battery, todo, counts, jobs, opts, log)
   local threads = math.max(1, proc.cpu_count() // jobs)
   local exe, running, next_i, stopping = proc.executable(), {}, 1, false
   local n_running = 0
-  if signal then signal.install() end
   local ok, err = pcall(function()
     while next_i <= #todo or n_running > 0 do
-      -- 1. start entries while there is room (none after a signal)
+      -- 1. a signal (from the start on): every child checkpoints and stops
+      if signal and not stopping and signal.pending() then
+        stopping = true
+        log("battery: " .. signal.pending() .. " received, stopping the running entries at their next step")
+        for pid in pairs(running) do proc.kill(pid, "TERM") end
+      end
+      -- 2. start entries while there is room (none after a signal)
       while not stopping and n_running < jobs and next_i <= #todo do
         local i = todo[next_i]
         local e = battery:entry(i)
@@ -39,12 +48,6 @@ function M.run(battery, todo, counts, jobs, opts, log)
         log(("[%d/%d] %s: started (pid %d, %d thread%s)"):format(running[pid].n, #todo, e.name, pid, threads,
           threads > 1 and "s" or ""))
       end
-      -- 2. a signal: every child checkpoints and stops
-      if signal and not stopping and signal.pending() then
-        stopping = true
-        log("battery: " .. signal.pending() .. " received, stopping the running entries at their next step")
-        for pid in pairs(running) do proc.kill(pid, "TERM") end
-      end
       -- 3. reap the children that ended
       local pid, code = proc.wait()
       if pid then
@@ -54,7 +57,9 @@ function M.run(battery, todo, counts, jobs, opts, log)
           local e, status = battery:entry(r.i), status_of(code)
           counts[status] = counts[status] + 1
           local why = ""
-          if status == "failed" then
+          if status == "busy" then
+            why = ": another process holds " .. e.dir .. " (see " .. fs.join(e.dir, "log.txt") .. ")"
+          elseif status == "failed" then
             local msg = fs.read(fs.join(e.dir, "error.txt"))
             if not msg then
               -- killed before it could say why: the log has the rest
@@ -74,7 +79,6 @@ function M.run(battery, todo, counts, jobs, opts, log)
       if stopping and n_running == 0 then break end
     end
   end)
-  if signal then signal.restore() end
   if not ok then
     for pid in pairs(running) do proc.kill(pid, "TERM") end
     error(err, 0)

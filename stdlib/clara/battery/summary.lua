@@ -17,9 +17,10 @@ local function read_json(path)
   return ok and v or nil
 end
 
--- done: a report; failed: error.txt; interrupted: a checkpoint or a CV begun
+-- done: a whole report and every file it lists (clara.run.is_done);
+-- failed: error.txt; interrupted: a checkpoint or a CV begun
 function M.status(dir)
-  if fs.exists(fs.join(dir, "report.json")) then return "done" end
+  if require("clara.run").is_done(dir) then return "done" end
   if fs.exists(fs.join(dir, "error.txt")) then return "failed" end
   if fs.exists(fs.join(dir, "checkpoint.pt")) or fs.exists(fs.join(dir, "cv.json")) then return "interrupted" end
   return "pending"

@@ -8,8 +8,11 @@
 -- SLURM array task or the bash runner does); --summary only rewrites
 -- summary.csv/.json/.md from what is on disk (after parallel tasks, each of
 -- which rewrote it when it ended).  Exit codes: 0 all done, 1 an
--- entry failed, 2 a bad command line, 75 interrupted by a signal (a
--- checkpoint was written: run the same command again to resume).
+-- entry failed (or was busy), 2 a bad command line, 73 (--entry) the entry
+-- is held by another process, 75 interrupted by a signal (a checkpoint was
+-- written, if there was one to write: run the same command again to resume).
+-- Signals are answered from the start: SIGTERM/USR1/INT during start-up
+-- or between entries end the battery with 75 too.
 local USAGE = "usage: clara battery b.lua [--jobs N] [--only PATTERN] [--list] [--entry I] [--threads T] [--summary] [--quiet]"
 
 local cmd = require("clara.cli.args").command("battery", USAGE)
@@ -24,6 +27,8 @@ local function parse(args)
 end
 
 local function main(...)
+  local signal = require "clara.signal"
+  signal.install()
   local o = parse({ ... })
   local f = io.open(o.file, "r")
   if not f then cmd:die("cannot open " .. o.file) end
@@ -41,7 +46,8 @@ local function main(...)
     return 0
   end
   -- 3. one entry (a SLURM task), or all of them
-  local REQUEUE = require("clara.signal").REQUEUE
+  local REQUEUE, BUSY = signal.REQUEUE, require("clara.battery").BUSY
+  if signal.pending() then return REQUEUE end   -- during start-up: nothing begun
   if o.entry then
     if o.entry > #battery:entries() then
       cmd:die(("--entry %d: the battery has %d entries"):format(o.entry, #battery:entries()))
@@ -50,13 +56,14 @@ local function main(...)
     battery:write_summary()
     if status == "failed" then io.stderr:write("clara battery: entry ", o.entry, " failed: ", msg, "\n"); return 1 end
     if status == "interrupted" then return REQUEUE end
+    if status == "busy" then io.stderr:write("clara battery: entry ", o.entry, ": ", msg, "\n"); return BUSY end
     if not o.quiet and msg then print(battery:entry(o.entry).name .. ": " .. msg) end
     return 0
   end
   local counts = battery:run { jobs = o.jobs, only = o.only, handle_signals = true, verbose = not o.quiet,
                                log = o.quiet and function() end or print }
   if counts.interrupted > 0 or counts.stopped then return REQUEUE end
-  return counts.failed > 0 and 1 or 0
+  return (counts.failed > 0 or counts.busy > 0) and 1 or 0
 end
 
 -- errors (an unknown setting in the grid, ...) as one line, no traceback

@@ -46,6 +46,9 @@ local function parse(args)
 end
 
 local function main(...)
+  -- signals are answered from the start (loading the script, the factories,
+  -- the checkpoint), not only in the training loop
+  require("clara.signal").install()
   local o = parse({ ... })
   local clara = require "clara"
   -- 2. the experiment the script returns
@@ -69,8 +72,9 @@ local function main(...)
   -- 4. the run; an interrupted one asks to be requeued
   local result = exp:run { resume = o.resume, set = sets }
   if result.interrupted then
-    io.stderr:write(("clara run: %s: checkpoint written in %s, exiting with code %d\n")
-      :format(result.interrupted, tostring(result.dir), require("clara.signal").REQUEUE))
+    io.stderr:write(("clara run: %s: %s, exiting with code %d\n"):format(result.interrupted,
+      result.dir and ("checkpoint written in " .. result.dir) or "stopped before the run began",
+      require("clara.signal").REQUEUE))
     require("clara.signal").exit_requeue()
   end
   if not o.quiet and result.dir then print("run: " .. result.dir) end

@@ -191,8 +191,8 @@ function load.entry(dir)
     local path = fs.join(dir, tostring(e.name))
     if fs.exists(fs.join(path, "error.txt")) then
       notes[#notes + 1] = ("battery entry '%s' failed: left out"):format(path)
-    elseif not (fs.exists(fs.join(path, "report.json"))) then
-      notes[#notes + 1] = ("battery entry '%s' has no report.json (pending or running): left out"):format(path)
+    elseif not require("clara.run").is_done(path) then
+      notes[#notes + 1] = ("battery entry '%s' has not finished (pending, running or stopped): left out"):format(path)
     else
       models[#models + 1] = load.model(path)
     end

@@ -141,7 +141,7 @@ local function entry(dir, e, i, rows)
   -- the status as clara.battery.summary tells it: a report wins over an
   -- old error.txt (a retried entry)
   if x.row and x.row.status then x.status = x.row.status
-  elseif x.data and x.data.report then x.status = "done"
+  elseif x.data and require("clara.run").is_done(edir) then x.status = "done"
   elseif err then x.status = "failed"
   elseif x.data then x.status = "interrupted"
   else x.status = "pending" end

@@ -23,7 +23,7 @@ function history.columns(rows, columns)
   for _, row in ipairs(rows) do
     for k in pairs(row) do
       if type(k) ~= "string" then
-        error("clara.run: history rows need string keys (column names), got " .. type(k), 3)
+        require("clara.error").raise("clara.run", "history rows need string keys (column names), got %s", type(k))
       end
       if not seen[k] then seen[k] = true; extra[#extra + 1] = k end
     end

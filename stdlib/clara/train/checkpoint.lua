@@ -4,7 +4,8 @@
 -- recorder(r, c, opts) is the loop's recorder: it writes config.json and
 -- model.txt at the start, each epoch's row to history.csv, best.pt when the
 -- monitored value improves, checkpoint.pt every opts.every steps and at
--- each epoch's end, report.json/.md and model.pt at the end.  With
+-- each epoch's end, model.pt then report.md/.json (the mark of completion,
+-- last) at the end.  With
 -- opts.signals, a pending signal (clara.signal) at a step boundary writes
 -- the checkpoint and sets ctx.interrupted: the loop returns at once with
 -- result.interrupted = "TERM" (the CLI then exits with code 75).
@@ -16,6 +17,7 @@
 -- objects back and returns what the loop starts from (c.start).
 local run = require "clara.run"
 local json = require "clara.run.json"
+local E = require "clara.error"
 
 local M = {}
 
@@ -75,7 +77,7 @@ end
 -- back; the RNG last, after every factory has drawn what it draws
 function M.restore(c, state)
   if type(state) ~= "table" or state.format ~= 1 then
-    error("clara.experiment: not a checkpoint written by clara.train.checkpoint", 3)
+    E.raise("clara.experiment", "not a checkpoint written by clara.train.checkpoint")
   end
   c.model:load_state_dict(state.model)
   c.optimizer:load_state_dict(state.optimizer)
@@ -118,14 +120,15 @@ function M.recorder(r, c, opts)
   function rec:epoch_end(ctx, row)
     r:append_history(row)
     if ctx.best and ctx.best.epoch == row.epoch and ctx.best_state then
-      require("torch").save(r:path("best.pt"), ctx.best_state)
+      r:save_checkpoint(ctx.best_state, "best.pt")
     end
     save(ctx, true)
     pass("epoch_end", ctx, row)
   end
   function rec:run_end(ctx, result)
-    r:write_report(result)
+    -- the weights first: report.json marks the run done
     if savable then r:save_model(c.model) end
+    r:write_report(result)
     pass("run_end", ctx, result)
   end
   return rec
@@ -133,11 +136,11 @@ end
 
 -- 4. the run directory a resume continues: resume = true is the newest
 -- run of the experiment (run ids begin with the UTC time), else a path.
--- Errors name the line that called exp:run (find <- open_run <- run)
+-- Errors name the user's line
 function M.find(out_dir, name, resume)
   local fs = require "clara.fs"
   if type(resume) == "string" then
-    if not fs.isdir(resume) then error("clara.experiment: resume: '" .. resume .. "' is not a directory", 4) end
+    if not fs.isdir(resume) then E.raise("clara.experiment", "resume: '%s' is not a directory", resume) end
     return resume
   end
   local parent, newest = fs.join(out_dir, name), nil
@@ -150,7 +153,7 @@ function M.find(out_dir, name, resume)
     end
   end
   if not newest then
-    error(("clara.experiment: resume: no run with a checkpoint under '%s'"):format(parent), 4)
+    E.raise("clara.experiment", "resume: no run with a checkpoint under '%s'", parent)
   end
   return fs.join(parent, newest)
 end

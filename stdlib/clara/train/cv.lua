@@ -178,7 +178,9 @@ local function cv_dir(exp, opts)
     if not fs.exists(fs.join(opts.resume, "cv.json")) then E.raise(API, "resume: '" .. opts.resume .. "' is not a CV directory (no cv.json)") end
     return opts.resume
   end
-  return require("clara.run").open(out_dir, name).dir
+  local r = require("clara.run").open(out_dir, name)
+  r:close()   -- M.run holds it
+  return r.dir
 end
 
 local function read_json(path)
@@ -188,7 +190,7 @@ end
 
 -- 5. one fold: finished (its report), resumed (its checkpoint) or new
 local function run_fold(exp, data, dir)
-  if dir and fs.exists(fs.join(dir, "report.json")) then
+  if dir and require("clara.run").is_done(dir) then
     local report = read_json(fs.join(dir, "report.json"))
     return { metrics = report.metrics, dir = dir, reused = true }
   end
@@ -207,8 +209,19 @@ function M.run(exp, opts)
          .. "(give data = dataset or {train =, test =})")
   end
   local dev = data.train
+  -- signals are answered from here on (between folds too), and the CV's
+  -- directory is this process's until the end
+  local signal = exp.handle_signals and require "clara.signal" or nil
+  local held <close> = setmetatable({ done = signal and signal.scope() }, { __close = function(h)
+    if h.done then h.done() end
+    if h.lock then h.lock:release() end
+  end })
   -- 2. the folds (reused from cv.json when resuming)
   local dir = cv_dir(exp, opts)
+  if dir then
+    fs.mkdir_p(dir)
+    held.lock = fs.lock(dir, "clara.experiment: cross_validate")
+  end
   local scheme
   if dir and fs.exists(fs.join(dir, "cv.json")) then
     scheme = cvs.from_assignment(read_json(fs.join(dir, "cv.json")))
@@ -229,6 +242,12 @@ function M.run(exp, opts)
   -- 4. every fold: a fresh model, trained on the other folds
   local folds = {}
   for j = 1, #scheme do
+    -- a signal between two folds: the finished ones are on disk
+    local sig = signal and signal.pending()
+    if sig then
+      signal.clear()
+      return { interrupted = sig, folds = folds, dir = dir, fold = j }
+    end
     local train_idx, val_idx = scheme:fold(j)
     if verbose then print(("fold %d/%d: %d train, %d validation samples"):format(j, #scheme, train_idx:numel(), val_idx:numel())) end
     local fold_data = { train = dataset.Subset(dev, train_idx), val = dataset.Subset(dev, val_idx), test = data.test }
