@@ -199,8 +199,12 @@ local function run_fold(exp, data, dir)
   return { metrics = result.final, dir = dir, result = result, interrupted = result.interrupted }
 end
 
+-- the options checked, defaults filled in: what a battery's cv = {...}
+-- can check when it is loaded, before any entry runs
+function M.check(opts) return E.options(API, opts, OPTIONS) end
+
 function M.run(exp, opts)
-  opts = E.options(API, opts, OPTIONS)
+  opts = M.check(opts)
   local verbose = exp.verbose ~= false
   -- 1. the development data: what the folds split; the test set stays aside
   local data = exp:data_parts()
