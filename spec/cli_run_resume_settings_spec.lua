@@ -101,5 +101,12 @@ describe("clara run --resume", function()
     local cfg = config(first.dir)
     assert.are.equal(16, cfg.batch_size)
     assert.are.same({ { epoch = 2, set = "epochs=2" } }, cfg.changes)
+    -- recorded settings that are not valid (an edited config.json) are refused, naming the file
+    local text = fs.read(fs.join(first.dir, "config.json")):gsub('"batch_size": 16', '"batch_size": -1')
+    fs.write_atomic(fs.join(first.dir, "config.json"), text)
+    local ok, err = pcall(function() return exp:run { resume = first.dir } end)
+    assert.is_false(ok)
+    assert.matches("resume_settings_spec%.lua:%d+: clara%.experiment: resume: the settings in '[^']*config%.json' "
+      .. "are not valid: batch_size must be an integer >= 1, got %-1", err)
   end)
 end)

@@ -238,11 +238,15 @@ end
 -- A resume continues the run that was started: the settings its
 -- config.json recorded, whatever the script says now; then `set` (the
 -- resume's own --set), whose changes are returned to be recorded.
-local function resumed(self, cfg, set)
+local function resumed(self, cfg, set, dir)
   local spec = {}
   for k, v in pairs(self) do spec[k] = v end
   local kept = O.restore(spec, cfg)
-  local exp = new(nil, spec)
+  local ok, exp = pcall(new, nil, spec)
+  if not ok then   -- a config.json edited by hand, or from another version
+    E.raise(API, "resume: the settings in '%s' are not valid: %s", require("clara.fs").join(dir, "config.json"),
+      (tostring(exp):gsub("^[^\n]-clara%.experiment: ", "")))
+  end
   local before = O.record(exp)
   if set then exp = exp:set(set) end
   return exp, diff(before, (O.record(exp))), kept
@@ -443,7 +447,7 @@ function Experiment:run(opts)
     dir = resume_dir(self, opts)
     local cfg = read_config(dir)
     if cfg then
-      self, changes, kept = resumed(self, cfg, opts.set)
+      self, changes, kept = resumed(self, cfg, opts.set, dir)
     elseif opts.set then
       self = self:set(opts.set)
     end
