@@ -1,7 +1,8 @@
 -- A single run that fails leaves error.txt in its run directory (the
 -- message on the first line, as a battery entry's, then the traceback),
 -- and the error still reaches the caller: exp:run raises it, `clara run`
--- prints it on stderr and exits 1.  One case per way a run can fail.
+-- prints it on stderr and exits 1.  One case per way a run can fail; each
+-- message names the user's line, even when the stdlib raised it.
 -- Run from the repository root: ./clara /usr/bin/busted -o plainTerminal spec/cli_run_error_spec.lua
 local torch = require "torch"
 local fs = require "clara.fs"
@@ -44,6 +45,11 @@ local FAILURES = {
   { "a hook raises in epoch 2", { hooks = { on_epoch_end = function(ctx) if ctx.epoch == 2 then error("hook failed") end end } },
     "hook failed" },
   { "monitor names no column", { monitor = "val_accuracy" }, "monitor val_accuracy is not a column" },
+  { "the model does not fit the data", { model = function() return nn.Linear(5, 2) end },
+    "mat1 and mat2 shapes cannot be multiplied" },
+  { "the loss does not fit the targets", { objective = L.mse }, "mse_loss: target" },
+  { "the fast loop's model does not fit", { model = function() return nn.Sequential(nn.Linear(3, 4), nn.Linear(5, 2)) end,
+    impl = "fast" }, "shapes cannot be multiplied" },
   { "the model's forward raises", { model = function()
       return setmetatable({ parameters = function() return { torch.zeros(1, { requires_grad = true }) } end },
         { __call = function() error("forward failed") end })
@@ -67,6 +73,8 @@ describe("a failing run", function()
       local ok, err = pcall(function() return clara.experiment(s):run() end)
       assert.is_false(ok)
       assert.truthy(tostring(err):find(case[3], 1, true), tostring(err))
+      -- at a line of this file (the user's), never inside the stdlib
+      assert.matches("^[^\n]*cli_run_error_spec%.lua:%d+: ", err)
       local text = fs.read(fs.join(only_run(out), "error.txt"))
       assert.truthy(text, "no error.txt")
       assert.are.equal(tostring(err), text:match("^[^\n]*"))

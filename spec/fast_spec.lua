@@ -269,7 +269,8 @@ describe("impl = 'fast'", function()
     local ok2, e2 = pcall(run, spec_of(over), "fast")
     assert.is_false(ok1); assert.is_false(ok2)
     assert.matches("non%-finite loss in train at epoch 1, batch 3: term 'loss' is %-?nan", e1)
-    assert.are.equal(e1, e2)
+    -- the same message, each at its own caller's line
+    assert.are.equal((e1:gsub("^[^:]*:%d+: ", "")), (e2:gsub("^[^:]*:%d+: ", "")))
     over.on_nonfinite = "skip"
     over.data = { train = poisoned(100, 1), val = poisoned(100, 1) }
     local clear = compare(over)

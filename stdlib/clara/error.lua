@@ -43,7 +43,8 @@ end
 function E.where()
   local level = E.user_level()
   if level == 0 then return "" end
-  local info = debug.getinfo(level + 1, "Sl")
+  -- error()'s level L in this function is debug.getinfo(L) here
+  local info = debug.getinfo(level, "Sl")
   return ("%s:%d:"):format(info.short_src, info.currentline or 0)
 end
 -- }================================================================

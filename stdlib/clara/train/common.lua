@@ -134,7 +134,7 @@ local function nonfinite_message(err, epoch, batch, split)
   local where = E.where()
   return ("%sclara.experiment: non-finite loss in %s at epoch %d, batch %d: term '%s' is %s "
     .. "(on_nonfinite = 'skip' skips such batches; a lower learning rate often helps)")
-    :format(where == "" and "" or (where .. " "), split, epoch, batch, err.nonfinite, tostring(err.value))
+    :format(where == "" and "" or (where .. " "), split, epoch, batch, err.nonfinite, E.show(err.value))
 end
 
 local function improved(o, value, best)
