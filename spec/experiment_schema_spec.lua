@@ -183,6 +183,30 @@ describe("experiment option schema", function()
     for _, s in ipairs(O.list) do assert.truthy(committed:find("| `" .. s.name .. "` |", 1, true), s.name) end
   end)
 
+  it("every option --set can give reaches config.json through exp:run{set = ...}", function()
+    local dir = os.tmpname(); os.remove(dir)
+    finally(function() os.execute("rm -rf '" .. dir .. "'") end)
+    -- a valid value other than the default, by kind
+    local function other(s)
+      if s.enum then return s.enum[#s.enum] ~= s.default and s.enum[#s.enum] or s.enum[1] end
+      if s.type == "boolean" then return not s.default end
+      if s.type == "integer" then return (s.default or s.min) + 1 end
+      if s.type == "number" then return 0.5 end
+      return ({ name = "named", monitor = "train_loss" })[s.name]
+    end
+    local n = 0
+    for _, s in ipairs(O.list) do
+      if O.settable(s) and not s.invocation then
+        local v = other(s)
+        assert.is_not_nil(v, s.name)
+        local r = base:with({ out_dir = dir, epochs = 1 }):run { set = { [s.name] = v } }
+        assert.are.equal(v, clara.run.read(r.dir).config[s.name], s.name)
+        n = n + 1
+      end
+    end
+    assert.is_true(n >= 20)
+  end)
+
   it("config.json records every setting the schema marks, and which were unset", function()
     local dir = os.tmpname(); os.remove(dir)
     finally(function() os.execute("rm -rf '" .. dir .. "'") end)
