@@ -8,7 +8,7 @@
 local fs = require "clara.fs"
 local run = require "clara.run"
 local F = require "spec.helpers.fault"
-local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+local tmpdir, cleanup = F.tmpdir, F.cleanup
 teardown(cleanup)
 
 local runs = F.runs
