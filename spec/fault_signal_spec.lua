@@ -30,6 +30,15 @@ describe("clara run: a signal outside the loop", function()
     end)
   end
 
+  it("with handle_signals = false, a signal acts as it would (143), also one during start-up", function()
+    local dir = tmpdir()
+    local exp = F.experiment(dir, { handle_signals = false })
+    for _, point in ipairs { "startup", "epoch_end:1" } do
+      local out, rc = F.clara("run " .. exp, { FAULT_SIGNAL = point })
+      assert.are.equal(143, rc, point .. ": " .. out)
+    end
+  end)
+
   it("while the checkpoint loads: exit 75, the checkpoint and history unchanged; a resume finishes", function()
     local dir = tmpdir()
     local exp = F.experiment(dir)

@@ -69,11 +69,12 @@ local function write(dir, name, body)
   return path
 end
 
--- experiment(dir, {epochs =}) -> the path of a script `clara run` takes
+-- experiment(dir, {epochs =, handle_signals =}) -> the path of a script `clara run` takes
 -- (runs under dir/runs/fault/)
 function M.experiment(dir, opts)
   opts = opts or {}
-  return write(dir, "exp.lua", ("return experiment(%q, %d)\n"):format(fs.join(dir, "runs"), opts.epochs or 3))
+  return write(dir, "exp.lua", ("local e = experiment(%q, %d)\ne.handle_signals = %s\nreturn e\n")
+    :format(fs.join(dir, "runs"), opts.epochs or 3, tostring(opts.handle_signals)))
 end
 
 -- battery(dir, {entries = n, epochs =, cv = k}) -> the path of a battery

@@ -54,6 +54,13 @@ local function main(...)
   local fields = { out_dir = o.out, verbose = o.quiet and false or nil }
   if exp.handle_signals == nil then fields.handle_signals = true end
   exp = exp:with(fields)
+  if exp.handle_signals == false then
+    -- the script wants signals to act as they would: what came meanwhile too
+    local signal = require "clara.signal"
+    local sig = signal.pending()
+    signal.restore()
+    if sig then signal.raise(sig) end
+  end
   -- 4. the run; an interrupted one asks to be requeued
   local result = exp:run { resume = o.resume }
   if result.interrupted then
