@@ -9,7 +9,7 @@ local run = require "clara.run"
 local sys = require "clara.sys.core"
 local proc = require "clara.process.core"
 local F = require "spec.helpers.fault"
-local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+local tmpdir, cleanup = F.tmpdir, F.cleanup
 teardown(cleanup)
 
 local ME = sys.getpid()

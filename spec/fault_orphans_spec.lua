@@ -7,7 +7,7 @@ local fs = require "clara.fs"
 local run = require "clara.run"
 local proc = require "clara.process.core"
 local F = require "spec.helpers.fault"
-local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+local tmpdir, cleanup = F.tmpdir, F.cleanup
 teardown(cleanup)
 
 describe("kill -9 of a battery's parent", function()

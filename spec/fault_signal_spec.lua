@@ -8,7 +8,7 @@
 local fs = require "clara.fs"
 local run = require "clara.run"
 local F = require "spec.helpers.fault"
-local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+local tmpdir, cleanup = F.tmpdir, F.cleanup
 teardown(cleanup)
 
 local runs = F.runs
@@ -29,6 +29,15 @@ describe("clara run: a signal outside the loop", function()
       assert.are.same({ 1, 2, 3 }, F.epochs(done[#done]))
     end)
   end
+
+  it("with handle_signals = false, a signal acts as it would (143), also one during start-up", function()
+    local dir = tmpdir()
+    local exp = F.experiment(dir, { handle_signals = false })
+    for _, point in ipairs { "startup", "epoch_end:1" } do
+      local out, rc = F.clara("run " .. exp, { FAULT_SIGNAL = point })
+      assert.are.equal(143, rc, point .. ": " .. out)
+    end
+  end)
 
   it("while the checkpoint loads: exit 75, the checkpoint and history unchanged; a resume finishes", function()
     local dir = tmpdir()

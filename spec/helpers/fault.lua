@@ -69,11 +69,12 @@ local function write(dir, name, body)
   return path
 end
 
--- experiment(dir, {epochs =}) -> the path of a script `clara run` takes
+-- experiment(dir, {epochs =, handle_signals =}) -> the path of a script `clara run` takes
 -- (runs under dir/runs/fault/)
 function M.experiment(dir, opts)
   opts = opts or {}
-  return write(dir, "exp.lua", ("return experiment(%q, %d)\n"):format(fs.join(dir, "runs"), opts.epochs or 3))
+  return write(dir, "exp.lua", ("local e = experiment(%q, %d)\ne.handle_signals = %s\nreturn e\n")
+    :format(fs.join(dir, "runs"), opts.epochs or 3, tostring(opts.handle_signals)))
 end
 
 -- battery(dir, {entries = n, epochs =, cv = k}) -> the path of a battery
@@ -130,6 +131,22 @@ function M.snapshot(dir)
   end
   if fs.isdir(dir) then walk(dir, nil) end
   return out
+end
+
+-- tmpdir(), cleanup(): fresh directories, in memory (/dev/shm) when it is
+-- there: the fault specs run hundreds of runs, whose fsyncs cost nothing there
+local SHM = fs.isdir("/dev/shm") and os.tmpname():gsub("^/tmp/", "/dev/shm/clara-") or nil
+local made = {}
+function M.tmpdir()
+  local d
+  if SHM then d = SHM .. "-" .. (#made + 1) else d = os.tmpname(); os.remove(d) end
+  fs.mkdir_p(d)
+  made[#made + 1] = d
+  return d
+end
+function M.cleanup()
+  for _, d in ipairs(made) do os.execute("rm -rf '" .. d .. "'") end
+  made = {}
 end
 
 -- whether pid runs (a zombie has ended)

@@ -63,7 +63,8 @@ end
 -- the process die there, between two writes, to check what a resume sees
 fs.on_write = nil
 function fs.written(path)
-  if fs.on_write then fs.on_write(path) end
+  local hook = rawget(fs, "on_write")   -- (rawget: fs may become a strict namespace)
+  if hook then hook(path) end
 end
 
 local function cannot(api, path, why)
@@ -80,7 +81,10 @@ function fs.write_atomic(path, s)
   --    within one file system)
   local tmp = temp_name(path)
   local f, err = io.open(tmp, "wb")
-  if not f then cannot(api, path, err) end
+  if not f then
+    if err:sub(1, #tmp + 2) == tmp .. ": " then err = err:sub(#tmp + 3) end   -- the reason only
+    cannot(api, path, err)
+  end
   -- 2. the bytes, then fsync, so the rename never exposes an empty file
   local ok, werr = f:write(s)
   if ok then ok, werr = f:flush() end

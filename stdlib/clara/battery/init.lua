@@ -25,7 +25,8 @@
 -- battery, a second battery) is "busy": left untouched, and said so.
 local fs = require "clara.fs"
 local json = require "clara.run.json"
-local E = require "clara.battery.entries"
+local entries = require "clara.battery.entries"
+local E = require "clara.error"
 local S = require "clara.battery.summary"
 
 local M = {}
@@ -38,31 +39,31 @@ Battery.__index = Battery
 local KEYS = { name = true, base = true, grid = true, list = true, random = true, cv = true, out_dir = true }
 
 function M.new(spec)
-  if type(spec) ~= "table" then error("clara.battery: expected a table, got " .. type(spec), 2) end
+  if type(spec) ~= "table" then E.raise("clara.battery", "expected a table, got %s", type(spec)) end
   for k in pairs(spec) do
-    if not KEYS[k] then error(("clara.battery: unknown key '%s'"):format(tostring(k)), 2) end
+    if not KEYS[k] then E.raise("clara.battery", "unknown key '%s'", tostring(k)) end
   end
   local experiment = require "clara.experiment"
   local base = spec.base
-  if type(base) ~= "table" then error("clara.battery: base must be an experiment, got " .. type(base), 2) end
+  if type(base) ~= "table" then E.raise("clara.battery", "base must be an experiment, got %s", type(base)) end
   if getmetatable(base) ~= experiment.Experiment then base = experiment(base) end
   local name = spec.name or base.name
   if type(name) ~= "string" or name == "" or name:find("/", 1, true) then
-    error("clara.battery: a name (a plain string, no '/') is needed: give name = or an experiment name", 2)
+    E.raise("clara.battery", "a name (a plain string, no '/') is needed: give name = or an experiment name")
   end
   if spec.cv ~= nil and type(spec.cv) ~= "table" then
-    error("clara.battery: cv must be a table of cross_validate options, got " .. type(spec.cv), 2)
+    E.raise("clara.battery", "cv must be a table of cross_validate options, got %s", type(spec.cv))
   end
   local self = setmetatable({ name = name, base = base, cv = spec.cv,
     out_dir = spec.out_dir or (type(base.out_dir) == "string" and base.out_dir) or "runs" }, Battery)
   -- every entry's settings are checked now: a bad name fails before any run
-  local ok, list = pcall(E.expand, spec, function(msg) error(msg, 0) end)
-  if not ok then error("clara.battery: " .. tostring(list), 2) end
+  local ok, list = pcall(entries.expand, spec, function(msg) error(msg, 0) end)
+  if not ok then E.raise("clara.battery", "%s", tostring(list)) end
   self.list = list
   for _, e in ipairs(self.list) do
     local ok, err = pcall(base.set, base, e.settings)
     if not ok then
-      error(("clara.battery: entry '%s': %s"):format(e.name, tostring(err):gsub("^[^:]*:%d+: ", "")), 2)
+      E.raise("clara.battery", "entry '%s': %s", e.name, (tostring(err):gsub("^[^:]*:%d+: ", "")))
     end
     e.dir = fs.join(self.out_dir, name, e.name)
   end
@@ -77,7 +78,7 @@ function Battery:status(i) return S.status(self:entry(i).dir) end
 
 function Battery:entry(i)
   local e = self.list[i]
-  if not e then error(("clara.battery: no entry %s (the battery has %d)"):format(tostring(i), #self.list), 3) end
+  if not e then E.raise("clara.battery", "no entry %s (the battery has %d)", tostring(i), #self.list) end
   return e
 end
 
@@ -144,14 +145,14 @@ function Battery:write_summary() return S.write(self) end
 -- -> {done =, failed =, interrupted =, skipped =, rows = summary rows}
 function Battery:run(opts)
   opts = opts or {}
-  if type(opts) ~= "table" then error("clara.battery: run options must be a table, got " .. type(opts), 2) end
+  if type(opts) ~= "table" then E.raise("clara.battery", "run options must be a table, got %s", type(opts)) end
   local jobs = opts.jobs or 1
   if math.type(jobs) ~= "integer" or jobs < 1 then
-    error("clara.battery: jobs must be an integer >= 1, got " .. tostring(jobs), 2)
+    E.raise("clara.battery", "jobs must be an integer >= 1, got %s", tostring(jobs))
   end
   if jobs > 1 and not self.source then
-    error("clara.battery: jobs > 1 runs entries as processes, which need the battery's file: "
-          .. "use clara.battery.load(path) or `clara battery FILE --jobs N`", 2)
+    E.raise("clara.battery", "jobs > 1 runs entries as processes, which need the battery's file: "
+          .. "use clara.battery.load(path) or `clara battery FILE --jobs N`")
   end
   local log = opts.log or print
   -- signals are answered from here on, between entries too
@@ -165,7 +166,7 @@ function Battery:run(opts)
     end
   end
   if #todo == 0 and counts.skipped == 0 then
-    error(("clara.battery: no entry matches '%s'"):format(tostring(opts.only)), 2)
+    E.raise("clara.battery", "no entry matches '%s'", tostring(opts.only))
   end
   write_index(self)
   log(("battery %s: %d %s to run, %d already finished (%s)"):format(self.name, #todo,
@@ -185,16 +186,16 @@ end
 
 -- load(path) -> the battery a file returns (a clara.battery or its table)
 function M.load(path)
-  if type(path) ~= "string" then error("clara.battery.load: a file name expected, got " .. type(path), 2) end
+  if type(path) ~= "string" then E.raise("clara.battery.load", "a file name expected, got %s", type(path)) end
   local chunk, err = loadfile(path)
-  if not chunk then error("clara.battery.load: " .. err, 2) end
+  if not chunk then E.raise("clara.battery.load", "%s", err) end
   local ok, b = pcall(chunk)
-  if not ok then error(("clara.battery.load: '%s': %s"):format(path, tostring(b)), 2) end
-  if type(b) ~= "table" then error(("clara.battery.load: '%s' must return a battery, got %s"):format(path, type(b)), 2) end
+  if not ok then E.raise("clara.battery.load", "'%s': %s", path, tostring(b)) end
+  if type(b) ~= "table" then E.raise("clara.battery.load", "'%s' must return a battery, got %s", path, type(b)) end
   if getmetatable(b) ~= Battery then
     local made
     ok, made = pcall(M.new, b)
-    if not ok then error(tostring(made):gsub("^[^:]*:%d+: ", ""), 2) end
+    if not ok then E.raise(nil, "%s", (tostring(made):gsub("^[^:]*:%d+: ", ""))) end
     b = made
   end
   b.source = path

@@ -65,6 +65,13 @@ local function main(...)
   local fields = { out_dir = o.out }
   if exp.handle_signals == nil then fields.handle_signals = true end
   exp = exp:with(fields)
+  if exp.handle_signals == false then
+    -- the script wants signals to act as they would: what came meanwhile too
+    local signal = require "clara.signal"
+    local sig = signal.pending()
+    signal.restore()
+    if sig then signal.raise(sig) end
+  end
   local sets = {}
   for _, kv in ipairs(o.sets) do sets[kv[1]] = kv[2] end
   -- --quiet is applied last: neither the script nor a --set turns it off
