@@ -109,4 +109,18 @@ describe("clara run --resume", function()
     assert.matches("resume_settings_spec%.lua:%d+: clara%.experiment: resume: the settings in '[^']*config%.json' "
       .. "are not valid: batch_size must be an integer >= 1, got %-1", err)
   end)
+
+  it("a resumed cross-validation keeps its recorded settings for every fold", function()
+    local out = tmpdir()
+    local base = clara.experiment(dofile(EXP))
+    base = base:with { data = base:data_parts().train, out_dir = out, handle_signals = true }
+    local started = base:set({ epochs = 2 }):with { hooks = { on_step_end = function(ctx)
+      if ctx.step == 3 then require("clara.signal").raise("TERM") end
+    end } }
+    local cv = started:cross_validate { folds = 3 }
+    assert.are.equal("TERM", cv.interrupted)
+    -- the script now says 1 epoch: every fold still trains the 2 the CV began with
+    local again = base:with({ epochs = 1 }):cross_validate { resume = cv.dir }
+    for j, f in ipairs(again.folds) do assert.are.equal(2, #f.result.history, "fold " .. j) end
+  end)
 end)

@@ -488,4 +488,7 @@ end
 
 E.methods(Experiment, API)
 
-return setmetatable({ new = new, Experiment = Experiment, options = O }, { __call = new })
+-- resumed(exp, cfg, set, dir) -> the experiment with a run's recorded
+-- settings (config.json's cfg) back, `set` applied over them; also the
+-- changes `set` made and the settings the experiment had otherwise
+return setmetatable({ new = new, Experiment = Experiment, options = O, resumed = resumed }, { __call = new })

@@ -229,6 +229,9 @@ function M.run(exp, opts)
   local scheme
   if dir and fs.exists(fs.join(dir, "cv.json")) then
     scheme = cvs.from_assignment(read_json(fs.join(dir, "cv.json")))
+    -- a resumed CV continues with the settings it recorded, not the script's
+    local cfg = read_json(fs.join(dir, "config.json"))
+    if cfg then exp = require("clara.experiment").resumed(exp, cfg, nil, dir) end
   else
     scheme = scheme_of(opts, dev, opts.seed or exp.seed)
   end
