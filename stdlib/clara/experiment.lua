@@ -216,9 +216,9 @@ end
 
 -- "epochs=4, lr=0.05": what `set` changed in the recorded settings
 local function diff(before, after)
-  local names, out = {}, {}
-  for _, s in ipairs(O.list) do names[#names + 1] = s.name end
-  for _, n in ipairs(names) do
+  local out = {}
+  for _, s in ipairs(O.list) do
+    local n = s.name
     local a, b = before[n], after[n]
     if n == "hparams" and type(a) == "table" and type(b) == "table" then
       local keys = {}
