@@ -172,7 +172,8 @@ local function resolve_metrics(spec)
     if type(v) == "table" and getmetatable(v) == nil and type(v.update) ~= "function" then
       for key in pairs(v) do
         if not METRIC_KEYS[key] then
-          local near = type(key) == "string" and E.closest(key, { "metric", "output", "intermediate", "target", "select" })
+          local near = type(key) == "string"
+            and E.closest(key, { "metric", "output", "intermediate", "target", "select" })
           E.raise(API, "metric '%s': unknown key %s%s (metric or [1], output, intermediate, target, select)",
             tostring(k), E.show(key), near and (" (did you mean '" .. near .. "'?)") or "")
         end

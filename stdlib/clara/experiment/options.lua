@@ -91,7 +91,8 @@ O.list = {
   { name = "metrics", type = "table", script = true,
     doc = "name -> metric, factory, or {metric, output =, intermediate =, target =, select =}" },
   { name = "preprocess", type = "callable", script = true, doc = "applied to each batch's input" },
-  { name = "postprocess", type = "callable", script = true, doc = "applied to predictions by result.predict(x), not by the loss" },
+  { name = "postprocess", type = "callable", script = true,
+    doc = "applied to predictions by result.predict(x), not by the loss" },
   { name = "classes", type = "table", check = class_names, what = "a list of class names (label 0 first)",
     doc = "class names in label order (label 0 first), for reports" },
   -- how it is trained

@@ -36,7 +36,8 @@ local API = "clara.experiment: cross_validate"
 local OPTIONS = {
   folds = { type = "integer", min = 2, default = 5, what = "an integer >= 2", doc = "the number of folds k" },
   stratified = { type = "boolean", doc = "keep the class proportions in every fold (default: with integer labels)" },
-  seed = { type = "integer", min = 0, what = "an integer >= 0", doc = "seed of the fold assignment (default: the experiment's)" },
+  seed = { type = "integer", min = 0, what = "an integer >= 0",
+           doc = "seed of the fold assignment (default: the experiment's)" },
   groups = { type = "tensor", doc = "group k-fold: samples of one group stay in one fold" },
   labels = { type = "tensor", doc = "the labels to stratify on, when the dataset cannot give them" },
   scheme = { type = "table", doc = "a clara.cv object made by the user" },
