@@ -71,6 +71,7 @@ static int sys_append(lua_State *L) {
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) return sys_fail(L, "cannot open", path, errno);
   struct stat st;
+  memset(&st, 0, sizeof st);
   int e = 0;
   if (fstat(fd, &st) != 0) e = errno;
   if (!e && sys_write_all(fd, s, len) != 0) e = errno;

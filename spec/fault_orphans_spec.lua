@@ -15,7 +15,8 @@ describe("kill -9 of a battery's parent", function()
     local dir = tmpdir()
     local b = F.battery(dir, { entries = 3, epochs = 3 })
     local log = fs.join(dir, "battery.out")
-    local parent = proc.spawn({ F.CLARA, "battery", b, "--jobs", "2" }, { log = log, env = { FAULT_SLOW = "0.1" } })
+    -- 1 s a step: left alone, an entry would run for 9 s more, well past the 5 s below
+    local parent = proc.spawn({ F.CLARA, "battery", b, "--jobs", "2" }, { log = log, env = { FAULT_SLOW = "1" } })
     -- 1. both children started and training (a checkpoint of each)
     local children = F.wait_until(function()
       local pids = {}
@@ -33,8 +34,8 @@ describe("kill -9 of a battery's parent", function()
     local gone = F.wait_until(function()
       for _, pid in ipairs(children) do if F.alive(pid) then return false end end
       return true
-    end, 20)
-    assert.is_truthy(gone, "children still running after their parent's death: " .. table.concat(children, ", "))
+    end, 5)
+    assert.is_truthy(gone, "children still running 5 s after their parent's death: " .. table.concat(children, ", "))
     -- 3. nothing finished, both interrupted entries resumable
     for _, name in ipairs { "lr=0.1", "lr=0.05" } do
       assert.is_false(run.is_done(fs.join(grid, name)), name)

@@ -30,6 +30,15 @@ describe("clara run: a signal outside the loop", function()
     end)
   end
 
+  for _, name in ipairs { "USR1", "INT" } do
+    it("SIG" .. name .. " in the model factory: exit 75 too", function()
+      local dir = tmpdir()
+      local out, rc = F.clara("run " .. F.experiment(dir), { FAULT_SIGNAL = "factory", FAULT_SIGNAL_NAME = name })
+      assert.are.equal(75, rc, out)
+      assert.matches("clara run: " .. name .. ": stopped before the run began", out, 1, true)
+    end)
+  end
+
   it("with handle_signals = false, a signal acts as it would (143), also one during start-up", function()
     local dir = tmpdir()
     local exp = F.experiment(dir, { handle_signals = false })

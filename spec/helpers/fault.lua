@@ -7,8 +7,9 @@
 --   local out, rc = F.clara("run " .. path, {FAULT_SIGNAL = "factory"})
 --
 -- FAULT_SIGNAL   startup | factory | load | epoch_end:K (the K-th epoch end
---                of this process): the process sends itself SIGTERM there,
---                from a shell, as a scheduler would
+--                of this process): the process sends itself SIGTERM there
+--                (FAULT_SIGNAL_NAME=USR1|INT: that one), from a shell, as a
+--                scheduler would
 -- FAULT_KILL_AFTER=N   SIGKILL after the N-th file written (clara.fs.on_write)
 -- FAULT_SLOW=s   seconds to sleep at each step (so two processes overlap)
 local fs = require "clara.fs"
@@ -23,7 +24,15 @@ local fs = require "clara.fs"
 local proc = require "clara.process.core"
 local pid = require("clara.signal").getpid()
 local FAULT = os.getenv("FAULT_SIGNAL") or ""
-local function term() os.execute("kill -TERM " .. pid) end
+local function term()
+  -- from a shell in the background (system() ignores SIGINT while it
+  -- waits), then wait for it to come
+  os.execute(("kill -%s %d &"):format(os.getenv("FAULT_SIGNAL_NAME") or "TERM", pid))
+  for _ = 1, 500 do
+    if require("clara.signal").pending() then break end
+    proc.sleep(0.01)
+  end
+end
 if FAULT == "startup" then term() end
 local limit, writes = tonumber(os.getenv("FAULT_KILL_AFTER") or ""), 0
 if limit then

@@ -67,8 +67,13 @@ function fs.written(path)
   if hook then hook(path) end
 end
 
-local function cannot(api, path, why)
-  E.raise(api, "cannot write '%s': %s", path, tostring(why))
+-- "cannot write 'path': reason", without the temporary's name that io
+-- and os put before the reason
+local function cannot(api, path, why, tmp)
+  why = tostring(why)
+  local at = why:find(tmp .. ": ", 1, true)
+  if at then why = why:sub(at + #tmp + 2) end
+  E.raise(api, "cannot write '%s': %s", path, why)
 end
 
 -- write_atomic(path, s): path holds exactly s afterwards, or (after an
@@ -81,10 +86,7 @@ function fs.write_atomic(path, s)
   --    within one file system)
   local tmp = temp_name(path)
   local f, err = io.open(tmp, "wb")
-  if not f then
-    if err:sub(1, #tmp + 2) == tmp .. ": " then err = err:sub(#tmp + 3) end   -- the reason only
-    cannot(api, path, err)
-  end
+  if not f then cannot(api, path, err, tmp) end
   -- 2. the bytes, then fsync, so the rename never exposes an empty file
   local ok, werr = f:write(s)
   if ok then ok, werr = f:flush() end
@@ -93,16 +95,16 @@ function fs.write_atomic(path, s)
   if ok and closed then synced, serr = core.fsync_path(tmp) end
   if not (ok and closed and synced) then
     os.remove(tmp)
-    cannot(api, path, werr or cerr or serr)
+    cannot(api, path, werr or cerr or serr, tmp)
   end
   -- 3. the rename, and the directory entry to disk
   local renamed, rerr = os.rename(tmp, path)
   if not renamed then
     os.remove(tmp)
-    cannot(api, path, rerr)
+    cannot(api, path, rerr, tmp)
   end
   local dsynced, derr = core.fsync_dir(fs.dirname(path))
-  if not dsynced then cannot(api, path, derr) end
+  if not dsynced then cannot(api, path, derr, tmp) end
   fs.written(path)
   return true
 end
