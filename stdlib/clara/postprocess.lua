@@ -136,4 +136,5 @@ base.register("LabelNames", function(d) return P.LabelNames(d.names) end)
 function P.chain(steps) return require("clara.transforms").chain(steps) end
 function P.from_description(d) return require("clara.transforms").from_description(d) end
 
-return P
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(P, "clara.postprocess")

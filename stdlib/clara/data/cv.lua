@@ -309,4 +309,5 @@ function M.load(path)
   return cv
 end
 
-return M
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(M, "clara.cv")

@@ -63,7 +63,7 @@ local function cosine_embedding(...)
 end
 
 local TRIPLET_OPTS = {
-  margin = { "number", 1.0 }, p = { "number", 2.0 }, eps = { "number", 1e-6 }, swap = { "boolean", false },
+  margin = { "number", 1.0 }, p = { "number", 2.0, { gt = 0 } }, eps = { "number", 1e-6 }, swap = { "boolean", false },
   reduction = { "reduction", "mean" },
 }
 
@@ -94,7 +94,6 @@ local function triplet_margin(...)
   local a = check.floating(name, "anchor", xs[1])
   local pos = check.floating(name, "positive", xs[2])
   local neg = check.floating(name, "negative", xs[3])
-  if opts.p <= 0 then fail(name, "p must be positive, got %g", opts.p) end
   check.dims(name, "anchor", a, 1, 2)
   check.same_shape(name, a, "anchor", pos, "positive")
   check.same_shape(name, a, "anchor", neg, "negative")

@@ -107,4 +107,5 @@ end
 
 -- }==================================================================
 
-return metrics
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(metrics, "clara.metrics")

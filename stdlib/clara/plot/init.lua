@@ -352,4 +352,5 @@ plot.bars, plot.histogram = public(bars), public(histogram)
 -- the gnuplot layer, for specs and for code that writes its own charts
 plot.gnuplot = G
 
-return plot
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(plot, "clara.plot")

@@ -259,4 +259,5 @@ end
 
 R.conditional = function(opts) return require("clara.regularizers.conditional")(R, opts) end
 
-return R
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(R, "clara.regularizers")

@@ -162,4 +162,5 @@ function report.build(dirs, opts)
   return res
 end
 
-return report
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(report, "clara.report")

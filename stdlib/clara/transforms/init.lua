@@ -114,4 +114,5 @@ function T.is_step(x)
 end
 
 T.Chain = Chain
-return T
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(T, "clara.transforms")
