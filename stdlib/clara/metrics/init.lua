@@ -82,8 +82,9 @@ local LossMetric = base.class("Loss", {
     return self.description or self.name
   end,
 }, function(self, opts)
-  self.reduction = base.opt_choice("from_loss", opts, "reduction", { "mean", "sum" }, "mean")
-end)
+  self.reduction = opts.reduction
+end, "clara.metrics.from_loss", { reduction = { type = "string", enum = { "mean", "sum" }, default = "mean",
+                                                doc = "what the loss returns: a batch mean or sum" } })
 
 -- clara.metrics.from_loss(loss_fn[, {name = "loss", reduction = "mean"}]):
 -- loss_fn(output, target[, extras]) returns the loss of a batch, averaged
@@ -94,13 +95,9 @@ function metrics.from_loss(loss_fn, opts)
   if type(loss_fn) ~= "function" and not (mt and mt.__call) then
     base.fail(("from_loss: loss_fn must be a function or a callable object, got %s"):format(type(loss_fn)))
   end
-  if opts ~= nil and type(opts) ~= "table" then
-    base.fail(("from_loss: options must be a table, got %s"):format(type(opts)))
-  end
-  opts = opts or {}
   local m = LossMetric(opts)
   m.loss_fn = loss_fn
-  m.name = opts.name or "loss"
+  m.name = opts and opts.name or "loss"
   m.description = describe_loss(loss_fn)
   return m
 end

@@ -53,7 +53,7 @@ local function error_metric(kind, name, elementwise, finish)
       return finish(self.sum / self.elements)
     end,
     describe = describe_nothing,
-  }, function(self) self.name = name end)
+  }, function(self) self.name = name end, "clara.metrics." .. name)
 end
 
 local function identity(x) return x end
@@ -121,8 +121,9 @@ M.r2 = base.class("R2", {
   end,
 }, function(self, opts)
   self.name = "r2"
-  self.multioutput = base.opt_choice("r2", opts, "multioutput", multioutputs, "uniform_average")
-end)
+  self.multioutput = opts.multioutput
+end, "clara.metrics.r2", { multioutput = { type = "string", enum = multioutputs, default = "uniform_average",
+                                         doc = "how the columns' R² combine" } })
 
 -- }================================================
 
