@@ -3,6 +3,7 @@
 -- parameters, saving and restoring train/eval modes, tensor bytes, and
 -- printing shapes, counts and sizes.
 local torch = require "torch"
+local E = require "clara.error"
 local nn = require "torch.nn"
 local jit = require "torch.jit"
 
@@ -11,7 +12,7 @@ local M = {}
 -- an options table (nil gives {}), or an error at the caller's caller
 function M.options(who, opts, level)
   if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: options must be a table, got %s"):format(who, type(opts)), level + 1)
+    E.raise(nil, ("%s: options must be a table, got %s"):format(who, type(opts)))
   end
   return opts or {}
 end
@@ -21,7 +22,7 @@ function M.positive(who, opts, name, default, level)
   local v = opts[name]
   if v == nil then return default end
   if math.type(v) ~= "integer" or v < 1 then
-    error(("%s: %s must be a positive integer, got %s"):format(who, name, tostring(v)), level + 1)
+    E.raise(nil, ("%s: %s must be a positive integer, got %s"):format(who, name, tostring(v)))
   end
   return v
 end
@@ -39,7 +40,7 @@ function M.check_model(who, model, level)
   if k then return k end
   local got = type(model)
   if torch.is_tensor(model) then got = "a tensor" elseif got == "table" then got = "a table that is not a module" end
-  error(("%s: expected a model (an nn.Module or a TorchScript module), got %s"):format(who, got), (level or 2) + 1)
+  E.raise(nil, ("%s: expected a model (an nn.Module or a TorchScript module), got %s"):format(who, got))
 end
 
 -- the class name PyTorch would print: Linear, Sequential, or a script's original_name

@@ -21,7 +21,7 @@ local plot = {}
 -- {==================== arguments ====================
 
 -- raised with no position: public() re-raises it at the caller's level
-local function fail(fname, msg) error(("clara.plot.%s: %s"):format(fname, msg), 0) end
+local function fail(fname, msg) require("clara.error").raise("clara.plot." .. fname, msg) end
 
 local function is_num(v) return type(v) == "number" end
 
@@ -337,14 +337,8 @@ local function histogram(o)
 end
 
 -- each chart's errors (bad arguments, gnuplot's failures) are raised at
--- the caller's level
-local function public(impl)
-  return function(o)
-    local ok, r = pcall(impl, o)
-    if not ok then error(r, 2) end
-    return r
-  end
-end
+-- the user's line by clara.error
+local function public(impl) return impl end
 
 plot.lines, plot.heatmap, plot.boxplot = public(lines), public(heatmap), public(boxplot)
 plot.bars, plot.histogram = public(bars), public(histogram)
