@@ -132,9 +132,9 @@ function check.several(name, names, with_target, first, ...)
     check.fail(name, "output must be a list {%s} of %d tensors, got %d", table.concat(names, ", "), n, #first)
   end
   local target, opts = rest[1], rest[2]
-  if not with_target and opts == nil and type(target) == "table" and not torch.is_tensor(target) then
-    target, opts = nil, target
-  end
+  -- without a target, what follows the list is the options, whatever it is
+  -- (a number there must fail as options, not vanish as an unused target)
+  if not with_target and opts == nil then target, opts = nil, target end
   return { table.unpack(first, 1, n) }, target, opts
 end
 
