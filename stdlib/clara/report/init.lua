@@ -128,6 +128,12 @@ local function render(items, out, opts)
   return { dir = out, html = fs.join(out, "report.html") }
 end
 
+local BUILD_OPTS = {
+  out = { type = "string", check = function(v) return v ~= "", "must be a directory name, got ''" end,
+          doc = "one page for all the directories, in this directory" },
+  embed = { type = "string", enum = { "png", "svg" }, doc = "the charts' format inside the page" },
+}
+
 -- build(dirs, {out =, embed =}) -> {{dir =, html =}, ...}
 function report.build(dirs, opts)
   -- 1. arguments
@@ -135,14 +141,7 @@ function report.build(dirs, opts)
   if type(dirs) ~= "table" or #dirs == 0 then
     E.raise(nil, "clara.report.build: a directory or a list of directories expected, got " .. type(dirs))
   end
-  opts = opts or {}
-  if type(opts) ~= "table" then E.raise(nil, "clara.report.build: options table expected, got " .. type(opts)) end
-  if opts.out ~= nil and (type(opts.out) ~= "string" or opts.out == "") then
-    E.raise(nil, "clara.report.build: out must be a directory name, got " .. tostring(opts.out))
-  end
-  if opts.embed ~= nil and opts.embed ~= "png" and opts.embed ~= "svg" then
-    E.raise(nil, "clara.report.build: embed must be 'png' or 'svg', got " .. tostring(opts.embed))
-  end
+  opts = E.options("clara.report.build", opts, BUILD_OPTS)
   -- 2. every directory read (and every output checked) before any write
   local ok, res = pcall(function()
     local items = {}

@@ -90,18 +90,12 @@ local function approx(n, w, groups, correction)
 end
 
 local function options(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then E.raise(nil, "clara.stats.wilcoxon: options must be a table, got " .. type(opts)) end
-  for k in pairs(opts) do
-    if k ~= "method" and k ~= "correction" then
-      E.raise(nil, "clara.stats.wilcoxon: unknown option '" .. tostring(k) .. "' (method, correction)")
-    end
-  end
-  local method = opts.method or "auto"
-  if method ~= "auto" and method ~= "exact" and method ~= "approx" then
-    E.raise(nil, "clara.stats.wilcoxon: method must be 'auto', 'exact' or 'approx', got " .. tostring(method))
-  end
-  return method, opts.correction ~= false
+  opts = E.options("clara.stats.wilcoxon", opts, {
+    method = { type = "string", enum = { "auto", "exact", "approx" }, default = "auto",
+               doc = "the p-value's computation" },
+    correction = { type = "boolean", default = true, doc = "continuity correction of the normal approximation" },
+  })
+  return opts.method, opts.correction
 end
 
 local function wilcoxon(a, b, opts)
