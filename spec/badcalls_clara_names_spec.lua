@@ -93,6 +93,20 @@ describe("clara's namespaces raise on a missing name", function()
       missing(clara.losses, "crossentropy"), 1, true)
   end)
 
+  for _, name in ipairs { "accuracy", "top_k_accuracy", "confusion_matrix", "precision", "recall", "f1",
+                          "mae", "mse", "rmse", "r2", "roc_auc" } do
+    it("clara.metrics.resolve gives " .. name .. " and names it for a typo", function()
+      assert.equal(clara.metrics[name], clara.metrics.resolve(name))
+      local ok, err = pcall(function()
+        local r = clara.metrics.resolve(name .. "x")
+        return r
+      end)
+      assert.is_false(ok)
+      assert.matches(POSITION .. "clara%.metrics%.resolve: unknown metric", err)
+      assert.matches("'" .. name .. "'", err, 1, true)
+    end)
+  end
+
   it("clara.SUBMODULES lists the directory stdlib/clara", function()
     local found = {}
     local p = io.popen("ls stdlib/clara")

@@ -96,7 +96,6 @@ local function check_classes(api, K)
   E.limit(api, ("the confusion matrix of %d classes: its cell count"):format(K), cells, "table_elements")
   return K
 end
-M.check_classes = check_classes
 
 local function read_class_opts(_, self, opts)
   self.opts = opts

@@ -22,6 +22,7 @@
 -- Any loss: from_loss(loss_fn, {name=, reduction = "mean" | "sum"})
 local torch = require "torch"
 local base = require "clara.metrics.base"
+local E = require "clara.error"
 
 local metrics = {}
 
@@ -103,6 +104,23 @@ function metrics.from_loss(loss_fn, opts)
 end
 
 -- }==================================================================
+
+-- clara.metrics.resolve(name): the metric factory of that name
+-- ("accuracy", "f1", ...), for code that takes metrics by name; an unknown
+-- name raises naming the closest, not a namespace error
+local NOT_METRICS = { resolve = true, from_loss = true }
+
+function metrics.resolve(name)
+  local f = type(name) == "string" and not NOT_METRICS[name] and rawget(metrics, name)
+  if type(f) == "function" then return f end
+  local names = {}
+  for k, v in pairs(metrics) do
+    if type(v) == "function" and not NOT_METRICS[k] then names[#names + 1] = k end
+  end
+  local near = type(name) == "string" and E.closest(name, names, 3)
+  E.raise("clara.metrics.resolve", "unknown metric %s%s", E.show(name),
+    near and (" (did you mean '" .. near .. "'?)") or (" (one of: " .. table.concat(E.sorted(names), ", ") .. ")"))
+end
 
 -- a misspelt name raises, naming the closest
 return require("clara.error").namespace(metrics, "clara.metrics")
