@@ -160,6 +160,14 @@ for e = 14, 40, 2 do
     return clara.metrics.f1 { average = "micro" }:update(torch.tensor { 0, (1 << e) }, torch.tensor { 1, 0 })
   end)
 end
+for e = 28, 60, 8 do
+  for a, api in pairs { flip = "RandomFlip", noise = "Noise", shift = "RandomShift" } do
+    count_case(api, "n = 2^" .. e, function()
+      return clara.transforms.augment[a](a == "flip" and { n = 1 << e } or a == "noise" and { n = 1 << e, std = 0.1 }
+        or { n = 1 << e, max = 1 })
+    end)
+  end
+end
 for r = 10, 40, 5 do
   count_case("clara.cv.repeated_kfold", "repeats = 2^" .. r .. " of 2^20",
     function() return clara.cv.repeated_kfold(1 << 20, { k = 2, repeats = 1 << r }) end)

@@ -13,6 +13,7 @@
 -- Images are (H, W) or (C, H, W): the last two dims.
 local torch = require "torch"
 local base = require "clara.transforms.base"
+local E = require "clara.error"
 
 local M = {}
 
@@ -33,10 +34,8 @@ local function options(opts, extra, fname)
   for k, spec in pairs(COMMON) do schema[k] = spec end
   for k, spec in pairs(extra) do schema[k] = spec end
   opts = base.options(opts, schema, fname)
-  local n = opts.n
-  if math.type(n) ~= "integer" or n < 0 then
-    base.raise(("%s: n must be a non-negative integer, got %s"):format(fname, tostring(n)))
-  end
+  -- expand keeps the n samples of each input in a Lua list
+  local n = E.limit(fname, "n (augmented samples per sample)", math.tointeger(opts.n), "table_elements")
   return opts, n, opts.keep_original and true or false
 end
 
