@@ -7,6 +7,7 @@
 -- Run from the repository root: ./clara /usr/bin/busted -o plainTerminal spec/badcalls_clara_methods_spec.lua
 
 local torch = require "torch"
+local nn = require "torch.nn"
 local clara = require "clara"
 local D, CV, T, P, R, M = clara.data, clara.cv, clara.transforms, clara.postprocess, clara.regularizers,
   clara.metrics
@@ -65,6 +66,9 @@ local OBJECTS = {
   confidence_penalty = function() return R.confidence_penalty() end,
   conditional = function() return R.conditional { R.entropy(), skip_correct = true } end,
   wrap = function() return R.wrap(function() end, "Mine()") end,
+  grad_norms = function() return clara.analyze.grad_norms() end,
+  activation_hook = function() return clara.analyze.activation_hook() end,
+  summary = function() return clara.analyze.summary(nn.Sequential(nn.Linear(3, 2)), { 3 }) end,
 }
 
 -- the public methods of obj: functions along its metatable chain (and a

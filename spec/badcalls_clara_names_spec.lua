@@ -168,6 +168,10 @@ for e = 28, 60, 8 do
     end)
   end
 end
+for e = 28, 60, 8 do
+  count_case("clara.analyze.histogram", "bins = 2^" .. e,
+    function() return clara.analyze.histogram(torch.rand(10), { bins = 1 << e }) end)
+end
 for r = 10, 40, 5 do
   count_case("clara.cv.repeated_kfold", "repeats = 2^" .. r .. " of 2^20",
     function() return clara.cv.repeated_kfold(1 << 20, { k = 2, repeats = 1 << r }) end)

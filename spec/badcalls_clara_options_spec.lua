@@ -7,6 +7,7 @@
 -- Run from the repository root: ./clara /usr/bin/busted -o plainTerminal spec/badcalls_clara_options_spec.lua
 
 local torch = require "torch"
+local nn = require "torch.nn"
 local clara = require "clara"
 local D, CV, T, P, R, M, L = clara.data, clara.cv, clara.transforms, clara.postprocess, clara.regularizers,
   clara.metrics, clara.losses
@@ -74,6 +75,13 @@ local APIS = {
   { "Argmax", function(o) return P.Argmax(o) end, { dim = INT } },
   { "Threshold", function(o) return P.Threshold(o) end, { value = num() } },
   { "TopK", function(o) return P.TopK(o) end, { k = COUNT, dim = INT } },
+  { "clara.analyze.summary", function(o) return clara.analyze.summary(nn.Sequential(nn.Linear(3, 2)), { 3 }, o) end,
+    { batch = COUNT } },
+  { "clara.analyze.grad_norms", function(o) return clara.analyze.grad_norms(o) end, { every = COUNT } },
+  { "clara.analyze.activation_hook", function(o) return clara.analyze.activation_hook(o) end, { every = COUNT } },
+  { "clara.analyze.weight_histograms", function(o)
+      return clara.analyze.weight_histograms(nn.Sequential(nn.Linear(3, 2)), o)
+    end, { bins = COUNT } },
   { "clara.compare", function(o) return clara.compare({}, o) end,
     { metric = STRING, alpha = num { gt = 0, lt = 1 }, mode = enum("max", "min"), names = TABLE, plots = BOOL } },
 }

@@ -130,7 +130,7 @@ end
 
 function M.hook(opts)
   local who = "clara.analyze.activation_hook"
-  opts = common.options(who, opts, 2)
+  opts = common.options(who, opts, 2, { "every", "x" })
   local every = common.positive(who, opts, "every", 1, 2)
   local x = opts.x
   if x ~= nil and not torch.is_tensor(x) then E.raise(nil, who .. ": x must be a tensor, got " .. type(x)) end
@@ -160,5 +160,7 @@ function M.hook(opts)
 end
 
 -- }======================================================
+
+E.methods(Hook, "clara.analyze.activation_hook")
 
 return M

@@ -9,22 +9,28 @@ local jit = require "torch.jit"
 
 local M = {}
 
--- an options table (nil gives {}), or an error at the caller's caller
-function M.options(who, opts, level)
+-- an options table (nil gives {}) whose keys are among `keys`, or an
+-- error naming the closest key
+function M.options(who, opts, _, keys)
   if opts ~= nil and type(opts) ~= "table" then
     E.raise(nil, ("%s: options must be a table, got %s"):format(who, type(opts)))
   end
-  return opts or {}
+  opts = opts or {}
+  if keys then
+    local schema = {}
+    for _, k in ipairs(keys) do schema[k] = { type = "any" } end
+    E.options(who, opts, schema)
+  end
+  return opts
 end
 
 -- opts[name] as a positive integer (default when absent), or an error
 function M.positive(who, opts, name, default, level)
   local v = opts[name]
   if v == nil then return default end
-  if math.type(v) ~= "integer" or v < 1 then
-    E.raise(nil, ("%s: %s must be a positive integer, got %s"):format(who, name, tostring(v)))
-  end
-  return v
+  local why = E.check_value({ type = "integer", min = 1 }, v)
+  if why then E.raise(who, "%s %s", name, why) end
+  return math.tointeger(v)
 end
 
 -- "nn" | "script" | nil

@@ -20,8 +20,8 @@ local fs = require "clara.fs"
 local M = {}
 
 local function check_bins(who, opts, level)
-  opts = common.options(who, opts, level + 1)
-  local bins = common.positive(who, opts, "bins", 30, level + 1)
+  opts = common.options(who, opts, level + 1, { "bins", "range" })
+  local bins = E.limit(who, "bins", common.positive(who, opts, "bins", 30, level + 1), "table_elements")
   local range = opts.range
   if range ~= nil and (type(range) ~= "table" or type(range[1]) ~= "number" or type(range[2]) ~= "number"
       or not (range[1] < range[2])) then

@@ -99,7 +99,7 @@ end
 -- path without extension: path.png, path.svg (and path.dat, path.gp),
 -- through clara.plot.lines; returns clara.plot's {png =, svg =, gp =, data =}
 function GradNorms:plot(path, opts)
-  opts = opts or {}
+  opts = common.options(WHO, opts, 2, { "title", "logy" })
   local series, positive = {}, true
   for _, name in ipairs(self.layers) do
     local s = { name = name, x = {}, y = {} }
@@ -118,7 +118,7 @@ function GradNorms:plot(path, opts)
 end
 
 local function check_opts(opts)
-  opts = common.options(WHO, opts, 3)
+  opts = common.options(WHO, opts, 3, { "every", "at", "by" })
   local every = common.positive(WHO, opts, "every", 1, 3)
   local at, by = opts.at or "batch", opts.by or "layer"
   if at ~= "batch" and at ~= "step" then E.raise(nil, WHO .. ": at must be 'batch' or 'step', got " .. tostring(at)) end
@@ -182,5 +182,7 @@ function M.merge_hooks(...)
 end
 
 -- }======================================================
+
+E.methods(GradNorms, "clara.analyze.grad_norms")
 
 return M

@@ -158,7 +158,7 @@ end
 
 local function summary(model, input, opts)
   local kind = common.check_model(WHO, model)
-  opts = common.options(WHO, opts, 2)
+  opts = common.options(WHO, opts, 2, { "batch", "dtype" })
   local batch = common.positive(WHO, opts, "batch", 1, 2)
   local rows, by_module = new_rows(model)
   local self = setmetatable({ kind = kind, model_type = common.type_name(model), rows = rows, by_module = by_module,
@@ -270,5 +270,7 @@ function Summary:__tostring()
 end
 
 -- }======================================================
+
+E.methods(Summary, "clara.analyze.summary")
 
 return summary
