@@ -5,12 +5,13 @@ local E = require "clara.error"
 
 local clara = { version = "0.1.0" }
 
--- the submodules under stdlib/clara (spec/badcalls_clara_namespace_spec.lua
--- checks this list against the directory)
+-- the submodules under stdlib/clara: its .lua files and the directories
+-- with an init.lua (spec/badcalls_clara_names_spec.lua checks this list
+-- against the directory)
 clara.SUBMODULES = {
-  "analyze", "battery", "cli", "compare", "cv", "data", "error", "experiment", "fs", "limits",
+  "analyze", "battery", "compare", "cv", "data", "error", "experiment", "fs", "limits",
   "load_run", "losses", "metrics", "plot", "postprocess", "regularizers", "report", "run",
-  "scripts", "signal", "stats", "train", "transforms",
+  "scripts", "signal", "stats", "transforms",
 }
 
 local function load(self, key)
