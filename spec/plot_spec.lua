@@ -87,7 +87,7 @@ describe("clara.plot.lines", function()
     for _, c in ipairs(cases) do
       local ok, err = pcall(P.lines, c[1])
       assert.is_false(ok)
-      assert.matches("^clara%.plot%.lines: .*" .. c[2], err)
+      assert.matches("^spec/plot_spec%.lua:%d+: clara%.plot%.lines: .*" .. c[2], err)
     end
     assert.is_false(fs.exists(d .. "/x.png"))
   end)

@@ -188,8 +188,8 @@ describe("clara.stats.wilcoxon matches scipy.stats.wilcoxon", function()
     assert.has_error(function() stats.wilcoxon({ 1, 2, 3 }, { 2, 3, 3 }, { method = "exact" }) end,
       "clara.stats.wilcoxon: the exact distribution needs distinct nonzero differences, got 1 zeros and 2 tied values; use method = 'approx'")
     assert.has_error(function() stats.wilcoxon({ 1, 2 }, { 2, 4 }, { method = "magic" }) end,
-      "clara.stats.wilcoxon: method must be 'auto', 'exact' or 'approx', got magic")
+      "clara.stats.wilcoxon: method must be one of 'auto', 'exact', 'approx', got 'magic'")
     assert.has_error(function() stats.wilcoxon({ 1, 2 }, { 2, 4 }, { zero_method = "pratt" }) end,
-      "clara.stats.wilcoxon: unknown option 'zero_method' (method, correction)")
+      "clara.stats.wilcoxon: unknown option 'zero_method' (known: correction, method)")
   end)
 end)

@@ -21,6 +21,7 @@
 -- name: loss, error, mse, ... are "min"), names (labels, one per model),
 -- out (a directory: compare.md, compare.json, curves-*.png/.svg), plots
 -- (false: none).  Nothing is written unless every directory reads.
+local E = require "clara.error"
 local fs = require "clara.fs"
 local json = require "clara.run.json"
 local stats = require "clara.stats"
@@ -34,9 +35,17 @@ local LOWER_IS_BETTER = { "loss", "error", "err", "mse", "mae", "rmse", "mape", 
                           "distance", "time" }
 -- names that say little without their parent: run ids and fold dirs
 local BARE_NAMES = { "^%d%d%d%d%d%d%d%d%-%d%d%d%d%d%d%-%x%x%x%x$", "^fold%-%d+$" }
-local OPTIONS = { metric = true, alpha = true, mode = true, names = true, out = true, plots = true }
+local OPTIONS = {
+  metric = { type = "string", doc = "the metric compared (default: the first of test_acc, val_acc, ...)" },
+  alpha = { type = "number", gt = 0, lt = 1, default = 0.05, doc = "the tests' significance level" },
+  mode = { type = "string", enum = { "max", "min" }, doc = "whether higher or lower is better" },
+  names = { type = "table", doc = "one label per model" },
+  out = { type = "string", check = function(v) return v ~= "" end, doc = "a directory for compare.md, .json, plots" },
+  plots = { type = "boolean", default = true, doc = "draw the learning curves (with out)" },
+}
 
-local function fail(fmt, ...) error({ msg = "clara.compare: " .. fmt:format(...) }, 0) end
+-- raised at the user's line, or with no position from the command line
+local function fail(fmt, ...) E.raise("clara.compare", fmt, ...) end
 
 -- 1. labels: the directory's name, with its parent when the name is a bare
 --    run id or fold-N; longer path suffixes until no two models share one
@@ -288,22 +297,9 @@ local function json_view(c)
            notes = c.notes, plots = plots }
 end
 
-local function check_opts(opts)
-  if type(opts) ~= "table" then fail("options must be a table, got %s", type(opts)) end
-  for k in pairs(opts) do
-    if not OPTIONS[k] then fail("unknown option '%s'", tostring(k)) end
-  end
-  local alpha = opts.alpha or 0.05
-  if type(alpha) ~= "number" or not (alpha > 0 and alpha < 1) then fail("alpha must be in (0, 1), got %s", tostring(alpha)) end
-  if opts.out ~= nil and (type(opts.out) ~= "string" or opts.out == "") then
-    fail("out must be a directory name, got %s", tostring(opts.out))
-  end
-  return alpha
-end
-
 local function run(dirs, opts)
-  opts = opts or {}
-  local alpha = check_opts(opts)
+  opts = E.options("clara.compare", opts, OPTIONS)
+  local alpha = opts.alpha
   if type(dirs) == "string" then dirs = { dirs } end
   if type(dirs) ~= "table" then fail("a list of run directories expected, got %s", type(dirs)) end
   -- 1. every directory read (a battery expands) before anything is written
@@ -343,11 +339,7 @@ end
 
 compare.load = load
 
--- clara.compare(dirs, opts): errors of the directories and options come
--- back at the caller's line
-return setmetatable(compare, { __call = function(_, dirs, opts)
-  local ok, res = pcall(run, dirs, opts)
-  if ok then return res end
-  if type(res) == "table" and res.msg then error(res.msg, 2) end
-  error(res, 0)
-end })
+-- clara.compare(dirs, opts); a misspelt name (clara.compare.lod) raises
+E.namespace(compare, "clara.compare")
+getmetatable(compare).__call = function(_, dirs, opts) return run(dirs, opts) end
+return compare

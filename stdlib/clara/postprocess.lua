@@ -15,13 +15,13 @@ local base = require "clara.transforms.base"
 local P = {}
 
 local function check_tensor(x, fname)
-  if not torch.is_tensor(x) then error(("%s: expected a tensor, got %s"):format(fname, type(x)), 3) end
+  if not torch.is_tensor(x) then base.raise(("%s: expected a tensor, got %s"):format(fname, type(x))) end
   return x
 end
 
 local function check_dim(dim, fname)
   if math.type(dim) ~= "integer" or dim == 0 then
-    error(("%s: dim must be a non-zero integer (1-based, negative from the end), got %s"):format(fname, tostring(dim)), 3)
+    base.raise(("%s: dim must be a non-zero integer (1-based, negative from the end), got %s"):format(fname, tostring(dim)))
   end
   return dim
 end
@@ -29,15 +29,17 @@ end
 local function in_range(x, dim, fname)
   local n = x:dim()
   if (dim > 0 and dim > n) or (dim < 0 and -dim > n) then
-    error(("%s: dim %d out of range for a tensor of shape (%s)"):format(fname, dim, table.concat(x:size(), ", ")), 3)
+    base.raise(("%s: dim %d out of range for a tensor of shape (%s)"):format(fname, dim, table.concat(x:size(), ", ")))
   end
 end
 
 -- a step over one dim: Softmax, Argmax (same shape of class)
+local DIM = { type = "integer", doc = "1-based, negative from the end" }
+
 local function along(name, op)
   local C = base.class(name)
   P[name] = function(opts)
-    opts = base.options(opts, { dim = true }, name)
+    opts = base.options(opts, { dim = DIM }, name)
     return setmetatable({ dim = check_dim(opts.dim or -1, name) }, C)
   end
   function C:forward(x)
@@ -63,9 +65,9 @@ base.register("Sigmoid", function() return P.Sigmoid() end)
 -- Threshold{value = 0.5}: 1 where x > value, else 0 (int64 labels)
 local Threshold = base.class("Threshold")
 function P.Threshold(opts)
-  opts = base.options(opts, { value = true }, "Threshold")
+  opts = base.options(opts, { value = { type = "number", doc = "class 1 above it" } }, "Threshold")
   local v = opts.value or 0.5
-  if type(v) ~= "number" then error("Threshold: value must be a number, got " .. type(v), 2) end
+  if type(v) ~= "number" then base.raise("Threshold: value must be a number, got " .. type(v)) end
   return setmetatable({ value = v }, Threshold)
 end
 function Threshold:forward(x) return check_tensor(x, "Threshold"):gt(self.value):long() end
@@ -76,17 +78,17 @@ base.register("Threshold", function(d) return P.Threshold { value = d.value } en
 -- TopK{k =, dim = -1}: the indices (0-based) of the k largest, largest first
 local TopK = base.class("TopK")
 function P.TopK(opts)
-  opts = base.options(opts, { k = true, dim = true }, "TopK")
+  opts = base.options(opts, { k = { type = "integer", min = 1, doc = "how many best" }, dim = DIM }, "TopK")
   local k = opts.k
-  if math.type(k) ~= "integer" or k < 1 then error("TopK: k must be a positive integer, got " .. tostring(k), 2) end
+  if math.type(k) ~= "integer" or k < 1 then base.raise("TopK: k must be a positive integer, got " .. tostring(k)) end
   return setmetatable({ k = k, dim = check_dim(opts.dim or -1, "TopK") }, TopK)
 end
 function TopK:forward(x)
   check_tensor(x, "TopK")
   in_range(x, self.dim, "TopK")
   if x:size(self.dim) < self.k then
-    error(("TopK: k = %d but dim %d has only %d entries (shape (%s))")
-      :format(self.k, self.dim, x:size(self.dim), table.concat(x:size(), ", ")), 2)
+    base.raise(("TopK: k = %d but dim %d has only %d entries (shape (%s))")
+      :format(self.k, self.dim, x:size(self.dim), table.concat(x:size(), ", ")))
   end
   local _, idx = x:topk(self.k, self.dim)
   return idx
@@ -101,20 +103,20 @@ local LabelNames = base.class("LabelNames")
 function P.LabelNames(names)
   if type(names) == "table" and type(names.names) == "table" then names = names.names end
   if type(names) ~= "table" or #names == 0 then
-    error("LabelNames: expected a list of class names, e.g. LabelNames{'cat', 'dog'}", 2)
+    base.raise("LabelNames: expected a list of class names, e.g. LabelNames{'cat', 'dog'}")
   end
   for k, v in ipairs(names) do
-    if type(v) ~= "string" then error(("LabelNames: name #%d is a %s, expected a string"):format(k, type(v)), 2) end
+    if type(v) ~= "string" then base.raise(("LabelNames: name #%d is a %s, expected a string"):format(k, type(v))) end
   end
   return setmetatable({ names = { table.unpack(names) } }, LabelNames)
 end
 function LabelNames:forward(x)
   check_tensor(x, "LabelNames")
-  if x:is_floating_point() then error("LabelNames: expected integer class ids, got a " .. x.dtype .. " tensor", 2) end
+  if x:is_floating_point() then base.raise("LabelNames: expected integer class ids, got a " .. x.dtype .. " tensor") end
   local names = self.names
   local function name(id)
     local s = names[id + 1]
-    if not s then error(("LabelNames: class id %d out of range 0..%d"):format(id, #names - 1), 4) end
+    if not s then base.raise(("LabelNames: class id %d out of range 0..%d"):format(id, #names - 1)) end
     return s
   end
   if x:dim() == 0 then return name(x:item()) end
@@ -136,4 +138,5 @@ base.register("LabelNames", function(d) return P.LabelNames(d.names) end)
 function P.chain(steps) return require("clara.transforms").chain(steps) end
 function P.from_description(d) return require("clara.transforms").from_description(d) end
 
-return P
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(P, "clara.postprocess")

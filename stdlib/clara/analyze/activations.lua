@@ -19,6 +19,7 @@
 -- the step.  records: {epoch =, step =, layer =, type =, mean =, std =,
 -- zero_fraction =, numel =}.
 local torch = require "torch"
+local E = require "clara.error"
 local common = require "clara.analyze.common"
 local trace = require "clara.analyze.trace"
 local csv = require "clara.run.history"
@@ -45,8 +46,8 @@ M.stats_of = stats_of
 
 local function need_nn(who, model, level)
   if common.check_model(who, model, level + 1) == "script" then
-    error(who .. ": per-layer activations need an nn.Module (a TorchScript model runs as one call;"
-      .. " export the tensors you want as methods)", level + 1)
+    E.raise(nil, who .. ": per-layer activations need an nn.Module (a TorchScript model runs as one call;"
+      .. " export the tensors you want as methods)")
   end
 end
 
@@ -74,7 +75,7 @@ function M.stats(model, x)
   local args = table.pack(x)
   if type(x) == "table" and not torch.is_tensor(x) then args = table.pack(table.unpack(x)) end
   if args.n == 0 or not torch.is_tensor(args[1]) then
-    error(who .. ": x must be an input tensor (or a list of them), got " .. type(x), 2)
+    E.raise(nil, who .. ": x must be an input tensor (or a list of them), got " .. type(x))
   end
   local add, finish = collector()
   local restore = common.save_modes(model)
@@ -83,7 +84,7 @@ function M.stats(model, x)
     return trace.run(model, args, function(name, m, _, outputs) add(name, m, outputs) end, who)
   end)
   restore()
-  if not out then error(err, 2) end
+  if not out then E.raise(nil, err) end
   return finish()
 end
 
@@ -129,10 +130,10 @@ end
 
 function M.hook(opts)
   local who = "clara.analyze.activation_hook"
-  opts = common.options(who, opts, 2)
+  opts = common.options(who, opts, 2, { "every", "x" })
   local every = common.positive(who, opts, "every", 1, 2)
   local x = opts.x
-  if x ~= nil and not torch.is_tensor(x) then error(who .. ": x must be a tensor, got " .. type(x), 2) end
+  if x ~= nil and not torch.is_tensor(x) then E.raise(nil, who .. ": x must be a tensor, got " .. type(x)) end
   local self = setmetatable({ every = every, x = x, records = {} }, Hook)
   if x then
     -- ctx.step counts finished steps: 1 after the first
@@ -159,5 +160,7 @@ function M.hook(opts)
 end
 
 -- }======================================================
+
+E.methods(Hook, "clara.analyze.activation_hook")
 
 return M

@@ -3,27 +3,34 @@
 -- parameters, saving and restoring train/eval modes, tensor bytes, and
 -- printing shapes, counts and sizes.
 local torch = require "torch"
+local E = require "clara.error"
 local nn = require "torch.nn"
 local jit = require "torch.jit"
 
 local M = {}
 
--- an options table (nil gives {}), or an error at the caller's caller
-function M.options(who, opts, level)
+-- an options table (nil gives {}) whose keys are among `keys`, or an
+-- error naming the closest key
+function M.options(who, opts, _, keys)
   if opts ~= nil and type(opts) ~= "table" then
-    error(("%s: options must be a table, got %s"):format(who, type(opts)), level + 1)
+    E.raise(nil, ("%s: options must be a table, got %s"):format(who, type(opts)))
   end
-  return opts or {}
+  opts = opts or {}
+  if keys then
+    local schema = {}
+    for _, k in ipairs(keys) do schema[k] = { type = "any" } end
+    E.options(who, opts, schema)
+  end
+  return opts
 end
 
 -- opts[name] as a positive integer (default when absent), or an error
 function M.positive(who, opts, name, default, level)
   local v = opts[name]
   if v == nil then return default end
-  if math.type(v) ~= "integer" or v < 1 then
-    error(("%s: %s must be a positive integer, got %s"):format(who, name, tostring(v)), level + 1)
-  end
-  return v
+  local why = E.check_value({ type = "integer", min = 1 }, v)
+  if why then E.raise(who, "%s %s", name, why) end
+  return math.tointeger(v)
 end
 
 -- "nn" | "script" | nil
@@ -39,7 +46,7 @@ function M.check_model(who, model, level)
   if k then return k end
   local got = type(model)
   if torch.is_tensor(model) then got = "a tensor" elseif got == "table" then got = "a table that is not a module" end
-  error(("%s: expected a model (an nn.Module or a TorchScript module), got %s"):format(who, got), (level or 2) + 1)
+  E.raise(nil, ("%s: expected a model (an nn.Module or a TorchScript module), got %s"):format(who, got))
 end
 
 -- the class name PyTorch would print: Linear, Sequential, or a script's original_name

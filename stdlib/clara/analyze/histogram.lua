@@ -13,18 +13,19 @@
 -- outside the range are not counted, as numpy.histogram does.  A constant
 -- tensor gets the range [v - 0.5, v + 0.5], as numpy gives it.
 local torch = require "torch"
+local E = require "clara.error"
 local common = require "clara.analyze.common"
 local fs = require "clara.fs"
 
 local M = {}
 
 local function check_bins(who, opts, level)
-  opts = common.options(who, opts, level + 1)
-  local bins = common.positive(who, opts, "bins", 30, level + 1)
+  opts = common.options(who, opts, level + 1, { "bins", "range" })
+  local bins = E.limit(who, "bins", common.positive(who, opts, "bins", 30, level + 1), "table_elements")
   local range = opts.range
   if range ~= nil and (type(range) ~= "table" or type(range[1]) ~= "number" or type(range[2]) ~= "number"
       or not (range[1] < range[2])) then
-    error(who .. ": range must be {low, high} with low < high", level + 1)
+    E.raise(nil, who .. ": range must be {low, high} with low < high")
   end
   return bins, range
 end
@@ -58,7 +59,7 @@ end
 
 function M.of_tensor(t, opts)
   local who = "clara.analyze.histogram"
-  if not torch.is_tensor(t) then error(who .. ": expected a tensor, got " .. type(t), 2) end
+  if not torch.is_tensor(t) then E.raise(nil, who .. ": expected a tensor, got " .. type(t)) end
   local bins, range = check_bins(who, opts, 2)
   return histogram(t, bins, range)
 end
@@ -91,9 +92,9 @@ end
 function M.plot(hists, dir)
   local who = "clara.analyze.plot_histograms"
   if type(hists) ~= "table" or type(hists[1]) ~= "table" or not hists[1].counts then
-    error(who .. ": expected the list weight_histograms returns", 2)
+    E.raise(nil, who .. ": expected the list weight_histograms returns")
   end
-  if type(dir) ~= "string" or dir == "" then error(who .. ": output directory (a string) expected", 2) end
+  if type(dir) ~= "string" or dir == "" then E.raise(nil, who .. ": output directory (a string) expected") end
   local plot, written = require "clara.plot", {}
   for i, h in ipairs(hists) do
     local name = h.name or ("tensor " .. i)
@@ -101,7 +102,7 @@ function M.plot(hists, dir)
       h.std or 0 / 0)
     local ok, paths = pcall(plot.histogram, { file = fs.join(dir, file_name(name)), edges = h.edges,
       counts = h.counts, title = title, xlabel = "value", ylabel = "count" })
-    if not ok then error(who .. ": " .. common.strip_position(paths), 2) end
+    if not ok then E.raise(nil, who .. ": " .. common.strip_position(paths)) end
     written[#written + 1], written[#written + 2] = paths.png, paths.svg
   end
   return written

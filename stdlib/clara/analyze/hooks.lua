@@ -18,6 +18,7 @@
 -- at = "step" reads them once per optimizer step (on_step_end), which is
 -- what the optimizer used.  every = N records one batch (or step) in N.
 local common = require "clara.analyze.common"
+local E = require "clara.error"
 local csv = require "clara.run.history"
 local fs = require "clara.fs"
 
@@ -98,7 +99,7 @@ end
 -- path without extension: path.png, path.svg (and path.dat, path.gp),
 -- through clara.plot.lines; returns clara.plot's {png =, svg =, gp =, data =}
 function GradNorms:plot(path, opts)
-  opts = opts or {}
+  opts = common.options(WHO, opts, 2, { "title", "logy" })
   local series, positive = {}, true
   for _, name in ipairs(self.layers) do
     local s = { name = name, x = {}, y = {} }
@@ -110,19 +111,19 @@ function GradNorms:plot(path, opts)
     end
     series[#series + 1] = s
   end
-  if #self.epochs == 0 then error(WHO .. ": nothing to plot (no epoch has ended)", 2) end
+  if #self.epochs == 0 then E.raise(nil, WHO .. ": nothing to plot (no epoch has ended)") end
   return require("clara.plot").lines { file = path, series = series, xlabel = "epoch",
     ylabel = "gradient L2 norm (epoch mean)", title = opts.title or "gradient norm per layer",
     logy = opts.logy ~= false and positive }
 end
 
 local function check_opts(opts)
-  opts = common.options(WHO, opts, 3)
+  opts = common.options(WHO, opts, 3, { "every", "at", "by" })
   local every = common.positive(WHO, opts, "every", 1, 3)
   local at, by = opts.at or "batch", opts.by or "layer"
-  if at ~= "batch" and at ~= "step" then error(WHO .. ": at must be 'batch' or 'step', got " .. tostring(at), 3) end
+  if at ~= "batch" and at ~= "step" then E.raise(nil, WHO .. ": at must be 'batch' or 'step', got " .. tostring(at)) end
   if by ~= "layer" and by ~= "parameter" then
-    error(WHO .. ": by must be 'layer' or 'parameter', got " .. tostring(by), 3)
+    E.raise(nil, WHO .. ": by must be 'layer' or 'parameter', got " .. tostring(by))
   end
   return every, at, by
 end
@@ -132,7 +133,7 @@ function M.grad_norms(opts)
   local self = setmetatable({ every = every, at = at, by = by, records = {}, epochs = {}, layers = {},
     seen = {}, current = {}, order = {}, count = 0 }, GradNorms)
   local function sample(ctx, step)
-    if ctx.model == nil then error(WHO .. ": the hook context has no model", 0) end
+    if ctx.model == nil then E.raise(nil, WHO .. ": the hook context has no model") end
     common.check_model(WHO, ctx.model)
     self.count = self.count + 1
     if (self.count - 1) % every == 0 then self:record(ctx, step) end
@@ -163,11 +164,11 @@ function M.merge_hooks(...)
     for i = 1, n do
       local h = select(i, ...)
       if h ~= nil and type(h) ~= "table" then
-        error(("clara.analyze.merge_hooks: argument %d must be a hooks table, got %s"):format(i, type(h)), 2)
+        E.raise(nil, ("clara.analyze.merge_hooks: argument %d must be a hooks table, got %s"):format(i, type(h)))
       end
       local f = h and h[name]
       if f ~= nil and type(f) ~= "function" then
-        error(("clara.analyze.merge_hooks: argument %d: '%s' must be a function, got %s"):format(i, name, type(f)), 2)
+        E.raise(nil, ("clara.analyze.merge_hooks: argument %d: '%s' must be a function, got %s"):format(i, name, type(f)))
       end
       fns[#fns + 1] = f
     end
@@ -181,5 +182,7 @@ function M.merge_hooks(...)
 end
 
 -- }======================================================
+
+E.methods(GradNorms, "clara.analyze.grad_norms")
 
 return M

@@ -25,7 +25,12 @@ local FIELDS = {
   load_model = { "clara.analyze.source", "load" },
 }
 
-return setmetatable({}, {
+local E = require "clara.error"
+
+local names = {}
+for k in pairs(FIELDS) do names[#names + 1] = k end
+
+return E.namespace(setmetatable({}, {
   __index = function(self, key)
     local where = FIELDS[key]
     if not where then return nil end
@@ -34,4 +39,4 @@ return setmetatable({}, {
     rawset(self, key, v)
     return v
   end,
-})
+}), "clara.analyze", names)

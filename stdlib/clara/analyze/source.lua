@@ -15,6 +15,7 @@
 --   any other file    a TorchScript model (torch.jit.load).
 -- info: {kind = "run" | "script" | "torchscript", path, weights (a run's)}.
 local torch = require "torch"
+local E = require "clara.error"
 local fs = require "clara.fs"
 local strip = require("clara.analyze.common").strip_position
 
@@ -22,7 +23,7 @@ local M = {}
 
 local WHO = "clara.analyze.load_model"
 
-local function fail(msg) error(WHO .. ": " .. msg, 0) end
+local function fail(msg) require("clara.error").raise(WHO, msg) end
 
 -- the experiment table an experiment script returns
 local function read_script(path)
@@ -102,7 +103,7 @@ local function from_torchscript(path)
 end
 
 function M.load(path, opts)
-  if type(path) ~= "string" or path == "" then error(WHO .. ": a path (a string) expected, got " .. type(path), 2) end
+  if type(path) ~= "string" or path == "" then E.raise(nil, WHO .. ": a path (a string) expected, got " .. type(path)) end
   opts = opts or {}
   -- the script (its data too) and the seeded factory leave the caller's RNG stream as it was
   local rng = torch.get_rng_state()
@@ -116,7 +117,7 @@ function M.load(path, opts)
     return from_torchscript(path)
   end)
   torch.set_rng_state(rng)
-  if not ok then error(model, 2) end
+  if not ok then error(model, 0) end -- raised at the user's line already
   return model, info
 end
 

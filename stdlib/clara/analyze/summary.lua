@@ -21,6 +21,7 @@
 -- children) for the whole batch.  A TorchScript model runs as one call:
 -- its rows have parameters but no shapes nor MACs.
 local torch = require "torch"
+local E = require "clara.error"
 local common = require "clara.analyze.common"
 local trace = require "clara.analyze.trace"
 local flops = require "clara.analyze.flops"
@@ -46,8 +47,8 @@ local function check_shape(shape, level)
     if math.type(d) ~= "integer" and not (type(d) == "number" and d == math.floor(d)) or d < 1 then
       local shown = {}
       for i, v in ipairs(shape) do shown[i] = tostring(v) end
-      error(("%s: an input shape must be a list of positive integers (without the batch dimension), got {%s}")
-        :format(WHO, table.concat(shown, ", ")), level + 1)
+      E.raise(nil, ("%s: an input shape must be a list of positive integers (without the batch dimension), got {%s}")
+        :format(WHO, table.concat(shown, ", ")))
     end
   end
 end
@@ -55,8 +56,8 @@ end
 local function make_inputs(input, opts, level)
   if torch.is_tensor(input) then return table.pack(input) end
   if type(input) ~= "table" or #input == 0 then
-    error(("%s: input must be a shape ({1, 28, 28}), an example tensor or a list of them, got %s")
-      :format(WHO, type(input) == "table" and "an empty table" or type(input)), level + 1)
+    E.raise(nil, ("%s: input must be a shape ({1, 28, 28}), an example tensor or a list of them, got %s")
+      :format(WHO, type(input) == "table" and "an empty table" or type(input)))
   end
   local list = (type(input[1]) == "table" or torch.is_tensor(input[1])) and input or { input }
   local args = { n = #list }
@@ -65,7 +66,7 @@ local function make_inputs(input, opts, level)
       args[i] = v
     else
       if type(v) ~= "table" then
-        error(("%s: input %d must be a shape or a tensor, got %s"):format(WHO, i, type(v)), level + 1)
+        E.raise(nil, ("%s: input %d must be a shape or a tensor, got %s"):format(WHO, i, type(v)))
       end
       check_shape(v, level + 1)
       local shape = { opts.batch }
@@ -157,7 +158,7 @@ end
 
 local function summary(model, input, opts)
   local kind = common.check_model(WHO, model)
-  opts = common.options(WHO, opts, 2)
+  opts = common.options(WHO, opts, 2, { "batch", "dtype" })
   local batch = common.positive(WHO, opts, "batch", 1, 2)
   local rows, by_module = new_rows(model)
   local self = setmetatable({ kind = kind, model_type = common.type_name(model), rows = rows, by_module = by_module,
@@ -171,7 +172,7 @@ local function summary(model, input, opts)
     local out, err = run_pass(self, model, args)
     torch.set_rng_state(rng)
     restore()
-    if not out then error(err, 2) end
+    if not out then E.raise(nil, err) end
     self.args, self.batch = args, torch.is_tensor(args[1]) and args[1]:dim() > 0 and args[1]:size(1) or batch
     self.input_shapes, self.output_shapes = shapes_of(args), shapes_of(out)
     for _, x in ipairs(common.tensors(args)) do self.totals.input_bytes = self.totals.input_bytes + common.bytes(x) end
@@ -269,5 +270,7 @@ function Summary:__tostring()
 end
 
 -- }======================================================
+
+E.methods(Summary, "clara.analyze.summary")
 
 return summary

@@ -19,7 +19,8 @@ local load = {}
 
 local SPLITS = { "val", "test" }
 
-local function fail(fmt, ...) error({ msg = "clara.compare: " .. fmt:format(...) }, 0) end
+-- raised at the user's line, or with no position from the command line
+local function fail(fmt, ...) require("clara.error").raise("clara.compare", fmt, ...) end
 
 local function read_json(dir, name)
   local path = fs.join(dir, name)

@@ -12,28 +12,50 @@
 -- A shuffled scheme without a seed draws one from torch's generator and
 -- records it; the assignment alone reproduces every fold.
 local torch = require "torch"
+local E = require "clara.error"
 local rng = require "clara.data.rng"
+
+-- raise msg (it names the API) at the user's line
+local function raise(msg) E.raise(nil, msg) end
 
 local M = { LOO_MAX = 1000 }
 
 local CV = { __name = "CV" }
 CV.__index = CV
 
-local function fail(fname, fmt, ...) error(("clara.cv.%s: "):format(fname) .. fmt:format(...), 3) end
+local function fail(fname, fmt, ...) E.raise("clara.cv." .. fname, fmt, ...) end
 
-local function opts_of(fname, opts, allowed)
-  opts = opts or {}
-  if type(opts) ~= "table" then fail(fname, "options must be a table, got %s", type(opts)) end
-  for key in pairs(opts) do
-    if not allowed[key] then fail(fname, "unknown option '%s'", tostring(key)) end
-  end
+-- the options of the schemes, one schema each
+local K = { type = "integer", min = 2, default = 5, doc = "the number of folds" }
+local SEED = { type = "integer", doc = "the shuffle's seed (else one drawn and recorded)" }
+local SHUFFLE = { type = "boolean", doc = "deal the samples in a random order" }
+local SCHEMAS = {
+  kfold = { k = K, seed = SEED, shuffle = SHUFFLE },
+  stratified_kfold = { k = K, seed = SEED, shuffle = SHUFFLE },
+  group_kfold = { k = K, seed = SEED, shuffle = SHUFFLE },
+  repeated_kfold = { k = K, seed = SEED,
+                     repeats = { type = "integer", min = 1, default = 2, doc = "rounds of k folds" },
+                     stratify = { type = "table|tensor|boolean", doc = "labels to stratify by" } },
+  leave_one_out = { max = { type = "integer", min = 2, doc = "the most samples (folds) allowed" } },
+}
+
+local function opts_of(fname, opts)
+  opts = E.options("clara.cv." .. fname, opts, SCHEMAS[fname])
+  opts.k, opts.seed = math.tointeger(opts.k), math.tointeger(opts.seed)
   return opts
 end
 
 local function check_k(fname, k, n)
-  if math.type(k) ~= "integer" or k < 2 then fail(fname, "k must be an integer >= 2, got %s", tostring(k)) end
   if k > n then fail(fname, "k = %d folds for only %d samples", k, n) end
   return k
+end
+
+-- a sample count, bounded: every scheme keeps one fold number per sample
+local function count(fname, n, rounds)
+  local what = rounds == 1 and "n (samples)" or ("n x repeats (%d x %d fold numbers)"):format(n, rounds)
+  E.limit("clara.cv." .. fname, what, n <= 1 << 31 and rounds <= 1 << 31 and n * rounds or (n + 0.0) * rounds,
+    "table_elements")
+  return n
 end
 
 local function list_of(fname, what, v)
@@ -117,19 +139,20 @@ end
 
 -- 2. the schemes
 function M.kfold(n, opts)
-  opts = opts_of("kfold", opts, { k = true, shuffle = true, seed = true })
-  if math.type(n) ~= "integer" or n < 0 then fail("kfold", "n must be a sample count, got %s", tostring(n)) end
-  local k = check_k("kfold", opts.k or 5, n)
-  local shuffle = opts.shuffle and true or false
+  opts = opts_of("kfold", opts)
+  if math.type(n) ~= "integer" or n < 0 then fail("kfold", "n must be a sample count, got %s", E.show(n)) end
+  count("kfold", n, 1)
+  local k = check_k("kfold", opts.k, n)
+  local shuffle = opts.shuffle or false
   local seed = seed_of("kfold", opts, shuffle)
   return new("kfold", n, k, seed, { kfold_round(n, k, shuffle and rng.new(seed) or nil) }, { shuffle = shuffle })
 end
 
 function M.stratified_kfold(labels, opts)
-  opts = opts_of("stratified_kfold", opts, { k = true, shuffle = true, seed = true })
+  opts = opts_of("stratified_kfold", opts)
   labels = list_of("stratified_kfold", "labels", labels)
   local n = #labels
-  local k = check_k("stratified_kfold", opts.k or 5, n)
+  local k = check_k("stratified_kfold", opts.k, n)
   local shuffle = opts.shuffle ~= false -- stratification without shuffling keeps file order per class
   local seed = seed_of("stratified_kfold", opts, shuffle)
   return new("stratified_kfold", n, k, seed, { stratified_round(labels, k, shuffle and rng.new(seed) or nil) },
@@ -137,7 +160,7 @@ function M.stratified_kfold(labels, opts)
 end
 
 function M.repeated_kfold(what, opts)
-  opts = opts_of("repeated_kfold", opts, { k = true, repeats = true, seed = true, stratify = true })
+  opts = opts_of("repeated_kfold", opts)
   local labels, n
   if math.type(what) == "integer" and what >= 0 then
     n = what
@@ -152,11 +175,9 @@ function M.repeated_kfold(what, opts)
   else
     fail("repeated_kfold", "expected a sample count or labels, got %s", tostring(what))
   end
-  local k = check_k("repeated_kfold", opts.k or 5, n)
-  local repeats = opts.repeats or 2
-  if math.type(repeats) ~= "integer" or repeats < 1 then
-    fail("repeated_kfold", "repeats must be a positive integer, got %s", tostring(repeats))
-  end
+  local k = check_k("repeated_kfold", opts.k, n)
+  local repeats = math.tointeger(opts.repeats)
+  count("repeated_kfold", n, repeats)
   local seed = seed_of("repeated_kfold", opts, true)
   local rounds = {}
   for r = 1, repeats do
@@ -167,9 +188,10 @@ function M.repeated_kfold(what, opts)
 end
 
 function M.leave_one_out(n, opts)
-  opts = opts_of("leave_one_out", opts, { max = true })
-  if math.type(n) ~= "integer" or n < 2 then fail("leave_one_out", "n must be an integer >= 2, got %s", tostring(n)) end
-  local max = opts.max or M.LOO_MAX
+  opts = opts_of("leave_one_out", opts)
+  if math.type(n) ~= "integer" or n < 2 then fail("leave_one_out", "n must be an integer >= 2, got %s", E.show(n)) end
+  local max = math.tointeger(opts.max) or M.LOO_MAX
+  count("leave_one_out", n, 1)
   if n > max then
     fail("leave_one_out", "n = %d samples would make %d folds (more than %d): use kfold, or raise {max = }", n, n, max)
   end
@@ -181,7 +203,7 @@ end
 -- the largest groups first, each into the fold with the fewest samples so
 -- far (scikit-learn's GroupKFold); shuffle breaks ties between equal sizes
 function M.group_kfold(groups, opts)
-  opts = opts_of("group_kfold", opts, { k = true, shuffle = true, seed = true })
+  opts = opts_of("group_kfold", opts)
   groups = list_of("group_kfold", "groups", groups)
   local n = #groups
   local members, order = {}, {}
@@ -190,10 +212,9 @@ function M.group_kfold(groups, opts)
     local m = members[g]
     m[#m + 1] = i
   end
-  local k = opts.k or 5
-  if math.type(k) ~= "integer" or k < 2 then fail("group_kfold", "k must be an integer >= 2, got %s", tostring(k)) end
+  local k = opts.k
   if #order < k then fail("group_kfold", "k = %d folds but only %d distinct groups", k, #order) end
-  local shuffle = opts.shuffle and true or false
+  local shuffle = opts.shuffle or false
   local seed = seed_of("group_kfold", opts, shuffle)
   local rank = {}
   if shuffle then rng.new(seed):shuffle(order) end
@@ -219,7 +240,7 @@ CV.__len = function(self) return #self.rounds * self.k end
 -- fold j (1..#cv): train and validation indices
 function CV:fold(j)
   if math.type(j) ~= "integer" or j < 1 or j > #self then
-    error(("CV:fold: fold %s out of range 1..%d"):format(tostring(j), #self), 2)
+    raise(("CV:fold: fold %s out of range 1..%d"):format(tostring(j), #self))
   end
   local round, f = (j - 1) // self.k + 1, (j - 1) % self.k + 1
   local train, val = {}, {}
@@ -264,21 +285,21 @@ end
 function M.from_assignment(a)
   if type(a) == "string" then
     local ok, decoded = pcall(require("cjson").decode, a)
-    if not ok then error("clara.cv.from_assignment: not JSON: " .. tostring(decoded), 2) end
+    if not ok then raise("clara.cv.from_assignment: not JSON: " .. tostring(decoded)) end
     a = decoded
   end
   if type(a) ~= "table" or type(a.folds) ~= "table" or math.type(math.tointeger(a.k)) ~= "integer" then
-    error("clara.cv.from_assignment: expected a table from cv:assignment() (scheme, k, folds)", 2)
+    raise("clara.cv.from_assignment: expected a table from cv:assignment() (scheme, k, folds)")
   end
   local k = math.tointeger(a.k)
   local rounds = type(a.folds[1]) == "table" and a.folds or { a.folds }
   local n = #rounds[1]
   for r, folds in ipairs(rounds) do
-    if #folds ~= n then error(("clara.cv.from_assignment: repeat %d has %d samples, repeat 1 has %d"):format(r, #folds, n), 2) end
+    if #folds ~= n then raise(("clara.cv.from_assignment: repeat %d has %d samples, repeat 1 has %d"):format(r, #folds, n)) end
     for i, f in ipairs(folds) do
       local fi = math.tointeger(f)
       if not fi or fi < 1 or fi > k then
-        error(("clara.cv.from_assignment: sample %d has fold %s, expected 1..%d"):format(i, tostring(f), k), 2)
+        raise(("clara.cv.from_assignment: sample %d has fold %s, expected 1..%d"):format(i, tostring(f), k))
       end
       folds[i] = fi
     end
@@ -291,22 +312,25 @@ function CV:save(path)
   local text = require("cjson").encode(self:assignment())
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "w")
-  if not f then error("CV:save: " .. tostring(err), 2) end
+  if not f then raise("CV:save: " .. tostring(err)) end
   f:write(text, "\n")
   f:close()
   local ok, rerr = os.rename(tmp, path)
-  if not ok then error("CV:save: " .. tostring(rerr), 2) end
+  if not ok then raise("CV:save: " .. tostring(rerr)) end
   return path
 end
 
 function M.load(path)
   local f, err = io.open(path, "r")
-  if not f then error("clara.cv.load: " .. tostring(err), 2) end
+  if not f then raise("clara.cv.load: " .. tostring(err)) end
   local text = f:read("a")
   f:close()
   local ok, cv = pcall(M.from_assignment, text)
-  if not ok then error(("clara.cv.load: %s: %s"):format(path, tostring(cv):gsub("^clara%.cv%.from_assignment: ", "")), 2) end
+  if not ok then raise(("clara.cv.load: %s: %s"):format(path, tostring(cv):gsub("^clara%.cv%.from_assignment: ", ""))) end
   return cv
 end
 
-return M
+E.methods(CV, "CV")
+
+-- a misspelt name raises, naming the closest
+return E.namespace(M, "clara.cv")

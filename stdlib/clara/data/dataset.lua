@@ -8,6 +8,10 @@
 -- index tensors are 0-based (batch, Subset's index tensor, the partitions
 -- and folds), as index_select takes them.
 local torch = require "torch"
+local E = require "clara.error"
+
+-- raise msg (it names the API) at the user's line
+local function raise(msg) E.raise(nil, msg) end
 
 local M = {}
 
@@ -20,14 +24,14 @@ function M.length(ds, fname)
   local ok, n = pcall(function() return #ds end)
   if not ok or math.type(n) ~= "integer" or type(ds) ~= "table" and type(ds) ~= "userdata"
       or type(ds.get) ~= "function" then
-    error(("%s: expected a dataset (#ds and ds:get(i)), got %s"):format(fname, type(ds)), 3)
+    raise(("%s: expected a dataset (#ds and ds:get(i)), got %s"):format(fname, type(ds)))
   end
   return n
 end
 
 local function check_position(ds, i, n, name)
   if math.type(i) ~= "integer" or i < 1 or i > n then
-    error(("%s:get: position %s out of range 1..%d"):format(name, tostring(i), n), 3)
+    raise(("%s:get: position %s out of range 1..%d"):format(name, tostring(i), n))
   end
 end
 
@@ -37,18 +41,18 @@ TensorDataset.__index = TensorDataset
 
 function M.TensorDataset(...)
   local tensors = { ... }
-  if #tensors == 0 then error("TensorDataset: expected at least one tensor", 2) end
+  if #tensors == 0 then raise("TensorDataset: expected at least one tensor") end
   local n
   for k = 1, select("#", ...) do
     local t = tensors[k]
     if not torch.is_tensor(t) then
-      error(("TensorDataset: argument #%d must be a tensor, got %s"):format(k, type(t)), 2)
+      raise(("TensorDataset: argument #%d must be a tensor, got %s"):format(k, type(t)))
     end
-    if t:dim() == 0 then error(("TensorDataset: argument #%d is a 0-d tensor (no rows)"):format(k), 2) end
+    if t:dim() == 0 then raise(("TensorDataset: argument #%d is a 0-d tensor (no rows)"):format(k)) end
     n = n or t:size(1)
     if t:size(1) ~= n then
-      error(("TensorDataset: tensors differ in their number of rows: argument #1 has shape %s, argument #%d %s")
-        :format(shape_of(tensors[1]), k, shape_of(t)), 2)
+      raise(("TensorDataset: tensors differ in their number of rows: argument #1 has shape %s, argument #%d %s")
+        :format(shape_of(tensors[1]), k, shape_of(t)))
     end
   end
   return setmetatable({ tensors = tensors, n = n }, TensorDataset)
@@ -84,28 +88,28 @@ function M.Subset(ds, indices, opts)
   local idx
   if torch.is_tensor(indices) then
     if indices:dim() ~= 1 or indices:is_floating_point() or indices.dtype == "bool" then
-      error(("Subset: indices must be a 1-d integer tensor of 0-based indices, got %s %s")
-        :format(shape_of(indices), indices.dtype), 2)
+      raise(("Subset: indices must be a 1-d integer tensor of 0-based indices, got %s %s")
+        :format(shape_of(indices), indices.dtype))
     end
     idx = indices:long()
   elseif type(indices) == "table" then
     local zero = {}
     for k, p in ipairs(indices) do
       if math.type(p) ~= "integer" then
-        error(("Subset: position #%d is %s, expected an integer"):format(k, tostring(p)), 2)
+        raise(("Subset: position #%d is %s, expected an integer"):format(k, tostring(p)))
       end
       zero[k] = p - 1
     end
     idx = torch.tensor(zero, { dtype = "int64" })
   else
-    error(("Subset: indices must be an int64 tensor (0-based) or a list of positions (1-based), got %s")
-      :format(type(indices)), 2)
+    raise(("Subset: indices must be an int64 tensor (0-based) or a list of positions (1-based), got %s")
+      :format(type(indices)))
   end
   if idx:numel() > 0 then
     local lo, hi = idx:min():item(), idx:max():item()
     if lo < 0 or hi >= n then
-      error(("Subset: index %d out of range for a dataset of %d samples (0-based indices 0..%d)")
-        :format(lo < 0 and lo or hi, n, n - 1), 2)
+      raise(("Subset: index %d out of range for a dataset of %d samples (0-based indices 0..%d)")
+        :format(lo < 0 and lo or hi, n, n - 1))
     end
   end
   local positions = idx:totable()
@@ -143,12 +147,12 @@ Concat.__index = Concat
 
 function M.Concat(list)
   if type(list) ~= "table" or #list == 0 then
-    error("Concat: expected a non-empty list of datasets, e.g. Concat{a, b}", 2)
+    raise("Concat: expected a non-empty list of datasets, e.g. Concat{a, b}")
   end
   local ends, total = {}, 0
   for k, ds in ipairs(list) do
     local ok, n = pcall(M.length, ds, "Concat")
-    if not ok then error(("Concat: item #%d is not a dataset (#ds and ds:get(i)), got %s"):format(k, type(ds)), 2) end
+    if not ok then raise(("Concat: item #%d is not a dataset (#ds and ds:get(i)), got %s"):format(k, type(ds))) end
     total = total + n
     ends[k] = total
   end
@@ -172,5 +176,9 @@ Concat.__tostring = function(self)
   for k, ds in ipairs(self.datasets) do parts[k] = tostring(ds) end
   return ("Concat(%d samples: %s)"):format(self.n, table.concat(parts, ", "))
 end
+
+E.methods(TensorDataset, "TensorDataset")
+E.methods(Subset, "Subset")
+E.methods(Concat, "Concat")
 
 return M

@@ -2,6 +2,7 @@
 -- in plain Lua (the clear version; a C parser comes with the data issue).
 -- Format: 2 zero bytes, a type code, the number of dims, one big-endian
 -- uint32 size per dim, then the values in row-major order.
+local E = require "clara.error"
 local torch = require "torch"
 
 local idx = {}
@@ -30,14 +31,14 @@ end
 -- idx.read(path) -> tensor, or raises an error naming the path and offset
 function idx.read(path)
   local data, err = slurp(path)
-  if not data then error("idx: " .. err, 2) end
+  if not data then E.raise(nil, "idx: " .. err) end
   if #data < 4 or data:byte(1) ~= 0 or data:byte(2) ~= 0 then
-    error(("idx: %s: bad magic at offset 0"):format(path), 2)
+    E.raise(nil, ("idx: %s: bad magic at offset 0"):format(path))
   end
   local t = types[data:byte(3)]
-  if not t then error(("idx: %s: unknown type code 0x%02x at offset 2"):format(path, data:byte(3)), 2) end
+  if not t then E.raise(nil, ("idx: %s: unknown type code 0x%02x at offset 2"):format(path, data:byte(3))) end
   local ndim = data:byte(4)
-  if #data < 4 + 4 * ndim then error(("idx: %s: truncated header"):format(path), 2) end
+  if #data < 4 + 4 * ndim then E.raise(nil, ("idx: %s: truncated header"):format(path)) end
   local sizes, count = {}, 1
   for i = 1, ndim do
     sizes[i] = string.unpack(">I4", data, 4 * i + 1)
@@ -45,8 +46,8 @@ function idx.read(path)
   end
   local start = 4 + 4 * ndim
   if #data - start ~= count * t[2] then
-    error(("idx: %s: expected %d bytes of data after offset %d, found %d")
-      :format(path, count * t[2], start, #data - start), 2)
+    E.raise(nil, ("idx: %s: expected %d bytes of data after offset %d, found %d")
+      :format(path, count * t[2], start, #data - start))
   end
   local bytes = data:sub(start + 1)
   -- IDX stores multi-byte values big-endian; the machine is little-endian

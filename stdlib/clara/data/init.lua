@@ -18,4 +18,5 @@ data.is_held_out = require("clara.data.partition").is_held_out
 -- read_npy, read_npz, read_pt, from_table, read_dir, fashion_mnist (and its class names)
 for k, v in pairs(require "clara.data.read") do data[k] = v end
 
-return data
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(data, "clara.data")

@@ -15,17 +15,27 @@
 -- (seed, epoch): it leaves torch's global generator alone when a seed is
 -- given, and a checkpoint needs only the state to resume mid-epoch exactly.
 local torch = require "torch"
+local E = require "clara.error"
 local rng = require "clara.data.rng"
 local length = require("clara.data.dataset").length
+
+-- raise msg (it names the API) at the user's line
+local function raise(msg) E.raise(nil, msg) end
 
 local M = {}
 
 local DataLoader = { __name = "DataLoader" }
 DataLoader.__index = DataLoader
 
-local OPTIONS = { batch_size = true, shuffle = true, seed = true, drop_last = true, collate = true, impl = true }
+local OPTIONS = {
+  batch_size = { type = "integer", min = 1, default = 1, doc = "samples per batch" },
+  shuffle = { type = "boolean", default = false, doc = "a new permutation each epoch" },
+  seed = { type = "integer", doc = "the shuffle's seed (else one drawn from torch's generator per epoch)" },
+  drop_last = { type = "boolean", default = false, doc = "drop the last batch when it is short" },
+  collate = { type = "callable", doc = "collate(samples) -> batch (else stack per field)" },
+  impl = { type = "string", enum = { "fast", "clear" }, default = "fast", doc = "how batches are assembled" },
+}
 
-local function fail(fmt, ...) error("DataLoader: " .. fmt:format(...), 3) end
 
 -- the default collate: field k of every sample stacked into one tensor
 -- (numbers become a tensor; anything else stays a Lua list)
@@ -39,7 +49,7 @@ function M.collate(samples)
     if torch.is_tensor(first) then
       local ok, r = pcall(torch.stack, column)
       if not ok then
-        error(("DataLoader: cannot stack field %d of the samples (%s)"):format(k, tostring(r)), 0)
+        raise(("DataLoader: cannot stack field %d of the samples (%s)"):format(k, tostring(r)))
       end
       out[k] = r
     elseif type(first) == "number" then
@@ -53,26 +63,11 @@ end
 
 function M.DataLoader(ds, opts)
   local n = length(ds, "DataLoader")
-  opts = opts or {}
-  if type(opts) ~= "table" then fail("options must be a table, got %s", type(opts)) end
-  for k in pairs(opts) do
-    if not OPTIONS[k] then fail("unknown option '%s'", tostring(k)) end
-  end
-  local bs = opts.batch_size or 1
-  if math.type(bs) ~= "integer" or bs < 1 then
-    fail("batch_size must be a positive integer, got %s", tostring(bs))
-  end
-  if opts.seed ~= nil and math.type(opts.seed) ~= "integer" then
-    fail("seed must be an integer, got %s", tostring(opts.seed))
-  end
-  if opts.collate ~= nil and type(opts.collate) ~= "function" then
-    fail("collate must be a function, got %s", type(opts.collate))
-  end
-  local impl = opts.impl or "fast"
-  if impl ~= "fast" and impl ~= "clear" then fail("impl must be 'fast' or 'clear', got '%s'", tostring(impl)) end
+  opts = E.options("DataLoader", opts, OPTIONS)
+  local bs, impl = math.tointeger(opts.batch_size), opts.impl
   local self = setmetatable({
-    dataset = ds, n = n, batch_size = bs, shuffle = opts.shuffle and true or false,
-    seed = opts.seed, drop_last = opts.drop_last and true or false, collate = opts.collate,
+    dataset = ds, n = n, batch_size = bs, shuffle = opts.shuffle,
+    seed = math.tointeger(opts.seed), drop_last = opts.drop_last, collate = opts.collate,
     epoch = 0, position = 0, perm = nil, resume = false,
   }, DataLoader)
   -- the fast path only when the dataset can do it and no custom collate asked otherwise
@@ -149,20 +144,20 @@ function DataLoader:state()
 end
 
 function DataLoader:set_state(s)
-  if type(s) ~= "table" then error("DataLoader:set_state: expected a table from loader:state(), got " .. type(s), 2) end
+  if type(s) ~= "table" then raise("DataLoader:set_state: expected a table from loader:state(), got " .. type(s)) end
   if s.n ~= self.n then
-    error(("DataLoader:set_state: the state is for %s samples, this loader has %d"):format(tostring(s.n), self.n), 2)
+    raise(("DataLoader:set_state: the state is for %s samples, this loader has %d"):format(tostring(s.n), self.n))
   end
   if math.type(s.epoch) ~= "integer" or math.type(s.batch) ~= "integer" or s.batch < 0 then
-    error("DataLoader:set_state: epoch and batch must be non-negative integers", 2)
+    raise("DataLoader:set_state: epoch and batch must be non-negative integers")
   end
   local perm = s.perm
   if type(perm) == "table" then perm = torch.tensor(perm, { dtype = "int64" }) end
   if perm == nil and s.epoch > 0 then
-    error("DataLoader:set_state: the state has no permutation (perm)", 2)
+    raise("DataLoader:set_state: the state has no permutation (perm)")
   end
   if perm ~= nil and (not torch.is_tensor(perm) or perm:dim() ~= 1 or perm:numel() ~= self.n) then
-    error(("DataLoader:set_state: perm must be a permutation of %d indices"):format(self.n), 2)
+    raise(("DataLoader:set_state: perm must be a permutation of %d indices"):format(self.n))
   end
   self.epoch, self.position, self.epoch_seed = s.epoch, s.batch, s.seed
   self.perm = perm and perm:long() or nil
@@ -183,7 +178,7 @@ function M.iterate(source, ...)
     return function()
       if coroutine.status(source) == "dead" then return nil end
       local r = table.pack(coroutine.resume(source))
-      if not r[1] then error("clara.data.iterate: the coroutine failed: " .. tostring(r[2]), 2) end
+      if not r[1] then raise("clara.data.iterate: the coroutine failed: " .. tostring(r[2])) end
       return table.unpack(r, 2, r.n)
     end
   end
@@ -197,8 +192,10 @@ function M.iterate(source, ...)
     end
   end
   if kind == "table" and getmetatable(source) and getmetatable(source).__call then return source end
-  error(("clara.data.iterate: expected a loader, an iterator function, a coroutine or a list of batches, got %s")
-    :format(torch.is_tensor(source) and "a tensor" or kind), 2)
+  raise(("clara.data.iterate: expected a loader, an iterator function, a coroutine or a list of batches, got %s")
+    :format(torch.is_tensor(source) and "a tensor" or kind))
 end
+
+E.methods(DataLoader, "DataLoader")
 
 return M

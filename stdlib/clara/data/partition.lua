@@ -12,8 +12,12 @@
 -- recorded (drawn from torch's generator when none is given) and
 -- p:describe() / clara.data.partition_from(d) save and restore it exactly.
 local torch = require "torch"
+local E = require "clara.error"
 local rng = require "clara.data.rng"
 local dataset = require "clara.data.dataset"
+
+-- raise msg (it names the API) at the user's line
+local function raise(msg) E.raise(nil, msg) end
 
 local M = {}
 
@@ -33,13 +37,13 @@ end
 -- for fitters: error if x is (part of) a held-out partition
 function M.refuse_held_out(x, fname)
   if M.is_held_out(x) then
-    error(("%s: refusing to fit on the held-out test partition (fit on the training partition)"):format(fname), 3)
+    raise(("%s: refusing to fit on the held-out test partition (fit on the training partition)"):format(fname))
   end
 end
 
 local DEFAULT_NAMES = { "train", "val", "test" }
 
-local function fail(fmt, ...) error("clara.data.split: " .. fmt:format(...), 3) end
+local function fail(fmt, ...) E.raise("clara.data.split", fmt, ...) end
 
 -- labels as a Lua list (tensor or list), checked
 local function label_list(labels, what)
@@ -60,7 +64,10 @@ end
 local function sizes_from_ratios(ratios, n)
   local sum, sizes, rest = 0, {}, n
   for k, r in ipairs(ratios) do
-    if type(r) ~= "number" or r < 0 then fail("ratio #%d must be a non-negative number, got %s", k, tostring(r)) end
+    -- written so that NaN fails too
+    if type(r) ~= "number" or not (r >= 0 and r <= 1) then
+      fail("ratio #%d must be a number in [0, 1], got %s", k, E.show(r))
+    end
     sum = sum + r
   end
   if math.abs(sum - 1) > 1e-6 then fail("ratios must sum to 1, got %g", sum) end
@@ -147,14 +154,22 @@ local function from_assignment(assign, names, seed, stratified)
   return self
 end
 
+local SPLIT_OPTS = {
+  ratios = { type = "table", doc = "the parts' shares, summing to 1 (default {0.8, 0.2})" },
+  counts = { type = "table", doc = "the parts' sizes, summing to n" },
+  stratify = { type = "table|tensor|boolean", doc = "labels to stratify by (false: not by the labels given)" },
+  seed = { type = "integer", doc = "the shuffle's seed (else one drawn and recorded)" },
+  names = { type = "table", doc = "the parts' names (default train, val, test)" },
+  shuffle = { type = "boolean", default = true, doc = "deal the samples in a random order" },
+}
+
 -- 2. clara.data.split(n | labels, {ratios = | counts =, stratify =, seed =, names =, shuffle =})
 function M.split(what, opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then fail("options must be a table, got %s", type(opts)) end
+  opts = E.options("clara.data.split", opts, SPLIT_OPTS)
   local n, strat
   if math.type(what) == "integer" then
     if what < 0 then fail("n must be non-negative, got %d", what) end
-    n = what
+    n = E.limit("clara.data.split", "n (samples)", what, "table_elements")
   elseif torch.is_tensor(what) or type(what) == "table" then
     strat = label_list(what, "labels")
     n = #strat
@@ -185,10 +200,12 @@ function M.split(what, opts)
   end
   local names = opts.names or { table.unpack(DEFAULT_NAMES, 1, math.min(#sizes, 3)) }
   if #names ~= #sizes then fail("%d names for %d parts (name each part: names = {...})", #names, #sizes) end
+  for k, name in ipairs(names) do
+    if type(name) ~= "string" then fail("names[%d] must be a string, got %s", k, E.show(name)) end
+  end
   -- deal
-  local shuffle = opts.shuffle ~= false
-  local seed = opts.seed
-  if seed ~= nil and math.type(seed) ~= "integer" then fail("seed must be an integer, got %s", tostring(seed)) end
+  local shuffle = opts.shuffle
+  local seed = math.tointeger(opts.seed)
   if shuffle then seed = seed or rng.draw_seed() end
   local order = deal_order(n, strat, shuffle and rng.new(seed) or nil)
   local seq = strat and interleave(sizes, n) or nil
@@ -207,7 +224,7 @@ end
 -- 3. given partitions: datasets (or lists of tensors) used as they are
 function M.given(parts)
   if type(parts) ~= "table" then
-    error("clara.data.given: expected {train = ds, val = ds, test = ds}, got " .. type(parts), 2)
+    raise("clara.data.given: expected {train = ds, val = ds, test = ds}, got " .. type(parts))
   end
   local self = setmetatable({ names = {}, kind = "given" }, Partition)
   for _, name in ipairs { "train", "val", "test" } do
@@ -217,7 +234,7 @@ function M.given(parts)
         ds = dataset.TensorDataset(table.unpack(ds))
       end
       local ok, err = pcall(dataset.length, ds, "clara.data.given")
-      if not ok then error(("clara.data.given: %s is not a dataset or a list of tensors"):format(name), 2) end
+      if not ok then raise(("clara.data.given: %s is not a dataset or a list of tensors"):format(name)) end
       if name == "test" then M.mark_held_out(ds) end
       self[#self + 1], self[name] = ds, ds
       self.names[#self.names + 1] = name
@@ -225,10 +242,10 @@ function M.given(parts)
   end
   for k in pairs(parts) do
     if k ~= "train" and k ~= "val" and k ~= "test" then
-      error(("clara.data.given: unknown part '%s' (train, val, test)"):format(tostring(k)), 2)
+      raise(("clara.data.given: unknown part '%s' (train, val, test)"):format(tostring(k)))
     end
   end
-  if not self.train then error("clara.data.given: a train partition is required", 2) end
+  if not self.train then raise("clara.data.given: a train partition is required") end
   return self
 end
 
@@ -240,7 +257,7 @@ function Partition:subsets(ds)
       out[name] = self[name]
     else
       if #ds ~= self.n then
-        error(("Partition:subsets: the partition covers %d samples, the dataset has %d"):format(self.n, #ds), 2)
+        raise(("Partition:subsets: the partition covers %d samples, the dataset has %d"):format(self.n, #ds))
       end
       out[name] = dataset.Subset(ds, self[p], { held_out = name == "test" or nil })
     end
@@ -252,10 +269,10 @@ end
 function Partition:take(t, name)
   local idx = self.kind == "split" and self[name]
   if not idx then
-    error(("Partition:take: no part '%s' in a split (parts: %s)"):format(tostring(name), table.concat(self.names, ", ")), 2)
+    raise(("Partition:take: no part '%s' in a split (parts: %s)"):format(tostring(name), table.concat(self.names, ", ")))
   end
   if not torch.is_tensor(t) or t:dim() == 0 or t:size(1) ~= self.n then
-    error(("Partition:take: expected a tensor of %d rows"):format(self.n), 2)
+    raise(("Partition:take: expected a tensor of %d rows"):format(self.n))
   end
   local rows = t:index_select(1, idx)
   if name == "test" then M.mark_held_out(rows) end
@@ -268,7 +285,7 @@ function Partition:assignment() return { table.unpack(self.assign) } end
 -- a plain table (JSON-able) from which partition_from rebuilds the split
 function Partition:describe()
   if self.kind ~= "split" then
-    error("Partition:describe: given partitions are their files; only splits have a description", 2)
+    raise("Partition:describe: given partitions are their files; only splits have a description")
   end
   return { kind = "split", names = self.names, seed = self.seed, n = self.n,
            stratified = self.stratified, assignment = self:assignment() }
@@ -277,11 +294,11 @@ end
 function M.partition_from(d)
   if type(d) == "string" then d = require("cjson").decode(d) end
   if type(d) ~= "table" or d.kind ~= "split" or type(d.assignment) ~= "table" or type(d.names) ~= "table" then
-    error("clara.data.partition_from: expected a table from Partition:describe()", 2)
+    raise("clara.data.partition_from: expected a table from Partition:describe()")
   end
   for i, p in ipairs(d.assignment) do
     if math.type(p) ~= "integer" and not (type(p) == "number" and p == math.floor(p)) or p < 1 or p > #d.names then
-      error(("clara.data.partition_from: sample %d has part %s, expected 1..%d"):format(i, tostring(p), #d.names), 2)
+      raise(("clara.data.partition_from: sample %d has part %s, expected 1..%d"):format(i, tostring(p), #d.names))
     end
     d.assignment[i] = math.tointeger(p)
   end
@@ -297,5 +314,7 @@ Partition.__tostring = function(self)
   return ("Partition(%s%s%s)"):format(table.concat(parts, ", "), self.stratified and ", stratified" or "",
     self.seed and (", seed=" .. self.seed) or "")
 end
+
+E.methods(Partition, "Partition")
 
 return M

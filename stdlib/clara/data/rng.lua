@@ -3,6 +3,7 @@
 -- must not move the global RNG that initialises weights, and a permutation
 -- is a pure function of (seed, stream), so a checkpoint or a saved fold
 -- assignment reproduces it anywhere.
+local E = require "clara.error"
 local M = {}
 
 local GOLDEN = 0x9E3779B97F4A7C15
@@ -19,7 +20,7 @@ Rng.__index = Rng
 -- M.new(seed, stream...): independent sequences per (seed, stream) pair,
 -- e.g. (seed, epoch) for a loader, (seed, repeat) for repeated k-fold
 function M.new(seed, ...)
-  local s = mix(math.tointeger(seed) or error("rng: seed must be an integer, got " .. tostring(seed), 2))
+  local s = mix(math.tointeger(seed) or E.raise(nil, "rng: seed must be an integer, got " .. tostring(seed)))
   for i = 1, select("#", ...) do
     s = mix(s ~ (select(i, ...) * GOLDEN))
   end

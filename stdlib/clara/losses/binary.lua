@@ -24,13 +24,17 @@ local function check_weight(name, what, w, output)
 end
 
 local TINY = 1e-44 -- a float32 denormal, log(TINY) < -100
+-- PyTorch's EPSILON of the bce gradient, 1e-12, is a C float even for doubles
+local EPSILON = 9.999999960041972e-13
 
 local BCE_OPTS = { weight = { "tensor" }, reduction = { "reduction", "mean" } }
 
 -- bce: output probabilities in [0, 1];
 --   loss = -w (y log x + (1 - y) log(1 - x)),  each log clamped at -100 as PyTorch
--- (where x is exactly 0 or 1 PyTorch's gradient is (x - y) / max(x (1 - x), 1e-12);
--- here it is that of the terms whose log is not clamped: finite, but not the same)
+-- The gradient is PyTorch's, w (x - y) / max(x (1 - x), 1e-12), not that of
+-- the clamped logs: within 1e-12 of 0 or 1 those give -inf, 0 or 1e13
+-- where PyTorch gives a finite 1e12.  So the value comes from a detached
+-- output and the gradient rides on (x - x:detach()), which is 0 forward.
 local function bce(output, target, opts)
   local name = "binary_cross_entropy"
   opts = check.options(name, opts, BCE_OPTS)
@@ -43,10 +47,13 @@ local function bce(output, target, opts)
       fail(name, "output must hold probabilities in [0, 1], got values in [%g, %g] (raw scores? use bce_with_logits)", lo, hi)
     end
   end
-  -- max(log x, -100), with x first kept above 0 so that the gradient stays
-  -- finite (0 where clamped) where x is exactly 0 or 1 (a saturated sigmoid)
   local function log(x) return x:clamp(TINY):log():clamp(-100) end
-  local loss = -(target * log(output) + (1 - target) * log(1 - output))
+  local x, y = output:detach(), target:detach()
+  local loss = -(target * log(x) + (1 - target) * log(1 - x))
+  if output.requires_grad then
+    local slope = (x - y) / (x * (1 - x)):clamp(EPSILON)
+    loss = loss + slope * (output - x)
+  end
   if opts.weight then loss = loss * opts.weight end
   return reduce(loss, opts.reduction)
 end

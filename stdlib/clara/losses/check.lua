@@ -2,6 +2,7 @@
 -- loss's name and shows the shapes involved, so a wrong call says what to
 -- fix; the error points at the user's line, not at this library.
 local torch = require "torch"
+local E = require "clara.error"
 
 local check = {}
 
@@ -13,20 +14,9 @@ function check.shape(t)
   return "(" .. table.concat(t:size(), ", ") .. ")"
 end
 
-local function in_library(source)
-  return source:find("clara/losses/", 1, true) or source:find("torch/nn/functional", 1, true)
-end
-
--- raise at the first stack level outside the loss library
+-- raise "name: message" at the user's line (clara.error finds it)
 function check.fail(name, fmt, ...)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then level = 0 break end
-    if not in_library(info.source) then break end
-    level = level + 1
-  end
-  error(name .. ": " .. fmt:format(...), level)
+  E.raise(name, fmt, ...)
 end
 
 local function typename(v)
@@ -82,51 +72,36 @@ function check.dims(name, what, t, ...)
   check.fail(name, "%s must have %s dims, got %s", what, table.concat({ ... }, " or "), check.shape(t))
 end
 
-local REDUCTIONS = { mean = true, sum = true, none = true }
+local REDUCTIONS = { "mean", "sum", "none" }
 
-local kinds = {
-  number = function(v) return type(v) == "number" end,
-  integer = function(v) return math.type(v) == "integer" end,
-  boolean = function(v) return type(v) == "boolean" end,
-  tensor = function(v) return torch.is_tensor(v) end,
-  any = function() return true end,
-  reduction = function(v) return REDUCTIONS[v] end,
-  kl_reduction = function(v) return REDUCTIONS[v] or v == "batchmean" end,
+-- the compact specs of the losses, { kind, default[, {min =, gt =, ...}] },
+-- as clara.error schemas (built once per spec table)
+local KINDS = {
+  reduction = { type = "string", enum = REDUCTIONS },
+  kl_reduction = { type = "string", enum = { "mean", "batchmean", "sum", "none" } },
 }
 
-local expected = {
-  integer = "an integer",
-  boolean = "a boolean (true or false)",
-  reduction = "'mean', 'sum' or 'none'",
-  kl_reduction = "'mean', 'batchmean', 'sum' or 'none'",
-}
+local schemas = setmetatable({}, { __mode = "k" })
 
--- opts checked against spec = { key = { kind, default } }: unknown keys and
--- values of the wrong kind are errors; returns a new table with defaults
+local function schema_of(spec)
+  local schema = schemas[spec]
+  if schema then return schema end
+  schema = {}
+  for key, s in pairs(spec) do
+    local entry = { type = s[1], default = s[2] }
+    for k, v in pairs(KINDS[s[1]] or {}) do entry[k] = v end
+    for k, v in pairs(s[3] or {}) do entry[k] = v end
+    schema[key] = entry
+  end
+  schemas[spec] = schema
+  return schema
+end
+
+-- opts checked against spec = { key = { kind, default[, limits] } }: unknown
+-- keys, values of the wrong kind, NaN and values out of range are errors;
+-- returns a new table with defaults
 function check.options(name, opts, spec)
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" or torch.is_tensor(opts) then
-    check.fail(name, "options must be a table, got %s", typename(opts))
-  end
-  local out = {}
-  for k, v in pairs(opts) do
-    local s = spec[k]
-    if not s then
-      local known = {}
-      for key in pairs(spec) do known[#known + 1] = key end
-      table.sort(known)
-      check.fail(name, "unknown option '%s' (known: %s)", tostring(k), table.concat(known, ", "))
-    end
-    if not kinds[s[1]](v) then
-      check.fail(name, "option '%s' must be %s, got %s", k, expected[s[1]] or ("a " .. s[1]),
-        type(v) == "string" and ("'" .. v .. "'") or typename(v))
-    end
-    out[k] = v
-  end
-  for k, s in pairs(spec) do
-    if out[k] == nil then out[k] = s[2] end
-  end
-  return out
+  return E.options(name, opts, schema_of(spec))
 end
 
 -- true for a tensor, false for a list of tensors, an error otherwise
@@ -157,9 +132,9 @@ function check.several(name, names, with_target, first, ...)
     check.fail(name, "output must be a list {%s} of %d tensors, got %d", table.concat(names, ", "), n, #first)
   end
   local target, opts = rest[1], rest[2]
-  if not with_target and opts == nil and type(target) == "table" and not torch.is_tensor(target) then
-    target, opts = nil, target
-  end
+  -- without a target, what follows the list is the options, whatever it is
+  -- (a number there must fail as options, not vanish as an unused target)
+  if not with_target and opts == nil then target, opts = nil, target end
   return { table.unpack(first, 1, n) }, target, opts
 end
 

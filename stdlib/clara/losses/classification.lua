@@ -79,7 +79,7 @@ end
 
 local CE_OPTS = {
   weight = { "tensor" }, ignore_index = { "integer", -100 }, reduction = { "reduction", "mean" },
-  label_smoothing = { "number", 0.0 },
+  label_smoothing = { "number", 0.0, { min = 0, max = 1 } },
 }
 
 -- probability targets q (shaped as the output), smoothed to
@@ -117,15 +117,14 @@ end
 local function cross_entropy(output, target, opts)
   local name = "cross_entropy"
   opts = check.options(name, opts, CE_OPTS)
-  local e = opts.label_smoothing
-  if e < 0 or e > 1 then fail(name, "label_smoothing must be in [0, 1], got %g", e) end
   check.floating(name, "output", output)
   check.tensor(name, "target", target)
   if target:is_floating_point() and check.same_size(output, target) and output:dim() > 0 then
     return cross_entropy_probs(output, target, opts)
   end
   local _, _, t = check_indices(name, output, target, opts)
-  return core.cross_entropy(output, t, opts.weight, opts.reduction, opts.ignore_index, e)
+  return core.cross_entropy(output, t, opts.weight, opts.reduction, opts.ignore_index,
+    opts.label_smoothing)
 end
 
 -- lengths as an int64 tensor of n: a tensor, a Lua list or one number

@@ -36,7 +36,7 @@ local function kl_div(output, target, opts)
 end
 
 local POISSON_OPTS = {
-  log_input = { "boolean", true }, full = { "boolean", false }, eps = { "number", 1e-8 },
+  log_input = { "boolean", true }, full = { "boolean", false }, eps = { "number", 1e-8, { min = 0 } },
   reduction = { "reduction", "mean" },
 }
 
@@ -61,7 +61,7 @@ local function poisson_nll(output, target, opts)
   return reduce(loss, opts.reduction)
 end
 
-local GAUSS_OPTS = { full = { "boolean", false }, eps = { "number", 1e-6 }, reduction = { "reduction", "mean" } }
+local GAUSS_OPTS = { full = { "boolean", false }, eps = { "number", 1e-6, { min = 0 } }, reduction = { "reduction", "mean" } }
 
 -- var shaped as the mean, or without its last dim, or with a last dim of 1
 -- (one variance for all of a sample's values); returned ready to broadcast

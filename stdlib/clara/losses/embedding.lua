@@ -63,17 +63,25 @@ local function cosine_embedding(...)
 end
 
 local TRIPLET_OPTS = {
-  margin = { "number", 1.0 }, p = { "number", 2.0 }, eps = { "number", 1e-6 }, swap = { "boolean", false },
+  margin = { "number", 1.0 }, p = { "number", 2.0, { gt = 0 } }, eps = { "number", 1e-6 }, swap = { "boolean", false },
   reduction = { "reduction", "mean" },
 }
 
 -- the p-norm of a - b + eps along the last dim (PyTorch's pairwise_distance)
+-- A root of a sum that is 0 (a == b, eps = 0) has an infinite slope and
+-- its gradient would be NaN; PyTorch's norm gives 0 there, and so does this.
+local function root(sum, p)
+  local nz = sum:gt(0)
+  local safe = nz:where(sum, 1)
+  return nz:where(p == 2 and safe:sqrt() or safe:pow(1 / p), 0)
+end
+
 local function distance(a, b, p, eps)
   local v = a - b + eps
-  if p == 2 then return v:square():sum(-1):sqrt() end
+  if p == 2 then return root(v:square():sum(-1), 2) end
   if p == 1 then return v:abs():sum(-1) end
   if p == math.huge then return v:abs():amax(-1) end
-  return v:abs():pow(p):sum(-1):pow(1 / p)
+  return root(v:abs():pow(p):sum(-1), p)
 end
 
 -- triplet_margin: the anchor should be nearer the positive than the negative
@@ -86,7 +94,6 @@ local function triplet_margin(...)
   local a = check.floating(name, "anchor", xs[1])
   local pos = check.floating(name, "positive", xs[2])
   local neg = check.floating(name, "negative", xs[3])
-  if opts.p <= 0 then fail(name, "p must be positive, got %g", opts.p) end
   check.dims(name, "anchor", a, 1, 2)
   check.same_shape(name, a, "anchor", pos, "positive")
   check.same_shape(name, a, "anchor", neg, "negative")

@@ -8,6 +8,8 @@
 -- losses.by_kind[kind] lists the names); losses.describe(name) says what a
 -- loss expects.  A user loss is any Lua function of tensors returning a
 -- tensor: losses.resolve accepts it as it accepts a name.
+local E = require "clara.error"
+
 local losses = {}
 
 losses.kinds = { "classification", "binary", "regression", "distribution", "embedding" }
@@ -68,7 +70,7 @@ function losses.describe(x)
   local e = entry_of(x)
   if e then return describe_entry(e) end
   if type(x) == "function" then return "a user loss (a Lua function)" end
-  error(("losses.describe: unknown loss or kind '%s'"):format(tostring(x)), 2)
+  E.raise("clara.losses.describe", "unknown loss or kind %s%s", E.show(x), losses.near(x))
 end
 
 -- the kind of a loss given by name or function; nil for a user loss
@@ -84,11 +86,32 @@ function losses.resolve(x)
   if type(x) == "table" and mt and mt.__call then return x end
   local e = type(x) == "string" and entry_of(x)
   if e then return e.fn end
-  local names = {}
-  for name in pairs(losses.info) do names[#names + 1] = name end
-  table.sort(names)
-  error(("losses.resolve: unknown loss '%s' (a function, or one of: %s)")
-    :format(tostring(x), table.concat(names, ", ")), 2)
+  E.raise("clara.losses.resolve", "unknown loss %s%s; give a function, or one of: %s", E.show(x), losses.near(x),
+    table.concat(E.sorted(losses.by_kind_names()), ", "))
 end
 
-return losses
+-- every loss name, PyTorch's included
+function losses.names()
+  local names = {}
+  for name, e in pairs(losses.info) do
+    names[#names + 1] = name
+    if e.torch_name then names[#names + 1] = e.torch_name end
+  end
+  return names
+end
+
+-- the clara names only (the catalogue, without PyTorch's aliases)
+function losses.by_kind_names()
+  local names = {}
+  for name in pairs(losses.info) do names[#names + 1] = name end
+  return names
+end
+
+-- " (did you mean 'x'?)" for a misspelt loss name, or ""
+function losses.near(x)
+  local near = type(x) == "string" and E.closest(x, losses.names())
+  return near and (" (did you mean '" .. near .. "'?)") or ""
+end
+
+-- clara.losses.crossentropy raises, naming cross_entropy
+return E.namespace(losses, "clara.losses")

@@ -26,7 +26,7 @@ local function l1(output, target, opts)
   return reduce(difference("l1_loss", output, target):abs(), opts.reduction)
 end
 
-local SMOOTH_OPTS = { beta = { "number", 1.0 }, reduction = { "reduction", "mean" } }
+local SMOOTH_OPTS = { beta = { "number", 1.0, { min = 0 } }, reduction = { "reduction", "mean" } }
 
 -- smooth_l1: d = |x - y|;  loss = 0.5 d^2 / beta  if d < beta,  d - 0.5 beta  otherwise
 -- (beta = 0 is l1)
@@ -34,14 +34,13 @@ local function smooth_l1(output, target, opts)
   local name = "smooth_l1_loss"
   opts = check.options(name, opts, SMOOTH_OPTS)
   local beta = opts.beta
-  if beta < 0 then check.fail(name, "beta must be non-negative, got %g", beta) end
   local d = difference(name, output, target):abs()
   if beta == 0 then return reduce(d, opts.reduction) end
   local loss = d:lt(beta):where(d:square() * (0.5 / beta), d - 0.5 * beta)
   return reduce(loss, opts.reduction)
 end
 
-local HUBER_OPTS = { delta = { "number", 1.0 }, reduction = { "reduction", "mean" } }
+local HUBER_OPTS = { delta = { "number", 1.0, { gt = 0 } }, reduction = { "reduction", "mean" } }
 
 -- huber: d = |x - y|;  loss = 0.5 d^2  if d < delta,  delta (d - 0.5 delta)  otherwise
 -- (smooth_l1 with beta = delta, times delta)
@@ -49,7 +48,6 @@ local function huber(output, target, opts)
   local name = "huber_loss"
   opts = check.options(name, opts, HUBER_OPTS)
   local delta = opts.delta
-  if delta <= 0 then check.fail(name, "delta must be positive, got %g", delta) end
   local d = difference(name, output, target):abs()
   local loss = d:lt(delta):where(d:square() * 0.5, (d - 0.5 * delta) * delta)
   return reduce(loss, opts.reduction)

@@ -4,21 +4,13 @@
 -- under torch.no_grad and keeps its running sums in Lua numbers (doubles)
 -- or exact Lua integers, so many batches add up without float32 drift.
 local torch = require "torch"
+local E = require "clara.error"
 
 local base = {}
 
--- raise msg at the first caller outside clara's metric files, so the
--- position names the user's line, however deep the check sits
+-- raise msg (which starts with the metric's name) at the user's line
 function base.fail(msg)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then return error(msg, 0) end
-    if not info.source:find("clara/metrics/", 1, true) and info.what ~= "C" then
-      return error(msg, level)
-    end
-    level = level + 1
-  end
+  E.raise(nil, msg)
 end
 local fail = base.fail
 
@@ -110,18 +102,23 @@ end
 
 function Metric:describe() return "" end
 
--- base.class(kind, methods) -> constructor(opts): a metric class whose
--- objects print as "kind(...)"; `setup(self, opts)` reads the options
-function base.class(kind, methods, setup)
+-- every metric's option: the name its column gets
+local NAME = { type = "string", doc = "the metric's name (its column in the history)" }
+
+-- base.class(kind, methods, setup, api, schema) -> constructor(opts): a
+-- metric class whose objects print as "kind(...)"; opts are checked against
+-- schema (plus `name`) and raise as `api` ("clara.metrics.f1"); then
+-- `setup(self, opts)` reads them.  Methods called with '.' say so.
+function base.class(kind, methods, setup, api, schema)
   local cls = setmetatable({}, { __index = Metric })
   for k, v in pairs(methods) do cls[k] = v end
   cls.__index = cls
   cls.__tostring = Metric.__tostring
+  E.methods(cls, kind)
+  local full = { name = NAME }
+  for k, v in pairs(schema or {}) do full[k] = v end
   return function(opts)
-    if opts ~= nil and type(opts) ~= "table" then
-      fail(("%s: options must be a table, got %s"):format(kind, type(opts)))
-    end
-    opts = opts or {}
+    opts = E.options(api or ("clara.metrics." .. kind), opts, full)
     local self = setmetatable({ kind = kind, count = 0 }, cls)
     if setup then setup(self, opts) end
     self.name = opts.name or self.name
@@ -129,6 +126,8 @@ function base.class(kind, methods, setup)
     return self
   end
 end
+
+E.methods(Metric, "clara.metrics.Metric")
 
 -- }=================================================================
 
@@ -157,24 +156,6 @@ function base.check_pair(fname, output, target)
     fail(("%s: output has %d samples but target has %d (shapes %s and %s)")
       :format(fname, output:size(1), target:size(1), shape_str(output), shape_str(target)))
   end
-end
-
--- an option that must be a positive integer (or nil)
-function base.opt_count(fname, opts, key)
-  local v = opts[key]
-  if v ~= nil and (math.type(v) ~= "integer" or v < 1) then
-    fail(("%s: option '%s' must be a positive integer, got %s"):format(fname, key, tostring(v)))
-  end
-  return v
-end
-
-function base.opt_choice(fname, opts, key, choices, default)
-  local v = opts[key]
-  if v == nil then return default end
-  for _, c in ipairs(choices) do
-    if v == c then return v end
-  end
-  fail(("%s: unknown %s '%s' (%s)"):format(fname, key, tostring(v), table.concat(choices, ", ")))
 end
 
 -- }=====================================================

@@ -11,6 +11,7 @@
 --     binary case a floating target holding only 0 and 1 (what BCE takes) is
 --     accepted too.
 local torch = require "torch"
+local E = require "clara.error"
 local base = require "clara.metrics.base"
 
 local fail, shape_str = base.fail, base.shape_str
@@ -89,13 +90,25 @@ local function describe_opts(self, keys)
   return table.concat(parts, ", ")
 end
 
-local function read_class_opts(fname, self, opts)
-  self.opts = opts
-  base.opt_count(fname, opts, "num_classes")
-  if opts.threshold ~= nil and type(opts.threshold) ~= "number" then
-    fail(("%s: option 'threshold' must be a number, got %s"):format(fname, type(opts.threshold)))
-  end
+-- a count of classes bounds the Lua tables it sizes (a K x K confusion matrix)
+local function check_classes(api, K)
+  local cells = K <= 1 << 31 and K * K or (K + 0.0) ^ 2
+  E.limit(api, ("the confusion matrix of %d classes: its cell count"):format(K), cells, "table_elements")
+  return K
 end
+
+local function read_class_opts(_, self, opts)
+  self.opts = opts
+  if opts.num_classes then check_classes("clara.metrics." .. self.kind, opts.num_classes) end
+end
+
+-- the options of the class metrics, one schema each
+local NUM_CLASSES = { type = "integer", min = 1, doc = "the number of classes (else: as seen so far)" }
+local THRESHOLD = { type = "number", min = 0, max = 1, doc = "binary outputs: class 1 where p >= threshold" }
+local LOGITS = { type = "boolean", doc = "binary outputs are logits (a sigmoid first)" }
+local CLASS_OPTS = { num_classes = NUM_CLASSES, threshold = THRESHOLD, logits = LOGITS }
+local TOPK_OPTS = { k = { type = "integer", min = 1, default = 5, doc = "how many best scores count" },
+                    num_classes = NUM_CLASSES }
 
 -- }=======================================================================
 
@@ -116,7 +129,7 @@ M.accuracy = base.class("Accuracy", {
 }, function(self, opts)
   self.name = "accuracy"
   read_class_opts(self.name, self, opts)
-end)
+end, "clara.metrics.accuracy", CLASS_OPTS)
 
 -- clara.metrics.top_k_accuracy{k = 5}: the target is among the k best scores
 M.top_k_accuracy = base.class("TopKAccuracy", {
@@ -139,10 +152,10 @@ M.top_k_accuracy = base.class("TopKAccuracy", {
   result = function(self) return self.correct / self.count end,
   describe = function(self) return "k=" .. self.k end,
 }, function(self, opts)
-  self.k = base.opt_count("top_k_accuracy", opts, "k") or 5
+  self.k = opts.k
   self.name = ("top%d_accuracy"):format(self.k)
   read_class_opts(self.name, self, opts)
-end)
+end, "clara.metrics.top_k_accuracy", TOPK_OPTS)
 
 -- }======================================================
 
@@ -173,6 +186,7 @@ local confusion = {
     local n = y:numel()
     if n == 0 then return end
     local K = math.max(#self.cm, C or 0, y:max():item() + 1, pred:max():item() + 1)
+    if K > #self.cm then check_classes(self.name, K) end
     grow(self.cm, K)
     -- one scatter_add counts every (true, predicted) pair of the batch
     local flat = y * K + pred
@@ -208,7 +222,7 @@ M.confusion_matrix = base.class("ConfusionMatrix", extend(confusion, {
 }), function(self, opts)
   self.name = "confusion_matrix"
   read_class_opts(self.name, self, opts)
-end)
+end, "clara.metrics.confusion_matrix", CLASS_OPTS)
 
 -- }==============================================================
 
@@ -281,13 +295,17 @@ local function score_metric(kind, score)
     end,
   }), function(self, opts)
     self.score = score
-    self.average = base.opt_choice(score, opts, "average", averages, "macro")
-    self.zero_division = opts.zero_division or 0
+    self.average = opts.average
+    self.zero_division = opts.zero_division
     self.name = self.average == "binary" and score
       or self.average == "none" and score .. "_per_class"
       or score .. "_" .. self.average
     read_class_opts(self.name, self, opts)
-  end)
+  end, "clara.metrics." .. score, {
+    average = { type = "string", enum = averages, default = "macro", doc = "how the classes' scores combine" },
+    zero_division = { type = "number", min = 0, max = 1, default = 0, doc = "the score of 0/0" },
+    num_classes = NUM_CLASSES, threshold = THRESHOLD, logits = LOGITS,
+  })
 end
 
 -- clara.metrics.precision{average = "macro" | "micro" | "weighted" | "none" |

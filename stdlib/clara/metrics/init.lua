@@ -22,6 +22,7 @@
 -- Any loss: from_loss(loss_fn, {name=, reduction = "mean" | "sum"})
 local torch = require "torch"
 local base = require "clara.metrics.base"
+local E = require "clara.error"
 
 local metrics = {}
 
@@ -82,8 +83,9 @@ local LossMetric = base.class("Loss", {
     return self.description or self.name
   end,
 }, function(self, opts)
-  self.reduction = base.opt_choice("from_loss", opts, "reduction", { "mean", "sum" }, "mean")
-end)
+  self.reduction = opts.reduction
+end, "clara.metrics.from_loss", { reduction = { type = "string", enum = { "mean", "sum" }, default = "mean",
+                                                doc = "what the loss returns: a batch mean or sum" } })
 
 -- clara.metrics.from_loss(loss_fn[, {name = "loss", reduction = "mean"}]):
 -- loss_fn(output, target[, extras]) returns the loss of a batch, averaged
@@ -94,17 +96,31 @@ function metrics.from_loss(loss_fn, opts)
   if type(loss_fn) ~= "function" and not (mt and mt.__call) then
     base.fail(("from_loss: loss_fn must be a function or a callable object, got %s"):format(type(loss_fn)))
   end
-  if opts ~= nil and type(opts) ~= "table" then
-    base.fail(("from_loss: options must be a table, got %s"):format(type(opts)))
-  end
-  opts = opts or {}
   local m = LossMetric(opts)
   m.loss_fn = loss_fn
-  m.name = opts.name or "loss"
+  m.name = opts and opts.name or "loss"
   m.description = describe_loss(loss_fn)
   return m
 end
 
 -- }==================================================================
 
-return metrics
+-- clara.metrics.resolve(name): the metric factory of that name
+-- ("accuracy", "f1", ...), for code that takes metrics by name; an unknown
+-- name raises naming the closest, not a namespace error
+local NOT_METRICS = { resolve = true, from_loss = true }
+
+function metrics.resolve(name)
+  local f = type(name) == "string" and not NOT_METRICS[name] and rawget(metrics, name)
+  if type(f) == "function" then return f end
+  local names = {}
+  for k, v in pairs(metrics) do
+    if type(v) == "function" and not NOT_METRICS[k] then names[#names + 1] = k end
+  end
+  local near = type(name) == "string" and E.closest(name, names, 3)
+  E.raise("clara.metrics.resolve", "unknown metric %s%s", E.show(name),
+    near and (" (did you mean '" .. near .. "'?)") or (" (one of: " .. table.concat(E.sorted(names), ", ") .. ")"))
+end
+
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(metrics, "clara.metrics")

@@ -77,6 +77,6 @@ M.roc_auc = base.class("ROCAUC", {
     end
     return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
   end,
-}, function(self) self.name = "roc_auc" end)
+}, function(self) self.name = "roc_auc" end, "clara.metrics.roc_auc")
 
 return M

@@ -28,7 +28,11 @@ local function check_values(fname, output, target)
   if output.dtype == "bool" or target.dtype == "bool" then
     fail(("%s: expected numeric values, got a bool tensor"):format(fname))
   end
-  return { o:double():reshape(n, -1), t:double():reshape(n, -1) }
+  -- the values per sample counted, not inferred: reshape(0, -1) is
+  -- ambiguous, and an empty batch must pass as it does for the classifiers
+  local d = 1
+  for i = 2, #os do d = d * os[i] end
+  return { o:double():reshape(n, d), t:double():reshape(n, d) }
 end
 
 local function describe_nothing() return "" end
@@ -49,7 +53,7 @@ local function error_metric(kind, name, elementwise, finish)
       return finish(self.sum / self.elements)
     end,
     describe = describe_nothing,
-  }, function(self) self.name = name end)
+  }, function(self) self.name = name end, "clara.metrics." .. name)
 end
 
 local function identity(x) return x end
@@ -117,8 +121,9 @@ M.r2 = base.class("R2", {
   end,
 }, function(self, opts)
   self.name = "r2"
-  self.multioutput = base.opt_choice("r2", opts, "multioutput", multioutputs, "uniform_average")
-end)
+  self.multioutput = opts.multioutput
+end, "clara.metrics.r2", { multioutput = { type = "string", enum = multioutputs, default = "uniform_average",
+                                         doc = "how the columns' R² combine" } })
 
 -- }================================================
 

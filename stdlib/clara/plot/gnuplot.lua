@@ -6,6 +6,7 @@
 -- hand edit, while clara runs it with temporary names and renames the
 -- images into place only once gnuplot succeeded (no half-written image).
 local fs = require "clara.fs"
+local E = require "clara.error"
 local core = require "clara.signal.core"
 
 local G = {}
@@ -50,8 +51,8 @@ function G.terminals()
   local have = {}
   for t in out:gmatch("%S+") do have[t] = true end
   if not (have.png or have.pngcairo or have.svg) then
-    error("gnuplot is missing or has no png/svg terminal (install the Debian package gnuplot-nox): "
-          .. (out:gsub("%s+$", "")), 0)
+    E.raise(nil, "gnuplot is missing or has no png/svg terminal (install the Debian package gnuplot-nox): "
+          .. (out:gsub("%s+$", "")))
   end
   terminals = { png = have.pngcairo and "pngcairo" or have.png and "png" or nil,
                 svg = have.svg and "svg" or nil }
@@ -110,7 +111,7 @@ function G.render(fname, file, chart, formats)
   -- 1. the formats this gnuplot can write
   for _, f in ipairs(formats) do
     if not G.terminals()[f] then
-      error(("clara.plot.%s: this gnuplot has no %s terminal"):format(fname, f), 0)
+      E.raise(nil, ("clara.plot.%s: this gnuplot has no %s terminal"):format(fname, f))
     end
   end
   -- 2. data and script, next to the images
@@ -141,14 +142,14 @@ function G.render(fname, file, chart, formats)
   end
   if bad then
     for _, f in ipairs(formats) do os.remove(fs.join(dir, tmp[f])) end
-    error(("clara.plot.%s: %s for '%s'%s"):format(fname, bad, paths.gp,
-          msg ~= "" and (": " .. msg) or ""), 0)
+    E.raise(nil, ("clara.plot.%s: %s for '%s'%s"):format(fname, bad, paths.gp,
+          msg ~= "" and (": " .. msg) or ""))
   end
   -- 5. the images into place
   for _, f in ipairs(formats) do
     paths[f] = fs.join(dir, name .. "." .. f)
     local renamed, err = os.rename(fs.join(dir, tmp[f]), paths[f])
-    if not renamed then error(("clara.plot.%s: cannot write '%s': %s"):format(fname, paths[f], err), 0) end
+    if not renamed then E.raise(nil, ("clara.plot.%s: cannot write '%s': %s"):format(fname, paths[f], err)) end
   end
   return paths
 end

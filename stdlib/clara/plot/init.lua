@@ -15,13 +15,14 @@
 -- Common options: title, xlabel, ylabel, formats = {"png", "svg"} (the
 -- default), width, height (pixels).
 local G = require "clara.plot.gnuplot"
+local E = require "clara.error"
 
 local plot = {}
 
 -- {==================== arguments ====================
 
 -- raised with no position: public() re-raises it at the caller's level
-local function fail(fname, msg) error(("clara.plot.%s: %s"):format(fname, msg), 0) end
+local function fail(fname, msg) E.raise("clara.plot." .. fname, msg) end
 
 local function is_num(v) return type(v) == "number" end
 
@@ -53,9 +54,40 @@ end
 
 local FORMATS = { png = true, svg = true }
 
+-- the keys each chart reads: those of every chart, and its own
+local KEYS = {
+  all = { "file", "formats", "title", "xlabel", "ylabel", "width", "height" },
+  lines = { "series", "logy" }, heatmap = { "matrix", "row_labels", "col_labels", "format" },
+  boxplot = { "groups" }, bars = { "labels", "values", "errors", "color", "format" },
+  histogram = { "edges", "counts", "color" },
+}
+
+-- a key no chart of this kind reads is a typo, said so with the closest
+local function check_keys(fname, o)
+  local known = {}
+  for _, k in ipairs(KEYS.all) do known[#known + 1] = k end
+  for _, k in ipairs(KEYS[fname]) do known[#known + 1] = k end
+  for k in pairs(o) do
+    local found = false
+    for _, name in ipairs(known) do if k == name then found = true break end end
+    if not found then
+      local near = type(k) == "string" and E.closest(k, known)
+      fail(fname, ("unknown option %s%s"):format(E.show(k), near and (" (did you mean '" .. near .. "'?)") or
+        (" (known: " .. table.concat(E.sorted(known), ", ") .. ")")))
+    end
+  end
+  for _, k in ipairs { "width", "height" } do
+    local v = o[k]
+    if v ~= nil and (math.type(v) ~= "integer" or v < 16 or v > 20000) then
+      fail(fname, ("%s must be an integer number of pixels in [16, 20000], got %s"):format(k, E.show(v)))
+    end
+  end
+end
+
 -- the options every chart takes
 local function common(fname, o, title_in_key)
   if type(o) ~= "table" then fail(fname, "options table expected, got " .. type(o)) end
+  check_keys(fname, o)
   if type(o.file) ~= "string" or o.file == "" or o.file:sub(-1) == "/" then
     fail(fname, "file (a path without extension, e.g. 'report/loss') expected, got " .. tostring(o.file))
   end
@@ -337,14 +369,8 @@ local function histogram(o)
 end
 
 -- each chart's errors (bad arguments, gnuplot's failures) are raised at
--- the caller's level
-local function public(impl)
-  return function(o)
-    local ok, r = pcall(impl, o)
-    if not ok then error(r, 2) end
-    return r
-  end
-end
+-- the user's line by clara.error
+local function public(impl) return impl end
 
 plot.lines, plot.heatmap, plot.boxplot = public(lines), public(heatmap), public(boxplot)
 plot.bars, plot.histogram = public(bars), public(histogram)
@@ -352,4 +378,5 @@ plot.bars, plot.histogram = public(bars), public(histogram)
 -- the gnuplot layer, for specs and for code that writes its own charts
 plot.gnuplot = G
 
-return plot
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(plot, "clara.plot")

@@ -20,7 +20,9 @@
 -- Returns nil when nothing is left to penalize.
 local torch = require "torch"
 
-local function fail(msg) return require("clara.regularizers").fail(msg) end
+local E = require "clara.error"
+
+local function fail(msg) E.raise(nil, msg) end
 
 -- 1 where the sample is classified right, as a bool (N) tensor
 local function correct_mask(self, output, target)
@@ -96,37 +98,40 @@ local function apply(self, output, extras)
   return reg(output:index_select(1, idx), narrow_extras(extras, idx, output:size(1)))
 end
 
-local allowed = { reg = true, skip_correct = true, below_loss = true, threshold = true, logits = true }
+local API = "clara.regularizers.conditional"
+
+local SCHEMA = {
+  reg = { type = "any", doc = "the regularizer (or the first entry)" },
+  skip_correct = { type = "boolean", doc = "samples classified right contribute nothing" },
+  below_loss = { type = "number", doc = "decline (or skip samples) where the loss is below it" },
+  threshold = { type = "number", min = 0, max = 1, default = 0.5, doc = "binary outputs: class 1 where p >= it" },
+  logits = { type = "boolean", doc = "binary outputs are logits" },
+}
 
 return function(R, opts)
   if type(opts) ~= "table" then
-    fail("conditional: expected a table {reg, skip_correct =, below_loss =}, got " .. type(opts))
+    fail(API .. ": expected a table {reg, skip_correct =, below_loss =}, got " .. E.show(opts))
   end
-  for k in pairs(opts) do
-    if k ~= 1 and not allowed[k] then
-      fail(("conditional: unknown option '%s' (reg, skip_correct, below_loss, threshold, logits)")
-        :format(tostring(k)))
-    end
-  end
-  local reg = opts[1] or opts.reg
+  local named = {}
+  for k, v in pairs(opts) do if k ~= 1 then named[k] = v end end
+  named = E.options(API, named, SCHEMA)
+  local reg = opts[1] or named.reg
+  opts = named
   if type(reg) == "function" then
     reg = R.wrap(reg, "function")
   elseif not R.is_regularizer(reg) then
-    fail("conditional: the first entry must be a regularizer or a function, got " .. type(reg))
-  end
-  if opts.below_loss ~= nil and type(opts.below_loss) ~= "number" then
-    fail("conditional: below_loss must be a number, got " .. type(opts.below_loss))
+    fail(API .. ": the first entry must be a regularizer or a function, got " .. E.show(reg))
   end
   if not opts.skip_correct and opts.below_loss == nil then
-    fail("conditional: give skip_correct = true or below_loss = <number> (else use the regularizer itself)")
+    fail(API .. ": give skip_correct = true or below_loss = <number> (else use the regularizer itself)")
   end
   local parts = { tostring(reg) }
   if opts.skip_correct then parts[#parts + 1] = "skip_correct" end
   if opts.below_loss then parts[#parts + 1] = "below_loss=" .. tostring(opts.below_loss) end
-  return setmetatable({
+  return setmetatable(R.guard {
     kind = "Conditional", reg = reg, on = reg.on,
     skip_correct = opts.skip_correct, below_loss = opts.below_loss,
-    threshold = opts.threshold or 0.5, logits = opts.logits,
+    threshold = opts.threshold, logits = opts.logits,
     description = ("Conditional(%s)"):format(table.concat(parts, ", ")),
     apply = apply,
   }, getmetatable(reg))

@@ -28,24 +28,14 @@
 -- Custom: wrap(fn, "Description(...)") gives a plain function a description.
 -- Every regularizer prints as one line (tostring), as saved with runs.
 local torch = require "torch"
+local E = require "clara.error"
 
 local R = {}
 
 -- {====================== the regularizer object ======================
 
--- raise msg at the first caller outside clara's regularizer files, so the
--- position names the user's line, however deep the check sits
-function R.fail(msg)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then return error(msg, 0) end
-    if not info.source:find("clara/regularizers/", 1, true) and info.what ~= "C" then
-      return error(msg, level)
-    end
-    level = level + 1
-  end
-end
+-- raise msg (which starts with the regularizer's kind) at the user's line
+function R.fail(msg) E.raise(nil, msg) end
 local fail = R.fail
 
 local Reg = {}
@@ -58,35 +48,27 @@ Reg.__call = function(self, output, extras)
   return self:apply(output, extras or {})
 end
 
-local function new(kind, fields)
-  fields.kind = kind
-  return setmetatable(fields, Reg)
-end
 R.is_regularizer = function(x) return getmetatable(x) == Reg end
 
-local function check_opts(fname, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    fail(("%s: options must be a table, got %s"):format(fname, type(opts)))
-  end
-  for k in pairs(opts) do
-    if type(k) ~= "number" and not allowed[k] then
-      local names = {}
-      for a in pairs(allowed) do names[#names + 1] = a end
-      table.sort(names)
-      fail(("%s: unknown option '%s' (%s)"):format(fname, tostring(k), table.concat(names, ", ")))
+-- a regularizer's methods (apply, per_sample) say so when called with '.'
+function R.guard(fields)
+  for _, name in ipairs { "apply", "per_sample" } do
+    local f = fields[name]
+    if f then
+      local check = E.method_check(fields.kind, name, R.is_regularizer)
+      fields[name] = function(self, ...) check(self); return f(self, ...) end
     end
   end
-  return opts
+  return fields
 end
 
-local function choice(fname, value, choices, default)
-  if value == nil then return default end
-  for _, c in ipairs(choices) do
-    if value == c then return value end
-  end
-  fail(("%s: unknown value '%s' (%s)"):format(fname, tostring(value), table.concat(choices, ", ")))
+local function new(kind, fields)
+  fields.kind = kind
+  return setmetatable(R.guard(fields), Reg)
 end
+
+local REDUCTION = { type = "string", enum = { "mean", "sum" }, default = "mean",
+                    doc = "the batch's penalty: the mean or the sum over samples" }
 
 -- }====================================================================
 
@@ -123,15 +105,13 @@ local function gather_params(self, extras)
 end
 
 local function param_reg(kind, penalty)
-  local allowed = { params = true, exclude_bias = true, filter = true }
+  local schema = {
+    params = { type = "table", doc = "a fixed list of tensors (else extras.model's or extras.params)" },
+    exclude_bias = { type = "boolean", doc = "skip one-dimensional parameters (biases, norm scales)" },
+    filter = { type = "function", doc = "filter(name, p) -> keep?" },
+  }
   return function(opts)
-    opts = check_opts(kind, opts, allowed)
-    if opts.filter ~= nil and type(opts.filter) ~= "function" then
-      fail(("%s: option 'filter' must be a function, got %s"):format(kind, type(opts.filter)))
-    end
-    if opts.params ~= nil and type(opts.params) ~= "table" then
-      fail(("%s: option 'params' must be a list of tensors, got %s"):format(kind, type(opts.params)))
-    end
+    opts = E.options("clara.regularizers." .. kind:lower(), opts, schema)
     local what = opts.exclude_bias and "params, exclude_bias" or "params"
     if opts.filter then what = what .. ", filtered" end
     return new(kind, {
@@ -180,10 +160,10 @@ local function output_reg(kind, describe, per_sample, reduction)
   })
 end
 
-local function activity(kind, elementwise)
+local function activity(kind, api, elementwise)
   return function(opts)
-    opts = check_opts(kind, opts, { reduction = true })
-    local reduction = choice(kind, opts.reduction, { "mean", "sum" }, "mean")
+    opts = E.options("clara.regularizers." .. api, opts, { reduction = REDUCTION })
+    local reduction = opts.reduction
     -- per sample: the mean (or sum) of its elements, so "mean" over samples
     -- is the mean over every element, as PyTorch's reduction
     local function per_sample(output)
@@ -194,8 +174,8 @@ local function activity(kind, elementwise)
   end
 end
 
-R.activity_l2 = activity("ActivityL2", function(x) return x * x end)
-R.activity_l1 = activity("ActivityL1", function(x) return x:abs() end)
+R.activity_l2 = activity("ActivityL2", "activity_l2", function(x) return x * x end)
+R.activity_l1 = activity("ActivityL1", "activity_l1", function(x) return x:abs() end)
 
 -- entropy of each sample's predicted distribution
 local function entropy_of(output, from)
@@ -224,11 +204,16 @@ local function entropy_of(output, from)
   return -plogp:sum(2):mean(2)
 end
 
-local function entropy_reg(kind, sign)
+local ENTROPY_OPTS = {
+  from = { type = "string", enum = { "logits", "probs", "log_probs" }, default = "logits",
+           doc = "what the output holds" },
+  reduction = REDUCTION,
+}
+
+local function entropy_reg(kind, api, sign)
   return function(opts)
-    opts = check_opts(kind, opts, { from = true, reduction = true })
-    local from = choice(kind, opts.from, { "logits", "probs", "log_probs" }, "logits")
-    local reduction = choice(kind, opts.reduction, { "mean", "sum" }, "mean")
+    opts = E.options("clara.regularizers." .. api, opts, ENTROPY_OPTS)
+    local from, reduction = opts.from, opts.reduction
     local function per_sample(output)
       local h = entropy_of(output, from)
       return sign < 0 and -h or h
@@ -237,8 +222,8 @@ local function entropy_reg(kind, sign)
   end
 end
 
-R.confidence_penalty = entropy_reg("ConfidencePenalty", -1)
-R.entropy = entropy_reg("Entropy", 1)
+R.confidence_penalty = entropy_reg("ConfidencePenalty", "confidence_penalty", -1)
+R.entropy = entropy_reg("Entropy", "entropy", 1)
 
 -- }===========================================================
 
@@ -259,4 +244,5 @@ end
 
 R.conditional = function(opts) return require("clara.regularizers.conditional")(R, opts) end
 
-return R
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(R, "clara.regularizers")

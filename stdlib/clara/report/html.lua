@@ -8,6 +8,7 @@
 --   {kind = "figures", items = {{caption =, png =, svg =}}}   (paths of the images)
 --   {kind = "list", items = {text, ...}}   {kind = "pre", caption =, text =}
 local fs = require "clara.fs"
+local E = require "clara.error"
 
 local html = {}
 
@@ -50,7 +51,7 @@ local MIME = { png = "image/png", svg = "image/svg+xml" }
 -- an image file as a data: URI
 function html.data_uri(path, format)
   local bytes = fs.read(path)
-  if not bytes then error(("clara.report: cannot read the chart '%s'"):format(path), 0) end
+  if not bytes then E.raise(nil, ("clara.report: cannot read the chart '%s'"):format(path)) end
   return ("data:%s;base64,%s"):format(MIME[format], html.base64(bytes))
 end
 
@@ -154,7 +155,7 @@ function html.page(title, blocks, opts)
   }
   for _, b in ipairs(blocks) do
     local draw = DRAW[b.kind]
-    if not draw then error("clara.report.html: unknown block kind '" .. tostring(b.kind) .. "'", 2) end
+    if not draw then E.raise(nil, "clara.report.html: unknown block kind '" .. tostring(b.kind) .. "'") end
     out[#out + 1] = draw(b, opts.embed or "png")
   end
   out[#out + 1] = ("<footer>Written by clara %s from %s. Each chart's data (.dat), gnuplot script (.gp), "

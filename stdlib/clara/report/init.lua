@@ -16,6 +16,7 @@
 -- that is not an earlier clara report is never replaced.
 -- Options: out = DIR, embed = "png" | "svg" (what report.html embeds).
 local fs = require "clara.fs"
+local E = require "clara.error"
 local lfs = require "lfs"
 local core = require "clara.signal.core"
 local load = require "clara.report.load"
@@ -29,7 +30,7 @@ report.load = load
 local SECTIONS = { run = "clara.report.run", cv = "clara.report.cv", battery = "clara.report.battery" }
 local KIND_NAME = { run = "run", cv = "cross-validation", battery = "battery" }
 
-local function fail(msg) error("clara.report: " .. msg, 0) end
+local function fail(msg) require("clara.error").raise("clara.report", msg) end
 
 -- {==================== the output directory ====================
 
@@ -127,21 +128,20 @@ local function render(items, out, opts)
   return { dir = out, html = fs.join(out, "report.html") }
 end
 
+local BUILD_OPTS = {
+  out = { type = "string", check = function(v) return v ~= "", "must be a directory name, got ''" end,
+          doc = "one page for all the directories, in this directory" },
+  embed = { type = "string", enum = { "png", "svg" }, doc = "the charts' format inside the page" },
+}
+
 -- build(dirs, {out =, embed =}) -> {{dir =, html =}, ...}
 function report.build(dirs, opts)
   -- 1. arguments
   if type(dirs) == "string" then dirs = { dirs } end
   if type(dirs) ~= "table" or #dirs == 0 then
-    error("clara.report.build: a directory or a list of directories expected, got " .. type(dirs), 2)
+    E.raise(nil, "clara.report.build: a directory or a list of directories expected, got " .. type(dirs))
   end
-  opts = opts or {}
-  if type(opts) ~= "table" then error("clara.report.build: options table expected, got " .. type(opts), 2) end
-  if opts.out ~= nil and (type(opts.out) ~= "string" or opts.out == "") then
-    error("clara.report.build: out must be a directory name, got " .. tostring(opts.out), 2)
-  end
-  if opts.embed ~= nil and opts.embed ~= "png" and opts.embed ~= "svg" then
-    error("clara.report.build: embed must be 'png' or 'svg', got " .. tostring(opts.embed), 2)
-  end
+  opts = E.options("clara.report.build", opts, BUILD_OPTS)
   -- 2. every directory read (and every output checked) before any write
   local ok, res = pcall(function()
     local items = {}
@@ -158,8 +158,9 @@ function report.build(dirs, opts)
     for i, p in ipairs(plan) do written[i] = render(p.items, p.out, opts) end
     return written
   end)
-  if not ok then error(res, 2) end
+  if not ok then error(res, 0) end -- raised at the user's line already
   return res
 end
 
-return report
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(report, "clara.report")

@@ -12,7 +12,7 @@ local lfs = require "lfs"
 
 local load = {}
 
-local function fail(msg) error("clara.report: " .. msg, 0) end
+local function fail(msg) require("clara.error").raise("clara.report", msg) end
 
 -- a JSON object (or, with list_ok, a list) from dir/name; nil when the
 -- file is absent

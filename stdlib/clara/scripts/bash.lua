@@ -161,7 +161,10 @@ exit 0
 ]=]
 
 return scripts.guard(function(b, opts)
-  local ctx = scripts.context(b, opts, "clara.scripts.bash")
+  local ctx = scripts.context(b, opts, "clara.scripts.bash", {
+    jobs = { type = "number|string", doc = "entries run at once" },
+    nohup = { type = "boolean", doc = "detach under nohup" },
+  })
   opts = opts or {}
   local jobs = math.tointeger(tonumber(opts.jobs or 1))
   if not jobs or jobs < 1 then fail("jobs must be a positive integer, got '" .. tostring(opts.jobs) .. "'") end

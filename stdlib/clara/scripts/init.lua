@@ -20,22 +20,26 @@
 -- directory), log_dir (default: <battery dir>/logs).
 local lfs = require "lfs"
 local fs = require "clara.fs"
+local E = require "clara.error"
 
 local scripts = {}
 
--- errors are raised without a position; scripts.guard puts the caller's on
-local function fail(msg) error({ message = msg }, 0) end
+-- msg (it names the API) raised at the user's line, or with no position
+-- when the command line (clara script) called
+local function fail(msg) E.raise(nil, msg) end
 
--- guard(generate): generate(b, opts), its errors at the caller's line
-function scripts.guard(generate)
-  return function(b, opts)
-    local ok, res, ctx = pcall(generate, b, opts)
-    if ok then return res, ctx end
-    if type(res) == "table" and res.message then error(res.message, 2) end
-    error(res, 0)
-  end
-end
+-- guard(generate): generate(b, opts) as it is: clara.error already puts
+-- the user's line on its errors (kept for the generators written with it)
+function scripts.guard(generate) return generate end
 scripts.fail = fail
+
+-- the options every script takes; each generator adds its own
+scripts.COMMON = {
+  workdir = { type = "string", doc = "where the script runs clara (default: the current directory)" },
+  battery_file = { type = "string", doc = "the battery's path (default: the battery's source)" },
+  clara = { type = "string", doc = "the clara program the script runs (default: this one)" },
+  log_dir = { type = "string", doc = "the entries' logs (default: <battery dir>/logs)" },
+}
 
 -- shell_quote(s): one bash word, whatever s holds.  Double quotes with
 -- \ before $ ` " \ (single quotes would do, but shellcheck takes a '$'
@@ -77,11 +81,14 @@ local function check_battery(b, who)
   end
 end
 
--- context(b, opts, who): what every template needs, with absolute paths
-function scripts.context(b, opts, who)
+-- context(b, opts, who[, schema]): what every template needs, with absolute
+-- paths; opts checked against COMMON and the generator's schema
+function scripts.context(b, opts, who, schema)
   check_battery(b, who)
-  opts = opts or {}
-  if type(opts) ~= "table" then fail(who .. ": options table expected, got " .. type(opts)) end
+  local full = {}
+  for k, v in pairs(scripts.COMMON) do full[k] = v end
+  for k, v in pairs(schema or {}) do full[k] = v end
+  opts = E.options(who, opts, full)
   -- 1. the directory relative out_dirs are resolved from, and the files
   -- (paths given relative are relative to the current directory; the
   -- battery's out_dir to workdir, where the scripts will run clara)

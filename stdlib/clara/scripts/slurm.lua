@@ -49,6 +49,21 @@ local function positive_int(opts, key, default, max)
   return n
 end
 
+-- the options' names and types (a value from the command line is a
+-- string); `options` checks the values against each other
+local COUNT = "number|string"
+local SCHEMA = {
+  time = { type = "string|number", doc = "the time limit (HH:MM:SS, D-HH:MM:SS, MM ...)" },
+  signal_lead = { type = COUNT, doc = "seconds between the warning signal and the limit" },
+  cpus = { type = COUNT, doc = "CPUs per task" },
+  mem = { type = "string|number", doc = "memory per task (8G, 500M, 16000)" },
+  max_parallel = { type = COUNT, doc = "tasks running at once" },
+  max_requeues = { type = COUNT, doc = "requeues of a task before it counts as failed" },
+  gpus = { type = COUNT, doc = "GPUs per task" },
+  partition = { type = "string", doc = "the SLURM partition" },
+  account = { type = "string", doc = "the SLURM account" },
+}
+
 -- 1. the options, checked against each other
 local function options(opts)
   local o = {}
@@ -181,7 +196,7 @@ exit "$rc"
 ]=]
 
 return scripts.guard(function(b, opts)
-  local ctx = scripts.context(b, opts, "clara.scripts.slurm")
+  local ctx = scripts.context(b, opts, "clara.scripts.slurm", SCHEMA)
   local o = options(opts or {})
   local q = scripts.shell_quote
   -- %x job name, %A array job id, %a task index; a '%' of the path is "%%"

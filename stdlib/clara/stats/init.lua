@@ -55,4 +55,5 @@ for _, name in ipairs { "lgamma", "betainc", "gammainc", "gammaincc", "t_cdf", "
 end
 stats.special = special
 
-return stats
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(stats, "clara.stats")

@@ -9,6 +9,7 @@
 --   special.t_cdf(t, df), special.t_sf(t, df)          P(T <= t), P(T > t)
 --   special.t_two_sided(t, df)                         P(|T| >= |t|)
 --   special.normal_cdf(z), special.normal_sf(z)        Φ(z), 1 - Φ(z)
+local E = require "clara.error"
 local special = {}
 
 local EPS = 1e-15        -- a continued fraction stops when a step changes it by less
@@ -22,7 +23,7 @@ local LANCZOS = { 0.99999999999980993, 676.5203681218851, -1259.1392167224028,
   -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7 }
 
 function special.lgamma(x)
-  if x <= 0 then error("clara.stats.special.lgamma: x > 0 expected, got " .. tostring(x), 2) end
+  if x <= 0 then E.raise(nil, "clara.stats.special.lgamma: x > 0 expected, got " .. tostring(x)) end
   if x < 0.5 then
     return math.log(math.pi / math.sin(math.pi * x)) - special.lgamma(1 - x)
   end
@@ -63,7 +64,7 @@ local function beta_fraction(a, b, x)
     f = f * step
     if math.abs(step - 1) < EPS then return f end
   end
-  error(("clara.stats.special.betainc: no convergence for a = %g, b = %g, x = %g"):format(a, b, x), 3)
+  E.raise(nil, ("clara.stats.special.betainc: no convergence for a = %g, b = %g, x = %g"):format(a, b, x))
 end
 
 -- ibeta(a, b, x, y) with y = 1 - x given by the caller, who can often
@@ -81,15 +82,15 @@ end
 
 local function check_ab(fname, a, b)
   if not (type(a) == "number" and a > 0 and type(b) == "number" and b > 0) then
-    error(("clara.stats.special.%s: a > 0 and b > 0 expected, got a = %s, b = %s")
-          :format(fname, tostring(a), tostring(b)), 3)
+    E.raise(nil, ("clara.stats.special.%s: a > 0 and b > 0 expected, got a = %s, b = %s")
+          :format(fname, tostring(a), tostring(b)))
   end
 end
 
 function special.betainc(a, b, x)
   check_ab("betainc", a, b)
   if type(x) ~= "number" or not (x >= 0 and x <= 1) then
-    error("clara.stats.special.betainc: x in [0, 1] expected, got " .. tostring(x), 2)
+    E.raise(nil, "clara.stats.special.betainc: x in [0, 1] expected, got " .. tostring(x))
   end
   return ibeta(a, b, x, 1 - x)
 end
@@ -107,7 +108,7 @@ local function gamma_series(a, x)
       return sum * math.exp(a * math.log(x) - x - special.lgamma(a))
     end
   end
-  error(("clara.stats.special.gammainc: no convergence for a = %g, x = %g"):format(a, x), 3)
+  E.raise(nil, ("clara.stats.special.gammainc: no convergence for a = %g, x = %g"):format(a, x))
 end
 
 local function gamma_fraction(a, x)
@@ -128,13 +129,13 @@ local function gamma_fraction(a, x)
       return f * math.exp(a * math.log(x) - x - special.lgamma(a))
     end
   end
-  error(("clara.stats.special.gammaincc: no convergence for a = %g, x = %g"):format(a, x), 3)
+  E.raise(nil, ("clara.stats.special.gammaincc: no convergence for a = %g, x = %g"):format(a, x))
 end
 
 local function check_ax(fname, a, x)
   if not (type(a) == "number" and a > 0 and type(x) == "number" and x >= 0) then
-    error(("clara.stats.special.%s: a > 0 and x >= 0 expected, got a = %s, x = %s")
-          :format(fname, tostring(a), tostring(x)), 3)
+    E.raise(nil, ("clara.stats.special.%s: a > 0 and x >= 0 expected, got a = %s, x = %s")
+          :format(fname, tostring(a), tostring(x)))
   end
 end
 
@@ -155,9 +156,9 @@ end
 -- 4. the Student t distribution with df degrees of freedom:
 --    P(|T| >= |t|) = I_x(df/2, 1/2) with x = df / (df + t²)
 local function check_df(fname, t, df)
-  if type(t) ~= "number" or t ~= t then error(("clara.stats.%s: t (a number) expected, got %s"):format(fname, tostring(t)), 3) end
+  if type(t) ~= "number" or t ~= t then E.raise(nil, ("clara.stats.%s: t (a number) expected, got %s"):format(fname, tostring(t))) end
   if type(df) ~= "number" or not (df > 0) then
-    error(("clara.stats.%s: degrees of freedom > 0 expected, got %s"):format(fname, tostring(df)), 3)
+    E.raise(nil, ("clara.stats.%s: degrees of freedom > 0 expected, got %s"):format(fname, tostring(df)))
   end
 end
 
@@ -191,12 +192,12 @@ local function upper_tail(z)      -- 1 - Φ(z) for z >= 0
 end
 
 function special.normal_sf(z)
-  if type(z) ~= "number" or z ~= z then error("clara.stats.normal_sf: z (a number) expected, got " .. tostring(z), 2) end
+  if type(z) ~= "number" or z ~= z then E.raise(nil, "clara.stats.normal_sf: z (a number) expected, got " .. tostring(z)) end
   return z >= 0 and upper_tail(z) or 1 - upper_tail(-z)
 end
 
 function special.normal_cdf(z)
-  if type(z) ~= "number" or z ~= z then error("clara.stats.normal_cdf: z (a number) expected, got " .. tostring(z), 2) end
+  if type(z) ~= "number" or z ~= z then E.raise(nil, "clara.stats.normal_cdf: z (a number) expected, got " .. tostring(z)) end
   return z <= 0 and upper_tail(-z) or 1 - upper_tail(z)
 end
 

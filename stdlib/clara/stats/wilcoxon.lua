@@ -18,6 +18,7 @@
 --     opts.correction = false gives SciPy's default numbers.
 -- opts: {method = "auto" | "exact" | "approx", correction = true}
 local input = require "clara.stats.input"
+local E = require "clara.error"
 local special = require "clara.stats.special"
 
 local EXACT_MAX = 25     -- "auto" uses the exact distribution up to here
@@ -89,18 +90,12 @@ local function approx(n, w, groups, correction)
 end
 
 local function options(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("clara.stats.wilcoxon: options must be a table, got " .. type(opts), 3) end
-  for k in pairs(opts) do
-    if k ~= "method" and k ~= "correction" then
-      error("clara.stats.wilcoxon: unknown option '" .. tostring(k) .. "' (method, correction)", 3)
-    end
-  end
-  local method = opts.method or "auto"
-  if method ~= "auto" and method ~= "exact" and method ~= "approx" then
-    error("clara.stats.wilcoxon: method must be 'auto', 'exact' or 'approx', got " .. tostring(method), 3)
-  end
-  return method, opts.correction ~= false
+  opts = E.options("clara.stats.wilcoxon", opts, {
+    method = { type = "string", enum = { "auto", "exact", "approx" }, default = "auto",
+               doc = "the p-value's computation" },
+    correction = { type = "boolean", default = true, doc = "continuity correction of the normal approximation" },
+  })
+  return opts.method, opts.correction
 end
 
 local function wilcoxon(a, b, opts)
@@ -127,12 +122,12 @@ local function wilcoxon(a, b, opts)
   -- 3. exact or approximate p
   local untied = zeros == 0 and #groups == 0
   if method == "exact" and not untied then
-    error(("clara.stats.wilcoxon: the exact distribution needs distinct nonzero differences, "
-           .. "got %d zeros and %d tied values; use method = 'approx'"):format(zeros, r.ties), 2)
+    E.raise(nil, ("clara.stats.wilcoxon: the exact distribution needs distinct nonzero differences, "
+           .. "got %d zeros and %d tied values; use method = 'approx'"):format(zeros, r.ties))
   end
   if method == "exact" and n > EXACT_LIMIT then
-    error(("clara.stats.wilcoxon: exact p for %d pairs would take too long (at most %d); use method = 'approx'")
-          :format(n, EXACT_LIMIT), 2)
+    E.raise(nil, ("clara.stats.wilcoxon: exact p for %d pairs would take too long (at most %d); use method = 'approx'")
+          :format(n, EXACT_LIMIT))
   end
   if method == "exact" or (method == "auto" and untied and n <= EXACT_MAX) then
     r.method = "exact"

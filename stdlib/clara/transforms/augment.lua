@@ -13,10 +13,14 @@
 -- Images are (H, W) or (C, H, W): the last two dims.
 local torch = require "torch"
 local base = require "clara.transforms.base"
+local E = require "clara.error"
 
 local M = {}
 
-local COMMON = { n = true, keep_original = true }
+local COMMON = {
+  n = { type = "integer", min = 0, default = 1, doc = "augmented samples per sample" },
+  keep_original = { type = "boolean", default = false, doc = "yield the sample itself first" },
+}
 
 -- a description's arguments, as options
 local function args(d)
@@ -26,14 +30,12 @@ local function args(d)
 end
 
 local function options(opts, extra, fname)
-  local allowed = {}
-  for k in pairs(COMMON) do allowed[k] = true end
-  for k in pairs(extra) do allowed[k] = true end
-  opts = base.options(opts, allowed, fname)
-  local n = opts.n or 1
-  if math.type(n) ~= "integer" or n < 0 then
-    error(("%s: n must be a non-negative integer, got %s"):format(fname, tostring(n)), 3)
-  end
+  local schema = {}
+  for k, spec in pairs(COMMON) do schema[k] = spec end
+  for k, spec in pairs(extra) do schema[k] = spec end
+  opts = base.options(opts, schema, fname)
+  -- expand keeps the n samples of each input in a Lua list
+  local n = E.limit(fname, "n (augmented samples per sample)", math.tointeger(opts.n), "table_elements")
   return opts, n, opts.keep_original and true or false
 end
 
@@ -43,7 +45,7 @@ end
 
 -- the generator all augmentations share: original first if kept, then n draws
 local function generate(self, x, fname)
-  if not torch.is_tensor(x) then error(("%s: expected a tensor sample, got %s"):format(fname, type(x)), 3) end
+  if not torch.is_tensor(x) then base.raise(("%s: expected a tensor sample, got %s"):format(fname, type(x))) end
   self:check(x)
   return coroutine.wrap(function()
     if self.keep_original then coroutine.yield(x) end
@@ -65,7 +67,7 @@ local function expand(self, xb, ...)
       for k = 1, others.n do cols[k][#cols[k] + 1] = others[k][i] end
     end
   end
-  if #xs == 0 then error(self.name .. ":expand: the augmentation yielded no samples", 2) end
+  if #xs == 0 then base.raise(self.name .. ":expand: the augmentation yielded no samples") end
   local out = { torch.stack(xs) }
   for k = 1, others.n do out[k + 1] = torch.stack(cols[k]) end
   return table.unpack(out, 1, others.n + 1)
@@ -83,7 +85,7 @@ end
 
 local function image_dims(x, fname)
   if x:dim() < 2 then
-    error(("%s: expected an image (H, W) or (C, H, W), got shape (%s)"):format(fname, table.concat(x:size(), ", ")), 4)
+    base.raise(("%s: expected an image (H, W) or (C, H, W), got shape (%s)"):format(fname, table.concat(x:size(), ", ")))
   end
   return x:size(-2), x:size(-1)
 end
@@ -111,10 +113,10 @@ end
 -- 1. flip
 local Flip = class("RandomFlip")
 function M.flip(opts)
-  local o, n, keep = options(opts, { p = true, dim = true }, "RandomFlip")
+  local o, n, keep = options(opts, { p = { type = "number", min = 0, max = 1, default = 0.5, doc = "the chance of a flip" },
+                                       dim = { type = "integer", doc = "the dim flipped (default: the last)" } }, "RandomFlip")
   local p, dim = o.p or 0.5, o.dim or -1
-  if type(p) ~= "number" or p < 0 or p > 1 then error("RandomFlip: p must be in [0, 1], got " .. tostring(p), 2) end
-  if math.type(dim) ~= "integer" then error("RandomFlip: dim must be an integer, got " .. tostring(dim), 2) end
+  if math.type(dim) ~= "integer" then base.raise("RandomFlip: dim must be an integer, got " .. tostring(dim)) end
   return setmetatable({ p = p, dim = dim, n = n, keep_original = keep }, Flip)
 end
 function Flip:draw(x)
@@ -138,17 +140,17 @@ function M.random_crop(opts)
   if math.type(size) == "integer" then h, w = size, size
   elseif type(size) == "table" then h, w = size[1], size[2] end
   if math.type(h) ~= "integer" or math.type(w) ~= "integer" or h < 1 or w < 1 then
-    error("RandomCrop: size must be a positive integer or {h, w}, got " .. tostring(size), 2)
+    base.raise("RandomCrop: size must be a positive integer or {h, w}, got " .. tostring(size))
   end
   if math.type(padding) ~= "integer" or padding < 0 then
-    error("RandomCrop: padding must be a non-negative integer, got " .. tostring(padding), 2)
+    base.raise("RandomCrop: padding must be a non-negative integer, got " .. tostring(padding))
   end
   return setmetatable({ h = h, w = w, padding = padding, n = n, keep_original = keep }, Crop)
 end
 function Crop:check(x)
   local h, w = image_dims(x, "RandomCrop")
   if self.h > h + 2 * self.padding or self.w > w + 2 * self.padding then
-    error(("RandomCrop: a %dx%d crop does not fit a %dx%d image padded by %d"):format(self.h, self.w, h, w, self.padding), 4)
+    base.raise(("RandomCrop: a %dx%d crop does not fit a %dx%d image padded by %d"):format(self.h, self.w, h, w, self.padding))
   end
 end
 function Crop:draw(x)
@@ -174,7 +176,7 @@ function M.shift(opts)
   local o, n, keep = options(opts, { max = true }, "RandomShift")
   local max = o.max
   if math.type(max) ~= "integer" or max < 0 then
-    error("RandomShift: max must be a non-negative integer (pixels), got " .. tostring(max), 2)
+    base.raise("RandomShift: max must be a non-negative integer (pixels), got " .. tostring(max))
   end
   return setmetatable({ max = max, n = n, keep_original = keep }, Shift)
 end
@@ -195,9 +197,9 @@ base.register("RandomShift", function(d) return M.shift(args(d)) end)
 -- 4. Gaussian noise, any shape
 local Noise = class("Noise")
 function M.noise(opts)
-  local o, n, keep = options(opts, { std = true }, "Noise")
+  local o, n, keep = options(opts, { std = { type = "number", min = 0, doc = "the noise's standard deviation" } }, "Noise")
   local std = o.std
-  if type(std) ~= "number" or std < 0 then error("Noise: std must be a non-negative number, got " .. tostring(std), 2) end
+  if type(std) ~= "number" or std < 0 then base.raise("Noise: std must be a non-negative number, got " .. tostring(std)) end
   return setmetatable({ std = std, n = n, keep_original = keep }, Noise)
 end
 function Noise:draw(x)
@@ -220,11 +222,11 @@ end
 AugChain.expand = expand
 function M.chain(steps)
   if type(steps) ~= "table" or #steps == 0 then
-    error("augment.chain: expected a non-empty list of augmentations", 2)
+    base.raise("augment.chain: expected a non-empty list of augmentations")
   end
   for k, a in ipairs(steps) do
     if type(a) ~= "table" or type(a.count) ~= "function" then
-      error(("augment.chain: step #%d is not an augmentation (T.augment.*)"):format(k), 2)
+      base.raise(("augment.chain: step #%d is not an augmentation (T.augment.*)"):format(k))
     end
   end
   return setmetatable({ steps = { table.unpack(steps) } }, AugChain)

@@ -4,13 +4,29 @@
 --   step:describe()   a plain table (JSON-able) with `name` and the arguments
 -- and the registry from which from_description rebuilds a step.
 local torch = require "torch"
+local E = require "clara.error"
 
 local M = { registry = {} }
 
--- a class: instances are called as step(x) -> step:forward(x)
+-- a class: instances are called as step(x) -> step:forward(x).  Methods
+-- land in a table behind the class, each wrapped on assignment so that a
+-- call made with '.' (step.forward(x)) says so; metamethods stay on C.
 function M.class(name)
-  local C = { __name = name, name = name }
-  C.__index = C
+  local C = { __name = name }
+  local methods = { name = name }
+  local function is_instance(self) return getmetatable(self) == C end
+  C.__index = methods
+  setmetatable(C, {
+    __index = methods,
+    __newindex = function(_, k, v)
+      if type(k) == "string" and k:sub(1, 2) == "__" then return rawset(C, k, v) end
+      if type(v) == "function" and type(k) == "string" then
+        local check, f = E.method_check(name, k, is_instance), v
+        v = function(self, ...) check(self); return f(self, ...) end
+      end
+      methods[k] = v
+    end,
+  })
   C.__call = function(self, ...) return self:forward(...) end
   C.__tostring = function(self) return self:label() end
   C.label = function() return name .. "()" end
@@ -74,20 +90,21 @@ end
 -- as a float tensor: transforms of uint8 images compute in float32
 function M.float(x, fname)
   if not torch.is_tensor(x) then
-    error(("%s: expected a tensor, got %s"):format(fname, type(x)), 3)
+    E.raise(fname, "expected a tensor, got %s", E.show(x))
   end
   if x:is_floating_point() then return x end
   return x:float()
 end
 
--- option tables: unknown keys are a typo, said so
-function M.options(opts, allowed, fname)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then error(("%s: options must be a table, got %s"):format(fname, type(opts)), 3) end
-  for k in pairs(opts) do
-    if not allowed[k] then error(("%s: unknown option '%s'"):format(fname, tostring(k)), 3) end
-  end
-  return opts
+-- option tables against a schema {key = spec} (clara.error's; `true` for
+-- any value): unknown keys, wrong types, NaN and values out of range raise
+function M.options(opts, schema, fname)
+  local full = {}
+  for k, spec in pairs(schema) do full[k] = spec == true and { type = "any" } or spec end
+  return E.options(fname, opts, full)
 end
+
+-- raise msg (it names the step) at the user's line
+function M.raise(msg) E.raise(nil, msg) end
 
 return M

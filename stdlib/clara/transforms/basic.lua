@@ -5,6 +5,7 @@
 -- a held-out test partition (see clara.data.partition).
 local torch = require "torch"
 local base = require "clara.transforms.base"
+local E = require "clara.error"
 
 local M = {}
 
@@ -14,9 +15,9 @@ local function refuse_held_out(x, fname)
 end
 
 local function check_rows(x, fname)
-  if not torch.is_tensor(x) then error(("%s: expected a tensor of rows, got %s"):format(fname, type(x)), 3) end
+  if not torch.is_tensor(x) then base.raise(("%s: expected a tensor of rows, got %s"):format(fname, type(x))) end
   if x:dim() == 0 or x:size(1) == 0 then
-    error(("%s: cannot fit on an empty tensor (shape (%s))"):format(fname, table.concat(x:size(), ", ")), 3)
+    base.raise(("%s: cannot fit on an empty tensor (shape (%s))"):format(fname, table.concat(x:size(), ", ")))
   end
   refuse_held_out(x, fname)
 end
@@ -24,7 +25,7 @@ end
 -- 1. Scale(s): x * s
 local Scale = base.class("Scale")
 function M.Scale(s)
-  if type(s) ~= "number" then error("Scale: expected a number factor, e.g. Scale(1/255), got " .. type(s), 2) end
+  if type(s) ~= "number" then base.raise("Scale: expected a number factor, e.g. Scale(1/255), got " .. type(s)) end
   return setmetatable({ factor = s }, Scale)
 end
 function Scale:forward(x) return base.float(x, "Scale") * self.factor end
@@ -40,20 +41,32 @@ local Normalize = base.class("Normalize")
 
 local function as_stat(v, what)
   if v == nil or type(v) == "number" then return v end
-  if torch.is_tensor(v) then return base.float(v, "Normalize") end
-  if type(v) == "table" then return torch.tensor(v, { dtype = "float32" }) end
-  error(("Normalize: %s must be a number, a list or a tensor, got %s"):format(what, type(v)), 3)
+  local t
+  if torch.is_tensor(v) then t = base.float(v, "Normalize") end
+  if type(v) == "table" then
+    for k, x in ipairs(v) do
+      if type(x) ~= "number" then base.raise(("Normalize: %s[%d] must be a number, got %s"):format(what, k, E.show(x))) end
+    end
+    t = torch.tensor(v, { dtype = "float32" })
+  end
+  if not t then base.raise(("Normalize: %s must be a number, a list or a tensor, got %s"):format(what, E.show(v))) end
+  if t:ne(t):any():item() then base.raise(("Normalize: %s holds NaN"):format(what)) end
+  return t
 end
 
-local NORMALIZE_OPTS = { mean = true, std = true }
+local STAT = { type = "number|table|tensor", doc = "a number, a list or a tensor (broadcast over the trailing dims)" }
+local NORMALIZE_OPTS = { mean = STAT, std = STAT }
 local function new_normalize(opts)
   opts = base.options(opts, NORMALIZE_OPTS, "Normalize")
   if (opts.mean == nil) ~= (opts.std == nil) then
-    error("Normalize: give both mean and std, or neither (then fit it)", 3)
+    base.raise("Normalize: give both mean and std, or neither (then fit it)")
   end
   local self = setmetatable({ mean = as_stat(opts.mean, "mean"), std = as_stat(opts.std, "std") }, Normalize)
   if type(self.std) == "number" and self.std <= 0 then
-    error(("Normalize: std must be positive, got %g"):format(self.std), 3)
+    base.raise(("Normalize: std must be positive, got %g"):format(self.std))
+  end
+  if torch.is_tensor(self.std) and not self.std:gt(0):all():item() then
+    base.raise("Normalize: std must be positive everywhere, got a value <= 0")
   end
   return self
 end
@@ -72,7 +85,7 @@ M.Normalize = setmetatable({ fit = function(x) return new_normalize():fit(x) end
   { __call = function(_, opts) return new_normalize(opts) end })
 
 function Normalize:forward(x)
-  if self.mean == nil then error("Normalize: not fitted (give mean and std, or call :fit(train_x))", 2) end
+  if self.mean == nil then base.raise("Normalize: not fitted (give mean and std, or call :fit(train_x))") end
   return (base.float(x, "Normalize") - self.mean) / self.std
 end
 function Normalize:label()
@@ -93,10 +106,7 @@ end)
 -- StandardScaler); a constant feature keeps std 1
 local Standardize = base.class("Standardize")
 local function new_standardize(opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error("Standardize: options must be a table, got " .. type(opts), 3)
-  end
-  opts = opts or {}
+  opts = base.options(opts, NORMALIZE_OPTS, "Standardize")
   local self = setmetatable({}, Standardize)
   if opts.mean ~= nil or opts.std ~= nil then
     self.mean, self.std = as_stat(opts.mean, "mean"), as_stat(opts.std, "std")
@@ -118,13 +128,13 @@ M.Standardize = setmetatable({ fit = function(x) return new_standardize():fit(x)
   { __call = function(_, opts) return new_standardize(opts) end })
 
 function Standardize:forward(x)
-  if self.mean == nil then error("Standardize: not fitted (call :fit(train_x) first)", 2) end
+  if self.mean == nil then base.raise("Standardize: not fitted (call :fit(train_x) first)") end
   x = base.float(x, "Standardize")
   local feat = table.concat(self.mean:size(), ", ")
   local got = x:dim() > 1 and table.concat(x:size(), ", ", 2) or ""
   if got ~= feat then
-    error(("Standardize: fitted on rows of shape (%s), got a batch of shape (%s)")
-      :format(feat, table.concat(x:size(), ", ")), 2)
+    base.raise(("Standardize: fitted on rows of shape (%s), got a batch of shape (%s)")
+      :format(feat, table.concat(x:size(), ", ")))
   end
   return (x - self.mean) / self.std
 end
@@ -144,13 +154,13 @@ end)
 -- 4. Flatten{start_dim = 2}: as nn.Flatten, the batch dim stays
 local Flatten = base.class("Flatten")
 function M.Flatten(opts)
-  opts = base.options(opts, { start_dim = true }, "Flatten")
+  opts = base.options(opts, { start_dim = { type = "integer", doc = "the first dim flattened" } }, "Flatten")
   local sd = opts.start_dim or 2
-  if math.type(sd) ~= "integer" then error("Flatten: start_dim must be an integer, got " .. tostring(sd), 2) end
+  if math.type(sd) ~= "integer" then base.raise("Flatten: start_dim must be an integer, got " .. tostring(sd)) end
   return setmetatable({ start_dim = sd }, Flatten)
 end
 function Flatten:forward(x)
-  if not torch.is_tensor(x) then error("Flatten: expected a tensor, got " .. type(x), 2) end
+  if not torch.is_tensor(x) then base.raise("Flatten: expected a tensor, got " .. type(x)) end
   if x:dim() < self.start_dim then return x end
   return x:flatten(self.start_dim)
 end
@@ -164,21 +174,21 @@ base.register("Flatten", function(d) return M.Flatten { start_dim = d.start_dim 
 local Reshape = base.class("Reshape")
 function M.Reshape(shape)
   if type(shape) ~= "table" or #shape == 0 then
-    error("Reshape: expected the shape of one sample, e.g. Reshape{1, 28, 28}", 2)
+    base.raise("Reshape: expected the shape of one sample, e.g. Reshape{1, 28, 28}")
   end
   for k, s in ipairs(shape) do
     if math.type(s) ~= "integer" or (s < 1 and s ~= -1) then
-      error(("Reshape: size #%d must be a positive integer or -1, got %s"):format(k, tostring(s)), 2)
+      base.raise(("Reshape: size #%d must be a positive integer or -1, got %s"):format(k, tostring(s)))
     end
   end
   return setmetatable({ shape = { table.unpack(shape) } }, Reshape)
 end
 function Reshape:forward(x)
-  if not torch.is_tensor(x) then error("Reshape: expected a tensor, got " .. type(x), 2) end
+  if not torch.is_tensor(x) then base.raise("Reshape: expected a tensor, got " .. type(x)) end
   local ok, r = pcall(x.reshape, x, { x:size(1), table.unpack(self.shape) })
   if not ok then
-    error(("Reshape: cannot reshape a batch of shape (%s) to (N, %s)")
-      :format(table.concat(x:size(), ", "), table.concat(self.shape, ", ")), 2)
+    base.raise(("Reshape: cannot reshape a batch of shape (%s) to (N, %s)")
+      :format(table.concat(x:size(), ", "), table.concat(self.shape, ", ")))
   end
   return r
 end
@@ -191,7 +201,7 @@ base.register("Reshape", function(d) return M.Reshape(d.shape) end)
 local Lambda = base.class("Lambda")
 function M.Lambda(fn, name)
   if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error("Lambda: expected a function, got " .. type(fn), 2)
+    base.raise("Lambda: expected a function, got " .. type(fn))
   end
   return setmetatable({ fn = fn, label_text = name or "fn" }, Lambda)
 end
@@ -199,8 +209,8 @@ function Lambda:forward(...) return self.fn(...) end
 function Lambda:label() return ("Lambda(%s)"):format(self.label_text) end
 function Lambda:describe() return { name = "Lambda", label = self.label_text } end
 base.register("Lambda", function(d)
-  error(("Lambda(%s) is a Lua function and cannot be rebuilt from a description; "
-    .. "rebuild the pipeline in code"):format(tostring(d.label)), 0)
+  base.raise(("Lambda(%s) is a Lua function and cannot be rebuilt from a description; "
+    .. "rebuild the pipeline in code"):format(tostring(d.label)))
 end)
 
 return M

@@ -25,7 +25,7 @@ local Chain = base.class("Chain")
 
 function T.chain(steps)
   if type(steps) ~= "table" or getmetatable(steps) ~= nil then
-    error("T.chain: expected a list of steps, e.g. T.chain{T.Scale(1/255), T.Flatten()}", 2)
+    base.raise("T.chain: expected a list of steps, e.g. T.chain{T.Scale(1/255), T.Flatten()}")
   end
   local flat = {}
   for k = 1, #steps do
@@ -33,7 +33,7 @@ function T.chain(steps)
     if type(s) == "function" then s = T.Lambda(s, "fn") end
     local mt = type(s) == "table" and getmetatable(s)
     if not (mt and mt.__call and type(s.label) == "function") then
-      error(("T.chain: step #%d is not a transform (a T.* step or a function), got %s"):format(k, type(s)), 2)
+      base.raise(("T.chain: step #%d is not a transform (a T.* step or a function), got %s"):format(k, type(s)))
     end
     if mt == Chain then
       for _, inner in ipairs(s.steps) do flat[#flat + 1] = inner end
@@ -89,11 +89,11 @@ end
 function T.from_description(d)
   if type(d) == "string" then
     local ok, decoded = pcall(require("cjson").decode, d)
-    if not ok then error("T.from_description: not a JSON description: " .. tostring(decoded), 2) end
+    if not ok then base.raise("T.from_description: not a JSON description: " .. tostring(decoded)) end
     d = integers(decoded)
   end
   if type(d) ~= "table" or type(d.name) ~= "string" then
-    error("T.from_description: expected a table from :describe() (with a name), got " .. type(d), 2)
+    base.raise("T.from_description: expected a table from :describe() (with a name), got " .. type(d))
   end
   if d.name == "chain" then
     local steps = {}
@@ -101,9 +101,9 @@ function T.from_description(d)
     return T.chain(steps)
   end
   local rebuild = base.registry[d.name]
-  if not rebuild then error(("T.from_description: unknown step '%s'"):format(d.name), 2) end
+  if not rebuild then base.raise(("T.from_description: unknown step '%s'"):format(d.name)) end
   local ok, step = pcall(rebuild, d)
-  if not ok then error("T.from_description: " .. tostring(step), 2) end
+  if not ok then base.raise("T.from_description: " .. tostring(step):gsub("^[^\n]-:%d+: ", "")) end
   return step
 end
 
@@ -114,4 +114,5 @@ function T.is_step(x)
 end
 
 T.Chain = Chain
-return T
+-- a misspelt name raises, naming the closest
+return require("clara.error").namespace(T, "clara.transforms")
