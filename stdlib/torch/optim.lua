@@ -11,6 +11,7 @@
 local torch = require "torch"
 local core = require "torch.optim.core"
 local base = require "torch.optim.base"
+local E = require "clara.error"
 
 local optim = {}
 local R = base.REQUIRED
@@ -110,10 +111,10 @@ end
 -- backward and returns the loss; step returns it (LBFGS needs one)
 function Fast:step(closure)
   if closure ~= nil and type(closure) ~= "function" then
-    error(("step: closure must be a function, got %s"):format(type(closure)), 2)
+    E.raise("optim." .. self.kind.name .. ":step", "closure must be a function, got %s", type(closure))
   end
   if closure == nil and self.kind.name == "LBFGS" then
-    error("step: LBFGS requires a closure (a function that zeroes the gradients, computes the loss, calls backward and returns the loss)", 2)
+    E.raise("optim.LBFGS:step", "LBFGS requires a closure (a function that zeroes the gradients, computes the loss, calls backward and returns the loss)")
   end
   sync(self)
   return core.step(self._core, closure)
@@ -137,7 +138,7 @@ local function make(name)
   optim[name] = function(params, opts)
     local self = base.init(setmetatable({}, class), kind, params, opts)
     if name == "LBFGS" and #self.param_groups ~= 1 then
-      error("optim.LBFGS: LBFGS doesn't support per-parameter options (parameter groups)", 2)
+      E.raise("optim.LBFGS", "LBFGS doesn't support per-parameter options (parameter groups)")
     end
     -- the constructor's options, as PyTorch's defaults (a required lr
     -- left out of them is the first group's)

@@ -20,6 +20,14 @@ for _, family in ipairs { "linear", "conv", "norm", "recurrent", "activation" } 
   end
 end
 
+-- every class's methods detect a '.' call
+for _, name in ipairs { "Sequential", "ModuleList", "ModuleDict" } do module.guard(nn[name], name) end
+for _, family in ipairs { "linear", "conv", "norm", "recurrent", "activation" } do
+  for name, class in pairs(require("torch.nn." .. family)) do
+    if type(class) == "table" then module.guard(class, name) end
+  end
+end
+
 -- TorchScript models exported from PyTorch
 function nn.load(...) return require("torch.jit").load(...) end
 

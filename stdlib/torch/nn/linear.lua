@@ -50,8 +50,7 @@ M.Embedding = native.class("Embedding", function(self, num, dim, o)
   if o.padding_idx ~= nil then
     local p = int(who, "padding_idx", o.padding_idx)
     if p < -self.num_embeddings or p >= self.num_embeddings then
-      native.raise(("%s: padding_idx must be within num_embeddings (%d), got %d")
-        :format(who, self.num_embeddings, p))
+      native.raise(who, "padding_idx must be within num_embeddings (%d), got %d", self.num_embeddings, p)
     end
     self.padding_idx = p < 0 and p + self.num_embeddings or p
   end
@@ -77,7 +76,7 @@ end)
 -- a 1-based dim (negative from the end) to libtorch's 0-based one
 local function dim0(who, name, d)
   d = int(who, name, d)
-  if d == 0 then native.raise(("%s: %s must not be 0 (dims are 1-based)"):format(who, name)) end
+  if d == 0 then native.raise(who, "%s must not be 0 (dims are 1-based)", name) end
   return d > 0 and d - 1 or d
 end
 M.dim0 = dim0
@@ -97,7 +96,7 @@ end
 M.Unflatten = native.class("Unflatten", function(self, dim, sizes)
   local d = dim0("Unflatten", "dim", dim)
   if type(sizes) ~= "table" or #sizes == 0 then
-    native.raise(("Unflatten: unflattened_size must be a list of sizes, got %s"):format(type(sizes)))
+    native.raise("Unflatten", "unflattened_size must be a list of sizes, got %s", type(sizes))
   end
   self.dim, self.unflattened_size = dim, {}
   for i, s in ipairs(sizes) do self.unflattened_size[i] = int("Unflatten", "unflattened_size", s, -1) end

@@ -56,8 +56,8 @@ M.GroupNorm = native.class("GroupNorm", function(self, groups, channels, o)
   self.num_groups = int("GroupNorm", "num_groups", groups, 1)
   self.num_channels = int("GroupNorm", "num_channels", channels, 1)
   if self.num_channels % self.num_groups ~= 0 then
-    native.raise(("GroupNorm: num_channels (%d) must be divisible by num_groups (%d)")
-      :format(self.num_channels, self.num_groups))
+    native.raise("GroupNorm", "num_channels (%d) must be divisible by num_groups (%d)",
+      self.num_channels, self.num_groups)
   end
   self.eps = o.eps == nil and 1e-5 or number("GroupNorm", "eps", o.eps, 0)
   self.affine = bool("GroupNorm", "affine", o.affine, true)
