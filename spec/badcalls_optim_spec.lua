@@ -163,7 +163,7 @@ local cases = {
   { "StepLR without step_size", "lr_scheduler.StepLR", "option 'step_size' is required", function() return S.StepLR(sgd()) end },
   { "StepLR with step_size 0", "lr_scheduler.StepLR", "positive integer", function() return S.StepLR(sgd(), { step_size = 0 }) end },
   { "StepLR with a misspelt option", "lr_scheduler.StepLR", "unknown option 'gama'", function() return S.StepLR(sgd(), { step_size = 2, gama = 0.5 }) end },
-  { "StepLR with a string gamma", "lr_scheduler.StepLR", "option 'gamma' must be a number", function() return S.StepLR(sgd(), { step_size = 2, gamma = "x" }) end },
+  { "StepLR with a string gamma", "lr_scheduler.StepLR", "gamma must be a number", function() return S.StepLR(sgd(), { step_size = 2, gamma = "x" }) end },
   { "StepLR with options a number", "lr_scheduler.StepLR", "options must be a table", function() return S.StepLR(sgd(), 30) end },
   { "MultiStepLR with milestones a number", "lr_scheduler.MultiStepLR", "must be a list of epochs", function() return S.MultiStepLR(sgd(), { milestones = 3 }) end },
   { "MultiStepLR with a fractional milestone", "lr_scheduler.MultiStepLR", "milestones[2] must be an integer", function() return S.MultiStepLR(sgd(), { milestones = { 1, 2.5 } }) end },
