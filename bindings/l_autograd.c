@@ -18,8 +18,14 @@ static int a_backward(lua_State *L) {
   th_tensor t = lt_check(L, 1);
   th_tensor grad = lt_test(L, 2);
   int opts = grad ? 3 : 2;
+  static const char *const keys[] = {"retain_graph", "create_graph", "inputs", NULL};
   if (!grad && !lua_isnoneornil(L, 2) && !lua_istable(L, 2))
     return luaL_typeerror(L, 2, "tensor or options table");
+  lt_checkkeys(L, opts, "backward", keys);
+  if (lua_istable(L, opts) && lua_getfield(L, opts, "inputs") != LUA_TNIL)
+    return luaL_argerror(L, opts, "option 'inputs' is not supported: backward accumulates into "
+                                  "every leaf that requires grad; read the .grad of those you need");
+  if (lua_istable(L, opts)) lua_pop(L, 1);
   int retain = lt_optbool(L, opts, "retain_graph", 0);
   int create = lt_optbool(L, lua_isboolean(L, opts) ? opts + 1 : opts, "create_graph", 0);
   if (th_backward(t, grad, retain || create, create) != 0) return lt_fail(L, "backward");

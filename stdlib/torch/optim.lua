@@ -154,15 +154,13 @@ for _, name in ipairs { "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS" } 
 -- }======================================================
 
 -- the clear twins and the schedulers load on first use
-setmetatable(optim, {
-  __index = function(self, key)
-    if key == "clear" or key == "lr_scheduler" then
-      local mod = require("torch.optim." .. key)
-      rawset(self, key, mod)
-      return mod
-    end
-  end,
-})
+E.namespace(optim, "optim", { "clear", "lr_scheduler" }, function(self, key)
+  if key == "clear" or key == "lr_scheduler" then
+    local mod = require("torch.optim." .. key)
+    rawset(self, key, mod)
+    return mod
+  end
+end)
 
 optim.Optimizer = base.Optimizer
 return optim

@@ -31,4 +31,10 @@ end
 -- TorchScript models exported from PyTorch
 function nn.load(...) return require("torch.jit").load(...) end
 
+-- nn.Linaer, nn.functional.rleu, nn.init.xavier raise with the closest names
+local E = require "clara.error"
+E.namespace(nn, "nn")
+E.namespace(nn.functional, "nn.functional")
+E.namespace(nn.init, "nn.init")
+
 return nn

@@ -380,10 +380,23 @@ Module.__instance = {
 
 -- a method called with '.' (nn.Linear.forward(x), m.parameters()) says so;
 -- classes, not instances, receive extend and new, and _call is internal
+-- (a function guarded once and shared by classes, as the native forward,
+-- stays one function: the fast path recognizes it by identity)
 local NOT_METHODS = { "extend", "new", "init", "_call" }
+local shared = setmetatable({}, { __mode = "k" })
+
 local function guard(class, name)
-  return E.methods(class, "nn." .. name, is_module, NOT_METHODS)
+  local except = { table.unpack(NOT_METHODS) }
+  for k, f in pairs(class) do if shared[f] then except[#except + 1] = k end end
+  return E.methods(class, "nn." .. name, is_module, except)
+end
+
+local function guard_shared(name, f)
+  local g = E.methods({ [name] = f }, "nn.Module", is_module)[name]
+  shared[g] = true
+  return g
 end
 guard(Module, "Module")
 
-return { Module = Module, Parameter = Parameter, is_module = is_module, raise = raise, guard = guard }
+return { Module = Module, Parameter = Parameter, is_module = is_module, raise = raise, guard = guard,
+         guard_shared = guard_shared }

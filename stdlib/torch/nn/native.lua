@@ -160,12 +160,12 @@ local function check_input(self, x, i)
 end
 
 -- one tensor in, one out: most modules
-local function forward(self, x)
+local forward = require("torch.nn.module").guard_shared("forward", function(self, x)
   check_input(self, x, 1)
   local y, err = core.forward(rawget(self, "_handle"), x)
   if y == nil then forward_error(self, err, x) end
   return y
-end
+end)
 
 local function set_training(self, mode) core.train(rawget(self, "_handle"), mode) end
 

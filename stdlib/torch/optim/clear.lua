@@ -165,5 +165,6 @@ end
 make("SGD", sgd_update)
 make("Adam", adam_update(false))
 make("AdamW", adam_update(true))
+E.namespace(clear, "optim.clear")
 
 return clear

@@ -641,5 +641,6 @@ for name, c in pairs(lr_scheduler) do
   end
 end
 E.methods(Chained, "lr_scheduler.ChainedScheduler", is_scheduler)
+E.namespace(lr_scheduler, "optim.lr_scheduler")
 
 return lr_scheduler
