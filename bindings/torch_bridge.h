@@ -294,6 +294,11 @@ int th_module_train(th_module m, int mode);
 int th_module_count(th_module m, int buffers);
 int th_module_tensor(th_tensor *out, char *name, size_t size, th_module m,
                      int buffers, int i);
+/* replaces parameter `name` (weight, bias) by `value`, of the same shape and
+   dtype, so forward uses it and gradients reach it: weight tying, as
+   PyTorch's module.weight = Parameter(...).  Fails for modules whose
+   forward reads no such member (RNNs keep flat weights) */
+int th_module_set_parameter(th_module m, const char *name, th_tensor value);
 
 /* optimizers (bridge/optim.cpp) */
 typedef struct th_optimizer_s *th_optimizer;

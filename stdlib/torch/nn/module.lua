@@ -51,18 +51,36 @@ local function instance_index(self, key)
   return getmetatable(self).__class[key]
 end
 
--- assigning a module or a Parameter registers it, as PyTorch's __setattr__
+-- A Parameter assigned over a native module's own (weight tying) replaces
+-- it inside libtorch's module too, so forward uses it and gradients reach it.
+local function replace_native(self, key, value)
+  local handle = rawget(self, "_handle")
+  if handle == nil or rawget(self, "_parameters")[key] == nil then return end
+  local ok, err = require("torch.nn.core").set_parameter(handle, key, value)
+  if not ok then raise(self:_get_name(), "cannot assign parameter '%s': %s", key, err) end
+end
+
+-- assigning a module or a Parameter registers it, as PyTorch's __setattr__;
+-- a plain tensor over a parameter is refused, as PyTorch refuses it
 local function instance_newindex(self, key, value)
   if is_module(value) then
     self:add_module(key, value)
   elseif torch.is_tensor(value) and marked[value] then
+    replace_native(self, key, value)
     self:register_parameter(key, value)
-  elseif rawget(self, "_parameters")[key] ~= nil or rawget(self, "_buffers")[key] ~= nil then
-    local kind = rawget(self, "_parameters")[key] ~= nil and "_parameters" or "_buffers"
+  elseif rawget(self, "_parameters")[key] ~= nil then
+    if value == nil and rawget(self, "_handle") ~= nil then
+      raise(self:_get_name(), "cannot remove parameter '%s' of a native module", key)
+    end
+    if value ~= nil then
+      raise(self:_get_name(), "cannot assign %s as parameter '%s' (nn.Parameter or nil expected)", value, key)
+    end
+    rawget(self, "_parameters")[key] = nil
+  elseif rawget(self, "_buffers")[key] ~= nil then
     if value ~= nil and not torch.is_tensor(value) then
       raise(self:_get_name(), "%s: expected a tensor, got %s", key, value)
     end
-    rawget(self, kind)[key] = value
+    rawget(self, "_buffers")[key] = value
   else
     rawset(self, key, value)
   end
