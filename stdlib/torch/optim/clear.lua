@@ -69,7 +69,7 @@ function Clear:step(closure)
   end
   local loss
   if closure then loss = torch.enable_grad(closure) end
-  torch.no_grad(function() each_param(self, self.update) end)
+  torch.no_grad(function() each_param(self, self._update) end)
   return loss
 end
 
@@ -154,7 +154,7 @@ end
 local function make(name, update)
   local kind = kinds[name]
   local class = base.class(kind, Clear)
-  class.update = update
+  class._update = update -- not a method: update(p, grad, state, group)
   clear[name .. "_class"] = class
   clear[name] = function(params, opts)
     local self = base.init(setmetatable({}, class), kind, params, opts)
