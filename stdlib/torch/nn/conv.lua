@@ -32,6 +32,7 @@ local function conv_class(name, dims, transposed)
     self.dilation = sizes(name, "dilation", o.dilation or 1, dims, 1)
     self.groups = int(name, "groups", o.groups or 1, 1)
     self.output_padding = sizes(name, "output_padding", o.output_padding or 0, dims, 0)
+    native.weights(name, self.in_channels, self.out_channels / self.groups, table.unpack(self.kernel_size))
     local padding = o.padding or 0
     if padding == "same" or padding == "valid" then
       if transposed then native.raise(name, "padding must be numbers, got '%s'", padding) end

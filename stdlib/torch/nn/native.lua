@@ -118,6 +118,18 @@ function native.bool(who, name, v, default)
   return v
 end
 
+-- The bytes of float32 weights of these counts, checked against
+-- clara.limits.tensor_bytes before libtorch allocates (counted in floats,
+-- so 1 << 40 features cannot wrap around)
+function native.weights(who, ...)
+  local n = 4.0
+  for i = 1, select("#", ...) do n = n * select(i, ...) end
+  if n > (1 << 20) then
+    E.limit("nn." .. who, "the weights' size in bytes", n == math.floor(n) and n < 2^63
+      and math.tointeger(n) or n, "tensor_bytes")
+  end
+end
+
 -- a size for `dims` dimensions, as a number or a list: the list of dims
 -- integers (>= min); the value as given stays for printing
 function native.sizes(who, name, v, dims, min)

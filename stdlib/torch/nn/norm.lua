@@ -13,6 +13,7 @@ local function batchnorm_class(name, dims)
   return native.class(name, function(self, num_features, o)
     o = opts(name, o, { "eps", "momentum", "affine", "track_running_stats" })
     self.num_features = int(name, "num_features", num_features, 1)
+    native.weights(name, self.num_features, 4)
     self.eps = o.eps == nil and 1e-5 or number(name, "eps", o.eps, 0)
     if o.momentum ~= false then self.momentum = o.momentum == nil and 0.1 or number(name, "momentum", o.momentum, 0, 1) end
     self.affine = bool(name, "affine", o.affine, true)

@@ -40,6 +40,9 @@ local function rnn_class(name)
       native.raise(name, "proj_size (%d) must be smaller than hidden_size (%d)",
         self.proj_size, self.hidden_size)
     end
+    local gates = name == "LSTM" and 4 or name == "GRU" and 3 or 1
+    native.weights(name, gates * self.hidden_size, self.input_size + self.hidden_size, self.num_layers,
+      self.bidirectional and 2 or 1)
     local mode = name == "RNN" and ("RNN_" .. self.nonlinearity:upper()) or name
     return core.rnn {
       mode = mode, input_size = self.input_size, hidden_size = self.hidden_size,
