@@ -125,9 +125,20 @@ th_options lt_checkoptions(lua_State *L, int arg, th_options o,
     const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
     int top = lua_gettop(L);
     if (key == NULL) luaL_argerror(L, arg, "options must have string keys");
-    if (strcmp(key, "dtype") == 0) o.dtype = lt_checkdtype(L, top);
-    else if (strcmp(key, "device") == 0)
-      o.device = check_device(L, arg, luaL_checkstring(L, top));
+    if (strcmp(key, "dtype") == 0) {
+      if (lua_type(L, top) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "option 'dtype' must be a dtype name, got %s",
+                                              luaL_typename(L, top)));
+      o.dtype = lt_dtype_from_name(lua_tostring(L, top));
+      if (o.dtype < 0)
+        luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s'", lua_tostring(L, top)));
+    }
+    else if (strcmp(key, "device") == 0) {
+      if (lua_type(L, top) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "option 'device' must be a device name, got %s",
+                                              luaL_typename(L, top)));
+      o.device = check_device(L, arg, lua_tostring(L, top));
+    }
     else if (strcmp(key, "requires_grad") == 0) {
       if (!lua_isboolean(L, top))
         luaL_argerror(L, arg, "option 'requires_grad' must be a boolean");

@@ -33,6 +33,8 @@ local function api(name) return "lr_scheduler." .. name end
 local REQUIRED = {}
 local schemas = {}
 local POSITIVE = { div_factor = true, final_div_factor = true }
+-- OneCycleLR's length comes as total_steps or as epochs * steps_per_epoch
+local ONE_OF_LENGTHS = { total_steps = true, epochs = true, steps_per_epoch = true }
 local NONNEG = { eps = true, threshold = true }
 local function options(name, optimizer, opts, spec)
   if type(optimizer) ~= "table" or type(optimizer.param_groups) ~= "table" then
@@ -43,7 +45,7 @@ local function options(name, optimizer, opts, spec)
     schema = {}
     for k, default in pairs(spec) do
       local t = type(default)
-      schema[k] = (default == REQUIRED or default == false) and { type = "any" }
+      schema[k] = (default == REQUIRED or ONE_OF_LENGTHS[k]) and { type = "any" }
         or k == "last_epoch" and { type = "integer" }
         or { type = t == "table" and "any" or t, gt = POSITIVE[k] and 0 or nil, min = NONNEG[k] and 0 or nil }
     end
@@ -317,11 +319,11 @@ function lr_scheduler.LinearLR(optimizer, opts)
   check_number("LinearLR", o, "start_factor")
   check_number("LinearLR", o, "end_factor")
   if o.start_factor > 1.0 or o.start_factor <= 0 then
-    E.raise(api("LinearLR"), "starting multiplicative factor expected to be greater than 0 and less or equal to 1, got %s",
+    E.raise(api("LinearLR"), "option 'start_factor' (the starting multiplicative factor) expected to be greater than 0 and less or equal to 1, got %s",
       tostring(o.start_factor))
   end
   if o.end_factor > 1.0 or o.end_factor < 0 then
-    E.raise(api("LinearLR"), "ending multiplicative factor expected to be between 0 and 1, got %s", tostring(o.end_factor))
+    E.raise(api("LinearLR"), "option 'end_factor' (the ending multiplicative factor) expected to be between 0 and 1, got %s", tostring(o.end_factor))
   end
   if math.type(o.total_iters) ~= "integer" or o.total_iters < 1 then
     E.raise(api("LinearLR"), "option 'total_iters' must be a positive integer, got %s", tostring(o.total_iters))
