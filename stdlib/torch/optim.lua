@@ -91,6 +91,34 @@ local kinds = {
   },
 }
 kinds.AdamW.check = kinds.Adam.check
+
+-- LBFGS keeps flat vectors over all parameters (n values) and histories
+-- of k of them: their shapes are checked before libtorch adopts them
+function kinds.LBFGS.check_state(entries, params, fail)
+  local n = 0
+  for _, p in ipairs(params) do n = n + p:numel() end
+  local k
+  for _, name in ipairs { "old_dirs", "old_stps" } do
+    local v = entries[name]
+    if torch.is_tensor(v) then
+      if v:dim() ~= 2 or v:size(2) ~= n or (k and v:size(1) ~= k) then
+        fail("state '%s' must be a (k, %d) stack of flat vectors (k the same for old_dirs and old_stps), got (%s)",
+          name, n, table.concat(v:size(), ", "))
+      end
+      k = v:size(1)
+    end
+  end
+  for _, name in ipairs { "d", "prev_flat_grad" } do
+    local v = entries[name]
+    if torch.is_tensor(v) and (v:dim() ~= 1 or v:size(1) ~= n) then
+      fail("state '%s' must be a flat vector of %d values, got (%s)", name, n, table.concat(v:size(), ", "))
+    end
+  end
+  local ro = entries.ro
+  if torch.is_tensor(ro) and (ro:dim() ~= 1 or (k and ro:size(1) ~= k)) then
+    fail("state 'ro' must hold one value per stored pair (%s), got (%s)", k or "?", table.concat(ro:size(), ", "))
+  end
+end
 for name, kind in pairs(kinds) do kind.name = name end
 optim.kinds = kinds
 

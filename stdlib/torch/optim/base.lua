@@ -305,6 +305,11 @@ local function check_state_dict(self, sd, where)
       end
     end
   end
+  if self.kind.check_state then
+    for _, entries in pairs(sd.state) do
+      self.kind.check_state(entries, self:parameters(), function(fmt, ...) E.raise(where, fmt, ...) end)
+    end
+  end
   -- 3. each group's options, as the constructor checks them
   for g in ipairs(self.param_groups) do
     local saved = sd.param_groups[g]
