@@ -127,8 +127,8 @@ th_options lt_checkoptions(lua_State *L, int arg, th_options o,
     if (key == NULL) luaL_argerror(L, arg, "options must have string keys");
     if (strcmp(key, "dtype") == 0) {
       if (lua_type(L, top) != LUA_TSTRING)
-        luaL_argerror(L, arg, lua_pushfstring(L, "option 'dtype' must be a dtype name, got %s",
-                                              luaL_typename(L, top)));
+        luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype: option 'dtype' must be a dtype "
+                                              "name, got %s", luaL_typename(L, top)));
       o.dtype = lt_dtype_from_name(lua_tostring(L, top));
       if (o.dtype < 0)
         luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s'", lua_tostring(L, top)));

@@ -21,9 +21,10 @@ static int push_dtype(lua_State *L, th_tensor t) {
 }
 
 /*
-** t:sizee() or t.shpe: no such method or property.  Names starting with '_'
-** stay nil (Lua and libraries probe __name, __close...); any other raises
-** with the closest names, through clara.error at the user's line.
+** t:sizee() or t.shpe: no such method or property.  A name close to a real
+** one is a typo: it raises with the closest names, through clara.error at
+** the user's line.  Any other stays nil, so probes such as `v.state_dict`
+** (is this a module?) and Lua's own (__name, __close) keep working.
 */
 static int unknown_field(lua_State *L, const char *k) {
   static const char *const props[] = {"grad", "requires_grad", "is_leaf", "grad_fn", "dtype",
@@ -59,10 +60,13 @@ static int unknown_field(lua_State *L, const char *k) {
   lua_pushinteger(L, 3);
   lua_call(L, 3, 1);
   const char *near = lua_tostring(L, -1);
+  if (near == NULL) {
+    lua_pushnil(L);
+    return 1;
+  }
   lua_getfield(L, E, "raise");
   lua_pushnil(L);
-  lua_pushfstring(L, "tensor has no method or property '%s'%s%s%s", k,
-                  near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+  lua_pushfstring(L, "tensor has no method or property '%s' (did you mean '%s'?)", k, near);
   lua_call(L, 2, 0);
   return 0;
 }

@@ -102,7 +102,7 @@ function kinds.LBFGS.check_state(entries, params, fail)
     local v = entries[name]
     if torch.is_tensor(v) then
       if v:dim() ~= 2 or v:size(2) ~= n or (k and v:size(1) ~= k) then
-        fail("state '%s' must be a (k, %d) stack of flat vectors (k the same for old_dirs and old_stps), got (%s)",
+        fail("state '%s' must be a stacked list: a (k, %d) stack of flat vectors (k the same for old_dirs and old_stps), got (%s)",
           name, n, table.concat(v:size(), ", "))
       end
       k = v:size(1)

@@ -344,7 +344,7 @@ function Module:capture(names, ...)
   for name, m in self:named_modules() do by_name[name] = m end
   for _, name in ipairs(names) do
     local m = by_name[name]
-    if not m then raise(self:_get_name(), "capture: no submodule '%s'", name) end
+    if not m then raise(self:_get_name() .. ":capture", "%s has no submodule '%s'", self:_get_name(), name) end
     removers[#removers + 1] = m:register_forward_hook(function(_, out, ...)
       captured[name] = select("#", ...) > 0 and { out, ... } or out
     end)
