@@ -401,16 +401,17 @@ Module.__instance = {
 -- (a function guarded once and shared by classes, as the native forward,
 -- stays one function: the fast path recognizes it by identity)
 local NOT_METHODS = { "extend", "new", "init", "_call" }
+local function is_instance(v) return type(v) == "table" and rawget(v, "_modules") ~= nil end
 local shared = setmetatable({}, { __mode = "k" })
 
 local function guard(class, name)
   local except = { table.unpack(NOT_METHODS) }
   for k, f in pairs(class) do if shared[f] then except[#except + 1] = k end end
-  return E.methods(class, "nn." .. name, is_module, except)
+  return E.methods(class, "nn." .. name, is_instance, except)
 end
 
 local function guard_shared(name, f)
-  local g = E.methods({ [name] = f }, "nn.Module", is_module)[name]
+  local g = E.methods({ [name] = f }, "nn.Module", is_instance)[name]
   shared[g] = true
   return g
 end
