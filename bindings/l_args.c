@@ -112,6 +112,23 @@ static int check_device(lua_State *L, int arg, const char *name) {
   return TH_CPU;
 }
 
+static void push_error_fn(lua_State *L, const char *fn);
+
+/* "unknown option 'dtyp' (did you mean 'dtype'?)", as an argument error */
+static void unknown_option(lua_State *L, int arg, const char *key, const char *const *extra) {
+  static const char *const common[] = {"dtype", "device", "requires_grad", NULL};
+  int n = 0;
+  push_error_fn(L, "closest");
+  lua_pushstring(L, key);
+  lua_newtable(L);
+  for (int i = 0; common[i]; i++) lua_pushstring(L, common[i]), lua_rawseti(L, -2, ++n);
+  for (int i = 0; extra && extra[i]; i++) lua_pushstring(L, extra[i]), lua_rawseti(L, -2, ++n);
+  lua_call(L, 2, 1);
+  const char *near = lua_tostring(L, -1);
+  luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'%s%s%s", key, near ? " (did you mean '" : "",
+                                        near ? near : "", near ? "'?)" : ""));
+}
+
 /*
 ** {dtype=, device=, requires_grad=}; any other key is an error unless listed
 ** in `extra` (the caller reads those itself), so a typo never passes quietly.
@@ -146,7 +163,7 @@ th_options lt_checkoptions(lua_State *L, int arg, th_options o,
     } else {
       int known = 0;
       for (int i = 0; extra && extra[i]; i++) known |= strcmp(extra[i], key) == 0;
-      if (!known) luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", key));
+      if (!known) unknown_option(L, arg, key, extra);
     }
     lua_pop(L, 1);
   }

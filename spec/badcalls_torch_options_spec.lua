@@ -193,6 +193,15 @@ family("tensor", factory("torch.tensor({ 1, 2 }, o)"), { dtype = "string", requi
 family("full", factory("torch.full({ 2 }, 1.5, o)"), { dtype = "string", requires_grad = B })
 family("arange", factory("torch.arange(0, 4, o)"), { dtype = "string", requires_grad = B }, nil, true)
 family("zeros_like", factory("torch.zeros_like(t, o)"), { dtype = "string", requires_grad = B })
+for _, c in ipairs {
+  { "zeros", "dtyp", "dtype" }, { "randn", "requires_grd", "requires_grad" }, { "tensor", "dvice", "device" },
+  { "sum", "keepdims", "keepdim" }, { "std", "corection", "correction" }, { "softmax", "dtpye", "dtype" },
+} do
+  local code = c[1] == "tensor" and "torch.tensor({1}, o)" or c[1] == "softmax" and "t:softmax(2, o)"
+    or (c[1] == "sum" or c[1] == "std") and ("t:" .. c[1] .. "(o)") or ("torch." .. c[1] .. "(2, o)")
+  local f = factory(code)
+  cases[#cases + 1] = { c[1] .. " suggests " .. c[3], c[1], "did you mean '" .. c[3] .. "'", function() return f({ [c[2]] = 1 }) end }
+end
 -- }=================================================================
 
 -- {======================= huge counts =======================
@@ -247,6 +256,9 @@ describe("bad options on the torch side", function()
       assert.equal("float64", x[name](x, 2, { dtype = "float64", keepdim = true }).dtype)
     end
     assert.equal("int64", torch.tensor({ 1.5, 2.5 }):cumsum(1, { dtype = "int64" }).dtype)
+    assert.equal("float64", nn.functional.softmax(x, 2, { dtype = "float64" }).dtype)
+    assert.equal("float64", nn.functional.log_softmax(x, 2, "float64").dtype)
+    assert.equal("float64", torch.softmax(x, 2, { dtype = "float64" }).dtype)
     assert.equal(0.0, (x:std(2, { correction = 0 }) - x:std(2, { unbiased = false })):abs():max():item())
   end)
 end)
