@@ -206,6 +206,9 @@ int th_set_grad(th_tensor t, th_tensor g); /* g NULL clears it */
 int th_retain_grad(th_tensor t);
 int th_backward(th_tensor t, th_tensor grad, int retain_graph,
                 int create_graph);
+/* backward accumulating only into inputs[0..n) (PyTorch's inputs=) */
+int th_backward_inputs(th_tensor t, th_tensor grad, int retain_graph, int create_graph,
+                       const th_tensor *inputs, int n);
 int th_grad_fn_name(th_tensor t, char *buf, size_t size); /* "" for none */
 int th_set_grad_enabled(int enabled); /* returns the previous mode */
 int th_is_grad_enabled(void);

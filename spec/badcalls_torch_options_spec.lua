@@ -242,6 +242,21 @@ describe("bad options on the torch side", function()
     end)
   end
 
+  it("backward{inputs=} accumulates only into the inputs, as PyTorch", function()
+    local a = torch.ones(2, { requires_grad = true })
+    local b = torch.ones(2, { requires_grad = true })
+    local loss = (a * 3 + b * 5):sum()
+    loss:backward({ inputs = { a } })
+    assert.is_true(torch.equal(a.grad, torch.full({ 2 }, 3.0)))
+    assert.is_nil(b.grad)
+    loss = (a * 2):sum()
+    loss:backward({ inputs = a })
+    assert.is_true(torch.equal(a.grad, torch.full({ 2 }, 5.0)))
+    local ok, err = pcall(function() local _ = (a * 2):sum():backward({ inputs = { a, 5 } }) end)
+    assert.is_false(ok)
+    assert.matches("entry 2 is a number", err, 1, true)
+  end)
+
   it("dtype is honoured where PyTorch takes one", function()
     local x = torch.randn(2, 3)
     for _, name in ipairs { "softmax", "log_softmax", "cumsum", "cumprod" } do
