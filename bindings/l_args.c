@@ -112,6 +112,23 @@ static int check_device(lua_State *L, int arg, const char *name) {
   return TH_CPU;
 }
 
+static void push_error_fn(lua_State *L, const char *fn);
+
+/* "unknown option 'dtyp' (did you mean 'dtype'?)", as an argument error */
+static void unknown_option(lua_State *L, int arg, const char *key, const char *const *extra) {
+  static const char *const common[] = {"dtype", "device", "requires_grad", NULL};
+  int n = 0;
+  push_error_fn(L, "closest");
+  lua_pushstring(L, key);
+  lua_newtable(L);
+  for (int i = 0; common[i]; i++) lua_pushstring(L, common[i]), lua_rawseti(L, -2, ++n);
+  for (int i = 0; extra && extra[i]; i++) lua_pushstring(L, extra[i]), lua_rawseti(L, -2, ++n);
+  lua_call(L, 2, 1);
+  const char *near = lua_tostring(L, -1);
+  luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'%s%s%s", key, near ? " (did you mean '" : "",
+                                        near ? near : "", near ? "'?)" : ""));
+}
+
 /*
 ** {dtype=, device=, requires_grad=}; any other key is an error unless listed
 ** in `extra` (the caller reads those itself), so a typo never passes quietly.
@@ -125,9 +142,20 @@ th_options lt_checkoptions(lua_State *L, int arg, th_options o,
     const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
     int top = lua_gettop(L);
     if (key == NULL) luaL_argerror(L, arg, "options must have string keys");
-    if (strcmp(key, "dtype") == 0) o.dtype = lt_checkdtype(L, top);
-    else if (strcmp(key, "device") == 0)
-      o.device = check_device(L, arg, luaL_checkstring(L, top));
+    if (strcmp(key, "dtype") == 0) {
+      if (lua_type(L, top) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype: option 'dtype' must be a dtype "
+                                              "name, got %s", luaL_typename(L, top)));
+      o.dtype = lt_dtype_from_name(lua_tostring(L, top));
+      if (o.dtype < 0)
+        luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s'", lua_tostring(L, top)));
+    }
+    else if (strcmp(key, "device") == 0) {
+      if (lua_type(L, top) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "option 'device' must be a device name, got %s",
+                                              luaL_typename(L, top)));
+      o.device = check_device(L, arg, lua_tostring(L, top));
+    }
     else if (strcmp(key, "requires_grad") == 0) {
       if (!lua_isboolean(L, top))
         luaL_argerror(L, arg, "option 'requires_grad' must be a boolean");
@@ -135,7 +163,7 @@ th_options lt_checkoptions(lua_State *L, int arg, th_options o,
     } else {
       int known = 0;
       for (int i = 0; extra && extra[i]; i++) known |= strcmp(extra[i], key) == 0;
-      if (!known) luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", key));
+      if (!known) unknown_option(L, arg, key, extra);
     }
     lua_pop(L, 1);
   }
@@ -191,3 +219,105 @@ double lt_optnumber(lua_State *L, int arg, const char *key, double def) {
   lua_pop(L, 1);
   return v;
 }
+
+/*
+** {======================================================
+** Options and sizes checked against clara's rules: the error paths call
+** clara.error (closest names, the user's line); the common paths stay C.
+** =======================================================*/
+
+/* clara.error.<fn> on the stack */
+static void push_error_fn(lua_State *L, const char *fn) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "clara.error");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, fn);
+  lua_remove(L, -2);
+}
+
+/*
+** Every key of the options table at `arg` must be one of `known`: a typo
+** (std{correction=}, sum{keepdimm=}) raises "fname: unknown option 'k'
+** (did you mean ...?)" instead of passing quietly.
+*/
+void lt_checkkeys(lua_State *L, int arg, const char *fname, const char *const *known) {
+  if (!lua_istable(L, arg)) return;
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    lua_pop(L, 1);
+    const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    int ok = 0;
+    for (int i = 0; key && known[i] && !ok; i++) ok = strcmp(known[i], key) == 0;
+    if (ok) continue;
+    int top = lua_gettop(L);
+    push_error_fn(L, "closest");
+    lua_pushvalue(L, top);
+    lua_newtable(L);
+    for (int i = 0; known[i]; i++) {
+      lua_pushstring(L, known[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_call(L, 2, 1);
+    const char *near = lua_tostring(L, -1);
+    push_error_fn(L, "raise");
+    lua_pushfstring(L, "torch.%s", fname);
+    lua_pushstring(L, "unknown option %s%s%s%s");
+    push_error_fn(L, "show");
+    lua_pushvalue(L, top);
+    lua_call(L, 1, 1);
+    lua_pushstring(L, near ? " (did you mean '" : "");
+    lua_pushstring(L, near ? near : "");
+    lua_pushstring(L, near ? "'?)" : "");
+    lua_call(L, 6, 0);
+  }
+}
+
+/* the dtype named by field "dtype" of the table at `arg` (or by a string
+   there, as PyTorch's positional dtype), or TH_DTYPE_DEFAULT */
+int lt_optdtype(lua_State *L, int arg) {
+  if (lua_type(L, arg) == LUA_TSTRING) return lt_checkdtype(L, arg);
+  if (!lua_istable(L, arg)) return TH_DTYPE_DEFAULT;
+  int d = TH_DTYPE_DEFAULT;
+  if (lua_getfield(L, arg, "dtype") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_argerror(L, arg, lua_pushfstring(L, "option 'dtype' must be a dtype name, got %s",
+                                            luaL_typename(L, -1)));
+    d = lt_dtype_from_name(lua_tostring(L, -1));
+    if (d < 0)
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s'", lua_tostring(L, -1)));
+  }
+  lua_pop(L, 1);
+  return d;
+}
+
+static const int64_t dtype_width[TH_NDTYPES] = {4, 8, 8, 4, 2, 1, 1, 1, 2, 2};
+
+/*
+** The bytes a new tensor of these sizes would take, checked before libtorch
+** allocates: past clara.limits.tensor_bytes (or past what int64 counts) the
+** call raises, instead of an allocation the kernel grants lazily and the
+** OOM killer ends.  Requests under 1 MiB skip the look-up.
+*/
+void lt_checkbytes(lua_State *L, const char *fname, const int64_t *sizes, int n, int dtype) {
+  int64_t bytes = dtype < 0 || dtype >= TH_NDTYPES ? 4 : dtype_width[dtype];
+  int overflow = 0;
+  for (int i = 0; i < n; i++) {
+    if (sizes[i] <= 0) return; /* empty, or -1 left for libtorch to infer */
+    overflow |= __builtin_mul_overflow(bytes, sizes[i], &bytes);
+  }
+  if (!overflow && bytes <= ((int64_t)1 << 20)) return;
+  push_error_fn(L, "limit");
+  lua_pushfstring(L, "torch.%s", fname);
+  lua_pushliteral(L, "the tensor's size in bytes");
+  if (overflow) lua_pushnumber(L, 0x1p63); else lua_pushinteger(L, bytes);
+  lua_pushliteral(L, "tensor_bytes");
+  lua_call(L, 4, 0);
+}
+
+/* as lt_checkbytes for a 1-d tensor of a count given as a double */
+void lt_checkcount(lua_State *L, const char *fname, double count, int dtype) {
+  int64_t n = count >= 0x1p62 ? INT64_MAX / 16 : (int64_t)count;
+  if (count != count) return; /* libtorch says what is wrong with a NaN */
+  lt_checkbytes(L, fname, &n, 1, dtype);
+}
+/* }====================================================== */

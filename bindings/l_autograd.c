@@ -12,16 +12,50 @@ static int a_requires_grad_(lua_State *L) {
   return 1;
 }
 
+/* {inputs = t} or {inputs = {t1, t2, ...}} at index v: a buffer of handles */
+static th_tensor *check_inputs(lua_State *L, int opts, int v, int *n) {
+  th_tensor one = lt_test(L, v);
+  if (one != NULL || !lua_istable(L, v) || luaL_len(L, v) == 0)
+    if (one == NULL)
+      luaL_argerror(L, opts, lua_pushfstring(L, "option 'inputs' must be a tensor or a non-empty "
+                                                "list of tensors, got %s", luaL_typename(L, v)));
+  *n = one != NULL ? 1 : (int)luaL_len(L, v);
+  if (*n > 1 << 20) luaL_argerror(L, opts, "option 'inputs' lists too many tensors");
+  th_tensor *buf = lua_newuserdatauv(L, sizeof(th_tensor) * (size_t)*n, 0);
+  if (one != NULL) {
+    buf[0] = one;
+    return buf;
+  }
+  for (int i = 0; i < *n; i++) {
+    lua_rawgeti(L, v, i + 1);
+    buf[i] = lt_test(L, -1);
+    if (buf[i] == NULL)
+      luaL_argerror(L, opts, lua_pushfstring(L, "option 'inputs': entry %d is a %s, not a tensor",
+                                             i + 1, luaL_typename(L, -1)));
+    lua_pop(L, 1); /* the list keeps the tensor alive */
+  }
+  return buf;
+}
+
 /* loss:backward([grad][, {retain_graph=, create_graph=}]), or positionally
    loss:backward([grad][, retain_graph[, create_graph]]) as in PyTorch */
 static int a_backward(lua_State *L) {
   th_tensor t = lt_check(L, 1);
   th_tensor grad = lt_test(L, 2);
   int opts = grad ? 3 : 2;
+  static const char *const keys[] = {"retain_graph", "create_graph", "inputs", NULL};
   if (!grad && !lua_isnoneornil(L, 2) && !lua_istable(L, 2))
     return luaL_typeerror(L, 2, "tensor or options table");
+  lt_checkkeys(L, opts, "backward", keys);
   int retain = lt_optbool(L, opts, "retain_graph", 0);
   int create = lt_optbool(L, lua_isboolean(L, opts) ? opts + 1 : opts, "create_graph", 0);
+  if (lua_istable(L, opts) && lua_getfield(L, opts, "inputs") != LUA_TNIL) {
+    int n;
+    th_tensor *inputs = check_inputs(L, opts, lua_gettop(L), &n);
+    if (th_backward_inputs(t, grad, retain || create, create, inputs, n) != 0)
+      return lt_fail(L, "backward");
+    return 0;
+  }
   if (th_backward(t, grad, retain || create, create) != 0) return lt_fail(L, "backward");
   return 0;
 }

@@ -124,6 +124,7 @@ static int filled(lua_State *L, int kind, const char *name) {
   int last = lt_optsizes_end(L, 1);
   th_options o = lt_checkoptions(L, last + 1, default_options, NULL);
   int n = last >= 1 ? lt_checksizes(L, 1, last, sizes) : 0;
+  lt_checkbytes(L, name, sizes, n, o.dtype);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_new(slot, kind, sizes, n, o), name);
 }
@@ -147,6 +148,7 @@ static int c_full(lua_State *L) {
   th_scalar v = lt_checkscalar(L, 2);
   th_options o = lt_checkoptions(L, 3, default_options, NULL);
   if (o.dtype == TH_DTYPE_DEFAULT) o.dtype = value_dtype(v);
+  lt_checkbytes(L, "full", sizes, n, o.dtype);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_full(slot, sizes, n, v, o), "full");
 }
@@ -184,6 +186,7 @@ static int c_arange(lua_State *L) {
     end = lt_checkscalar(L, 2);
     if (last >= 3) step = lt_checkscalar(L, 3);
   }
+  if (step.f != 0) lt_checkcount(L, "arange", (end.f - start.f) / step.f, TH_FLOAT64);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_arange(slot, start, end, step, o), "arange");
 }
@@ -193,6 +196,7 @@ static int c_linspace(lua_State *L) {
   lua_Integer steps = luaL_checkinteger(L, 3);
   luaL_argcheck(L, steps >= 0, 3, "number of steps must be non-negative");
   th_options o = lt_checkoptions(L, 4, default_options, NULL);
+  lt_checkcount(L, "linspace", (double)steps, o.dtype);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_linspace(slot, a, b, steps, o), "linspace");
 }
@@ -204,6 +208,8 @@ static int c_eye(lua_State *L) {
   luaL_argcheck(L, n >= 0, 1, "size must be non-negative");
   luaL_argcheck(L, m >= 0, 2, "size must be non-negative");
   th_options o = lt_checkoptions(L, opt, default_options, NULL);
+  int64_t nm[2] = {n, m};
+  lt_checkbytes(L, "eye", nm, 2, o.dtype);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_eye(slot, n, m, o), "eye");
 }
@@ -224,6 +230,7 @@ static int c_randint(lua_State *L) {
   luaL_checktype(L, at, LUA_TTABLE);
   int n = lt_checksizes(L, at, at, sizes);
   th_options o = lt_checkoptions(L, at + 1, default_options, NULL);
+  lt_checkbytes(L, "randint", sizes, n, TH_INT64);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_randint(slot, low, high, sizes, n, o), "randint");
 }
@@ -232,6 +239,7 @@ static int c_randperm(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
   luaL_argcheck(L, n >= 0, 1, "n must be non-negative");
   th_options o = lt_checkoptions(L, 2, default_options, NULL);
+  lt_checkcount(L, "randperm", (double)n, TH_INT64);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_randperm(slot, n, o), "randperm");
 }

@@ -20,6 +20,57 @@ static int push_dtype(lua_State *L, th_tensor t) {
   return 1;
 }
 
+/*
+** t:sizee() or t.shpe: no such method or property.  A name close to a real
+** one is a typo: it raises with the closest names, through clara.error at
+** the user's line.  Any other stays nil, so probes such as `v.state_dict`
+** (is this a module?) and Lua's own (__name, __close) keep working.
+*/
+static int unknown_field(lua_State *L, const char *k) {
+  static const char *const props[] = {"grad", "requires_grad", "is_leaf", "grad_fn", "dtype",
+                                      "device", "ndim", "shape", "data", "T", NULL};
+  if (k[0] == '_') {
+    lua_pushnil(L);
+    return 1;
+  }
+  int key = lua_gettop(L) + 1;
+  lua_pushstring(L, k);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "clara.error");
+  lua_call(L, 1, 1);
+  int E = lua_gettop(L);
+  lua_getfield(L, E, "closest");
+  lua_pushvalue(L, key);
+  lua_newtable(L); /* the candidates: methods, then properties */
+  int n = 0;
+  if (luaL_getmetatable(L, LT_TYPENAME) == LUA_TTABLE &&
+      lua_getfield(L, -1, "__fields") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, -5, ++n);
+    }
+  }
+  lua_settop(L, E + 3);
+  for (int i = 0; props[i]; i++) {
+    lua_pushstring(L, props[i]);
+    lua_rawseti(L, -2, ++n);
+  }
+  lua_pushinteger(L, 3);
+  lua_call(L, 3, 1);
+  const char *near = lua_tostring(L, -1);
+  if (near == NULL) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_getfield(L, E, "raise");
+  lua_pushnil(L);
+  lua_pushfstring(L, "tensor has no method or property '%s' (did you mean '%s'?)", k, near);
+  lua_call(L, 2, 0);
+  return 0;
+}
+
 static int property(lua_State *L, th_tensor t, const char *k) {
   if (strcmp(k, "grad") == 0) {
     th_tensor *slot = lt_newslot(L);
@@ -68,8 +119,7 @@ static int property(lua_State *L, th_tensor t, const char *k) {
     th_tensor *slot = lt_newslot(L);
     return lt_push(L, slot, th_reshape(slot, TH_PERMUTE, t, dims, n), "T");
   }
-  lua_pushnil(L);
-  return 1;
+  return unknown_field(L, k);
 }
 
 static int64_t size_of(th_tensor t, int64_t dim) {

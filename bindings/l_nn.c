@@ -328,9 +328,23 @@ static int n_tensors(lua_State *L) {
   return 2;
 }
 
+/* set_parameter(h, name, tensor): weight tying (th_module_set_parameter) */
+static int n_set_parameter(lua_State *L) {
+  th_module m = checkmodule(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  if (th_module_set_parameter(m, name, lt_check(L, 3)) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, th_last_error());
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* }====================================================== */
 
 static const luaL_Reg nn_functions[] = {
+    {"set_parameter", n_set_parameter},
     {"linear", n_linear},       {"bilinear", n_bilinear},   {"conv", n_conv},
     {"pool", n_pool},           {"batchnorm", n_batchnorm}, {"layernorm", n_layernorm},
     {"groupnorm", n_groupnorm}, {"dropout", n_dropout},     {"embedding", n_embedding},

@@ -24,13 +24,40 @@ static int check_dims(lua_State *L, int arg, th_tensor t, int64_t *dims) {
   return n;
 }
 
+/* the options each reduction takes: dtype where PyTorch has one (the input
+   is cast to it first, as PyTorch does), the correction of std and var */
+static const char *const plain_keys[] = {"keepdim", NULL};
+static const char *const dtype_keys[] = {"keepdim", "dtype", NULL};
+static const char *const spread_keys[] = {"keepdim", "unbiased", "correction", NULL};
+
+static int spread_unbiased(lua_State *L, int opts) {
+  int unbiased = lt_optbool(L, opts, "unbiased", 1);
+  double c = lt_optnumber(L, opts, "correction", -1);
+  if (c == -1) return unbiased;
+  if (c != 0 && c != 1)
+    luaL_argerror(L, opts, "option 'correction' must be 0 or 1 (Bessel's correction)");
+  return c == 1;
+}
+
+/* a (cast to dtype when given) in slot, or a itself */
+static th_tensor cast(lua_State *L, th_tensor a, int dtype, const char *name) {
+  if (dtype == TH_DTYPE_DEFAULT || dtype == th_dtype(a)) return a;
+  th_tensor *slot = lt_newslot(L);
+  if (th_to(slot, a, dtype, th_device(a)) != 0) lt_fail(L, name);
+  return *slot;
+}
+
 static int reduce(lua_State *L, int op, const char *name) {
   int64_t dims[TH_MAX_DIMS];
   th_tensor a = lt_check(L, 1);
   int opts = lua_istable(L, 2) && luaL_len(L, 2) == 0 ? 2 : 3;
+  int spread = op == TH_STD || op == TH_VAR;
+  int typed = op == TH_SUM || op == TH_MEAN || op == TH_PROD;
+  lt_checkkeys(L, opts, name, spread ? spread_keys : typed ? dtype_keys : plain_keys);
   int n = opts == 2 ? -1 : check_dims(L, 2, a, dims);
   int keepdim = lt_optbool(L, opts, "keepdim", 0);
-  int unbiased = lua_istable(L, opts) ? lt_optbool(L, opts, "unbiased", 1) : 1;
+  int unbiased = spread && lua_istable(L, opts) ? spread_unbiased(L, opts) : 1;
+  if (typed && lua_istable(L, opts)) a = cast(L, a, lt_optdtype(L, opts), name);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_reduce(slot, op, a, dims, n, keepdim, unbiased), name);
 }
@@ -84,9 +111,15 @@ static int arg_extreme(lua_State *L, int is_min, const char *name) {
 static int r_argmax(lua_State *L) { return arg_extreme(L, 0, "argmax"); }
 static int r_argmin(lua_State *L) { return arg_extreme(L, 1, "argmin"); }
 
+/* t:softmax(dim[, {dtype=}]), cumsum likewise; dtype may come as a string */
 static int along(lua_State *L, int kind, const char *name) {
+  static const char *const keys[] = {"dtype", NULL};
   th_tensor a = lt_check(L, 1);
   int64_t dim = lt_checkdim(L, 2, a, 0);
+  if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3) && lua_type(L, 3) != LUA_TSTRING)
+    luaL_typeerror(L, 3, "options table or dtype name");
+  lt_checkkeys(L, 3, name, keys);
+  a = cast(L, a, lt_optdtype(L, 3), name);
   th_tensor *slot = lt_newslot(L);
   int rc = kind < 2 ? th_softmax(slot, a, dim, kind) : th_cumulate(slot, a, dim, kind - 2);
   return lt_push(L, slot, rc, name);

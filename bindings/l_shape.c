@@ -23,12 +23,25 @@ static int check_dim_list(lua_State *L, th_tensor a, int64_t *dims) {
   return n;
 }
 
+/* repeat's result: the input's sizes (aligned right) times the counts */
+static void check_repeat(lua_State *L, th_tensor a, const int64_t *counts, int n) {
+  int64_t sizes[TH_MAX_DIMS], out[TH_MAX_DIMS];
+  int d = th_sizes(a, sizes);
+  if (n < d) return; /* libtorch refuses fewer counts than dims */
+  for (int i = 0; i < n; i++) {
+    int64_t s = i - (n - d) >= 0 ? sizes[i - (n - d)] : 1;
+    if (__builtin_mul_overflow(s, counts[i], &out[i])) out[i] = INT64_MAX;
+  }
+  lt_checkbytes(L, "repeat_tensor", out, n, th_dtype(a));
+}
+
 static int resize(lua_State *L, int how, const char *name) {
   int64_t sizes[TH_MAX_DIMS];
   th_tensor a = lt_check(L, 1);
   int n = how == TH_PERMUTE || how == TH_FLIP /* these take dims, not sizes */
               ? check_dim_list(L, a, sizes)
               : lt_checksizes(L, 2, lua_gettop(L), sizes);
+  if (how == TH_REPEAT) check_repeat(L, a, sizes, n);
   th_tensor *slot = lt_newslot(L);
   return lt_push(L, slot, th_reshape(slot, how, a, sizes, n), name);
 }

@@ -40,6 +40,10 @@ th_scalar lt_checkscalar(lua_State *L, int arg);
 int lt_optbool(lua_State *L, int arg, const char *key, int def);
 double lt_optnumber(lua_State *L, int arg, const char *key, double def);
 void lt_pushscalar(lua_State *L, th_scalar s);
+void lt_checkkeys(lua_State *L, int arg, const char *fname, const char *const *known);
+int lt_optdtype(lua_State *L, int arg); /* TH_DTYPE_DEFAULT when absent */
+void lt_checkbytes(lua_State *L, const char *fname, const int64_t *sizes, int n, int dtype);
+void lt_checkcount(lua_State *L, const char *fname, double count, int dtype);
 
 /* registration of each file's functions into the method table and torch */
 /* (stack indices of the metatable, the method table and the torch table;

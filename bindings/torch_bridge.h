@@ -206,6 +206,9 @@ int th_set_grad(th_tensor t, th_tensor g); /* g NULL clears it */
 int th_retain_grad(th_tensor t);
 int th_backward(th_tensor t, th_tensor grad, int retain_graph,
                 int create_graph);
+/* backward accumulating only into inputs[0..n) (PyTorch's inputs=) */
+int th_backward_inputs(th_tensor t, th_tensor grad, int retain_graph, int create_graph,
+                       const th_tensor *inputs, int n);
 int th_grad_fn_name(th_tensor t, char *buf, size_t size); /* "" for none */
 int th_set_grad_enabled(int enabled); /* returns the previous mode */
 int th_is_grad_enabled(void);
@@ -294,6 +297,11 @@ int th_module_train(th_module m, int mode);
 int th_module_count(th_module m, int buffers);
 int th_module_tensor(th_tensor *out, char *name, size_t size, th_module m,
                      int buffers, int i);
+/* replaces parameter `name` (weight, bias) by `value`, of the same shape and
+   dtype, so forward uses it and gradients reach it: weight tying, as
+   PyTorch's module.weight = Parameter(...).  Fails for modules whose
+   forward reads no such member (RNNs keep flat weights) */
+int th_module_set_parameter(th_module m, const char *name, th_tensor value);
 
 /* optimizers (bridge/optim.cpp) */
 typedef struct th_optimizer_s *th_optimizer;

@@ -318,6 +318,68 @@ int th_unflatten_new(th_module *out, int64_t dim, const int64_t *sizes, int n) {
 
 void th_module_free(th_module m) { delete m; }
 
+} // extern "C"
+
+namespace {
+
+// the module's own dictionary of parameters (protected in nn::Module): a
+// pointer to member named through a derived class may reach it
+struct ParamDict : nn::Module {
+  static torch::OrderedDict<std::string, at::Tensor> &of(nn::Module &m) {
+    return m.*(&ParamDict::parameters_);
+  }
+};
+
+// the member forward reads, for the modules whose forward reads members
+template <class Impl> at::Tensor *bias_of(Impl *impl) { return &impl->bias; }
+at::Tensor *bias_of(nn::EmbeddingImpl *) { return nullptr; }
+
+template <class Impl> at::Tensor *member_of(nn::Module *m, const std::string &name) {
+  auto *impl = dynamic_cast<Impl *>(m);
+  if (impl == nullptr) return nullptr;
+  if (name == "weight") return &impl->weight;
+  if (name == "bias") return bias_of(impl);
+  return nullptr;
+}
+
+at::Tensor *member(nn::Module *m, const std::string &name) {
+  at::Tensor *t = nullptr;
+  (t = member_of<nn::LinearImpl>(m, name)) || (t = member_of<nn::BilinearImpl>(m, name)) ||
+      (t = member_of<nn::EmbeddingImpl>(m, name)) || (t = member_of<nn::Conv1dImpl>(m, name)) ||
+      (t = member_of<nn::Conv2dImpl>(m, name)) || (t = member_of<nn::Conv3dImpl>(m, name)) ||
+      (t = member_of<nn::ConvTranspose1dImpl>(m, name)) ||
+      (t = member_of<nn::ConvTranspose2dImpl>(m, name)) ||
+      (t = member_of<nn::ConvTranspose3dImpl>(m, name)) ||
+      (t = member_of<nn::BatchNorm1dImpl>(m, name)) || (t = member_of<nn::BatchNorm2dImpl>(m, name)) ||
+      (t = member_of<nn::BatchNorm3dImpl>(m, name)) || (t = member_of<nn::LayerNormImpl>(m, name)) ||
+      (t = member_of<nn::GroupNormImpl>(m, name));
+  return t;
+}
+
+} // namespace
+
+extern "C" {
+
+int th_module_set_parameter(th_module m, const char *name, th_tensor value) {
+  PROTECT(
+    const at::Tensor &v = T(value);
+    auto &dict = ParamDict::of(*m->module);
+    const at::Tensor *old = dict.find(name);
+    at::Tensor *field = member(m->module.get(), name);
+    if (old == nullptr || !old->defined() || field == nullptr)
+      throw std::invalid_argument(std::string("this module's forward reads no parameter '") + name +
+                                  "' that can be replaced");
+    if (old->sizes() != v.sizes() || old->scalar_type() != v.scalar_type())
+      throw std::invalid_argument(std::string("the new '") + name + "' must have the shape " +
+                                  c10::str(old->sizes()) + " and dtype of the old one, got " +
+                                  c10::str(v.sizes()) + " " + c10::toString(v.scalar_type()));
+    dict[name] = v;
+    *field = v;
+    for (auto &entry : m->tensors[0])
+      if (entry.first == name) entry.second = v;
+  )
+}
+
 int th_module_forward(th_tensor *outs, th_module m, const th_tensor *ins, int nin) {
   PROTECT_RET(-1,
     at::Tensor r[TH_MODULE_MAX_IO];

@@ -259,6 +259,15 @@ int th_backward(th_tensor t, th_tensor grad, int retain_graph, int create_graph)
                         create_graph != 0);)
 }
 
+int th_backward_inputs(th_tensor t, th_tensor grad, int retain_graph, int create_graph,
+                       const th_tensor *inputs, int n) {
+  PROTECT(std::vector<at::Tensor> in;
+          for (int i = 0; i < n; i++) in.push_back(T(inputs[i]));
+          T(t).backward(grad ? T(grad) : at::Tensor(),
+                        retain_graph ? c10::optional<bool>(true) : c10::nullopt,
+                        create_graph != 0, at::TensorList(in));)
+}
+
 int th_grad_fn_name(th_tensor t, char *buf, size_t size) {
   PROTECT(const auto &fn = T(t).grad_fn(); std::string name;
           if (fn) name = fn->name();

@@ -4,10 +4,22 @@
 -- of exhausting memory.  Each may be raised (or lowered) by assignment:
 --   clara.limits.table_elements = 1 << 30
 -- An error that hits one names it: "... over the limit clara.limits.NAME".
+-- the machine's memory in bytes (MemTotal), or 1 TiB where unreadable
+local function memory_bytes()
+  local f = io.open("/proc/meminfo", "r")
+  local kb = f and f:read("a"):match("MemTotal:%s*(%d+)")
+  if f then f:close() end
+  return kb and math.tointeger(tonumber(kb) * 1024) or (1 << 40)
+end
+
 local limits = {
   -- elements of a Lua table built from a user count (folds, indices,
   -- confusion matrix cells, partitions)
   table_elements = 1 << 27,
+  -- bytes of one tensor made from a user count (torch.zeros(n), repeat,
+  -- arange, an nn module's weights): the machine's memory, since a larger
+  -- one could only end in the OOM killer (requests under 1 MiB are not checked)
+  tensor_bytes = memory_bytes(),
 }
 
 local E = require "clara.error"

@@ -12,9 +12,11 @@ torch.half, torch.short, torch.byte = "float16", "int16", "uint8"
 
 torch.format = function(t) return require("torch.format")(t) end
 
--- nn and optim load on first use, so `require "torch"` stays cheap
-setmetatable(torch, {
-  __index = function(self, key)
+-- nn and optim load on first use, so `require "torch"` stays cheap; a
+-- name that is neither here nor lazy raises with the closest ones
+-- (probe optional names with rawget)
+local LAZY = { "nn", "optim", "jit", "get_rng_state", "set_rng_state", "save", "load", "load_safe" }
+require("clara.error").namespace(torch, "torch", LAZY, function(self, key)
     if key == "nn" or key == "optim" then
       local mod = require("torch." .. key)
       rawset(self, key, mod)
@@ -35,7 +37,6 @@ setmetatable(torch, {
       rawset(self, key, fn)
       return fn
     end
-  end,
-})
+  end)
 
 return torch

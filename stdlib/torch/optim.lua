@@ -11,6 +11,7 @@
 local torch = require "torch"
 local core = require "torch.optim.core"
 local base = require "torch.optim.base"
+local E = require "clara.error"
 
 local optim = {}
 local R = base.REQUIRED
@@ -90,6 +91,34 @@ local kinds = {
   },
 }
 kinds.AdamW.check = kinds.Adam.check
+
+-- LBFGS keeps flat vectors over all parameters (n values) and histories
+-- of k of them: their shapes are checked before libtorch adopts them
+function kinds.LBFGS.check_state(entries, params, fail)
+  local n = 0
+  for _, p in ipairs(params) do n = n + p:numel() end
+  local k
+  for _, name in ipairs { "old_dirs", "old_stps" } do
+    local v = entries[name]
+    if torch.is_tensor(v) then
+      if v:dim() ~= 2 or v:size(2) ~= n or (k and v:size(1) ~= k) then
+        fail("state '%s' must be a stacked list: a (k, %d) stack of flat vectors (k the same for old_dirs and old_stps), got (%s)",
+          name, n, table.concat(v:size(), ", "))
+      end
+      k = v:size(1)
+    end
+  end
+  for _, name in ipairs { "d", "prev_flat_grad" } do
+    local v = entries[name]
+    if torch.is_tensor(v) and (v:dim() ~= 1 or v:size(1) ~= n) then
+      fail("state '%s' must be a flat vector of %d values, got (%s)", name, n, table.concat(v:size(), ", "))
+    end
+  end
+  local ro = entries.ro
+  if torch.is_tensor(ro) and (ro:dim() ~= 1 or (k and ro:size(1) ~= k)) then
+    fail("state 'ro' must hold one value per stored pair (%s), got (%s)", k or "?", table.concat(ro:size(), ", "))
+  end
+end
 for name, kind in pairs(kinds) do kind.name = name end
 optim.kinds = kinds
 
@@ -110,10 +139,10 @@ end
 -- backward and returns the loss; step returns it (LBFGS needs one)
 function Fast:step(closure)
   if closure ~= nil and type(closure) ~= "function" then
-    error(("step: closure must be a function, got %s"):format(type(closure)), 2)
+    E.raise("optim." .. self.kind.name .. ":step", "closure must be a function, got %s", type(closure))
   end
   if closure == nil and self.kind.name == "LBFGS" then
-    error("step: LBFGS requires a closure (a function that zeroes the gradients, computes the loss, calls backward and returns the loss)", 2)
+    E.raise("optim.LBFGS:step", "LBFGS requires a closure (a function that zeroes the gradients, computes the loss, calls backward and returns the loss)")
   end
   sync(self)
   return core.step(self._core, closure)
@@ -137,7 +166,7 @@ local function make(name)
   optim[name] = function(params, opts)
     local self = base.init(setmetatable({}, class), kind, params, opts)
     if name == "LBFGS" and #self.param_groups ~= 1 then
-      error("optim.LBFGS: LBFGS doesn't support per-parameter options (parameter groups)", 2)
+      E.raise("optim.LBFGS", "LBFGS doesn't support per-parameter options (parameter groups)")
     end
     -- the constructor's options, as PyTorch's defaults (a required lr
     -- left out of them is the first group's)
@@ -153,15 +182,13 @@ for _, name in ipairs { "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS" } 
 -- }======================================================
 
 -- the clear twins and the schedulers load on first use
-setmetatable(optim, {
-  __index = function(self, key)
-    if key == "clear" or key == "lr_scheduler" then
-      local mod = require("torch.optim." .. key)
-      rawset(self, key, mod)
-      return mod
-    end
-  end,
-})
+E.namespace(optim, "optim", { "clear", "lr_scheduler" }, function(self, key)
+  if key == "clear" or key == "lr_scheduler" then
+    local mod = require("torch.optim." .. key)
+    rawset(self, key, mod)
+    return mod
+  end
+end)
 
 optim.Optimizer = base.Optimizer
 return optim

@@ -17,7 +17,7 @@ end
 for _, name in ipairs { "ReLU", "SiLU" } do
   M[name] = native.class(name, function(self, o)
     self.inplace = inplace_of(name, o)
-    if name == "SiLU" and self.inplace then native.raise("SiLU: inplace is not supported") end
+    if name == "SiLU" and self.inplace then native.raise("SiLU", "inplace is not supported") end
     return core.activation(name, 0, self.inplace)
   end)
   M[name].extra_repr = function(self) return self.inplace and "inplace=True" or "" end
@@ -53,7 +53,7 @@ M.GELU = native.class("GELU", function(self, o)
   o = opts("GELU", o, { "approximate" })
   self.approximate = o.approximate or "none"
   if self.approximate ~= "none" and self.approximate ~= "tanh" then
-    native.raise(("GELU: approximate must be 'none' or 'tanh', got '%s'"):format(tostring(self.approximate)))
+    native.raise("GELU", "approximate must be 'none' or 'tanh', got '%s'", tostring(self.approximate))
   end
   return core.activation(self.approximate == "tanh" and "GELU_tanh" or "GELU")
 end)
@@ -63,7 +63,7 @@ function M.GELU:extra_repr() return ("approximate='%s'"):format(self.approximate
 for _, name in ipairs { "Softmax", "LogSoftmax" } do
   M[name] = native.class(name, function(self, dim)
     if type(dim) == "table" then dim = dim.dim end
-    if dim == nil then native.raise(name .. ": dim is required (1-based, e.g. " .. name .. "(2))") end
+    if dim == nil then native.raise(name, "dim is required (1-based, e.g. %s(2))", name) end
     self.dim = dim
     return core.activation(name, dim0(name, "dim", dim))
   end)

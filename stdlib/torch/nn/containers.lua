@@ -7,7 +7,7 @@ local containers = {}
 
 local function check_module(m, who, i)
   if not require("torch.nn.module").is_module(m) then
-    require("torch.nn.module").raise(("%s: element %s is not a module (%s)"):format(who, tostring(i), type(m)))
+    require("torch.nn.module").raise(who, "element %s is not a module (%s)", tostring(i), type(m))
   end
 end
 

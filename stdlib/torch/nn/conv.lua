@@ -32,11 +32,12 @@ local function conv_class(name, dims, transposed)
     self.dilation = sizes(name, "dilation", o.dilation or 1, dims, 1)
     self.groups = int(name, "groups", o.groups or 1, 1)
     self.output_padding = sizes(name, "output_padding", o.output_padding or 0, dims, 0)
+    native.weights(name, self.in_channels, self.out_channels / self.groups, table.unpack(self.kernel_size))
     local padding = o.padding or 0
     if padding == "same" or padding == "valid" then
-      if transposed then native.raise(name .. ": padding must be numbers, got '" .. padding .. "'") end
+      if transposed then native.raise(name, "padding must be numbers, got '%s'", padding) end
       if padding == "same" and not all(self.stride, 1) then
-        native.raise(name .. ": padding='same' is not supported for strided convolutions")
+        native.raise(name, "padding='same' is not supported for strided convolutions")
       end
       self.padding = padding
     else
@@ -44,15 +45,15 @@ local function conv_class(name, dims, transposed)
     end
     self.padding_mode = o.padding_mode or "zeros"
     if not PADDING_MODES[self.padding_mode] then
-      native.raise(("%s: padding_mode must be zeros, reflect, replicate or circular, got '%s'")
-        :format(name, tostring(self.padding_mode)))
+      native.raise(name, "padding_mode must be zeros, reflect, replicate or circular, got '%s'",
+        tostring(self.padding_mode))
     end
     if transposed and self.padding_mode ~= "zeros" then
-      native.raise(name .. ": only padding_mode 'zeros' is supported")
+      native.raise(name, "only padding_mode 'zeros' is supported")
     end
     for _, what in ipairs { "in_channels", "out_channels" } do
       if self[what] % self.groups ~= 0 then
-        native.raise(("%s: %s (%d) must be divisible by groups (%d)"):format(name, what, self[what], self.groups))
+        native.raise(name, "%s (%d) must be divisible by groups (%d)", what, self[what], self.groups)
       end
     end
     return core.conv {
@@ -101,8 +102,8 @@ local function max_pool_class(name, dims)
     local p = sizes(name, "padding", self.padding, dims, 0)
     for i = 1, dims do
       if p[i] > k[i] // 2 then
-        native.raise(("%s: padding %s should be at most half of kernel_size %s")
-          :format(name, pyrepr(self.padding), pyrepr(kernel_size)))
+        native.raise(name, "padding %s should be at most half of kernel_size %s",
+          pyrepr(self.padding), pyrepr(kernel_size))
       end
     end
     return core.pool {
@@ -129,8 +130,8 @@ local function avg_pool_class(name, dims)
     local p = sizes(name, "padding", o.padding or 0, dims, 0)
     for i = 1, dims do
       if p[i] > k[i] // 2 then
-        native.raise(("%s: padding %s should be at most half of kernel_size %s")
-          :format(name, pyrepr(o.padding), pyrepr(kernel_size)))
+        native.raise(name, "padding %s should be at most half of kernel_size %s",
+          pyrepr(o.padding), pyrepr(kernel_size))
       end
     end
     if dims == 1 then -- AvgPool1d keeps tuples, the others the values as given
@@ -173,8 +174,8 @@ local function adaptive_class(name, dims, kind)
         end
       end
     else
-      native.raise(("%s: output_size must be a number%s, got %s")
-        :format(name, dims > 1 and (" or a list of " .. dims) or "", type(output_size)))
+      native.raise(name, "output_size must be a number%s, got %s",
+        dims > 1 and (" or a list of " .. dims) or "", type(output_size))
     end
     self.output_size = shown
     return core.pool { kind = kind, dims = dims, kernel_size = list }

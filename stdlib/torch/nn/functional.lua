@@ -10,8 +10,9 @@ local F = {}
 function F.relu(x) return x:relu() end
 function F.sigmoid(x) return x:sigmoid() end
 function F.tanh(x) return x:tanh() end
-function F.softmax(x, dim) return x:softmax(dim or -1) end
-function F.log_softmax(x, dim) return x:log_softmax(dim or -1) end
+-- opts: {dtype = "float64"} (or the dtype name), as PyTorch's dtype=
+function F.softmax(x, dim, opts) return x:softmax(dim or -1, opts) end
+function F.log_softmax(x, dim, opts) return x:log_softmax(dim or -1, opts) end
 
 for name, entry in pairs(losses.info) do
   F[entry.torch_name or name] = entry.fn

@@ -20,7 +20,21 @@ for _, family in ipairs { "linear", "conv", "norm", "recurrent", "activation" } 
   end
 end
 
+-- every class's methods detect a '.' call
+for _, name in ipairs { "Sequential", "ModuleList", "ModuleDict" } do module.guard(nn[name], name) end
+for _, family in ipairs { "linear", "conv", "norm", "recurrent", "activation" } do
+  for name, class in pairs(require("torch.nn." .. family)) do
+    if type(class) == "table" then module.guard(class, name) end
+  end
+end
+
 -- TorchScript models exported from PyTorch
 function nn.load(...) return require("torch.jit").load(...) end
+
+-- nn.Linaer, nn.functional.rleu, nn.init.xavier raise with the closest names
+local E = require "clara.error"
+E.namespace(nn, "nn")
+E.namespace(nn.functional, "nn.functional")
+E.namespace(nn.init, "nn.init")
 
 return nn

@@ -4,11 +4,12 @@
 --   nn.init.kaiming_uniform_(w, {a = math.sqrt(5)})
 --   nn.init.kaiming_normal_(w, 0, "fan_out", "relu")
 local torch = require "torch"
+local E = require "clara.error"
 
 local init = {}
 
 local function check_tensor(who, t)
-  if not torch.is_tensor(t) then error(("nn.init.%s: expected a tensor, got %s"):format(who, type(t)), 3) end
+  if not torch.is_tensor(t) then E.raise("nn.init." .. who, "expected a tensor, got %s", type(t)) end
 end
 
 local function no_grad(fn) return torch.no_grad(fn) end
@@ -25,21 +26,20 @@ function init.calculate_gain(nonlinearity, param)
     local slope = 0.01
     if param ~= nil then
       if type(param) ~= "number" then
-        error(("nn.init.calculate_gain: negative_slope %s is not a valid number"):format(tostring(param)), 2)
+        E.raise("nn.init.calculate_gain", "negative_slope %s is not a valid number", tostring(param))
       end
       slope = param
     end
     return math.sqrt(2.0 / (1 + slope ^ 2))
   end
-  error(("nn.init.calculate_gain: unsupported nonlinearity '%s'"):format(tostring(nonlinearity)), 2)
+  E.raise("nn.init.calculate_gain", "unsupported nonlinearity '%s'", tostring(nonlinearity))
 end
 
 -- fan_in = size(2) * receptive field, fan_out = size(1) * receptive field
 local function fans(who, t)
   local size = t:size()
   if #size < 2 then
-    error(("nn.init.%s: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (shape (%s))")
-      :format(who, table.concat(size, ", ")), 3)
+    E.raise("nn.init." .. who, "fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (shape (%s))", table.concat(size, ", "))
   end
   local receptive = 1
   for i = 3, #size do receptive = receptive * size[i] end
@@ -60,7 +60,7 @@ end
 
 function init.constant_(t, val)
   check_tensor("constant_", t)
-  if type(val) ~= "number" then error("nn.init.constant_: val must be a number, got " .. type(val), 2) end
+  if type(val) ~= "number" then E.raise("nn.init.constant_", "val must be a number, got %s", type(val)) end
   return no_grad(function() return t:fill_(val) end)
 end
 
@@ -77,7 +77,7 @@ end
 -- the identity matrix, for a 2-d tensor
 function init.eye_(t)
   check_tensor("eye_", t)
-  if t:dim() ~= 2 then error(("nn.init.eye_: only tensors with 2 dimensions are supported, got %d"):format(t:dim()), 2) end
+  if t:dim() ~= 2 then E.raise("nn.init.eye_", "only tensors with 2 dimensions are supported, got %d", t:dim()) end
   local size = t:size()
   return no_grad(function() return t:copy_(torch.eye(size[1], size[2], { dtype = t.dtype })) end)
 end
@@ -104,11 +104,11 @@ local function kaiming_std(who, t, a, mode, nonlinearity)
   if type(a) == "table" then a, mode, nonlinearity = a.a, a.mode, a.nonlinearity end
   mode, nonlinearity = mode or "fan_in", nonlinearity or "leaky_relu"
   if mode ~= "fan_in" and mode ~= "fan_out" then
-    error(("nn.init.%s: mode must be 'fan_in' or 'fan_out', got '%s'"):format(who, tostring(mode)), 3)
+    E.raise("nn.init." .. who, "mode must be 'fan_in' or 'fan_out', got '%s'", tostring(mode))
   end
   local fan_in, fan_out = fans(who, t)
   local fan = mode == "fan_in" and fan_in or fan_out
-  if fan == 0 then error(("nn.init.%s: initializing a zero-element tensor"):format(who), 3) end
+  if fan == 0 then E.raise("nn.init." .. who, "initializing a zero-element tensor") end
   return init.calculate_gain(nonlinearity, a or 0) / math.sqrt(fan)
 end
 
@@ -131,7 +131,7 @@ end
 function init.orthogonal_(t, gain)
   check_tensor("orthogonal_", t)
   if type(gain) == "table" then gain = gain.gain end
-  if t:dim() < 2 then error("nn.init.orthogonal_: only tensors with 2 or more dimensions are supported", 2) end
+  if t:dim() < 2 then E.raise("nn.init.orthogonal_", "only tensors with 2 or more dimensions are supported") end
   local rows = t:size(1)
   local cols = t:numel() // rows
   return no_grad(function()

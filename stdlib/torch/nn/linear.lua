@@ -13,6 +13,7 @@ M.Linear = native.class("Linear", function(self, in_features, out_features, o)
   o = opts("Linear", o, { "bias" })
   self.in_features = int("Linear", "in_features", in_features, 0)
   self.out_features = int("Linear", "out_features", out_features, 0)
+  native.weights("Linear", self.in_features, self.out_features)
   return core.linear(self.in_features, self.out_features, bool("Linear", "bias", o.bias, true))
 end)
 function M.Linear:extra_repr()
@@ -26,6 +27,7 @@ M.Bilinear = native.class("Bilinear", function(self, in1, in2, out, o)
   self.in1_features = int("Bilinear", "in1_features", in1, 1)
   self.in2_features = int("Bilinear", "in2_features", in2, 1)
   self.out_features = int("Bilinear", "out_features", out, 1)
+  native.weights("Bilinear", self.in1_features, self.in2_features, self.out_features)
   return core.bilinear(self.in1_features, self.in2_features, self.out_features,
     bool("Bilinear", "bias", o.bias, true))
 end)
@@ -47,11 +49,11 @@ M.Embedding = native.class("Embedding", function(self, num, dim, o)
   o = opts(who, o, { "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq" })
   self.num_embeddings = int(who, "num_embeddings", num, 1)
   self.embedding_dim = int(who, "embedding_dim", dim, 1)
+  native.weights(who, self.num_embeddings, self.embedding_dim)
   if o.padding_idx ~= nil then
     local p = int(who, "padding_idx", o.padding_idx)
     if p < -self.num_embeddings or p >= self.num_embeddings then
-      native.raise(("%s: padding_idx must be within num_embeddings (%d), got %d")
-        :format(who, self.num_embeddings, p))
+      native.raise(who, "padding_idx must be within num_embeddings (%d), got %d", self.num_embeddings, p)
     end
     self.padding_idx = p < 0 and p + self.num_embeddings or p
   end
@@ -77,7 +79,7 @@ end)
 -- a 1-based dim (negative from the end) to libtorch's 0-based one
 local function dim0(who, name, d)
   d = int(who, name, d)
-  if d == 0 then native.raise(("%s: %s must not be 0 (dims are 1-based)"):format(who, name)) end
+  if d == 0 then native.raise(who, "%s must not be 0 (dims are 1-based)", name) end
   return d > 0 and d - 1 or d
 end
 M.dim0 = dim0
@@ -97,7 +99,7 @@ end
 M.Unflatten = native.class("Unflatten", function(self, dim, sizes)
   local d = dim0("Unflatten", "dim", dim)
   if type(sizes) ~= "table" or #sizes == 0 then
-    native.raise(("Unflatten: unflattened_size must be a list of sizes, got %s"):format(type(sizes)))
+    native.raise("Unflatten", "unflattened_size must be a list of sizes, got %s", type(sizes))
   end
   self.dim, self.unflattened_size = dim, {}
   for i, s in ipairs(sizes) do self.unflattened_size[i] = int("Unflatten", "unflattened_size", s, -1) end

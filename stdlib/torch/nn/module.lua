@@ -14,26 +14,18 @@
 -- Children must be called as self.fc(x) (not self.fc:forward(x)) for hooks
 -- and capture to see them, as in PyTorch.
 local torch = require "torch"
+local E = require "clara.error"
 
 local Module = { __name = "Module" }
 
--- raise msg at the first caller outside the nn library: the user's line
-local function raise(msg)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then return error(msg, 0) end
-    if not info.source:find("torch/nn/", 1, true) and info.what ~= "C" then break end
-    level = level + 1
-  end
-  error(msg, level)
-end
+-- raise "nn.<who>: message" at the user's line
+local function raise(who, fmt, ...) E.raise("nn." .. who, fmt, ...) end
 
 -- parameters are tensors marked by nn.Parameter; weak keys let them go
 local marked = setmetatable({}, { __mode = "k" })
 
 local function Parameter(t, requires_grad)
-  if not torch.is_tensor(t) then error("Parameter: expected a tensor, got " .. type(t), 2) end
+  if not torch.is_tensor(t) then raise("Parameter", "expected a tensor, got %s", t) end
   if t.grad_fn then t = t:detach() end -- a parameter is a leaf
   t:requires_grad_(requires_grad ~= false)
   marked[t] = true
@@ -59,18 +51,36 @@ local function instance_index(self, key)
   return getmetatable(self).__class[key]
 end
 
--- assigning a module or a Parameter registers it, as PyTorch's __setattr__
+-- A Parameter assigned over a native module's own (weight tying) replaces
+-- it inside libtorch's module too, so forward uses it and gradients reach it.
+local function replace_native(self, key, value)
+  local handle = rawget(self, "_handle")
+  if handle == nil or rawget(self, "_parameters")[key] == nil then return end
+  local ok, err = require("torch.nn.core").set_parameter(handle, key, value)
+  if not ok then raise(self:_get_name(), "cannot assign parameter '%s': %s", key, err) end
+end
+
+-- assigning a module or a Parameter registers it, as PyTorch's __setattr__;
+-- a plain tensor over a parameter is refused, as PyTorch refuses it
 local function instance_newindex(self, key, value)
   if is_module(value) then
     self:add_module(key, value)
   elseif torch.is_tensor(value) and marked[value] then
+    replace_native(self, key, value)
     self:register_parameter(key, value)
-  elseif rawget(self, "_parameters")[key] ~= nil or rawget(self, "_buffers")[key] ~= nil then
-    local kind = rawget(self, "_parameters")[key] ~= nil and "_parameters" or "_buffers"
-    if value ~= nil and not torch.is_tensor(value) then
-      error(("%s.%s: expected a tensor, got %s"):format(self:_get_name(), key, type(value)), 2)
+  elseif rawget(self, "_parameters")[key] ~= nil then
+    if value == nil and rawget(self, "_handle") ~= nil then
+      raise(self:_get_name(), "cannot remove parameter '%s' of a native module", key)
     end
-    rawget(self, kind)[key] = value
+    if value ~= nil then
+      raise(self:_get_name(), "cannot assign %s as parameter '%s' (nn.Parameter or nil expected)", value, key)
+    end
+    rawget(self, "_parameters")[key] = nil
+  elseif rawget(self, "_buffers")[key] ~= nil then
+    if value ~= nil and not torch.is_tensor(value) then
+      raise(self:_get_name(), "%s: expected a tensor, got %s", key, value)
+    end
+    rawget(self, "_buffers")[key] = value
   else
     rawset(self, key, value)
   end
@@ -107,7 +117,7 @@ end
 function Module:_get_name() return getmetatable(self).__class.__name end
 
 function Module:forward()
-  error(("%s: forward is not defined"):format(self:_get_name()), 2)
+  raise(self:_get_name(), "forward is not defined")
 end
 
 -- calling a module runs forward, then its forward hooks (which see the output)
@@ -134,8 +144,7 @@ end
 
 local function register(self, kind, order, name, value, what)
   if type(name) ~= "string" or name == "" or name:find(".", 1, true) then
-    error(("%s: bad %s name '%s' (a non-empty string without dots)")
-      :format(self:_get_name(), what, tostring(name)), 3)
+    raise(self:_get_name(), "bad %s name '%s' (a non-empty string without dots)", what, tostring(name))
   end
   local tbl = rawget(self, kind)
   if tbl[name] == nil then table.insert(rawget(self, order), name) end
@@ -145,7 +154,7 @@ end
 
 function Module:register_parameter(name, t)
   if t ~= nil and not torch.is_tensor(t) then
-    error(("%s: parameter '%s' must be a tensor"):format(self:_get_name(), tostring(name)), 2)
+    raise(self:_get_name(), "parameter '%s' must be a tensor, got %s", tostring(name), t)
   end
   if t ~= nil then marked[t] = true end
   return register(self, "_parameters", "_param_order", name, t, "parameter")
@@ -153,14 +162,14 @@ end
 
 function Module:register_buffer(name, t)
   if t ~= nil and not torch.is_tensor(t) then
-    error(("%s: buffer '%s' must be a tensor"):format(self:_get_name(), tostring(name)), 2)
+    raise(self:_get_name(), "buffer '%s' must be a tensor, got %s", tostring(name), t)
   end
   return register(self, "_buffers", "_buffer_order", name, t, "buffer")
 end
 
 function Module:add_module(name, m)
   if m ~= nil and not is_module(m) then
-    error(("%s: child '%s' is not a module"):format(self:_get_name(), tostring(name)), 2)
+    raise(self:_get_name(), "child '%s' is not a module", tostring(name))
   end
   return register(self, "_modules", "_module_order", name, m, "module")
 end
@@ -285,10 +294,14 @@ function Module:state_dict()
   return sd
 end
 
--- copies values in; strict (default) wants exactly the same names
+-- copies values in; strict (default) wants exactly the same names.  Every
+-- entry is checked before any is copied, so a bad state changes nothing.
+local LOAD_OPTS = { strict = { type = "boolean", default = true, doc = "names must match exactly" } }
+
 function Module:load_state_dict(sd, opts)
-  if type(sd) ~= "table" then error("load_state_dict: expected a table of tensors, got " .. type(sd), 2) end
-  local strict = not (opts and opts.strict == false)
+  local api = "nn." .. self:_get_name() .. ":load_state_dict"
+  if type(sd) ~= "table" then E.raise(api, "expected a table of tensors, got %s", type(sd)) end
+  local strict = E.options(api, opts, LOAD_OPTS).strict
   local own, order, missing, unexpected = {}, {}, {}, {}
   for name, t in self:named_parameters() do own[name] = t; order[#order + 1] = name end
   for name, t in self:named_buffers() do own[name] = t; order[#order + 1] = name end
@@ -296,23 +309,24 @@ function Module:load_state_dict(sd, opts)
   for name in pairs(sd) do if own[name] == nil then unexpected[#unexpected + 1] = name end end
   if strict and (#missing > 0 or #unexpected > 0) then
     table.sort(missing); table.sort(unexpected)
-    error(("load_state_dict: %s: missing keys {%s}, unexpected keys {%s}")
-      :format(self:_get_name(), table.concat(missing, ", "), table.concat(unexpected, ", ")), 2)
+    E.raise(api, "missing keys {%s}, unexpected keys {%s}", table.concat(missing, ", "),
+      table.concat(unexpected, ", "))
   end
   for _, name in ipairs(order) do
     local t, v = own[name], sd[name]
     if v ~= nil then
-      if not torch.is_tensor(v) then
-        error(("load_state_dict: '%s' is a %s, not a tensor"):format(name, type(v)), 2)
-      end
+      if not torch.is_tensor(v) then E.raise(api, "'%s' is a %s, not a tensor", name, type(v)) end
       local a, b = table.concat(t:size(), ", "), table.concat(v:size(), ", ")
       if a ~= b then
-        error(("load_state_dict: %s: size mismatch for '%s': shape (%s) in the model, (%s) in the state")
-          :format(self:_get_name(), name, a, b), 2)
+        E.raise(api, "size mismatch for '%s': shape (%s) in the model, (%s) in the state", name, a, b)
       end
-      torch.no_grad(function() t:copy_(v) end)
     end
   end
+  torch.no_grad(function()
+    for _, name in ipairs(order) do
+      if sd[name] ~= nil then own[name]:copy_(sd[name]) end
+    end
+  end)
   return missing, unexpected
 end
 
@@ -325,12 +339,12 @@ end
 -- model:capture({"body.2", "head"}, x) -> captured, outputs...
 -- runs the model once and returns, by name, what those submodules returned
 function Module:capture(names, ...)
-  if type(names) ~= "table" then error("capture: expected a list of submodule names", 2) end
+  if type(names) ~= "table" then raise(self:_get_name(), "capture: expected a list of submodule names") end
   local by_name, removers, captured = {}, {}, {}
   for name, m in self:named_modules() do by_name[name] = m end
   for _, name in ipairs(names) do
     local m = by_name[name]
-    if not m then error(("capture: %s has no submodule '%s'"):format(self:_get_name(), name), 2) end
+    if not m then raise(self:_get_name() .. ":capture", "%s has no submodule '%s'", self:_get_name(), name) end
     removers[#removers + 1] = m:register_forward_hook(function(_, out, ...)
       captured[name] = select("#", ...) > 0 and { out, ... } or out
     end)
@@ -382,4 +396,26 @@ Module.__instance = {
   __tostring = function(m) return m:_repr() end,
 }
 
-return { Module = Module, Parameter = Parameter, is_module = is_module, raise = raise }
+-- a method called with '.' (nn.Linear.forward(x), m.parameters()) says so;
+-- classes, not instances, receive extend and new, and _call is internal
+-- (a function guarded once and shared by classes, as the native forward,
+-- stays one function: the fast path recognizes it by identity)
+local NOT_METHODS = { "extend", "new", "init", "_call" }
+local function is_instance(v) return type(v) == "table" and rawget(v, "_modules") ~= nil end
+local shared = setmetatable({}, { __mode = "k" })
+
+local function guard(class, name)
+  local except = { table.unpack(NOT_METHODS) }
+  for k, f in pairs(class) do if shared[f] then except[#except + 1] = k end end
+  return E.methods(class, "nn." .. name, is_instance, except)
+end
+
+local function guard_shared(name, f)
+  local g = E.methods({ [name] = f }, "nn.Module", is_instance)[name]
+  shared[g] = true
+  return g
+end
+guard(Module, "Module")
+
+return { Module = Module, Parameter = Parameter, is_module = is_module, raise = raise, guard = guard,
+         guard_shared = guard_shared }

@@ -9,6 +9,7 @@
 local torch = require "torch"
 local core = require "torch.nn.core"
 local Module = require("torch.nn.module").Module
+local E = require "clara.error"
 
 local native = {}
 
@@ -65,27 +66,32 @@ native.pyrepr = pyrepr
 -- Constructor arguments
 -- =======================================================
 
+-- native.raise(who, fmt, ...) raises "nn.<who>: ..." at the user's line
 local raise = require("torch.nn.module").raise
 native.raise = raise
+
+-- One schema per constructor, declared once by the list of its option
+-- names: E.options rejects unknown names (with the closest one); each
+-- value is then checked, as the builder reads it, by int/number/bool/sizes.
+local schemas = setmetatable({}, { __mode = "k" })
+local ANY = { type = "any" }
 
 -- opts(who, t, {"bias", ...}) -> t or {}; an unknown key is an error
 function native.opts(who, t, known)
   if t == nil then return {} end
-  if type(t) ~= "table" then raise(("%s: options must be a table, got %s"):format(who, type(t))) end
-  local ok = {}
-  for _, k in ipairs(known) do ok[k] = true end
-  for k in pairs(t) do
-    if not ok[k] then
-      raise(("%s: unknown option '%s' (known: %s)"):format(who, tostring(k), table.concat(known, ", ")))
-    end
+  local schema = schemas[known]
+  if not schema then
+    schema = {}
+    for _, k in ipairs(known) do schema[k] = ANY end
+    schemas[known] = schema
   end
-  return t
+  return E.options("nn." .. who, t, schema)
 end
 
 local function fail(who, what, v)
   local got = type(v) == "string" and ("'" .. v .. "'") or type(v) == "table" and ("a list of " .. #v)
-    or tostring(v)
-  raise(("%s: %s, got %s"):format(who, what, got))
+    or type(v) == "number" and v ~= v and "nan" or tostring(v)
+  raise(who, "%s, got %s", what, got)
 end
 
 -- an integer >= min
@@ -99,7 +105,7 @@ function native.int(who, name, v, min)
 end
 
 function native.number(who, name, v, min, max)
-  if type(v) ~= "number" then fail(who, ("%s must be a number"):format(name), v) end
+  if type(v) ~= "number" or v ~= v then fail(who, ("%s must be a number"):format(name), v) end
   if (min and v < min) or (max and v > max) then
     fail(who, ("%s must be in [%s, %s]"):format(name, min or "-inf", max or "inf"), v)
   end
@@ -110,6 +116,18 @@ function native.bool(who, name, v, default)
   if v == nil then return default end
   if type(v) ~= "boolean" then fail(who, ("%s must be a boolean"):format(name), v) end
   return v
+end
+
+-- The bytes of float32 weights of these counts, checked against
+-- clara.limits.tensor_bytes before libtorch allocates (counted in floats,
+-- so 1 << 40 features cannot wrap around)
+function native.weights(who, ...)
+  local n = 4.0
+  for i = 1, select("#", ...) do n = n * select(i, ...) end
+  if n > (1 << 20) then
+    E.limit("nn." .. who, "the weights' size in bytes", n == math.floor(n) and n < 2^63
+      and math.tointeger(n) or n, "tensor_bytes")
+  end
 end
 
 -- a size for `dims` dimensions, as a number or a list: the list of dims
@@ -143,23 +161,23 @@ local function forward_error(self, msg, ...)
       or t.dtype == "float32" and shape(t) or shape(t) .. " " .. t.dtype
   end
   local what = #shapes == 1 and "input of shape " or "inputs of shapes "
-  raise(("%s: %s%s: %s"):format(tostring(self), what, table.concat(shapes, ", "), msg))
+  raise(tostring(self), "%s%s: %s", what, table.concat(shapes, ", "), msg)
 end
 native.forward_error = forward_error
 
 local function check_input(self, x, i)
   if not torch.is_tensor(x) then
-    raise(("%s: input %d must be a tensor, got %s"):format(tostring(self), i, type(x)))
+    raise(tostring(self), "input %d must be a tensor, got %s", i, type(x))
   end
 end
 
 -- one tensor in, one out: most modules
-local function forward(self, x)
+local forward = require("torch.nn.module").guard_shared("forward", function(self, x)
   check_input(self, x, 1)
   local y, err = core.forward(rawget(self, "_handle"), x)
   if y == nil then forward_error(self, err, x) end
   return y
-end
+end)
 
 local function set_training(self, mode) core.train(rawget(self, "_handle"), mode) end
 

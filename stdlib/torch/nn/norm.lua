@@ -13,6 +13,7 @@ local function batchnorm_class(name, dims)
   return native.class(name, function(self, num_features, o)
     o = opts(name, o, { "eps", "momentum", "affine", "track_running_stats" })
     self.num_features = int(name, "num_features", num_features, 1)
+    native.weights(name, self.num_features, 4)
     self.eps = o.eps == nil and 1e-5 or number(name, "eps", o.eps, 0)
     if o.momentum ~= false then self.momentum = o.momentum == nil and 0.1 or number(name, "momentum", o.momentum, 0, 1) end
     self.affine = bool(name, "affine", o.affine, true)
@@ -56,8 +57,8 @@ M.GroupNorm = native.class("GroupNorm", function(self, groups, channels, o)
   self.num_groups = int("GroupNorm", "num_groups", groups, 1)
   self.num_channels = int("GroupNorm", "num_channels", channels, 1)
   if self.num_channels % self.num_groups ~= 0 then
-    native.raise(("GroupNorm: num_channels (%d) must be divisible by num_groups (%d)")
-      :format(self.num_channels, self.num_groups))
+    native.raise("GroupNorm", "num_channels (%d) must be divisible by num_groups (%d)",
+      self.num_channels, self.num_groups)
   end
   self.eps = o.eps == nil and 1e-5 or number("GroupNorm", "eps", o.eps, 0)
   self.affine = bool("GroupNorm", "affine", o.affine, true)

@@ -22,10 +22,10 @@ local function rnn_class(name)
     if name == "RNN" then
       self.nonlinearity = o.nonlinearity or "tanh"
       if self.nonlinearity ~= "tanh" and self.nonlinearity ~= "relu" then
-        native.raise(("RNN: nonlinearity must be 'tanh' or 'relu', got '%s'"):format(tostring(self.nonlinearity)))
+        native.raise("RNN", "nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(self.nonlinearity))
       end
     elseif o.nonlinearity ~= nil then
-      native.raise(name .. ": unknown option 'nonlinearity'")
+      native.raise(name, "unknown option 'nonlinearity'")
     end
     self.input_size = int(name, "input_size", input_size, 1)
     self.hidden_size = int(name, "hidden_size", hidden_size, 1)
@@ -35,11 +35,14 @@ local function rnn_class(name)
     self.dropout = o.dropout == nil and 0 or number(name, "dropout", o.dropout, 0, 1)
     self.bidirectional = bool(name, "bidirectional", o.bidirectional, false)
     self.proj_size = int(name, "proj_size", o.proj_size or 0, 0)
-    if self.proj_size ~= 0 and name ~= "LSTM" then native.raise(name .. ": proj_size is only for LSTM") end
+    if self.proj_size ~= 0 and name ~= "LSTM" then native.raise(name, "proj_size is only for LSTM") end
     if self.proj_size >= self.hidden_size then
-      native.raise(("%s: proj_size (%d) must be smaller than hidden_size (%d)")
-        :format(name, self.proj_size, self.hidden_size))
+      native.raise(name, "proj_size (%d) must be smaller than hidden_size (%d)",
+        self.proj_size, self.hidden_size)
     end
+    local gates = name == "LSTM" and 4 or name == "GRU" and 3 or 1
+    native.weights(name, gates * self.hidden_size, self.input_size + self.hidden_size, self.num_layers,
+      self.bidirectional and 2 or 1)
     local mode = name == "RNN" and ("RNN_" .. self.nonlinearity:upper()) or name
     return core.rnn {
       mode = mode, input_size = self.input_size, hidden_size = self.hidden_size,
@@ -89,7 +92,7 @@ end
 
 function M.LSTM:forward(x, state)
   if state ~= nil and (type(state) ~= "table" or not torch.is_tensor(state[1]) or not torch.is_tensor(state[2])) then
-    native.raise(("%s: state must be {h, c}, two tensors, got %s"):format(tostring(self), type(state)))
+    native.raise(tostring(self), "state must be {h, c}, two tensors, got %s", type(state))
   end
   local r = run(self, x, state or {})
   return r[1], { r[2], r[3] }

@@ -6,8 +6,11 @@
 --   { name = "SGD", defaults = {...}, check = function(group, fail) end,
 --     required_state = { "momentum_buffer" } }
 local torch = require "torch"
+local E = require "clara.error"
 
 local base = {}
+
+function base.is_optimizer(v) return type(v) == "table" and rawget(v, "param_groups") ~= nil end
 
 base.REQUIRED = setmetatable({}, { __tostring = function() return "<required>" end })
 
@@ -19,88 +22,121 @@ base.Optimizer = Optimizer
 -- Construction: parameters, groups, options
 -- =======================================================
 
-local function fail(kind, fmt, ...)
-  error(("optim.%s: " .. fmt):format(kind.name, ...), 0)
+-- A kind's options schema (for E.options and E.check_value), made once
+-- from its defaults: numbers are non-negative and never NaN, booleans are
+-- booleans, betas a pair in [0, 1).
+local function betas_ok(v)
+  if type(v) ~= "table" or #v ~= 2 or type(v[1]) ~= "number" or type(v[2]) ~= "number" then
+    return false, "must be a pair of numbers {beta1, beta2}"
+  end
+  for i = 1, 2 do
+    if not (v[i] >= 0 and v[i] < 1) then
+      return false, ("invalid beta parameter at index %d: %s"):format(i, E.show(v[i]))
+    end
+  end
+  return true
 end
+
+local OPTIONAL = {
+  max_eval = { type = "integer", min = 1, doc = "most function evaluations per step" },
+  line_search_fn = { type = "string", enum = { "strong_wolfe" }, doc = "nil or 'strong_wolfe'" },
+}
+
+function base.schema(kind)
+  if kind.schema then return kind.schema end
+  local schema = {}
+  for key, default in pairs(kind.defaults) do
+    if key == "betas" then
+      schema[key] = { type = "table", check = betas_ok }
+    elseif default == base.REQUIRED or type(default) == "number" then
+      schema[key] = { type = "number", min = 0 }
+    else
+      schema[key] = { type = type(default) }
+    end
+  end
+  for key in pairs(kind.optional or {}) do schema[key] = OPTIONAL[key] end
+  kind.schema = schema
+  return schema
+end
+
+local function api(kind) return "optim." .. kind.name end
 
 -- a list of tensors from a list or a model (anything with :parameters())
 local function tensor_list(kind, params, where)
   if torch.is_tensor(params) then
-    fail(kind, "%s must be a list of tensors, parameter groups or a model, got a tensor", where)
+    E.raise(api(kind), "%s must be a list of tensors, parameter groups or a model, got a tensor", where)
   end
   if type(params) ~= "table" and type(params) ~= "userdata" then
-    fail(kind, "%s must be a list of tensors, parameter groups or a model, got %s", where, type(params))
+    E.raise(api(kind), "%s must be a list of tensors, parameter groups or a model, got %s", where, type(params))
   end
   if type(params.parameters) == "function" then params = params:parameters() end
   local list = {}
   for i, p in ipairs(params) do
     if not torch.is_tensor(p) then
-      fail(kind, "%s[%d] is not a tensor (got %s)", where, i, type(p))
+      E.raise(api(kind), "%s[%d] is not a tensor (got %s)", where, i, type(p))
     end
     if not p:is_floating_point() then
-      fail(kind, "%s[%d] is not a floating point tensor (%s)", where, i, p.dtype)
+      E.raise(api(kind), "%s[%d] is not a floating point tensor (%s)", where, i, p.dtype)
     end
-    if not p.is_leaf then fail(kind, "%s[%d]: can't optimize a non-leaf tensor", where, i) end
+    if not p.is_leaf then E.raise(api(kind), "%s[%d]: can't optimize a non-leaf tensor", where, i) end
     list[i] = p
   end
   return list
 end
 
-local function check_type(kind, key, v, default)
-  if default == base.REQUIRED or v == nil then return end
-  local want = type(default)
-  if key == "betas" then
-    if type(v) ~= "table" or type(v[1]) ~= "number" or type(v[2]) ~= "number" then
-      fail(kind, "option 'betas' must be a pair of numbers {beta1, beta2}")
+-- keys a group may hold besides its options: the schedulers' bounds
+local GROUP_EXTRA = { params = true, initial_lr = true, max_lr = true, min_lr = true,
+                      max_momentum = true, base_momentum = true }
+
+-- a group's known options checked against the schema; unknown ones are
+-- errors unless `extra_ok` (a state dict's groups carry schedulers' keys)
+local function check_group(kind, group, what, where)
+  where = where or api(kind)
+  local schema = base.schema(kind)
+  for key, v in pairs(group) do
+    local spec = schema[key]
+    if spec then
+      local why = E.check_value(spec, v)
+      if why then E.raise(where, "%s option '%s' %s", what, key, why) end
+    elseif not GROUP_EXTRA[key] then
+      local names = {}
+      for n in pairs(schema) do names[#names + 1] = n end
+      local near = type(key) == "string" and E.closest(key, names)
+      E.raise(where, "%s has an unknown option %s%s", what, E.show(key),
+        near and (" (did you mean '" .. near .. "'?)") or "")
     end
-  elseif key == "line_search_fn" or key == "max_eval" then
-    -- optional: nil by default
-  elseif want ~= "nil" and type(v) ~= want then
-    fail(kind, "option '%s' must be a %s, got %s", key, want, type(v))
   end
 end
+base.check_group = check_group
 
 -- each group's missing options from the defaults, then the kind's checks
 function base.complete_group(kind, group, defaults)
   for key, default in pairs(defaults) do
     if group[key] == nil then
       if default == base.REQUIRED then
-        fail(kind, "parameter group didn't specify a value of required optimization parameter %s", key)
+        E.raise(api(kind), "parameter group didn't specify a value of required optimization parameter %s", key)
       end
       group[key] = type(default) == "table" and { table.unpack(default) } or default
     end
-    check_type(kind, key, group[key], default)
   end
-  if type(group.lr) ~= "number" then
-    fail(kind, "option 'lr' must be a number, got %s", type(group.lr))
-  end
-  if group.lr < 0 then
-    fail(kind, "invalid learning rate: %s", tostring(group.lr))
-  end
-  if kind.check then kind.check(group, function(fmt, ...) fail(kind, fmt, ...) end) end
+  check_group(kind, group, "a parameter group's")
+  if kind.check then kind.check(group, function(fmt, ...) E.raise(api(kind), fmt, ...) end) end
 end
 
 -- self.param_groups from params (a list of tensors, a model or a list of
 -- groups) and opts (the defaults' overrides)
 function base.init(self, kind, params, opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then fail(kind, "options must be a table, got %s", type(opts)) end
+  local given = E.options(api(kind), opts, base.schema(kind))
   local defaults = {}
   for k, v in pairs(kind.defaults) do defaults[k] = v end
-  for k, v in pairs(opts) do
-    if kind.defaults[k] == nil and not (kind.optional and kind.optional[k]) then
-      fail(kind, "unknown option '%s'", tostring(k))
-    end
-    check_type(kind, k, v, kind.defaults[k])
-    defaults[k] = v
-  end
+  for k, v in pairs(given) do defaults[k] = v end
   -- 1. groups: copies, so the caller's tables stay theirs
   local groups = {}
   if type(params) == "table" and params[1] ~= nil and not torch.is_tensor(params[1])
      and type(params.parameters) ~= "function" then
     for g, spec in ipairs(params) do
       if type(spec) ~= "table" or spec.params == nil then
-        fail(kind, "parameter group %d must be a table with a 'params' list", g)
+        E.raise(api(kind), "parameter group %d must be a table with a 'params' list", g)
       end
       local group = {}
       for k, v in pairs(spec) do group[k] = v end
@@ -114,14 +150,14 @@ function base.init(self, kind, params, opts)
   -- 2. every parameter once, every group complete
   local seen, n = {}, 0
   for g, group in ipairs(groups) do
-    if #group.params == 0 then fail(kind, "optimizer got an empty parameter list") end
+    if #group.params == 0 then E.raise(api(kind), "optimizer got an empty parameter list") end
     for _, p in ipairs(group.params) do
-      if seen[p] then fail(kind, "some parameters appear in more than one parameter group") end
+      if seen[p] then E.raise(api(kind), "some parameters appear in more than one parameter group") end
       seen[p], n = true, n + 1
     end
     base.complete_group(kind, group, defaults)
   end
-  if #groups == 0 then fail(kind, "optimizer got an empty parameter list") end
+  if #groups == 0 then E.raise(api(kind), "optimizer got an empty parameter list") end
   self.kind, self.defaults, self.param_groups = kind, defaults, groups
   return self
 end
@@ -168,8 +204,8 @@ end
 local function check_group_index(self, group, fname)
   if group == nil then return nil end
   if math.type(group) ~= "integer" or group < 1 or group > #self.param_groups then
-    error(("%s: group must be an integer in 1..%d, got %s"):format(fname, #self.param_groups,
-      tostring(group)), 3)
+    E.raise(api(self.kind) .. ":" .. fname, "group must be an integer in 1..%d, got %s",
+      #self.param_groups, group)
   end
   return group
 end
@@ -178,10 +214,13 @@ function Optimizer:get_lr(group)
   return self.param_groups[check_group_index(self, group, "get_lr") or 1].lr
 end
 
+local LR = { type = "number", min = 0 }
+
 -- set_lr(v[, group]): every group when no group is named
 function Optimizer:set_lr(v, group)
-  if type(v) ~= "number" or v < 0 then
-    error(("set_lr: the learning rate must be a non-negative number, got %s"):format(tostring(v)), 2)
+  local why = E.check_value(LR, v)
+  if why then
+    E.raise(api(self.kind) .. ":set_lr", "the learning rate must be a non-negative number, got %s", v)
   end
   group = check_group_index(self, group, "set_lr")
   for g, pg in ipairs(self.param_groups) do
@@ -221,44 +260,90 @@ function Optimizer:state_dict()
   return { state = state, param_groups = groups }
 end
 
-function Optimizer:load_state_dict(sd)
+-- Everything is checked before anything changes; should libtorch still
+-- refuse a piece half-way, the state as it was is put back, so a failed
+-- load leaves the optimizer exactly as before.
+local function check_state_dict(self, sd, where)
   local name = self.kind.name
-  local function bad(fmt, ...) error(("load_state_dict: " .. fmt):format(...), 3) end
   if type(sd) ~= "table" or type(sd.param_groups) ~= "table" or type(sd.state) ~= "table" then
-    bad("expected a table with 'state' and 'param_groups' (from %s:state_dict())", name)
+    E.raise(where, "expected a table with 'state' and 'param_groups' (from %s:state_dict())", name)
   end
   -- 1. the shape of the groups must match
   if #sd.param_groups ~= #self.param_groups then
-    bad("loaded state dict has %d parameter groups, the optimizer has %d", #sd.param_groups,
+    E.raise(where, "loaded state dict has %d parameter groups, the optimizer has %d", #sd.param_groups,
       #self.param_groups)
   end
   for g, group in ipairs(self.param_groups) do
     local saved = sd.param_groups[g]
     if type(saved) ~= "table" or type(saved.params) ~= "table" or #saved.params ~= #group.params then
-      bad("group %d of the loaded state dict does not match the size of the optimizer's group (%d parameters)",
+      E.raise(where, "group %d of the loaded state dict does not match the size of the optimizer's group (%d parameters)",
         g, #group.params)
     end
   end
-  -- 2. each parameter's state, checked before anything is changed
+  -- 2. each parameter's state: known positions, required entries, tensors
+  --    shaped as their parameter (LBFGS keeps flat histories of its own)
   local positions = self:positions()
   for k, entries in pairs(sd.state) do
     if math.type(k) ~= "integer" or positions[k] == nil then
-      bad("state for parameter %s, but the optimizer has %d parameters", tostring(k), #positions)
+      E.raise(where, "state for parameter %s, but the optimizer has %d parameters", k, #positions)
     end
-    if type(entries) ~= "table" then bad("state of parameter %d must be a table", k) end
+    if type(entries) ~= "table" then E.raise(where, "state of parameter %d must be a table", k) end
     for _, key in ipairs(self.kind.required_state or {}) do
-      if entries[key] == nil then bad("state of parameter %d lacks '%s' (a %s state)", k, key, name) end
+      if entries[key] == nil then E.raise(where, "state of parameter %d lacks '%s' (a %s state)", k, key, name) end
+    end
+    local p = self.param_groups[positions[k][1]].params[positions[k][2]]
+    for key, v in pairs(entries) do
+      if type(key) ~= "string" then E.raise(where, "state of parameter %d has a key %s (names are strings)", k, key) end
+      if torch.is_tensor(v) then
+        if self.kind.required_state and table.concat(v:size(), ",") ~= table.concat(p:size(), ",") then
+          E.raise(where, "state '%s' of parameter %d has shape [%s] but its parameter has shape [%s]", key, k,
+            table.concat(v:size(), ", "), table.concat(p:size(), ", "))
+        end
+      elseif type(v) ~= "number" or v ~= v then
+        E.raise(where, "state '%s' of parameter %d must be a tensor or a number, got %s", key, k,
+          v ~= v and "nan" or type(v))
+      end
     end
   end
-  -- 3. hyperparameters, then state
+  if self.kind.check_state then
+    for _, entries in pairs(sd.state) do
+      self.kind.check_state(entries, self:parameters(), function(fmt, ...) E.raise(where, fmt, ...) end)
+    end
+  end
+  -- 3. each group's options, as the constructor checks them
+  for g in ipairs(self.param_groups) do
+    local saved = sd.param_groups[g]
+    check_group(self.kind, saved, ("group %d of the loaded state dict"):format(g), where)
+    for key in pairs(self.kind.defaults) do
+      if saved[key] == nil then E.raise(where, "group %d of the loaded state dict lacks option '%s'", g, key) end
+    end
+  end
+  return positions
+end
+
+local function apply_state_dict(self, sd, positions)
   for g, group in ipairs(self.param_groups) do
     for key, v in pairs(sd.param_groups[g]) do
       if key ~= "params" then group[key] = copy_value(v) end
+    end
+    for key in pairs(group) do
+      if key ~= "params" and sd.param_groups[g][key] == nil then group[key] = nil end
     end
   end
   for k, gi in ipairs(positions) do
     local saved = sd.state[k]
     self:set_param_state(gi[1], gi[2], saved and copy_value(saved) or nil)
+  end
+end
+
+function Optimizer:load_state_dict(sd)
+  local where = api(self.kind) .. ":load_state_dict"
+  local positions = check_state_dict(self, sd, where)
+  local before = self:state_dict()
+  local ok, err = pcall(apply_state_dict, self, sd, positions)
+  if not ok then
+    apply_state_dict(self, before, positions)
+    E.raise(where, "%s", (tostring(err):gsub("^load_state_dict: ", "")))
   end
 end
 
@@ -296,7 +381,7 @@ function base.class(kind, methods, parent)
   for k, v in pairs(methods) do class[k] = v end
   class.__index = class
   class.kind = kind
-  return class
+  return E.methods(class, "optim." .. kind.name, base.is_optimizer)
 end
 
 return base

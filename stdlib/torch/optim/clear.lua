@@ -6,6 +6,7 @@
 -- (the same layout and state names, so a state dict moves between the twins).
 local torch = require "torch"
 local base = require "torch.optim.base"
+local E = require "clara.error"
 local kinds = require("torch.optim").kinds
 
 local clear = {}
@@ -28,8 +29,8 @@ function Clear:set_param_state(g, i, entries)
   for name, v in pairs(entries) do
     if torch.is_tensor(v) then
       if table.concat(v:size(), ",") ~= table.concat(p:size(), ",") then
-        error(("load_state_dict: state '%s' has shape [%s] but its parameter has shape [%s]")
-          :format(name, table.concat(v:size(), ", "), table.concat(p:size(), ", ")), 0)
+        E.raise("optim.clear." .. self.kind.name .. ":load_state_dict", "state '%s' has shape [%s] but its parameter has shape [%s]",
+          name, table.concat(v:size(), ", "), table.concat(p:size(), ", "))
       end
       entries[name] = v:to(p.dtype)
     end
@@ -64,11 +65,11 @@ end
 
 function Clear:step(closure)
   if closure ~= nil and type(closure) ~= "function" then
-    error(("step: closure must be a function, got %s"):format(type(closure)), 2)
+    E.raise("optim.clear." .. self.kind.name .. ":step", "closure must be a function, got %s", type(closure))
   end
   local loss
   if closure then loss = torch.enable_grad(closure) end
-  torch.no_grad(function() each_param(self, self.update) end)
+  torch.no_grad(function() each_param(self, self._update) end)
   return loss
 end
 
@@ -153,7 +154,7 @@ end
 local function make(name, update)
   local kind = kinds[name]
   local class = base.class(kind, Clear)
-  class.update = update
+  class._update = update -- not a method: update(p, grad, state, group)
   clear[name .. "_class"] = class
   clear[name] = function(params, opts)
     local self = base.init(setmetatable({}, class), kind, params, opts)
@@ -164,5 +165,6 @@ end
 make("SGD", sgd_update)
 make("Adam", adam_update(false))
 make("AdamW", adam_update(true))
+E.namespace(clear, "optim.clear")
 
 return clear

@@ -6,131 +6,13 @@
 -- A scheduler writes opt.param_groups[g].lr, which the optimizer reads at
 -- its next step.  ReduceLROnPlateau's step takes the metric.
 local torch = require "torch"
+local E = require "clara.error"
+local B = require "torch.optim.scheduler_base"
 
 local lr_scheduler = {}
-
-local function copy(v)
-  if type(v) ~= "table" then return v end
-  local c = {}
-  for k, x in pairs(v) do c[k] = copy(x) end
-  return c
-end
-
--- {======================================================
--- The base: construction, step, state
--- =======================================================
-
-local Scheduler = {}
-Scheduler.__index = Scheduler
+local copy, api, REQUIRED, options, check_number = B.copy, B.api, B.REQUIRED, B.options, B.check_number
+local new, check_like, Scheduler = B.new, B.check_like, B.Scheduler
 lr_scheduler.Scheduler = Scheduler
-
-local function fail(name, fmt, ...)
-  error(("lr_scheduler.%s: " .. fmt):format(name, ...), 0)
-end
-
--- opts checked against the spec {key = default | REQUIRED}; returns the
--- completed options
-local REQUIRED = {}
-local function options(name, optimizer, opts, spec)
-  if type(optimizer) ~= "table" or type(optimizer.param_groups) ~= "table" then
-    fail(name, "expected an optimizer (with param_groups), got %s", type(optimizer))
-  end
-  opts = opts == nil and {} or opts
-  if type(opts) ~= "table" then fail(name, "options must be a table, got %s", type(opts)) end
-  local o = {}
-  for k, v in pairs(opts) do
-    if spec[k] == nil then fail(name, "unknown option '%s'", tostring(k)) end
-    o[k] = v
-  end
-  for k, default in pairs(spec) do
-    if o[k] == nil then
-      if default == REQUIRED then fail(name, "option '%s' is required", k) end
-      o[k] = default
-    end
-  end
-  return o
-end
-
-local function check_number(name, o, key, what)
-  if type(o[key]) ~= "number" then
-    fail(name, "option '%s' must be %s, got %s", key, what or "a number", tostring(o[key]))
-  end
-end
-
-local function new(class, name, optimizer, o)
-  local self = setmetatable({ optimizer = optimizer, name = name }, class)
-  self.last_epoch = o.last_epoch or -1
-  if math.type(self.last_epoch) ~= "integer" then fail(name, "option 'last_epoch' must be an integer") end
-  self.verbose = o.verbose or false
-  return self
-end
-
--- the base lrs are each group's initial_lr (set now unless resuming), then
--- one step to epoch 0, as PyTorch's constructor does
-function Scheduler:start()
-  for g, group in ipairs(self.optimizer.param_groups) do
-    if self.last_epoch == -1 then
-      if group.initial_lr == nil then group.initial_lr = group.lr end
-    elseif group.initial_lr == nil then
-      fail(self.name, "param 'initial_lr' is not specified in param_groups[%d] when resuming an optimizer", g)
-    end
-  end
-  self.base_lrs = {}
-  for g, group in ipairs(self.optimizer.param_groups) do self.base_lrs[g] = group.initial_lr end
-  self._step_count = 0
-  self:step()
-  return self
-end
-
-function Scheduler:step(...)
-  if select("#", ...) > 0 then
-    error(("%s:step: takes no argument (PyTorch's epoch argument is deprecated)"):format(self.name), 2)
-  end
-  self._step_count = self._step_count + 1
-  self.last_epoch = self.last_epoch + 1
-  local lrs = self:get_lr()
-  for g, group in ipairs(self.optimizer.param_groups) do
-    group.lr = lrs[g]
-    if self.verbose then
-      print(("Adjusting learning rate of group %d to %.4e."):format(g, lrs[g]))
-    end
-  end
-  self._last_lr = {}
-  for g, group in ipairs(self.optimizer.param_groups) do self._last_lr[g] = group.lr end
-end
-
-function Scheduler:get_last_lr()
-  if self._last_lr == nil then
-    local lrs = {}
-    for g, group in ipairs(self.optimizer.param_groups) do lrs[g] = group.lr end
-    return lrs
-  end
-  return copy(self._last_lr)
-end
-
--- everything but the optimizer and functions (PyTorch keeps lambdas out too)
-function Scheduler:state_dict()
-  local sd = {}
-  for k, v in pairs(self) do
-    if k ~= "optimizer" and type(v) ~= "function" and k ~= "lr_lambdas" then sd[k] = copy(v) end
-  end
-  return sd
-end
-
-function Scheduler:load_state_dict(sd)
-  if type(sd) ~= "table" then
-    error(("%s:load_state_dict: expected a table, got %s"):format(self.name, type(sd)), 2)
-  end
-  if sd.name ~= nil and sd.name ~= self.name then
-    error(("%s:load_state_dict: the state is a %s's"):format(self.name, tostring(sd.name)), 2)
-  end
-  for k, v in pairs(sd) do self[k] = copy(v) end
-end
-
-function Scheduler:__tostring()
-  return ("%s(last_epoch=%d, lr=%s)"):format(self.name, self.last_epoch,
-    table.concat(self:get_last_lr(), ", "))
-end
 
 local function class(name, get_lr)
   local c = setmetatable({ get_lr = get_lr }, { __index = Scheduler })
@@ -167,10 +49,10 @@ local function lambdas(name, optimizer, f)
     return list
   end
   if type(f) ~= "table" or #f ~= n then
-    fail(name, "lr_lambda must be a function or a list of %d functions", n)
+    E.raise(api(name), "lr_lambda must be a function or a list of %d functions", n)
   end
   for g = 1, n do
-    if type(f[g]) ~= "function" then fail(name, "lr_lambda[%d] is not a function", g) end
+    if type(f[g]) ~= "function" then E.raise(api(name), "lr_lambda[%d] is not a function", g) end
   end
   return f
 end
@@ -208,7 +90,7 @@ end)
 function lr_scheduler.StepLR(optimizer, opts)
   local o = options("StepLR", optimizer, opts, { step_size = REQUIRED, gamma = 0.1, last_epoch = -1, verbose = false })
   if math.type(o.step_size) ~= "integer" or o.step_size < 1 then
-    fail("StepLR", "option 'step_size' must be a positive integer, got %s", tostring(o.step_size))
+    E.raise(api("StepLR"), "option 'step_size' must be a positive integer, got %s", tostring(o.step_size))
   end
   check_number("StepLR", o, "gamma")
   local self = new(StepLR, "StepLR", optimizer, o)
@@ -224,10 +106,10 @@ local MultiStepLR = class("MultiStepLR", function(self)
 end)
 function lr_scheduler.MultiStepLR(optimizer, opts)
   local o = options("MultiStepLR", optimizer, opts, { milestones = REQUIRED, gamma = 0.1, last_epoch = -1, verbose = false })
-  if type(o.milestones) ~= "table" then fail("MultiStepLR", "option 'milestones' must be a list of epochs") end
+  if type(o.milestones) ~= "table" then E.raise(api("MultiStepLR"), "option 'milestones' must be a list of epochs") end
   local counts = {}
   for i, m in ipairs(o.milestones) do
-    if math.type(m) ~= "integer" then fail("MultiStepLR", "milestones[%d] must be an integer, got %s", i, tostring(m)) end
+    if math.type(m) ~= "integer" then E.raise(api("MultiStepLR"), "milestones[%d] must be an integer, got %s", i, tostring(m)) end
     counts[m] = (counts[m] or 0) + 1
   end
   check_number("MultiStepLR", o, "gamma")
@@ -246,7 +128,7 @@ function lr_scheduler.ConstantLR(optimizer, opts)
   local o = options("ConstantLR", optimizer, opts, { factor = 1.0 / 3, total_iters = 5, last_epoch = -1, verbose = false })
   check_number("ConstantLR", o, "factor")
   if o.factor > 1.0 or o.factor < 0 then
-    fail("ConstantLR", "constant multiplicative factor expected to be between 0 and 1, got %s", tostring(o.factor))
+    E.raise(api("ConstantLR"), "constant multiplicative factor expected to be between 0 and 1, got %s", tostring(o.factor))
   end
   local self = new(ConstantLR, "ConstantLR", optimizer, o)
   self.factor, self.total_iters = o.factor, o.total_iters
@@ -269,14 +151,14 @@ function lr_scheduler.LinearLR(optimizer, opts)
   check_number("LinearLR", o, "start_factor")
   check_number("LinearLR", o, "end_factor")
   if o.start_factor > 1.0 or o.start_factor <= 0 then
-    fail("LinearLR", "starting multiplicative factor expected to be greater than 0 and less or equal to 1, got %s",
+    E.raise(api("LinearLR"), "option 'start_factor' (the starting multiplicative factor) expected to be greater than 0 and less or equal to 1, got %s",
       tostring(o.start_factor))
   end
   if o.end_factor > 1.0 or o.end_factor < 0 then
-    fail("LinearLR", "ending multiplicative factor expected to be between 0 and 1, got %s", tostring(o.end_factor))
+    E.raise(api("LinearLR"), "option 'end_factor' (the ending multiplicative factor) expected to be between 0 and 1, got %s", tostring(o.end_factor))
   end
   if math.type(o.total_iters) ~= "integer" or o.total_iters < 1 then
-    fail("LinearLR", "option 'total_iters' must be a positive integer, got %s", tostring(o.total_iters))
+    E.raise(api("LinearLR"), "option 'total_iters' must be a positive integer, got %s", tostring(o.total_iters))
   end
   local self = new(LinearLR, "LinearLR", optimizer, o)
   self.start_factor, self.end_factor, self.total_iters = o.start_factor, o.end_factor, o.total_iters
@@ -318,7 +200,7 @@ end)
 function lr_scheduler.CosineAnnealingLR(optimizer, opts)
   local o = options("CosineAnnealingLR", optimizer, opts, { T_max = REQUIRED, eta_min = 0, last_epoch = -1, verbose = false })
   if math.type(o.T_max) ~= "integer" or o.T_max < 1 then
-    fail("CosineAnnealingLR", "option 'T_max' must be a positive integer, got %s", tostring(o.T_max))
+    E.raise(api("CosineAnnealingLR"), "option 'T_max' must be a positive integer, got %s", tostring(o.T_max))
   end
   check_number("CosineAnnealingLR", o, "eta_min")
   local self = new(CosineAnnealingLR, "CosineAnnealingLR", optimizer, o)
@@ -342,13 +224,15 @@ local function anneal_linear(start, stop, pct) return (stop - start) * pct + sta
 local function per_group(name, optimizer, key, v)
   local n = #optimizer.param_groups
   if type(v) == "table" then
-    if #v ~= n then fail(name, "expected %d values for %s, got %d", n, key, #v) end
+    if #v ~= n then E.raise(api(name), "expected %d values for %s, got %d", n, key, #v) end
     for g = 1, n do
-      if type(v[g]) ~= "number" then fail(name, "%s[%d] must be a number", key, g) end
+      if type(v[g]) ~= "number" or v[g] ~= v[g] then E.raise(api(name), "%s[%d] must be a number, got %s", key, g, v[g]) end
     end
     return v
   end
-  if type(v) ~= "number" then fail(name, "option '%s' must be a number or a list of numbers", key) end
+  if type(v) ~= "number" or v ~= v then
+    E.raise(api(name), "option '%s' must be a number or a list of numbers, got %s", key, v)
+  end
   local list = {}
   for g = 1, n do list[g] = v end
   return list
@@ -357,7 +241,7 @@ end
 local OneCycleLR = class("OneCycleLR", function(self)
   local lrs, step_num = {}, self.last_epoch
   if step_num > self.total_steps then
-    fail("OneCycleLR", "tried to step %d times; the specified number of total steps is %d", step_num + 1,
+    E.raise(api("OneCycleLR"), "tried to step %d times; the specified number of total steps is %d", step_num + 1,
       self.total_steps)
   end
   local anneal = self.anneal_strategy == "cos" and anneal_cos or anneal_linear
@@ -393,25 +277,25 @@ function lr_scheduler.OneCycleLR(optimizer, opts)
   local total
   if o.total_steps then
     if math.type(o.total_steps) ~= "integer" or o.total_steps <= 0 then
-      fail(N, "expected a positive integer total_steps, got %s", tostring(o.total_steps))
+      E.raise(api(N), "expected a positive integer total_steps, got %s", tostring(o.total_steps))
     end
     total = o.total_steps
   elseif o.epochs and o.steps_per_epoch then
     if math.type(o.epochs) ~= "integer" or o.epochs <= 0 then
-      fail(N, "expected a positive integer epochs, got %s", tostring(o.epochs))
+      E.raise(api(N), "expected a positive integer epochs, got %s", tostring(o.epochs))
     end
     if math.type(o.steps_per_epoch) ~= "integer" or o.steps_per_epoch <= 0 then
-      fail(N, "expected a positive integer steps_per_epoch, got %s", tostring(o.steps_per_epoch))
+      E.raise(api(N), "expected a positive integer steps_per_epoch, got %s", tostring(o.steps_per_epoch))
     end
     total = o.epochs * o.steps_per_epoch
   else
-    fail(N, "you must define either total_steps OR (epochs AND steps_per_epoch)")
+    E.raise(api(N), "you must define either total_steps OR (epochs AND steps_per_epoch)")
   end
-  if type(o.pct_start) ~= "number" or o.pct_start < 0 or o.pct_start > 1 then
-    fail(N, "expected a number between 0 and 1 for pct_start, got %s", tostring(o.pct_start))
+  if type(o.pct_start) ~= "number" or not (o.pct_start >= 0 and o.pct_start <= 1) then
+    E.raise(api(N), "expected a number between 0 and 1 for pct_start, got %s", tostring(o.pct_start))
   end
   if o.anneal_strategy ~= "cos" and o.anneal_strategy ~= "linear" then
-    fail(N, "anneal_strategy must be one of 'cos' or 'linear', instead got %s", tostring(o.anneal_strategy))
+    E.raise(api(N), "anneal_strategy must be one of 'cos' or 'linear', instead got %s", tostring(o.anneal_strategy))
   end
   local self = new(OneCycleLR, N, optimizer, o)
   self.total_steps, self.anneal_strategy, self.cycle_momentum = total, o.anneal_strategy, o.cycle_momentum
@@ -447,7 +331,7 @@ function lr_scheduler.OneCycleLR(optimizer, opts)
   if self.cycle_momentum then
     local defaults = optimizer.defaults or {}
     if defaults.momentum == nil and defaults.betas == nil then
-      fail(N, "optimizer must support momentum with `cycle_momentum` option enabled")
+      E.raise(api(N), "optimizer must support momentum with `cycle_momentum` option enabled")
     end
     self.use_beta1 = defaults.betas ~= nil
     local maxm = per_group(N, optimizer, "max_momentum", o.max_momentum)
@@ -478,14 +362,14 @@ function lr_scheduler.ReduceLROnPlateau(optimizer, opts)
   local o = options(N, optimizer, opts, { mode = "min", factor = 0.1, patience = 10, threshold = 1e-4,
     threshold_mode = "rel", cooldown = 0, min_lr = 0, eps = 1e-8, verbose = false })
   check_number(N, o, "factor")
-  if o.factor >= 1.0 then fail(N, "factor should be < 1.0, got %s", tostring(o.factor)) end
-  if o.mode ~= "min" and o.mode ~= "max" then fail(N, "mode %s is unknown (min or max)", tostring(o.mode)) end
+  if o.factor >= 1.0 then E.raise(api(N), "factor should be < 1.0, got %s", tostring(o.factor)) end
+  if o.mode ~= "min" and o.mode ~= "max" then E.raise(api(N), "mode %s is unknown (min or max)", tostring(o.mode)) end
   if o.threshold_mode ~= "rel" and o.threshold_mode ~= "abs" then
-    fail(N, "threshold mode %s is unknown (rel or abs)", tostring(o.threshold_mode))
+    E.raise(api(N), "threshold mode %s is unknown (rel or abs)", tostring(o.threshold_mode))
   end
   for _, key in ipairs { "patience", "cooldown" } do
     if math.type(o[key]) ~= "integer" or o[key] < 0 then
-      fail(N, "option '%s' must be a non-negative integer, got %s", key, tostring(o[key]))
+      E.raise(api(N), "option '%s' must be a non-negative integer, got %s", key, tostring(o[key]))
     end
   end
   check_number(N, o, "threshold")
@@ -511,8 +395,8 @@ end
 function Plateau:step(metric)
   if torch.is_tensor(metric) then metric = metric:item() end
   if type(metric) ~= "number" then
-    error(("ReduceLROnPlateau:step: expected the metric (a number or a one-element tensor), got %s")
-      :format(type(metric)), 2)
+    E.raise(api("ReduceLROnPlateau:step"), "expected the metric (a number or a one-element tensor), got %s",
+      type(metric))
   end
   self.last_epoch = self.last_epoch + 1
   if self:is_better(metric, self.best) then
@@ -548,11 +432,11 @@ Chained.__index = Chained
 Chained.__tostring = Scheduler.__tostring
 function lr_scheduler.ChainedScheduler(schedulers)
   if type(schedulers) ~= "table" or #schedulers == 0 then
-    fail("ChainedScheduler", "expected a list of schedulers")
+    E.raise(api("ChainedScheduler"), "expected a list of schedulers")
   end
   for i, s in ipairs(schedulers) do
     if getmetatable(s) == nil or type(s.step) ~= "function" or s.optimizer ~= schedulers[1].optimizer then
-      fail("ChainedScheduler", "schedulers[%d] is not a scheduler of the first one's optimizer", i)
+      E.raise(api("ChainedScheduler"), "schedulers[%d] is not a scheduler of the first one's optimizer", i)
     end
   end
   local self = setmetatable({ schedulers = schedulers, optimizer = schedulers[1].optimizer,
@@ -571,8 +455,26 @@ function Chained:state_dict()
   return { schedulers = list, last_epoch = self.last_epoch, _last_lr = copy(self._last_lr) }
 end
 function Chained:load_state_dict(sd)
+  local where = api("ChainedScheduler:load_state_dict")
+  if type(sd) ~= "table" or type(sd.schedulers) ~= "table" or #sd.schedulers ~= #self.schedulers then
+    E.raise(where, "expected the state of %d schedulers (from its state_dict())", #self.schedulers)
+  end
+  if math.type(sd.last_epoch) ~= "integer" then E.raise(where, "'last_epoch' must be an integer, got %s", sd.last_epoch) end
+  check_like(where, "_last_lr", sd._last_lr, self._last_lr)
+  for i, s in ipairs(self.schedulers) do s:check_state(sd.schedulers[i], where) end
   for i, s in ipairs(self.schedulers) do s:load_state_dict(sd.schedulers[i]) end
   self.last_epoch, self._last_lr = sd.last_epoch, copy(sd._last_lr)
 end
+
+-- every scheduler's methods detect a '.' call
+local function is_scheduler(v) return type(v) == "table" and rawget(v, "optimizer") ~= nil end
+E.methods(Scheduler, "lr_scheduler.Scheduler", is_scheduler)
+for name, c in pairs(lr_scheduler) do
+  if type(c) == "table" and name:sub(-6) == "_class" then
+    E.methods(c, "lr_scheduler." .. name:sub(1, -7), is_scheduler)
+  end
+end
+E.methods(Chained, "lr_scheduler.ChainedScheduler", is_scheduler)
+E.namespace(lr_scheduler, "optim.lr_scheduler")
 
 return lr_scheduler
