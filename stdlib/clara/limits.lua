@@ -8,6 +8,15 @@ local limits = {
   -- elements of a Lua table built from a user count (folds, indices,
   -- confusion matrix cells, partitions)
   table_elements = 1 << 27,
+  -- nesting of brackets and indented blocks in TorchScript source given to
+  -- torch.jit.compile: libtorch's recursive-descent parser overflows the
+  -- stack a few thousand levels down (raise with care)
+  script_depth = 200,
+  -- operators, calls and subscripts in one TorchScript statement: the
+  -- compiler recurses once per term of `x + x + ... + x`
+  script_terms = 20000,
+  -- bytes of a libtorch message that reach the user; the rest is cut
+  message_bytes = 4096,
 }
 
 local E = require "clara.error"
