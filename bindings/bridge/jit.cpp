@@ -1,9 +1,14 @@
 // jit.cpp: TorchScript modules and the values they take and return
 // (c10::IValue behind th_value); pickle.cpp reads and writes files of them.
+#include <ATen/ThreadLocalState.h>
 #include <torch/csrc/jit/serialization/python_print.h>
 #include <torch/script.h>
 
 #include <pthread.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
 
 #include <cmath>
 #include <cstring>
@@ -120,14 +125,17 @@ std::string archive_error(const std::string &msg) {
 }
 
 // libtorch's parser and compiler recurse once per nesting level and per
-// term of an expression.  jit.lua refuses sources past clara.limits, and
-// the compiler runs on a thread whose stack is large enough that sources
-// within those limits (even raised tenfold) cannot overflow it.  Only the
-// pages touched are ever committed.
-constexpr size_t kCompileStack = size_t(512) << 20;
+// term of an expression, and the graph passes of a method's first runs
+// once per statement of a long chain (x = x + 0, 30,000 times).  jit.lua
+// refuses sources past clara.limits, and compiling and calling run on a
+// thread whose stack is large enough that sources within those limits
+// (even raised tenfold) cannot overflow it.  Only the pages touched are
+// committed; the caller's thread-local state (grad mode...) goes along.
+constexpr size_t kBigStack = size_t(512) << 20;
 
 struct StackJob {
   std::function<void()> fn;
+  at::ThreadLocalState state;
   std::string error;
   bool failed = false;
 };
@@ -135,6 +143,7 @@ struct StackJob {
 void *run_job(void *arg) {
   auto *job = static_cast<StackJob *>(arg);
   try {
+    at::ThreadLocalStateGuard guard(job->state);
     job->fn();
   } catch (const c10::Error &e) {
     job->failed = true, job->error = e.what_without_backtrace();
@@ -146,21 +155,69 @@ void *run_job(void *arg) {
   return nullptr;
 }
 
-// fn() on a thread with a kCompileStack stack; its exception, as a message,
-// is rethrown here
-void on_big_stack(std::function<void()> fn) {
-  StackJob job{std::move(fn)};
-  pthread_attr_t attr;
+// One long-lived thread with the big stack runs the jobs, one at a time:
+// a thread per call would cost half a millisecond of mapping and unmapping.
+struct BigStack {
+  std::mutex one_at_a_time, mu;
+  std::condition_variable cv;
+  StackJob *job = nullptr;
+  bool done = false;
+  pid_t pid = 0; // the process that started the thread (none after a fork)
   pthread_t thread;
+};
+
+BigStack &big_stack() {
+  static BigStack *w = new BigStack; // never destroyed: its thread outlives exit()
+  return *w;
+}
+
+void *big_stack_loop(void *arg) {
+  BigStack &w = *static_cast<BigStack *>(arg);
+  std::unique_lock<std::mutex> lock(w.mu);
+  for (;;) {
+    w.cv.wait(lock, [&] { return w.job != nullptr; });
+    StackJob *job = w.job;
+    lock.unlock();
+    run_job(job);
+    lock.lock();
+    w.job = nullptr;
+    w.done = true;
+    w.cv.notify_all();
+  }
+  return nullptr;
+}
+
+void start_big_stack(BigStack &w) {
+  pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0)
-    throw std::runtime_error("cannot start the compiler thread");
-  int rc = pthread_attr_setstacksize(&attr, kCompileStack);
-  if (rc == 0) rc = pthread_create(&thread, &attr, run_job, &job);
+    throw std::runtime_error("cannot start the TorchScript thread");
+  int rc = pthread_attr_setstacksize(&attr, kBigStack);
+  if (rc == 0) rc = pthread_create(&w.thread, &attr, big_stack_loop, &w);
   pthread_attr_destroy(&attr);
   if (rc != 0)
-    throw std::runtime_error(std::string("cannot start the compiler thread: ") +
+    throw std::runtime_error(std::string("cannot start the TorchScript thread: ") +
                              std::strerror(rc));
-  pthread_join(thread, nullptr);
+  pthread_detach(w.thread);
+  w.pid = getpid();
+}
+
+// fn() on the big stack; its exception, as a message, is rethrown here
+void on_big_stack(std::function<void()> fn) {
+  BigStack &w = big_stack();
+  if (w.pid == getpid() && pthread_equal(pthread_self(), w.thread)) {
+    fn(); // already there
+    return;
+  }
+  StackJob job{std::move(fn), at::ThreadLocalState()};
+  {
+    std::lock_guard<std::mutex> serial(w.one_at_a_time);
+    if (w.pid != getpid()) start_big_stack(w);
+    std::unique_lock<std::mutex> lock(w.mu);
+    w.done = false;
+    w.job = &job;
+    w.cv.notify_all();
+    w.cv.wait(lock, [&] { return w.done; });
+  }
   if (job.failed) throw std::runtime_error(job.error);
 }
 
@@ -498,7 +555,9 @@ int th_script_call(th_value *out, th_script m, const char *method,
     for (int i = 0; i < nargs; i++) stack.push_back(finish(args[i]));
     check_args(stack, fn->function().getSchema());
     try {
-      *out = make((*fn)(std::move(stack)));
+      IValue result;
+      on_big_stack([&] { result = (*fn)(std::move(stack)); });
+      *out = make(std::move(result));
     } catch (const c10::Error &e) {
       throw std::runtime_error(gist(e.what_without_backtrace(), method));
     } catch (const std::exception &e) {

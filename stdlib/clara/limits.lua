@@ -14,7 +14,7 @@ local limits = {
   script_depth = 200,
   -- operators, calls and subscripts in one TorchScript statement: the
   -- compiler recurses once per term of `x + x + ... + x`
-  script_terms = 20000,
+  script_terms = 5000,
   -- bytes of a libtorch message that reach the user; the rest is cut
   message_bytes = 4096,
 }

@@ -332,6 +332,7 @@ local function skip_string(src, i)
 end
 
 local function width(indent)
+  if not indent:find("\t", 1, true) then return #indent end
   local w = 0
   for c in indent:gmatch(".") do
     w = c == "\t" and (w // 8 + 1) * 8 or w + 1
