@@ -47,6 +47,9 @@ local RULES = {
   { "on dimension (%d+)", function(d) return "on dimension " .. plus1(d) end },
   { "of dimension (%d+)", function(d) return "of dimension " .. plus1(d) end },
   { "dimension (%d+) does not have size", function(d) return "dimension " .. plus1(d) .. " does not have size" end },
+  { "apart from dimension (%d+)", function(d) return "apart from dimension " .. plus1(d) end },
+  { "Dimension specified as (%-?%d+)", function(d) return "Dimension specified as " .. dim1(d) end },
+  { "%(at position (%d+)%)", function(d) return "(at position " .. plus1(d) .. ")" end },
   { "dim (%-?%d+)", function(d) return "dim " .. dim1(d) end },
   { "dim=(%-?%d+)", function(d) return "dim=" .. dim1(d) end },
 }
@@ -76,6 +79,16 @@ local function strip_backtrace(msg)
     if p then msg = msg:sub(1, p - 1) end
   end
   return (msg:gsub("%s+$", ""))
+end
+
+-- C++ type names as clara's dtypes ("Input type (c10::Half) and bias type
+-- (float)"), other namespaces dropped
+local CXX_TYPES = { ["c10::Half"] = "float16", ["c10::BFloat16"] = "bfloat16",
+                    ["c10::complex<float>"] = "complex64", ["c10::complex<double>"] = "complex128" }
+
+local function cxx_names(msg)
+  msg = msg:gsub("c10::[%w_]+<?[%w_]*>?", function(name) return CXX_TYPES[name] end)
+  return (msg:gsub("c10::", ""):gsub("%f[%w_]at::", ""))
 end
 
 local function is_internal(msg)
@@ -122,12 +135,12 @@ function M.translate(msg, op)
     msg = ("clara: internal error in %s: %s"):format(op or "libtorch", internal_gist(msg))
     op = nil
   else
-    msg = one_based(msg)
+    msg = one_based(cxx_names(msg))
   end
   if op then msg = op .. ": " .. msg end
   local max = cap_bytes()
   if #msg > max then
-    local tail = (" ... (%d bytes cut, clara.limits.message_bytes = %d)"):format(#msg - max, max)
+    local tail = (" ... (cut at clara.limits.message_bytes = %d)"):format(max)
     msg = cut(msg, max - #tail) .. tail
   end
   return msg
