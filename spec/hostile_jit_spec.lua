@@ -121,3 +121,34 @@ describe("torch.jit.compile limits", function()
     assert.is_true(torch.equal(x, m(x)))
   end)
 end)
+
+describe("TorchScript integer division", function()
+  local sh = require("spec.helpers.shell").sh
+  local SRC = "def helper(self, a: int, b: int) -> int:\n    return a % b\n"
+    .. "def forward(self, a: int, b: int, op: str) -> int:\n"
+    .. "    if op == '%':\n        return a % b\n"
+    .. "    if op == '//':\n        return a // b\n"
+    .. "    if op == 'divmod':\n        return divmod(a, b)[0]\n"
+    .. "    return self.helper(a, b)\n"
+  -- each call in its own process: the division traps (SIGFPE) unless guarded
+  local function run(a, b, op)
+    return sh(("./clara -e \"local m = torch.jit.compile([[%s]]); local ok, e = pcall(m.forward, m, %s, %s, '%s'); "
+      .. "print(ok, e); assert(not m:code():find('clara'))\""):format(SRC, a, b, op))
+  end
+  for _, c in ipairs {
+    { "0", "%", "ZeroDivisionError" }, { "0", "//", "ZeroDivisionError" }, { "0", "divmod", "ZeroDivisionError" },
+    { "0", "helper", "ZeroDivisionError" }, { "-1", "%", "integer overflow" }, { "-1", "//", "integer overflow" },
+    { "-1", "divmod", "integer overflow" }, { "-1", "helper", "integer overflow" },
+  } do
+    it(("%s by %s raises, the process lives"):format(c[2], c[1]), function()
+      local out, rc = run("math.mininteger", c[1], c[2])
+      assert.equal(0, rc, out)
+      assert.matches("false\t.*script method forward: " .. c[3], out)
+    end)
+  end
+  it("valid divisions are unchanged", function()
+    local out, rc = run(-7, 2, "divmod")
+    assert.equal(0, rc, out)
+    assert.matches("true\t%-4", out)
+  end)
+end)

@@ -22,7 +22,12 @@ using c10::IValue;
 
 struct th_script_s {
   torch::jit::Module m;
+  bool guarded = false; // its integer divisions checked (jit_guard.cpp)
 };
+
+namespace bridge {
+void guard_int_division(const torch::jit::Module &m); // jit_guard.cpp
+}
 
 namespace {
 
@@ -556,7 +561,11 @@ int th_script_call(th_value *out, th_script m, const char *method,
     check_args(stack, fn->function().getSchema());
     try {
       IValue result;
-      on_big_stack([&] { result = (*fn)(std::move(stack)); });
+      on_big_stack([&] {
+        if (!m->guarded) bridge::guard_int_division(M(m));
+        m->guarded = true;
+        result = (*fn)(std::move(stack));
+      });
       *out = make(std::move(result));
     } catch (const c10::Error &e) {
       throw std::runtime_error(gist(e.what_without_backtrace(), method));
