@@ -1,14 +1,8 @@
 // jit.cpp: TorchScript modules and the values they take and return
 // (c10::IValue behind th_value); pickle.cpp reads and writes files of them.
-#include <ATen/ThreadLocalState.h>
 #include <torch/csrc/jit/serialization/python_print.h>
 #include <torch/script.h>
 
-#include <pthread.h>
-#include <unistd.h>
-
-#include <condition_variable>
-#include <mutex>
 
 #include <cmath>
 #include <cstring>
@@ -25,9 +19,11 @@ struct th_script_s {
   bool guarded = false; // its integer divisions checked (jit_guard.cpp)
 };
 
-namespace bridge {
-void guard_int_division(const torch::jit::Module &m); // jit_guard.cpp
-}
+namespace bridge { // jit_guard.cpp
+void guard_int_division(const torch::jit::Module &m);
+void on_big_stack(std::function<void()> fn);
+} // namespace bridge
+using bridge::on_big_stack;
 
 namespace {
 
@@ -127,103 +123,6 @@ std::string archive_error(const std::string &msg) {
       msg.find("StreamReader failed") != std::string::npos)
     return "truncated or corrupt file (" + msg + ")";
   return msg;
-}
-
-// libtorch's parser and compiler recurse once per nesting level and per
-// term of an expression, and the graph passes of a method's first runs
-// once per statement of a long chain (x = x + 0, 30,000 times).  jit.lua
-// refuses sources past clara.limits, and compiling and calling run on a
-// thread whose stack is large enough that sources within those limits
-// (even raised tenfold) cannot overflow it.  Only the pages touched are
-// committed; the caller's thread-local state (grad mode...) goes along.
-constexpr size_t kBigStack = size_t(512) << 20;
-
-struct StackJob {
-  std::function<void()> fn;
-  at::ThreadLocalState state;
-  std::string error;
-  bool failed = false;
-};
-
-void *run_job(void *arg) {
-  auto *job = static_cast<StackJob *>(arg);
-  try {
-    at::ThreadLocalStateGuard guard(job->state);
-    job->fn();
-  } catch (const c10::Error &e) {
-    job->failed = true, job->error = e.what_without_backtrace();
-  } catch (const std::exception &e) {
-    job->failed = true, job->error = e.what();
-  } catch (...) {
-    job->failed = true, job->error = "unknown C++ exception";
-  }
-  return nullptr;
-}
-
-// One long-lived thread with the big stack runs the jobs, one at a time:
-// a thread per call would cost half a millisecond of mapping and unmapping.
-struct BigStack {
-  std::mutex one_at_a_time, mu;
-  std::condition_variable cv;
-  StackJob *job = nullptr;
-  bool done = false;
-  pid_t pid = 0; // the process that started the thread (none after a fork)
-  pthread_t thread;
-};
-
-BigStack &big_stack() {
-  static BigStack *w = new BigStack; // never destroyed: its thread outlives exit()
-  return *w;
-}
-
-void *big_stack_loop(void *arg) {
-  BigStack &w = *static_cast<BigStack *>(arg);
-  std::unique_lock<std::mutex> lock(w.mu);
-  for (;;) {
-    w.cv.wait(lock, [&] { return w.job != nullptr; });
-    StackJob *job = w.job;
-    lock.unlock();
-    run_job(job);
-    lock.lock();
-    w.job = nullptr;
-    w.done = true;
-    w.cv.notify_all();
-  }
-  return nullptr;
-}
-
-void start_big_stack(BigStack &w) {
-  pthread_attr_t attr;
-  if (pthread_attr_init(&attr) != 0)
-    throw std::runtime_error("cannot start the TorchScript thread");
-  int rc = pthread_attr_setstacksize(&attr, kBigStack);
-  if (rc == 0) rc = pthread_create(&w.thread, &attr, big_stack_loop, &w);
-  pthread_attr_destroy(&attr);
-  if (rc != 0)
-    throw std::runtime_error(std::string("cannot start the TorchScript thread: ") +
-                             std::strerror(rc));
-  pthread_detach(w.thread);
-  w.pid = getpid();
-}
-
-// fn() on the big stack; its exception, as a message, is rethrown here
-void on_big_stack(std::function<void()> fn) {
-  BigStack &w = big_stack();
-  if (w.pid == getpid() && pthread_equal(pthread_self(), w.thread)) {
-    fn(); // already there
-    return;
-  }
-  StackJob job{std::move(fn), at::ThreadLocalState()};
-  {
-    std::lock_guard<std::mutex> serial(w.one_at_a_time);
-    if (w.pid != getpid()) start_big_stack(w);
-    std::unique_lock<std::mutex> lock(w.mu);
-    w.done = false;
-    w.job = &job;
-    w.cv.notify_all();
-    w.cv.wait(lock, [&] { return w.done; });
-  }
-  if (job.failed) throw std::runtime_error(job.error);
 }
 
 // {====================== arguments of script calls ======================

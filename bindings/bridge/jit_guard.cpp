@@ -1,16 +1,29 @@
-// jit_guard.cpp: TorchScript's integer `%`, `//` and divmod divide with the
+// jit_guard.cpp: what keeps TorchScript from killing the process: a thread
+// with a large stack for compiling and calling, and checked divisors.
+//
+// TorchScript's integer `%`, `//` and divmod divide with the
 // machine's instruction, which traps (SIGFPE: the process dies) on a zero
 // divisor for `%` and on INT64_MIN / -1 for all three.  Before a module's
 // methods first run, each such division gets its divisor through
 // clara::checked_divisor, which raises TorchScript's ZeroDivisionError or
 // an overflow error instead.  (A division of constants is folded when the
 // source compiles, before this can help: `1 % 0` still traps.)
+#include <ATen/ThreadLocalState.h>
+#include <pthread.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/custom_operator.h>
 
+#include <unistd.h>
+
+#include <condition_variable>
 #include <cstdint>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace {
@@ -75,9 +88,106 @@ void guard_function(torch::jit::Function *fn) {
   }
 }
 
+// libtorch's parser and compiler recurse once per nesting level and per
+// term of an expression, and the graph passes of a method's first runs
+// once per statement of a long chain (x = x + 0, 30,000 times).  jit.lua
+// refuses sources past clara.limits, and compiling and calling run on a
+// thread whose stack is large enough that sources within those limits
+// (even raised tenfold) cannot overflow it.  Only the pages touched are
+// committed; the caller's thread-local state (grad mode...) goes along.
+constexpr size_t kBigStack = size_t(512) << 20;
+
+struct StackJob {
+  std::function<void()> fn;
+  at::ThreadLocalState state;
+  std::string error;
+  bool failed = false;
+};
+
+void *run_job(void *arg) {
+  auto *job = static_cast<StackJob *>(arg);
+  try {
+    at::ThreadLocalStateGuard guard(job->state);
+    job->fn();
+  } catch (const c10::Error &e) {
+    job->failed = true, job->error = e.what_without_backtrace();
+  } catch (const std::exception &e) {
+    job->failed = true, job->error = e.what();
+  } catch (...) {
+    job->failed = true, job->error = "unknown C++ exception";
+  }
+  return nullptr;
+}
+
+// One long-lived thread with the big stack runs the jobs, one at a time:
+// a thread per call would cost half a millisecond of mapping and unmapping.
+struct BigStack {
+  std::mutex one_at_a_time, mu;
+  std::condition_variable cv;
+  StackJob *job = nullptr;
+  bool done = false;
+  pid_t pid = 0; // the process that started the thread (none after a fork)
+  pthread_t thread;
+};
+
+BigStack &big_stack() {
+  static BigStack *w = new BigStack; // never destroyed: its thread outlives exit()
+  return *w;
+}
+
+void *big_stack_loop(void *arg) {
+  BigStack &w = *static_cast<BigStack *>(arg);
+  std::unique_lock<std::mutex> lock(w.mu);
+  for (;;) {
+    w.cv.wait(lock, [&] { return w.job != nullptr; });
+    StackJob *job = w.job;
+    lock.unlock();
+    run_job(job);
+    lock.lock();
+    w.job = nullptr;
+    w.done = true;
+    w.cv.notify_all();
+  }
+  return nullptr;
+}
+
+void start_big_stack(BigStack &w) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0)
+    throw std::runtime_error("cannot start the TorchScript thread");
+  int rc = pthread_attr_setstacksize(&attr, kBigStack);
+  if (rc == 0) rc = pthread_create(&w.thread, &attr, big_stack_loop, &w);
+  pthread_attr_destroy(&attr);
+  if (rc != 0)
+    throw std::runtime_error(std::string("cannot start the TorchScript thread: ") +
+                             std::strerror(rc));
+  pthread_detach(w.thread);
+  w.pid = getpid();
+}
+
 } // namespace
 
 namespace bridge {
+
+// fn() on the big stack; its exception, as a message, is rethrown here
+void on_big_stack(std::function<void()> fn) {
+  BigStack &w = big_stack();
+  if (w.pid == getpid() && pthread_equal(pthread_self(), w.thread)) {
+    fn(); // already there
+    return;
+  }
+  StackJob job{std::move(fn), at::ThreadLocalState()};
+  {
+    std::lock_guard<std::mutex> serial(w.one_at_a_time);
+    if (w.pid != getpid()) start_big_stack(w);
+    std::unique_lock<std::mutex> lock(w.mu);
+    w.done = false;
+    w.job = &job;
+    w.cv.notify_all();
+    w.cv.wait(lock, [&] { return w.done; });
+  }
+  if (job.failed) throw std::runtime_error(job.error);
+}
 
 // the integer divisions of m's and its submodules' code, guarded
 void guard_int_division(const torch::jit::Module &m) {
