@@ -65,8 +65,9 @@ describe("torch.jit.compile of hostile source", function()
     assert.equal(2, (shape("def f(self):\n    return [x, # ((((\n    y]\n")))
     assert.equal(3, (shape("def f(self):\n    return g(x,\n        h(y))\n")))
     assert.equal(2, (shape("def f(self):\n    if x:\n        y = 1\n    return y\n")))
-    local _, _, terms = shape("def f(self):\n    y = a + b * c\n    return -y\n")
-    assert.equal(2, terms)
+    local _, _, terms, line = shape("def f(self):\n    y = a + b * c\n    return -y\n")
+    assert.equal(3, terms) -- '=', '+' and '*'
+    assert.equal(2, line)
   end)
 
   local verdicts = run_corpus()
