@@ -286,3 +286,23 @@ describe("torch.messages.translate", function()
     assert.matches("cut at clara.limits.message_bytes", err, 1, true)
   end)
 end)
+
+describe("inputs that made libtorch assert are refused first", function()
+  local SRC = "def forward(self, x):\n    return x\n"
+  -- libtorch 1.13: "!name.empty() INTERNAL ASSERT FAILED", "name.find(delimiter_)
+  -- == std::string::npos INTERNAL ASSERT FAILED ... please report a bug"
+  for _, case in ipairs {
+    { "an empty class name", { name = "" }, "name must be an identifier" },
+    { "a dotted class name", { name = "a.b" }, "name must be an identifier" },
+    { "a dotted parameter name", { parameters = { ["a.b"] = torch.ones(1) } }, "parameter name 'a.b' must be an identifier" },
+    { "an empty buffer name", { buffers = { [""] = torch.ones(1) } }, "buffer name '' must be an identifier" },
+  } do
+    it(case[1], function()
+      local ok, err = pcall(torch.jit.compile, SRC, case[2])
+      assert.is_false(ok)
+      assert.matches("^spec/libtorch_messages_spec.lua:%d+: torch.jit.compile: ", err)
+      assert.is_truthy(err:find(case[3], 1, true), err)
+      assert.is_falsy(err:find("internal", 1, true), err)
+    end)
+  end
+end)

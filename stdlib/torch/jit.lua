@@ -444,8 +444,16 @@ local function entries(t, what)
   return list
 end
 
+-- libtorch asserts (INTERNAL ASSERT FAILED) on an empty or dotted class
+-- name, and takes "a.b" for a parameter name that state_dict cannot tell
+-- from a submodule's
+local function is_identifier(v)
+  return type(v) == "string" and #v <= 256 and v:match("^[%a_][%w_]*$") ~= nil
+end
+
 local COMPILE_OPTIONS = {
-  name = { type = "string", default = "Module", doc = "the module's class name" },
+  name = { type = "string", default = "Module", doc = "the module's class name (an identifier)",
+           check = function(v) return is_identifier(v), "must be an identifier (letters, digits, '_'), got " .. E.show(v) end },
   parameters = { type = "table", doc = "{name = tensor} or {{name, tensor}...}: leaves that require grad" },
   buffers = { type = "table", doc = "{name = tensor} or {{name, tensor}...}" },
   attributes = { type = "table", doc = "{name = value} or {{name, value}...}" },
@@ -462,11 +470,14 @@ function jit.compile(source, opts)
   end
   opts = E.options("torch.jit.compile", opts, COMPILE_OPTIONS)
   check_source(source)
-  local h = core.new(opts.name)
+  local h = rethrow(pcall(core.new, opts.name))
   for _, spec in ipairs { { "parameters", "parameter" }, { "buffers", "buffer" },
                           { "attributes", "attribute" }, { "modules", "module" } } do
     for _, pair in ipairs(entries(opts[spec[1]], spec[1])) do
       local name, v = pair[1], pair[2]
+      if not is_identifier(name) then
+        E.raise("torch.jit.compile", "%s name %s must be an identifier (letters, digits, '_')", spec[2], E.show(name))
+      end
       if (spec[2] == "parameter" or spec[2] == "buffer") and not torch.is_tensor(v) then
         E.raise("torch.jit.compile", "%s '%s' must be a tensor, got %s", spec[2], name, type(v))
       end
