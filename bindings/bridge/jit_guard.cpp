@@ -151,18 +151,18 @@ void *big_stack_loop(void *arg) {
   return nullptr;
 }
 
-void start_big_stack(BigStack &w) {
+// false when no thread could be made (an address-space limit): the caller
+// then runs on its own stack, as it would without clara
+bool start_big_stack(BigStack &w) {
   pthread_attr_t attr;
-  if (pthread_attr_init(&attr) != 0)
-    throw std::runtime_error("cannot start the TorchScript thread");
+  if (pthread_attr_init(&attr) != 0) return false;
   int rc = pthread_attr_setstacksize(&attr, kBigStack);
   if (rc == 0) rc = pthread_create(&w.thread, &attr, big_stack_loop, &w);
   pthread_attr_destroy(&attr);
-  if (rc != 0)
-    throw std::runtime_error(std::string("cannot start the TorchScript thread: ") +
-                             std::strerror(rc));
+  if (rc != 0) return false;
   pthread_detach(w.thread);
   w.pid = getpid();
+  return true;
 }
 
 } // namespace
@@ -179,7 +179,11 @@ void on_big_stack(std::function<void()> fn) {
   StackJob job{std::move(fn), at::ThreadLocalState()};
   {
     std::lock_guard<std::mutex> serial(w.one_at_a_time);
-    if (w.pid != getpid()) start_big_stack(w);
+    if (w.pid != getpid() && !start_big_stack(w)) {
+      run_job(&job);
+      if (job.failed) throw std::runtime_error(job.error);
+      return;
+    }
     std::unique_lock<std::mutex> lock(w.mu);
     w.done = false;
     w.job = &job;
