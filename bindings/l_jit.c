@@ -58,9 +58,7 @@ static int script_free(lua_State *L) {
   return 0;
 }
 
-static int fail(lua_State *L, const char *fname) {
-  return luaL_error(L, "%s: %s", fname, th_last_error());
-}
+static int fail(lua_State *L, const char *fname) { return lt_fail(L, fname); }
 
 /* }====================================================== */
 
@@ -333,7 +331,7 @@ static int j_load(lua_State *L) {
   const char *data = lj_readfile(L, path, &len, "torch.jit.load");
   th_script *slot = new_script(L);
   if (th_script_load(slot, data, len) != 0)
-    return luaL_error(L, "torch.jit.load: '%s': %s", path, th_last_error());
+    return luaL_error(L, "torch.jit.load: '%s': %s", path, lt_errormsg(L, NULL));
   return 1;
 }
 
@@ -369,7 +367,7 @@ static int j_register(lua_State *L) {
   th_value v = lj_tovalue(L, 3, "torch.jit.compile");
   if (th_script_register(m, name, v, kind) != 0)
     return luaL_error(L, "torch.jit.compile: %s '%s': %s", kinds[kind], name,
-                      th_last_error());
+                      lt_errormsg(L, NULL));
   return 0;
 }
 
@@ -393,10 +391,8 @@ static int j_call(lua_State *L) {
   for (int i = 0; i < nargs; i++) args[i] = lj_tovalue(L, 3 + i, method);
   th_value *out = lj_newvalue(L);
   if (th_script_call(out, m, method, args, nargs) != 0) {
-    const char *msg = th_last_error();
-    if (strncmp(msg, "no method", 9) == 0)
-      return luaL_error(L, "call: %s", msg);
-    return luaL_error(L, "%s: %s", method, msg);
+    if (strncmp(th_last_error(), "no method", 9) == 0) return fail(L, "call");
+    return fail(L, lua_pushfstring(L, "script method %s", method));
   }
   lj_pushvalue(L, *out, method);
   return 1;

@@ -291,7 +291,7 @@ static int n_forward(lua_State *L) {
   int n = th_module_forward(outs, m, ins, nin);
   if (n < 0) {
     lua_pushnil(L);
-    lua_pushstring(L, th_last_error());
+    lt_errormsg(L, NULL);
     return 2;
   }
   for (int i = 0; i < n; i++) { /* no Lua call between the bridge and here */

@@ -107,7 +107,7 @@ static int s_pickle_save(lua_State *L) {
   th_value *bytes = lj_newvalue(L);
   size_t len;
   if (th_pickle_save(bytes, v) != 0)
-    return luaL_error(L, "torch.save: '%s': %s", path, th_last_error());
+    return luaL_error(L, "torch.save: '%s': %s", path, lt_errormsg(L, NULL));
   const char *data = th_value_string(*bytes, &len);
   lj_writefile(L, path, data, len, "torch.save");
   return 0;
@@ -120,7 +120,7 @@ static int s_pickle_load(lua_State *L) {
   const char *data = lj_readfile(L, path, &len, "torch.load");
   th_value *out = lj_newvalue(L);
   if (th_pickle_load(out, data, len) != 0)
-    return luaL_error(L, "torch.load: '%s': %s", path, th_last_error());
+    return luaL_error(L, "torch.load: '%s': %s", path, lt_errormsg(L, NULL));
   lj_pushvalue(L, *out, "torch.load");
   return 1;
 }

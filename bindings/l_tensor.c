@@ -86,11 +86,6 @@ th_tensor lt_other(lua_State *L, int arg) {
   return lt_check(L, arg);
 }
 
-/* the bridge has returned, its C++ frames are gone: now it is safe to jump */
-int lt_fail(lua_State *L, const char *fname) {
-  return luaL_error(L, "%s: %s", fname, th_last_error());
-}
-
 int lt_push(lua_State *L, th_tensor *slot, int rc, const char *fname) {
   if (rc != 0) return lt_fail(L, fname);
   lt_done(L, slot);

@@ -25,6 +25,8 @@ th_tensor lt_check(lua_State *L, int arg);
 th_tensor lt_test(lua_State *L, int arg);  /* NULL if not a tensor */
 th_tensor lt_other(lua_State *L, int arg); /* tensor, or number wrapped */
 int lt_fail(lua_State *L, const char *fname); /* raise the bridge's error */
+/* l_error.c: push (and return) the bridge's error as users read it */
+const char *lt_errormsg(lua_State *L, const char *fname);
 int lt_push(lua_State *L, th_tensor *slot, int rc, const char *fname);
 
 /* l_args.c: argument conventions shared by every binding */

@@ -7,6 +7,7 @@
 ** Criterion runs each Test in a fresh process (half a second of libtorch
 ** loading each), so the checks are grouped into a few Tests.
 */
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -240,7 +241,7 @@ Test(jit, failures) {
   cr_assert_eq(th_script_call(&out, good, "nope", &arg, 1), -1);
   expect_clean_error("missing method", "no method 'nope'");
   cr_assert_eq(th_script_call(&out, good, "forward", &arg, 1), -1);
-  expect_clean_error("string for a tensor", "for argument 'x'");
+  expect_clean_error("string for a tensor", "argument 2 'x' expects Tensor, got string");
   cr_expect_null(out);
 
   th_value_free(arg);
@@ -248,3 +249,49 @@ Test(jit, failures) {
   th_script_free(s);
   th_script_free(good);
 }
+
+/* {======================================================
+** Arguments checked against the schema; deep source on a big stack
+** =======================================================*/
+
+Test(jit, schema_arguments_and_deep_source) {
+  th_script s = NULL;
+  cr_assert_eq(th_script_new(&s, "Typed"), 0);
+  cr_assert_eq(th_script_define(s, "def f(self, a: float, xs: List[int]) -> float:\n"
+                                   "    return a + float(len(xs))\n"), 0, "%s", th_last_error());
+  /* an integer for a float, and an empty dict (an empty Lua table) for a
+     list, as the Lua side hands them over */
+  th_value args[2] = {NULL, NULL}, out = NULL;
+  cr_assert_eq(th_value_from_scalar(&args[0], (th_scalar){TH_SCALAR_INT, 0, 2}), 0);
+  cr_assert_eq(th_value_new(&args[1], TH_V_DICT), 0);
+  cr_assert_eq(th_script_call(&out, s, "f", args, 2), 0, "%s", th_last_error());
+  th_scalar r;
+  cr_assert_eq(th_value_scalar(&r, out), 0);
+  cr_expect(r.kind == TH_SCALAR_FLOAT && r.f == 2.0, "got kind %d, %g", r.kind, r.f);
+  th_value_free(out);
+  /* a string for the list: named, numbered as Lua numbers m:f(a, xs) */
+  th_value_free(args[1]);
+  cr_assert_eq(th_value_from_string(&args[1], "x", 1), 0);
+  cr_assert_eq(th_script_call(&out, s, "f", args, 2), -1);
+  expect_clean_error("string for a list", "argument 3 'xs' expects List[int], got string");
+  cr_assert_eq(th_script_call(&out, s, "f", args, 1), -1);
+  expect_clean_error("missing argument", "argument 3 'xs' (List[int]) is missing");
+  th_value_free(args[0]);
+  th_value_free(args[1]);
+
+  /* 20,000 nested parentheses overflowed the 8 MB main stack (SIGSEGV);
+     the compiler's own thread has room for them */
+  enum { DEPTH = 20000 };
+  static char src[2 * DEPTH + 64];
+  size_t n = (size_t)sprintf(src, "def g(self, x):\n    return ");
+  memset(src + n, '(', DEPTH);
+  n += DEPTH;
+  src[n++] = 'x';
+  memset(src + n, ')', DEPTH);
+  n += DEPTH;
+  strcpy(src + n, "\n");
+  cr_expect_eq(th_script_define(s, src), 0, "%s", th_last_error());
+  th_script_free(s);
+}
+
+/* }====================================================== */

@@ -3,7 +3,10 @@
 #include <torch/csrc/jit/serialization/python_print.h>
 #include <torch/script.h>
 
+
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 
@@ -13,7 +16,14 @@ using c10::IValue;
 
 struct th_script_s {
   torch::jit::Module m;
+  bool guarded = false; // its integer divisions checked (jit_guard.cpp)
 };
+
+namespace bridge { // jit_guard.cpp
+void guard_int_division(const torch::jit::Module &m);
+void on_big_stack(std::function<void()> fn);
+} // namespace bridge
+using bridge::on_big_stack;
 
 namespace {
 
@@ -97,6 +107,9 @@ std::string tidy(std::string msg) {
     size_t q = msg.find(')', p);
     msg.erase(p, q == std::string::npos ? std::string::npos : q - p + 1);
   }
+  // a syntax error is the user's, not a bug to report to PyTorch
+  const std::string bug = ". File a bug report";
+  for (size_t p; (p = msg.find(bug)) != std::string::npos;) msg.erase(p, bug.size());
   size_t first = msg.find_first_not_of(" \n");
   return first == std::string::npos ? msg : msg.substr(first);
 }
@@ -111,6 +124,122 @@ std::string archive_error(const std::string &msg) {
     return "truncated or corrupt file (" + msg + ")";
   return msg;
 }
+
+// {====================== arguments of script calls ======================
+
+// a value as the Lua side knows it, for "expects float, got string"
+std::string lua_kind(const IValue &v) {
+  if (v.isNone()) return "nil";
+  if (v.isTensor()) return "Tensor";
+  if (v.isBool()) return "boolean";
+  if (v.isInt()) return "integer";
+  if (v.isDouble()) return "number";
+  if (v.isString()) return "string";
+  if (v.isTuple()) return "a tuple (" + v.type()->annotation_str() + ")";
+  if (v.isList()) return "a list (" + v.type()->annotation_str() + ")";
+  if (v.isGenericDict())
+    return v.toGenericDict().empty() ? std::string("an empty table")
+                                     : "a table with keys (" + v.type()->annotation_str() + ")";
+  if (v.isObject()) return "a script module";
+  return v.tagKind();
+}
+
+bool coerce(IValue &v, const c10::TypePtr &want);
+
+// every item of a list or tuple coerced, or false
+bool coerce_items(std::vector<IValue> &items, const std::vector<c10::TypePtr> &types) {
+  for (size_t i = 0; i < items.size(); i++)
+    if (!coerce(items[i], types.size() == 1 ? types[0] : types[i])) return false;
+  return true;
+}
+
+// v made into a value of type `want` where Lua cannot say it: an integer
+// for a float, an empty table for a list or a dict, a list for a tuple.
+// False when v does not fit.
+bool coerce(IValue &v, const c10::TypePtr &want) {
+  using namespace c10;
+  switch (want->kind()) {
+  case TypeKind::AnyType: return true;
+  case TypeKind::OptionalType:
+    return v.isNone() || coerce(v, want->expectRef<OptionalType>().getElementType());
+  case TypeKind::FloatType:
+    if (v.isInt()) v = IValue(double(v.toInt()));
+    return v.isDouble();
+  case TypeKind::IntType:
+    if (v.isDouble() && std::nearbyint(v.toDouble()) == v.toDouble() &&
+        std::fabs(v.toDouble()) < 9.2e18)
+      v = IValue(int64_t(v.toDouble()));
+    return v.isInt();
+  case TypeKind::NumberType: return v.isInt() || v.isDouble() || v.isBool();
+  case TypeKind::ListType: {
+    auto elem = want->expectRef<ListType>().getElementType();
+    std::vector<IValue> items;
+    if (v.isGenericDict() && v.toGenericDict().empty()) {
+    } else if (v.isList()) {
+      items = v.toListRef().vec();
+    } else {
+      return false;
+    }
+    if (!coerce_items(items, {elem})) return false;
+    impl::GenericList list(elem);
+    for (auto &x : items) list.push_back(std::move(x));
+    v = IValue(std::move(list));
+    return true;
+  }
+  case TypeKind::TupleType: {
+    const auto &types = want->expectRef<TupleType>().elements();
+    std::vector<IValue> items;
+    if (v.isTuple()) items = v.toTupleRef().elements().vec();
+    else if (v.isList()) items = v.toListRef().vec();
+    else if (v.isGenericDict() && v.toGenericDict().empty()) items = {};
+    else return false;
+    if (items.size() != types.size() || !coerce_items(items, types.vec())) return false;
+    v = ivalue::Tuple::create(std::move(items));
+    return true;
+  }
+  case TypeKind::DictType: {
+    if (!v.isGenericDict()) return false;
+    const auto &dt = want->expectRef<DictType>();
+    impl::GenericDict dict(dt.getKeyType(), dt.getValueType());
+    for (const auto &e : v.toGenericDict()) {
+      IValue k = e.key(), x = e.value();
+      if (!coerce(k, dt.getKeyType()) || !coerce(x, dt.getValueType())) return false;
+      dict.insert_or_assign(std::move(k), std::move(x));
+    }
+    v = IValue(std::move(dict));
+    return true;
+  }
+  default: return v.type()->isSubtypeOf(*want);
+  }
+}
+
+// the call's arguments checked against the method's schema, each numbered
+// as Lua numbers those of m:method(a, b): self is 1
+void check_args(std::vector<IValue> &stack, const c10::FunctionSchema &schema) {
+  const auto &params = schema.arguments();
+  size_t given = stack.size() + 1;
+  if (given > params.size()) {
+    std::string names;
+    for (size_t i = 1; i < params.size(); i++)
+      names += (i > 1 ? ", " : "") + params[i].name();
+    throw std::invalid_argument("takes " + std::to_string(params.size() - 1) +
+                                " argument(s) (" + names + "), got " +
+                                std::to_string(stack.size()));
+  }
+  for (size_t i = 1; i < params.size(); i++) {
+    const auto &p = params[i];
+    std::string what = "argument " + std::to_string(i + 1) + " '" + p.name() + "'";
+    if (i >= given) {
+      if (p.default_value()) continue;
+      throw std::invalid_argument(what + " (" + p.type()->annotation_str() + ") is missing");
+    }
+    IValue &v = stack[i - 1];
+    if (!coerce(v, p.type()))
+      throw std::invalid_argument(what + " expects " + p.type()->annotation_str() +
+                                  ", got " + lua_kind(v));
+  }
+}
+// }================================================================
 
 std::string type_name(const torch::jit::Module &m) {
   auto q = m.type()->name();
@@ -310,7 +439,7 @@ int th_script_register(th_script m, const char *name, th_value v, int slot) {
 int th_script_define(th_script m, const char *source) {
   PROTECT({
     try {
-      M(m).define(source);
+      on_big_stack([&] { M(m).define(source); });
     } catch (const c10::Error &e) {
       throw std::runtime_error(tidy(e.what_without_backtrace()));
     } catch (const std::exception &e) {
@@ -328,8 +457,15 @@ int th_script_call(th_value *out, th_script m, const char *method,
                                   "' in " + type_name(M(m)));
     std::vector<IValue> stack;
     for (int i = 0; i < nargs; i++) stack.push_back(finish(args[i]));
+    check_args(stack, fn->function().getSchema());
     try {
-      *out = make((*fn)(std::move(stack)));
+      IValue result;
+      on_big_stack([&] {
+        if (!m->guarded) bridge::guard_int_division(M(m));
+        m->guarded = true;
+        result = (*fn)(std::move(stack));
+      });
+      *out = make(std::move(result));
     } catch (const c10::Error &e) {
       throw std::runtime_error(gist(e.what_without_backtrace(), method));
     } catch (const std::exception &e) {

@@ -20,6 +20,15 @@ local limits = {
   -- arange, an nn module's weights): the machine's memory, since a larger
   -- one could only end in the OOM killer (requests under 1 MiB are not checked)
   tensor_bytes = memory_bytes(),
+  -- nesting of brackets and indented blocks in TorchScript source given to
+  -- torch.jit.compile: libtorch's recursive-descent parser overflows the
+  -- stack a few thousand levels down (raise with care)
+  script_depth = 200,
+  -- operators, calls and subscripts in one TorchScript statement: the
+  -- compiler recurses once per term of `x + x + ... + x`
+  script_terms = 5000,
+  -- bytes of a libtorch message that reach the user; the rest is cut
+  message_bytes = 4096,
 }
 
 local E = require "clara.error"

@@ -6,6 +6,7 @@
 -- optimizer working on them trains the model), train/eval, state_dict.
 local torch = require "torch"
 local core = require "torch.jit.core"
+local E = require "clara.error"
 
 local jit = {}
 
@@ -22,11 +23,17 @@ local function is_script(m)
 end
 jit.is_script_module = is_script
 
-local function check_self(self, fname)
-  if not is_script(self) then
-    error(("%s: expected a script module (use ':', not '.'), got %s"):format(fname, type(self)), 3)
-  end
-  return self._script
+local API = "torch.jit.ScriptModule"
+
+-- The C functions' errors, raised again at the user's line (a C error
+-- carries the position of its Lua caller: this file)
+local function rethrow(ok, ...)
+  if not ok then E.raise(nil, "%s", (...)) end
+  return ...
+end
+
+local function call(h, method, ...)
+  return rethrow(pcall(core.call, h, method, ...))
 end
 
 -- {======================================================
@@ -34,29 +41,29 @@ end
 -- =======================================================
 
 function ScriptModule:forward(...)
-  return core.call(check_self(self, "forward"), "forward", ...)
+  return call(self._script, "forward", ...)
 end
 
 -- m:call("features", x): an exported method (@torch.jit.export)
 function ScriptModule:call(method, ...)
-  local h = check_self(self, "call")
+  local h = self._script
   if type(method) ~= "string" then
-    error("call: method name (a string) expected, got " .. type(method), 2)
+    E.raise(API .. ":call", "method name (a string) expected, got %s", type(method))
   end
-  return core.call(h, method, ...)
+  return call(h, method, ...)
 end
 
 function ScriptModule:has_method(name)
-  return core.has_method(check_self(self, "has_method"), name)
+  return core.has_method(self._script, name)
 end
 
 function ScriptModule:methods()
-  return core.methods(check_self(self, "methods"))
+  return core.methods(self._script)
 end
 
 -- the TorchScript code of a method, as PyTorch's m.code prints it
 function ScriptModule:code(method)
-  return core.code(check_self(self, "code"), method or "forward")
+  return core.code(self._script, method or "forward")
 end
 
 -- }======================================================
@@ -74,35 +81,34 @@ local function pairs_iter(names, values)
 end
 
 function ScriptModule:parameters(recurse)
-  local _, ts = core.named(check_self(self, "parameters"), "parameters", recurse ~= false)
+  local _, ts = core.named(self._script, "parameters", recurse ~= false)
   return ts
 end
 
 function ScriptModule:named_parameters(recurse)
-  return pairs_iter(core.named(check_self(self, "named_parameters"), "parameters", recurse ~= false))
+  return pairs_iter(core.named(self._script, "parameters", recurse ~= false))
 end
 
 function ScriptModule:buffers(recurse)
-  local _, ts = core.named(check_self(self, "buffers"), "buffers", recurse ~= false)
+  local _, ts = core.named(self._script, "buffers", recurse ~= false)
   return ts
 end
 
 function ScriptModule:named_buffers(recurse)
-  return pairs_iter(core.named(check_self(self, "named_buffers"), "buffers", recurse ~= false))
+  return pairs_iter(core.named(self._script, "buffers", recurse ~= false))
 end
 
 function ScriptModule:children()
-  local _, ms = core.named(check_self(self, "children"), "children")
+  local _, ms = core.named(self._script, "children")
   return ms
 end
 
 function ScriptModule:named_children()
-  return pairs_iter(core.named(check_self(self, "named_children"), "children"))
+  return pairs_iter(core.named(self._script, "children"))
 end
 
 -- every module, this one first (name ""), depth first, dotted names
 function ScriptModule:named_modules()
-  check_self(self, "named_modules")
   local names, mods = {}, {}
   local function walk(m, prefix)
     names[#names + 1], mods[#mods + 1] = prefix, m
@@ -121,7 +127,6 @@ end
 
 -- fn(module) for every submodule, then for this one (PyTorch's order)
 function ScriptModule:apply(fn)
-  check_self(self, "apply")
   for _, child in ipairs(self:children()) do child:apply(fn) end
   fn(self)
   return self
@@ -134,9 +139,9 @@ end
 function ScriptModule:train(mode)
   if mode == nil then mode = true end
   if type(mode) ~= "boolean" then
-    error("train: mode must be a boolean, got " .. type(mode), 2)
+    E.raise(API .. ":train", "mode must be a boolean, got %s", type(mode))
   end
-  core.train(check_self(self, "train"), mode)
+  core.train(self._script, mode)
   return self
 end
 
@@ -153,7 +158,7 @@ end
 -- name -> tensor for parameters and buffers; the tensors share the model's
 -- storage (as PyTorch's state_dict does) but carry no autograd history
 function ScriptModule:state_dict()
-  local h = check_self(self, "state_dict")
+  local h = self._script
   local sd = {}
   for _, kind in ipairs { "parameters", "buffers" } do
     local names, ts = core.named(h, kind, true)
@@ -165,9 +170,9 @@ end
 -- copies sd's tensors into the model; strict (the default) requires the
 -- same names.  Returns {missing_keys = ..., unexpected_keys = ...}
 function ScriptModule:load_state_dict(sd, opts)
-  local h = check_self(self, "load_state_dict")
+  local h = self._script
   if type(sd) ~= "table" then
-    error("load_state_dict: state dict (a table name -> tensor) expected, got " .. type(sd), 2)
+    E.raise(API .. ":load_state_dict", "state dict (a table name -> tensor) expected, got %s", type(sd))
   end
   local strict = not (opts and opts.strict == false)
   local own, missing, unexpected = {}, {}, {}
@@ -180,12 +185,12 @@ function ScriptModule:load_state_dict(sd, opts)
     if src == nil then
       missing[#missing + 1] = name
     elseif not torch.is_tensor(src) then
-      error(("load_state_dict: '%s' is a %s, not a tensor"):format(name, type(src)), 2)
+      E.raise(API .. ":load_state_dict", "'%s' is a %s, not a tensor", name, type(src))
     else
       local want, got = t:size(), src:size()
       if #want ~= #got or table.concat(want, "x") ~= table.concat(got, "x") then
-        error(("load_state_dict: size mismatch for '%s': the model has [%s], the state dict [%s]")
-          :format(name, table.concat(want, ", "), table.concat(got, ", ")), 2)
+        E.raise(API .. ":load_state_dict", "size mismatch for '%s': the model has [%s], the state dict [%s]",
+          name, table.concat(want, ", "), table.concat(got, ", "))
       end
     end
   end
@@ -195,8 +200,8 @@ function ScriptModule:load_state_dict(sd, opts)
   table.sort(missing)
   table.sort(unexpected)
   if strict and (#missing > 0 or #unexpected > 0) then
-    error(("load_state_dict: missing keys [%s], unexpected keys [%s]")
-      :format(table.concat(missing, ", "), table.concat(unexpected, ", ")), 2)
+    E.raise(API .. ":load_state_dict", "missing keys [%s], unexpected keys [%s]",
+      table.concat(missing, ", "), table.concat(unexpected, ", "))
   end
   torch.no_grad(function()
     for name, t in pairs(own) do
@@ -209,16 +214,19 @@ end
 -- the whole model (code and weights) as a TorchScript file PyTorch's
 -- torch.jit.load reads; the write is atomic
 function ScriptModule:save(path)
-  local h = check_self(self, "save")
-  if type(path) ~= "string" then error("save: path (a string) expected, got " .. type(path), 2) end
-  core.save(h, path)
+  local h = self._script
+  if type(path) ~= "string" then E.raise(API .. ":save", "path (a string) expected, got %s", type(path)) end
+  rethrow(pcall(core.save, h, path))
 end
 
 function ScriptModule:free()
-  core.free(check_self(self, "free"))
+  core.free(self._script)
 end
 
 -- }======================================================
+
+-- m.forward(x) (a '.' for a ':') says so instead of indexing a tensor
+E.methods(ScriptModule, API, is_script)
 
 -- {======================================================
 -- Metamethods
@@ -234,7 +242,11 @@ function Meta.__index(self, key)
   if key == "original_name" then return core.name(h) end
   if type(key) ~= "string" then return nil end
   if core.has_method(h, key) then
-    return function(m, ...) return core.call(check_self(m, key), key, ...) end
+    local guard = E.method_check(API, key, is_script)
+    return function(m, ...)
+      guard(m)
+      return call(m._script, key, ...)
+    end
   end
   for _, kind in ipairs { "children", "parameters", "buffers" } do
     local names, vs = core.named(h, kind, false)
@@ -246,11 +258,11 @@ function Meta.__index(self, key)
 end
 
 function Meta.__newindex(self, key, value)
-  error(("script module: cannot set field '%s' (use train()/eval(), load_state_dict)"):format(tostring(key)), 2)
+  E.raise("script module", "cannot set field '%s' (use train()/eval(), load_state_dict)", tostring(key))
 end
 
 function Meta.__call(self, ...)
-  return core.call(self._script, "forward", ...)
+  return call(self._script, "forward", ...)
 end
 
 function Meta.__close(self)
@@ -275,14 +287,134 @@ end
 -- }======================================================
 
 -- {======================================================
+-- Checking source text before libtorch parses it
+-- =======================================================
+
+-- libtorch's parser and compiler recurse once per nesting level and once
+-- per term of an expression; tens of thousands of either overflow the C
+-- stack (SIGSEGV, no message).  The scan follows Python's lexical rules far
+-- enough to skip strings and comments, whose contents do not nest.
+
+local KEYWORD_TERMS = { ["not"] = true, ["and"] = true, ["or"] = true, ["if"] = true,
+                        ["else"] = true, ["lambda"] = true, ["is"] = true, ["in"] = true }
+
+-- operators, '.' and keyword operators in a stretch of code with no string,
+-- comment or bracket in it
+local function count_terms(code)
+  local n = select(2, code:gsub("[%+%-%*/%%@&|%^~<>=!%.]", ""))
+  for word in code:gmatch("[%a_][%w_]*") do
+    if KEYWORD_TERMS[word] then n = n + 1 end
+  end
+  return n
+end
+
+-- the position just after the string literal opened by the quote at i
+-- (#src + 1 when it never closes: libtorch reports that)
+local function skip_string(src, i)
+  local q = src:sub(i, i)
+  local triple = src:sub(i, i + 2) == q:rep(3)
+  local close = triple and q:rep(3) or q
+  local j = i + #close
+  while true do
+    local k = src:find(triple and "[\\" .. q .. "]" or "[\\\n" .. q .. "]", j)
+    if not k then return #src + 1 end
+    local c = src:sub(k, k)
+    if c == "\\" then
+      j = k + 2
+    elseif c == "\n" then
+      return k -- an unterminated one-line string: libtorch reports it
+    elseif src:sub(k, k + #close - 1) == close then
+      return k + #close
+    else
+      j = k + 1
+    end
+  end
+end
+
+local function width(indent)
+  if not indent:find("\t", 1, true) then return #indent end
+  local w = 0
+  for c in indent:gmatch(".") do
+    w = c == "\t" and (w // 8 + 1) * 8 or w + 1
+  end
+  return w
+end
+
+-- the deepest nesting of the source, with its line, and the most terms of
+-- one statement, with its line
+local function source_shape(src)
+  local depth, line, blocks = 0, 1, { 0 }
+  local max_depth, depth_line, terms, max_terms, terms_line = 0, 1, 0, 0, 1
+  local at_line_start, i = true, 1
+  local function note_depth()
+    local d = depth + #blocks - 1
+    if d > max_depth then max_depth, depth_line = d, line end
+  end
+  while i <= #src do
+    if at_line_start and depth == 0 then
+      local s, e = src:find("^[ \t\f]*", i)
+      local c = src:sub(e + 1, e + 1)
+      if c ~= "\n" and c ~= "\r" and c ~= "#" and c ~= "" then -- not a blank line
+        local w = width(src:sub(s, e))
+        while w < blocks[#blocks] do blocks[#blocks] = nil end
+        if w > blocks[#blocks] then blocks[#blocks + 1] = w end
+        note_depth()
+      end
+      i, at_line_start = e + 1, false
+    end
+    local k = src:find("[%(%)%[%]{}'\"#\n\\]", i)
+    terms = terms + count_terms(src:sub(i, (k or #src + 1) - 1))
+    if terms > max_terms then max_terms, terms_line = terms, line end
+    if not k then break end
+    local c = src:sub(k, k)
+    i = k + 1
+    if c == "(" or c == "[" or c == "{" then
+      depth, terms = depth + 1, terms + 1
+      note_depth()
+    elseif c == ")" or c == "]" or c == "}" then
+      if depth > 0 then depth = depth - 1 end
+    elseif c == "'" or c == '"' then
+      local j = skip_string(src, k)
+      for _ in src:sub(k, j - 1):gmatch("\n") do line = line + 1 end
+      i = j
+    elseif c == "#" then
+      i = src:find("\n", k, true) or #src + 1
+    elseif c == "\\" then -- a continuation line, or a stray backslash
+      if src:sub(k + 1, k + 1) == "\n" then line, i = line + 1, k + 2 end
+    else -- newline: a statement ends unless a bracket is open
+      line = line + 1
+      if depth == 0 then terms, at_line_start = 0, true end
+    end
+  end
+  return max_depth, depth_line, max_terms, terms_line
+end
+
+-- refuse source libtorch's parser cannot survive, naming the line
+local function check_source(src)
+  local limits = require "clara.limits"
+  local depth, depth_line, terms, terms_line = source_shape(src)
+  if depth > limits.script_depth then
+    E.limit("torch.jit.compile", ("the nesting depth of the source (brackets and blocks, at line %d)")
+      :format(depth_line), depth, "script_depth")
+  end
+  if terms > limits.script_terms then
+    E.limit("torch.jit.compile", ("the number of terms in the statement at line %d"):format(terms_line),
+      terms, "script_terms")
+  end
+end
+jit.source_shape = source_shape -- for the hostile-source spec
+
+-- }======================================================
+
+-- {======================================================
 -- Making script modules
 -- =======================================================
 
 function jit.load(path)
   if type(path) ~= "string" then
-    error("torch.jit.load: path (a string) expected, got " .. type(path), 2)
+    E.raise("torch.jit.load", "path (a string) expected, got %s", type(path))
   end
-  return wrap(core.load(path), path)
+  return wrap(rethrow(pcall(core.load, path)), path)
 end
 
 -- entries of a {name = value} table (sorted by name) or of a list of
@@ -290,20 +422,20 @@ end
 local function entries(t, what)
   if t == nil then return {} end
   if type(t) ~= "table" then
-    error(("torch.jit.compile: option '%s' must be a table, got %s"):format(what, type(t)), 3)
+    E.raise("torch.jit.compile", "option '%s' must be a table, got %s", what, type(t))
   end
   local list = {}
   if #t > 0 then
     for i, pair in ipairs(t) do
       if type(pair) ~= "table" or type(pair[1]) ~= "string" then
-        error(("torch.jit.compile: %s[%d] must be a {name, value} pair"):format(what, i), 3)
+        E.raise("torch.jit.compile", "%s[%d] must be a {name, value} pair", what, i)
       end
       list[#list + 1] = pair
     end
   else
     for name, v in pairs(t) do
       if type(name) ~= "string" then
-        error(("torch.jit.compile: %s names must be strings"):format(what), 3)
+        E.raise("torch.jit.compile", "%s names must be strings", what)
       end
       list[#list + 1] = { name, v }
     end
@@ -312,8 +444,21 @@ local function entries(t, what)
   return list
 end
 
-local compile_options = { name = true, parameters = true, buffers = true,
-                          attributes = true, modules = true }
+-- libtorch asserts (INTERNAL ASSERT FAILED) on an empty or dotted class
+-- name, and takes "a.b" for a parameter name that state_dict cannot tell
+-- from a submodule's
+local function is_identifier(v)
+  return type(v) == "string" and #v <= 256 and v:match("^[%a_][%w_]*$") ~= nil
+end
+
+local COMPILE_OPTIONS = {
+  name = { type = "string", default = "Module", doc = "the module's class name (an identifier)",
+           check = function(v) return is_identifier(v), "must be an identifier (letters, digits, '_'), got " .. E.show(v) end },
+  parameters = { type = "table", doc = "{name = tensor} or {{name, tensor}...}: leaves that require grad" },
+  buffers = { type = "table", doc = "{name = tensor} or {{name, tensor}...}" },
+  attributes = { type = "table", doc = "{name = value} or {{name, value}...}" },
+  modules = { type = "table", doc = "{name = script module} or {{name, module}...}" },
+}
 
 -- torch.jit.compile(source, {name=, parameters=, buffers=, attributes=,
 -- modules=}): a script module from TorchScript source text (the methods of
@@ -321,43 +466,39 @@ local compile_options = { name = true, parameters = true, buffers = true,
 -- that require grad and stay shared with the tensors given.
 function jit.compile(source, opts)
   if type(source) ~= "string" then
-    error("torch.jit.compile: source text (a string) expected, got " .. type(source), 2)
+    E.raise("torch.jit.compile", "source text (a string) expected, got %s", type(source))
   end
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    error("torch.jit.compile: options must be a table, got " .. type(opts), 2)
-  end
-  for k in pairs(opts) do
-    if not compile_options[k] then
-      error(("torch.jit.compile: unknown option '%s'"):format(tostring(k)), 2)
-    end
-  end
-  local h = core.new(opts.name or "Module")
+  opts = E.options("torch.jit.compile", opts, COMPILE_OPTIONS)
+  check_source(source)
+  local h = rethrow(pcall(core.new, opts.name))
   for _, spec in ipairs { { "parameters", "parameter" }, { "buffers", "buffer" },
                           { "attributes", "attribute" }, { "modules", "module" } } do
     for _, pair in ipairs(entries(opts[spec[1]], spec[1])) do
       local name, v = pair[1], pair[2]
+      if not is_identifier(name) then
+        E.raise("torch.jit.compile", "%s name %s must be an identifier (letters, digits, '_')", spec[2], E.show(name))
+      end
       if (spec[2] == "parameter" or spec[2] == "buffer") and not torch.is_tensor(v) then
-        error(("torch.jit.compile: %s '%s' must be a tensor, got %s"):format(spec[2], name, type(v)), 2)
+        E.raise("torch.jit.compile", "%s '%s' must be a tensor, got %s", spec[2], name, type(v))
       end
       if spec[2] == "module" and not (is_script(v) or core.is_script(v)) then
-        error(("torch.jit.compile: module '%s' must be a script module, got %s"):format(name, type(v)), 2)
+        E.raise("torch.jit.compile", "module '%s' must be a script module, got %s", name, type(v))
       end
       if spec[2] == "parameter" and torch.is_tensor(v) and v:is_floating_point()
           and not v.requires_grad then
         v:requires_grad_(true)
       end
       if spec[2] == "module" and is_script(v) then v = v._script end
-      core.register(h, name, v, spec[2])
+      rethrow(pcall(core.register, h, name, v, spec[2]))
     end
   end
-  core.define(h, source)
+  rethrow(pcall(core.define, h, source))
   return wrap(h)
 end
 
 -- torch.jit.tuple{a, b}: a Lua list that scripts receive as a tuple
 function jit.tuple(list)
-  if type(list) ~= "table" then error("torch.jit.tuple: a list expected, got " .. type(list), 2) end
+  if type(list) ~= "table" then E.raise("torch.jit.tuple", "a list expected, got %s", type(list)) end
   return setmetatable(list, core.tuple_mt)
 end
 
