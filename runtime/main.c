@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -299,7 +301,7 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
-int main(int argc, char **argv) {
+static int clara_main(int argc, char **argv) {
   int status, result;
   lua_State *L = luaL_newstate();
   if (argv[0] && argv[0][0]) claraD_setprogname(argv[0]);
@@ -316,4 +318,37 @@ int main(int argc, char **argv) {
   claraD_report(L, status);
   lua_close(L);
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* The Lua state runs on a thread with a 512 MB stack (reserved, committed
+** only as used): libtorch's TorchScript compiler and graph passes recurse
+** per statement and per nesting level, and the bridge runs them inline
+** only on a stack this big (see bindings/bridge/jit_guard.cpp). */
+#define CLARA_STACK ((size_t)512 << 20)
+
+struct clara_args { int argc; char **argv; int status; };
+
+static void *clara_thread(void *p) {
+  struct clara_args *a = p;
+  a->status = clara_main(a->argc, a->argv);
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  struct clara_args a = { argc, argv, EXIT_FAILURE };
+  pthread_attr_t attr;
+  pthread_t t;
+  if (pthread_attr_init(&attr) == 0) {
+    int rc = pthread_attr_setstacksize(&attr, CLARA_STACK);
+    if (rc == 0) rc = pthread_create(&t, &attr, clara_thread, &a);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) {
+      /* signals go to the Lua thread, whose handlers and reads expect them */
+      sigset_t all;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, NULL);
+      if (pthread_join(t, NULL) == 0) return a.status;
+    }
+  }
+  return clara_main(argc, argv); /* no thread: the process's own stack */
 }
