@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "jit_value.h"
+#include "unpickle.h"
 
 using c10::IValue;
 
@@ -267,6 +268,7 @@ void th_script_free(th_script m) { delete m; }
 
 int th_script_load(th_script *out, const char *data, size_t len) {
   PROTECT({
+    bridge::check_archive(data, len); // libtorch trusts what it reads
     std::istringstream in(std::string(data, len));
     try {
       *out = new th_script_s{torch::jit::load(in)};

@@ -8,6 +8,15 @@ local limits = {
   -- elements of a Lua table built from a user count (folds, indices,
   -- confusion matrix cells, partitions)
   table_elements = 1 << 27,
+  -- nesting of lists, tuples, dicts and objects in a pickle (torch.load,
+  -- torch.jit.load's data.pkl): deeper values would overflow the C stack
+  -- of the code that converts or frees them (keep it under ~10000)
+  pickle_depth = 1000,
+  -- nesting of brackets, blocks and prefix operators in TorchScript source
+  -- (a torch.jit.load archive's code/): libtorch's parser recurses per level
+  code_depth = 200,
+  -- bytes an .npz archive may inflate to, all members together
+  npz_bytes = 16 << 30,
 }
 
 local E = require "clara.error"
