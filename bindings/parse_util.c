@@ -50,7 +50,7 @@ int parse_fail_at(parse_error *err, int64_t line, int64_t col,
 }
 
 static int not_regular(const struct stat *st, parse_error *err) {
-  return parse_fail(err, -1, "%s", S_ISDIR(st->st_mode) ? "is a directory"
+  return parse_fail(err, -1, "%s", S_ISDIR(st->st_mode) ? "is a directory, not a regular file"
                     : S_ISFIFO(st->st_mode) ? "is a named pipe, not a regular file"
                     : S_ISSOCK(st->st_mode) ? "is a socket, not a regular file"
                     : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)

@@ -130,6 +130,17 @@ void check_code_depth(const std::string &s, int64_t limit, const std::string &na
 }
 // }================================================================
 
+void check_zip(const char *data, size_t len, zip_entry **es, size_t *n) {
+  parse_error err;
+  if (zip_list((const uint8_t *)data, len, es, n, &err) != 0 ||
+      zip_check_layout((const uint8_t *)data, len, *es, *n, &err) != 0) {
+    zip_free_list(*es, *n);
+    *es = nullptr;
+    *n = 0;
+    throw std::runtime_error(std::string("truncated or corrupt file (") + err.msg + ")");
+  }
+}
+
 void check_archive(const char *data, size_t len) {
   // 1. the directory
   Entries z;

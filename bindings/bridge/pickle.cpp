@@ -35,22 +35,6 @@ struct MemoryReader : caffe2::serialize::ReadAdapterInterface {
 
 } // namespace
 
-namespace bridge {
-
-// The archive's directory, checked: readable entries that do not overlap.
-void check_zip(const char *data, size_t len, zip_entry **es, size_t *n) {
-  parse_error err;
-  if (zip_list((const uint8_t *)data, len, es, n, &err) != 0 ||
-      zip_check_layout((const uint8_t *)data, len, *es, *n, &err) != 0) {
-    zip_free_list(*es, *n);
-    *es = nullptr;
-    *n = 0;
-    throw std::runtime_error(std::string("truncated or corrupt file (") + err.msg + ")");
-  }
-}
-
-} // namespace bridge
-
 extern "C" {
 
 // beside the other th_value accessors (jit.cpp): the Lua conversion keeps

@@ -10,7 +10,11 @@
 --   local failures = hostile.failures(cases, results, "pickle")
 --
 -- opts: clara (the program, default ./clara), timeout (seconds per child,
--- default 300), vmem (KiB of address space per child, default 4 GiB).
+-- default 300), vmem (KiB of address space per child, default 4 GiB),
+-- chunk (cases per child, default all).
+--
+-- To count the failures of another build (e.g. before a fix):
+--   ./clara tests/hostile/measure.lua /path/to/other/clara
 local hostile = {}
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -35,7 +39,7 @@ function hostile.run(cases, dir, opts)
   while first <= #cases do
     local cmd = ("ulimit -v %d; timeout -k 5 %d %s tests/hostile/run_cases.lua %s %d %d 2>/dev/null")
       :format(opts.vmem or 4 * 1024 * 1024, opts.timeout or 300, quote(clara),
-              quote(dir .. "/cases.tsv"), first, #cases)
+              quote(dir .. "/cases.tsv"), first, math.min(#cases, first + (opts.chunk or #cases) - 1))
     local p = assert(io.popen(cmd))
     local next_case = first
     for line in p:lines() do
@@ -46,7 +50,8 @@ function hostile.run(cases, dir, opts)
       end
     end
     local _, _, code = p:close()
-    if next_case <= #cases then
+    local last = math.min(#cases, first + (opts.chunk or #cases) - 1)
+    if next_case <= last then
       results[cases[next_case].id] = { status = code == 124 and "hang" or "crash",
                                        message = "child exited with " .. tostring(code) }
       next_case = next_case + 1

@@ -1,0 +1,24 @@
+-- Count the hostile-file corpus' failures per family for a clara build:
+--   ./clara tests/hostile/measure.lua [CLARA [CHUNK [TIMEOUT]]]
+-- (the spec runs the same cases against ./clara and wants none)
+package.path = "./?.lua;" .. package.path
+local hostile = require "spec.helpers.hostile"
+local dir = os.tmpname()
+os.remove(dir)
+local cases = hostile.generate(dir)
+local results = hostile.run(cases, dir, { clara = arg[1] or "./clara", chunk = tonumber(arg[2]) or 25,
+                                          timeout = tonumber(arg[3]) or 20 })
+for _, family in ipairs { "pickle", "jit", "npz", "special" } do
+  local failures, n = hostile.failures(cases, results, family)
+  local kinds = {}
+  for _, f in ipairs(failures) do
+    local k = f:match("^%S+ %b(): (%a+)") or "?"
+    kinds[k] = (kinds[k] or 0) + 1
+  end
+  local parts = {}
+  for k, v in pairs(kinds) do parts[#parts + 1] = k .. "=" .. v end
+  table.sort(parts)
+  print(("%-8s %4d cases, %4d failing (%s)"):format(family, n, #failures, table.concat(parts, " ")))
+  if os.getenv("VERBOSE") then for _, f in ipairs(failures) do print("  " .. f:sub(1, 200)) end end
+end
+os.execute("rm -rf '" .. dir .. "'")
