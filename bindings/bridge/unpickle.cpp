@@ -107,6 +107,12 @@ int64_t depth(const IValue &root, int64_t limit, const std::string &name,
   auto hit = known.find(root.internalToPointer());
   if (hit != known.end() && hit->second >= 0) return hit->second;
   std::vector<Frame> path;
+  auto too_deep = [&]() {
+    throw std::runtime_error(
+        name + ": nesting deeper than " + std::to_string(limit) +
+        " levels, over the limit clara.limits.pickle_depth (raise it with "
+        "clara.limits.pickle_depth = n)");
+  };
   auto enter = [&](const IValue &v) {
     const void *id = v.internalToPointer();
     auto at = known.find(id);
@@ -116,11 +122,7 @@ int64_t depth(const IValue &root, int64_t limit, const std::string &name,
                                  "reference), which clara cannot read");
       return at->second;
     }
-    if ((int64_t)path.size() >= limit)
-      throw std::runtime_error(
-          name + ": nesting deeper than " + std::to_string(limit) +
-          " levels, over the limit clara.limits.pickle_depth (raise it with "
-          "clara.limits.pickle_depth = n)");
+    if ((int64_t)path.size() >= limit) too_deep();
     known[id] = -1;
     path.push_back(Frame{v, children(v)});
     return (int64_t)-1;
@@ -136,7 +138,8 @@ int64_t depth(const IValue &root, int64_t limit, const std::string &name,
       if (h >= 0) path.back().h = std::max(path.back().h, h + 1);
       continue;
     }
-    int64_t h = f.h;
+    int64_t h = f.h; // heights known before count too, not just the path
+    if (h > limit) too_deep();
     known[f.v.internalToPointer()] = h;
     path.pop_back();
     if (path.empty()) result = h;
@@ -178,6 +181,14 @@ private:
   std::vector<Item> stack_;
   std::unordered_map<uint64_t, Item> memo_;
   std::map<std::string, at::Storage> storages_; // views share storage
+  // Every container that leaves the stack or the memo stays alive here
+  // until the depth check: destroyed earlier, a deep one would overflow
+  // the C stack (a recursive destructor) before anything measured it.
+  std::vector<IValue> kept_;
+
+  void keep(const IValue &v) {
+    if (is_container(v)) kept_.push_back(v);
+  }
 
   [[noreturn]] void bad(const std::string &what) {
     throw std::runtime_error(name_ + ": " + what);
@@ -187,6 +198,7 @@ private:
     std::vector<IValue> rs;
     for (auto &it : stack_) rs.push_back(it.v);
     for (auto &kv : memo_) rs.push_back(kv.second.v);
+    rs.insert(rs.end(), kept_.begin(), kept_.end());
     return rs;
   }
 
@@ -230,6 +242,7 @@ private:
     if (stack_.empty() || stack_.back().mark) bad("stack underflow");
     Item it = std::move(stack_.back());
     stack_.pop_back();
+    keep(it.v);
     return it;
   }
   Item &top() {
@@ -241,8 +254,10 @@ private:
     while (m > 0 && !stack_[m - 1].mark) m--;
     if (m == 0) bad("MARK missing");
     std::vector<IValue> xs;
-    for (size_t i = m; i < stack_.size(); i++)
+    for (size_t i = m; i < stack_.size(); i++) {
+      keep(stack_[i].v);
       xs.push_back(std::move(stack_[i].v));
+    }
     stack_.resize(m - 1);
     return xs;
   }
@@ -263,6 +278,8 @@ private:
     auto dict = d.toGenericDict();
     for (size_t i = 0; i + 1 < kv.size(); i += 2) {
       check_key(kv[i]);
+      auto old = dict.find(kv[i]);
+      if (old != dict.end()) keep(old->value());
       dict.insert_or_assign(std::move(kv[i]), std::move(kv[i + 1]));
     }
   }
@@ -335,9 +352,9 @@ private:
     }
     case 's': { IValue v = pop().v, k = pop().v; set_items({k, v}); break; }
     case 'u': set_items(pop_to_mark()); break;     // SETITEMS
-    case 'q': memo_[u(1)] = top(); break;          // BINPUT
-    case 'r': memo_[u(4)] = top(); break;          // LONG_BINPUT
-    case 0x94: memo_[memo_.size()] = top(); break; // MEMOIZE
+    case 'q': memo(u(1)); break;                   // BINPUT
+    case 'r': memo(u(4)); break;                   // LONG_BINPUT
+    case 0x94: memo(memo_.size()); break;          // MEMOIZE
     case 'h': get(u(1)); break;                    // BINGET
     case 'j': get(u(4)); break;                    // LONG_BINGET
     case 'c': {                                    // GLOBAL
@@ -377,6 +394,13 @@ private:
     return v.toStringRef();
   }
 
+  void memo(uint64_t id) {
+    Item &it = top();
+    auto old = memo_.find(id);
+    if (old != memo_.end()) keep(old->second.v);
+    memo_[id] = it;
+  }
+
   void get(uint64_t id) {
     auto it = memo_.find(id);
     if (it == memo_.end()) bad("memo entry " + std::to_string(id) + " unset");
@@ -393,7 +417,11 @@ private:
     IValue state = pop().v;
     if (!top().v.isGenericDict())
       bad("cannot restore the state of a " + top().v.tagKind());
-    if (scan_) top().v.toGenericDict().insert_or_assign("__state__", state);
+    if (!scan_) return;
+    auto obj = top().v.toGenericDict();
+    auto old = obj.find("__state__");
+    if (old != obj.end()) keep(old->value());
+    obj.insert_or_assign("__state__", state);
   }
 
   // 4. the Python callables such files name

@@ -157,6 +157,22 @@ def pickle_family():
         # deep, but dropped from the stack: the memo still holds it
         case(F, "torch.load", write(F, "deep_popped%d.pt" % n,
                                     torch_zip(PROTO + nested_lists(n) + put(0) + b"0N.")), "err:pickle_depth")
+        # deep values the pickle drops before STOP: popped, discarded by
+        # POP_MARK, a BUILD state, REDUCE arguments, a replaced memo entry
+        # or dict value, a bad STACK_GLOBAL name
+        deep = nested_lists(n)
+        drops = {
+            "pop": deep + b"0N",
+            "pop_mark": b"(" + deep + b"1N",
+            "build": b"ccollections\nOrderedDict\n)R" + deep + b"b",
+            "reduce": b"ccollections\nOrderedDict\n(" + deep + b"tR",
+            "memo": top_down(n) + b"0" + b"".join(b"N" + put(i) + b"0" for i in range(n + 1)) + b"N",
+            "dict": b"}" + uni("k") + deep + b"s" + uni("k") + b"Ns",
+            "global": uni("m") + deep + b"\x93",
+        }
+        for what, body in drops.items():
+            case(F, "torch.load", write(F, "deep_%s%d.pt" % (what, n), torch_zip(PROTO + body + b".")),
+                 "err:data.pkl")
         # deep, then the file ends: taken apart without recursion
         case(F, "torch.load", write(F, "deep_truncated%d.pt" % n,
                                     torch_zip(PROTO + top_down(n))), "err:truncated")
