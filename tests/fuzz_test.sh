@@ -3,7 +3,8 @@
 # pickle reader and of the TorchScript archive check (tests/fuzz/*.cc), built
 # with ASan + UBSan and run for a bounded time each from the committed seed
 # corpus (tests/fuzz/corpus/<name>/; what they discover goes to build/fuzz/).
-# One "ok"/"not ok" line per target.  FUZZ_TIME=seconds (default 15).
+# One "ok"/"not ok" line per target.  FUZZ_TIME=seconds (default 15);
+# FUZZ_TARGETS="pickle archive" runs only those.
 # `make fuzz` runs this with FUZZ_TIME=20.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -41,7 +42,7 @@ build_cxx() { # target: objects of the C parsers and the C++ reader, linked
     "tests/fuzz/fuzz_$t.cc" "$o"/*.o -ltorch_cpu -lc10 -lz
 }
 status=0
-for t in idx csv npy pickle archive; do
+for t in ${FUZZ_TARGETS:-idx csv npy pickle archive}; do
   bin=$OUT/fuzz_$t
   if [ -f "tests/fuzz/fuzz_$t.cc" ]; then
     built() { build_cxx "$t"; }

@@ -10,6 +10,7 @@
 // code/ source file, against clara.limits.
 #include <cctype>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -129,6 +130,39 @@ void check_code_depth(const std::string &s, int64_t limit, const std::string &na
   }
 }
 // }================================================================
+
+// libtorch's message on an archive it cannot compile is long (the source
+// around the error, twice, suggestions, "File a bug report"): keep its first
+// line and where in the archive's code it happened.
+std::string load_message(const std::string &msg) {
+  std::istringstream in(msg);
+  std::string gist, where;
+  for (std::string line; std::getline(in, line);) {
+    size_t a = line.find_first_not_of(" \t");
+    if (a == std::string::npos) continue;
+    line = line.substr(a);
+    if (gist.empty()) gist = line;
+    size_t f = line.find("File \"code/");
+    size_t l = line.find("\", line ");
+    if (where.empty() && f != std::string::npos && l != std::string::npos)
+      where = line.substr(f + 6, l - f - 6) + ", line " + line.substr(l + 8);
+  }
+  for (const char *noise : {" File a bug report:", " File a bug report."}) {
+    size_t p = gist.find(noise);
+    if (p != std::string::npos) gist.erase(p);
+  }
+  // a parser's assertion on malformed code is no bug of the reader's
+  size_t ia = gist.find("INTERNAL ASSERT FAILED");
+  if (ia != std::string::npos) {
+    const std::string mark = "please report a bug to PyTorch.";
+    size_t pr = gist.find(mark);
+    std::string rest = pr == std::string::npos ? "" : gist.substr(pr + mark.size());
+    rest.erase(0, std::min(rest.size(), rest.find_first_not_of(" ")));
+    gist = "malformed TorchScript code" + (rest.empty() ? "" : ": " + rest);
+  }
+  if (gist.size() > 300) gist = gist.substr(0, 297) + "...";
+  return gist + (where.empty() ? "" : " (in " + where + ")");
+}
 
 void check_zip(const char *data, size_t len, zip_entry **es, size_t *n) {
   parse_error err;

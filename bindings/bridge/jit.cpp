@@ -273,7 +273,10 @@ int th_script_load(th_script *out, const char *data, size_t len) {
     try {
       *out = new th_script_s{torch::jit::load(in)};
     } catch (const c10::Error &e) {
-      throw std::runtime_error(archive_error(e.what_without_backtrace()));
+      std::string msg = e.what_without_backtrace(), known = archive_error(msg);
+      throw std::runtime_error(known != msg ? known : bridge::load_message(msg));
+    } catch (const std::exception &e) { // the compiler's ErrorReport
+      throw std::runtime_error(bridge::load_message(e.what()));
     }
   })
 }

@@ -42,6 +42,10 @@ void check_zip(const char *data, size_t len, zip_entry **es, size_t *n);
 // storage record, the nesting of the code.  Throws std::runtime_error.
 void check_archive(const char *data, size_t len);
 
+// libtorch's message on an archive it cannot load, made short: its gist
+// and the file and line of the archive's code it names.
+std::string load_message(const std::string &msg);
+
 // Throw when TorchScript source nests (brackets, blocks, prefix operators)
 // deeper than limit; name (a file) starts the message.
 void check_code_depth(const std::string &source, int64_t limit, const std::string &name);

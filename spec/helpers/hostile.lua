@@ -63,7 +63,8 @@ end
 
 -- Does the result meet the case's expectation?  An error must be clean:
 -- it names the API and leaks no C++ internals.
-local leaks = { "INTERNAL ASSERT", "please report a bug", "Exception raised from", "c10::", "%.cpp:%d" }
+local leaks = { "INTERNAL ASSERT", "please report a bug", "File a bug report", "Exception raised from",
+                "c10::", "%.cpp:%d" }
 
 function hostile.verdict(c, r)
   if not r then return "no result" end

@@ -363,7 +363,25 @@ def jit_family():
     case(F, "jit.load", write(F, "code_limit.pt",
                               rezip(replace(tiny, "tiny_model/code/__torch__.py", src.encode()))),
          "err:code_depth", "clara.limits.code_depth = 100")
-    # 5. mutations: truncated archives, flipped pickle bytes
+    # 5. code libtorch cannot compile: a short message, no internals
+    edits = [("torch.relu", "torch.reluu"), ("fc2 = self.fc2", "fc2 = self.fc2 +* 3"),
+             ("return _0", "return _0 +"), ("self.bn", "self.nope"), ("x: Tensor", "x: Tensr"),
+             ("Tuple[Tensor, Tensor]", "Tuple[Tensor]"), ("  def stats", "def stats"),
+             ("(self).features(x, )", "(self).features(x, x, x)"), ("[0]", "[0"),
+             ("class Tiny(Module):", "class Tiny(Modul):"), ("_1 = {", "_1 = {{")]
+    for i, (a, b) in enumerate(edits):
+        src = code.replace(a, b, 1)
+        case(F, "jit.load", write(F, "code_bad%d.pt" % i,
+                                  rezip(replace(tiny, "tiny_model/code/__torch__.py", src.encode()))),
+             "any" if a == "  def stats" else "err:torch.jit.load")
+    rng = random.Random(14)
+    for i in range(60):
+        src = bytearray(code.encode())
+        for _ in range(rng.randint(1, 3)):
+            src[rng.randrange(len(src))] = rng.choice(b"()[]{}:,.+-*x_ 01\n\"'#")
+        case(F, "jit.load", write(F, "code_flip%d.pt" % i,
+                                  rezip(replace(tiny, "tiny_model/code/__torch__.py", bytes(src)))), "any")
+    # 6. mutations: truncated archives, flipped pickle bytes
     whole = rezip(tiny)
     for cut in range(0, len(whole), max(1, len(whole) // 60)):
         case(F, "jit.load", write(F, "trunc%d.pt" % cut, whole[:cut]), "err:torch.jit.load")

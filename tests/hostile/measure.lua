@@ -1,13 +1,15 @@
 -- Count the hostile-file corpus' failures per family for a clara build:
 --   ./clara tests/hostile/measure.lua [CLARA [CHUNK [TIMEOUT]]]
+-- (children get 2 GiB of address space and TIMEOUT seconds per CHUNK cases:
+-- a case that hangs or exhausts memory counts as failing)
 -- (the spec runs the same cases against ./clara and wants none)
 package.path = "./?.lua;" .. package.path
 local hostile = require "spec.helpers.hostile"
 local dir = os.tmpname()
 os.remove(dir)
 local cases = hostile.generate(dir)
-local results = hostile.run(cases, dir, { clara = arg[1] or "./clara", chunk = tonumber(arg[2]) or 25,
-                                          timeout = tonumber(arg[3]) or 20 })
+local results = hostile.run(cases, dir, { clara = arg[1] or "./clara", chunk = tonumber(arg[2]) or 40,
+                                          timeout = tonumber(arg[3]) or 8, vmem = 2 * 1024 * 1024 })
 for _, family in ipairs { "pickle", "jit", "npz", "special" } do
   local failures, n = hostile.failures(cases, results, family)
   local kinds = {}
