@@ -268,8 +268,10 @@ static void push_module(lua_State *L, th_value v, const char *fname) {
 static void push_container(lua_State *L, th_value v, int kind,
                            const char *fname, int depth, int seen) {
   const void *id = th_value_id(v);
-  if (id != NULL && lua_rawgetp(L, seen, id) == LUA_TTABLE) return;
-  lua_pop(L, 1);
+  if (id != NULL) {
+    if (lua_rawgetp(L, seen, id) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+  }
   if (depth > LJ_PUSHDEPTH)
     luaL_error(L, "%s: a value nested deeper than %d levels has no Lua form",
                fname, LJ_PUSHDEPTH);
