@@ -224,6 +224,12 @@ private:
     for (size_t i = 0; i < n; i++) v |= (uint64_t)(uint8_t)b[i] << (8 * i);
     return v;
   }
+  // a frame's length is only a promise: it must fit the bytes left
+  void frame(uint64_t n) {
+    if (n > (uint64_t)(end_ - p_))
+      bad("truncated pickle (a frame claims " + std::to_string(n) + " bytes, " +
+          std::to_string(end_ - p_) + " remain)");
+  }
   std::string line() {
     const char *nl = (const char *)std::memchr(p_, '\n', end_ - p_);
     if (!nl) bad("truncated pickle");
@@ -294,7 +300,7 @@ private:
   void step(uint8_t op) {
     switch (op) {
     case 0x80: u(1); break;                        // PROTO
-    case 0x95: u(8); break;                        // FRAME
+    case 0x95: frame(u(8)); break;                 // FRAME
     case '(': stack_.push_back(Item{IValue(), "", true}); break;
     case '0': pop(); break;                        // POP
     case '1': pop_to_mark(); break;                // POP_MARK
