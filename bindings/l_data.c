@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clara_libs.h"
 #include "l_tensor.h"
@@ -79,24 +80,21 @@ static int fail(lua_State *L, const char *fname, const char *path,
   return luaL_error(L, "clara.data.%s: %s: %s", fname, path, e->msg);
 }
 
-/* the whole file into h->bytes */
+/* the whole file into h->bytes (a regular file only: never blocks) */
 static void slurp(lua_State *L, Holder *h, const char *fname, const char *path) {
-  struct stat st;
-  FILE *f = fopen(path, "rb");
-  if (!f) luaL_error(L, "clara.data.%s: %s: cannot open: %s", fname, path, strerror(errno));
-  if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
-    fclose(f);
-    luaL_error(L, "clara.data.%s: %s: not a regular file", fname, path);
-  }
-  h->bytes = malloc((size_t)st.st_size + 1);
+  parse_error e;
+  uint64_t size;
+  int fd = parse_open(path, &size, &e);
+  if (fd < 0) fail(L, fname, path, &e);
+  h->bytes = malloc((size_t)size + 1);
   if (!h->bytes) {
-    fclose(f);
+    close(fd);
     luaL_error(L, "clara.data.%s: %s: out of memory", fname, path);
   }
-  h->len = fread(h->bytes, 1, (size_t)st.st_size, f);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) luaL_error(L, "clara.data.%s: %s: read error", fname, path);
+  int rc = parse_read_all(fd, h->bytes, size, &e);
+  close(fd);
+  if (rc) fail(L, fname, path, &e);
+  h->len = (size_t)size;
 }
 
 static int th_dtype_of(int pd) {
@@ -139,6 +137,19 @@ static int d_parse_idx(lua_State *L) {
   return 1;
 }
 
+/* core.check_file(path): raises unless path is a regular file (for the
+   Lua readers, whose io.open would block on a named pipe) */
+static int d_check_file(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  const char *fname = luaL_optstring(L, 2, "read");
+  parse_error e;
+  uint64_t size;
+  int fd = parse_open(path, &size, &e);
+  if (fd < 0) return fail(L, fname, path, &e);
+  close(fd);
+  return 0;
+}
+
 /* core.read_npy(path) -> tensor */
 static int d_read_npy(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
@@ -151,14 +162,33 @@ static int d_read_npy(lua_State *L) {
   return 1;
 }
 
-/* core.read_npz(path) -> {name = tensor} (names without ".npy") */
+/* members inflating past `limit` bytes together are refused before any
+   is inflated, naming the member that crosses it */
+static void npz_total(lua_State *L, Holder *h, const char *path, lua_Integer limit) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < h->nzip; i++) {
+    total += h->zip[i].usize;
+    if (total > (uint64_t)limit)
+      luaL_error(L, "clara.data.read_npz: %s: member '%s' brings the inflated size to "
+                 "%I bytes, over the limit clara.limits.npz_bytes = %I (raise it with "
+                 "clara.limits.npz_bytes = n)", path, h->zip[i].name,
+                 (lua_Integer)total, limit);
+  }
+}
+
+/* core.read_npz(path[, limit]) -> {name = tensor} (names without ".npy");
+   limit: the inflated bytes of all members together */
 static int d_read_npz(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  lua_Integer limit = luaL_optinteger(L, 2, LUA_MAXINTEGER);
+  lua_settop(L, 2);
   Holder *h = holder(L);
   parse_error e;
   slurp(L, h, "read_npz", path);
-  if (zip_list((uint8_t *)h->bytes, h->len, &h->zip, &h->nzip, &e))
+  if (zip_list((uint8_t *)h->bytes, h->len, &h->zip, &h->nzip, &e) ||
+      zip_check_layout((uint8_t *)h->bytes, h->len, h->zip, h->nzip, &e))
     return fail(L, "read_npz", path, &e);
+  npz_total(L, h, path, limit);
   lua_createtable(L, 0, (int)h->nzip);
   for (size_t i = 0; i < h->nzip; i++) {
     size_t size, n = strlen(h->zip[i].name);
@@ -324,6 +354,7 @@ static const luaL_Reg data_functions[] = {
     {"read_idx", d_read_idx},     {"parse_idx", d_parse_idx},
     {"read_npy", d_read_npy},     {"read_npz", d_read_npz},
     {"read_csv", d_read_csv},     {"csv_header", d_csv_header},
+    {"check_file", d_check_file},
     {NULL, NULL}};
 
 int luaopen_clara_data_core(lua_State *L) {

@@ -237,14 +237,21 @@ th_value lj_tovalue(lua_State *L, int idx, const char *fname) {
 ** Value -> Lua
 ** =======================================================*/
 
-static void push_value(lua_State *L, th_value v, const char *fname, int depth);
+/* Containers already converted are in the table at index `seen` (by
+   identity): a value holding one container many times (a pickle's memo,
+   a list appended twice) gives one shared Lua table, not copies that may
+   be exponentially many, and a cycle gives a table holding itself. */
+#define LJ_PUSHDEPTH 10000 /* C recursion: far below the stack's size */
+
+static void push_value(lua_State *L, th_value v, const char *fname, int depth,
+                       int seen);
 
 static void push_child(lua_State *L, th_value v, int64_t i, int key,
-                       const char *fname, int depth) {
+                       const char *fname, int depth, int seen) {
   th_value *slot = lj_newvalue(L);
   if ((key ? th_value_key(slot, v, i) : th_value_at(slot, v, i)) != 0)
     fail(L, fname);
-  push_value(L, *slot, fname, depth + 1);
+  push_value(L, *slot, fname, depth + 1, seen);
   lua_remove(L, -2); /* the box */
 }
 
@@ -256,7 +263,39 @@ static void push_module(lua_State *L, th_value v, const char *fname) {
   else lua_remove(L, -2);
 }
 
-static void push_value(lua_State *L, th_value v, const char *fname, int depth) {
+static void push_container(lua_State *L, th_value v, int kind,
+                           const char *fname, int depth, int seen) {
+  const void *id = th_value_id(v);
+  if (id != NULL) {
+    if (lua_rawgetp(L, seen, id) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+  }
+  if (depth > LJ_PUSHDEPTH)
+    luaL_error(L, "%s: a value nested deeper than %d levels has no Lua form",
+               fname, LJ_PUSHDEPTH);
+  int64_t n = th_value_len(v);
+  if (n < 0) fail(L, fname);
+  lua_createtable(L, kind == TH_V_DICT ? 0 : (int)n,
+                  kind == TH_V_DICT ? (int)n : 0);
+  if (id != NULL) {
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, seen, id);
+  }
+  for (int64_t i = 0; i < n; i++) {
+    if (kind == TH_V_DICT) {
+      push_child(L, v, i, 1, fname, depth, seen);
+      if (lua_isnil(L, -1) || lua_isuserdata(L, -1))
+        luaL_error(L, "%s: a dict key of this kind has no Lua form", fname);
+    } else {
+      lua_pushinteger(L, i + 1);
+    }
+    push_child(L, v, i, 0, fname, depth, seen);
+    lua_rawset(L, -3);
+  }
+}
+
+static void push_value(lua_State *L, th_value v, const char *fname, int depth,
+                       int seen) {
   luaL_checkstack(L, 8, "value too deep");
   int kind = th_value_kind(v);
   switch (kind) {
@@ -279,24 +318,9 @@ static void push_value(lua_State *L, th_value v, const char *fname, int depth) {
     lua_pushlstring(L, s, len);
     return;
   }
-  case TH_V_LIST: case TH_V_TUPLE: case TH_V_DICT: {
-    int64_t n = th_value_len(v);
-    if (n < 0) fail(L, fname);
-    lua_createtable(L, kind == TH_V_DICT ? 0 : (int)n,
-                    kind == TH_V_DICT ? (int)n : 0);
-    for (int64_t i = 0; i < n; i++) {
-      if (kind == TH_V_DICT) {
-        push_child(L, v, i, 1, fname, depth);
-        if (lua_isnil(L, -1) || lua_isuserdata(L, -1))
-          luaL_error(L, "%s: a dict key of this kind has no Lua form", fname);
-      } else {
-        lua_pushinteger(L, i + 1);
-      }
-      push_child(L, v, i, 0, fname, depth);
-      lua_rawset(L, -3);
-    }
+  case TH_V_LIST: case TH_V_TUPLE: case TH_V_DICT:
+    push_container(L, v, kind, fname, depth, seen);
     return;
-  }
   case TH_V_MODULE: push_module(L, v, fname); return;
   default: {
     char name[128];
@@ -307,7 +331,10 @@ static void push_value(lua_State *L, th_value v, const char *fname, int depth) {
 }
 
 void lj_pushvalue(lua_State *L, th_value v, const char *fname) {
-  push_value(L, v, fname, 0);
+  lua_newtable(L);
+  int seen = lua_gettop(L);
+  push_value(L, v, fname, 0, seen);
+  lua_remove(L, seen);
 }
 
 /* torch.jit.core.roundtrip(x): x converted to a value and back (tests) */
@@ -330,6 +357,7 @@ static int j_load(lua_State *L) {
   size_t len;
   const char *data = lj_readfile(L, path, &len, "torch.jit.load");
   th_script *slot = new_script(L);
+  lj_load_limits(L);
   if (th_script_load(slot, data, len) != 0)
     return luaL_error(L, "torch.jit.load: '%s': %s", path, lt_errormsg(L, NULL));
   return 1;
@@ -426,12 +454,14 @@ static int j_named(lua_State *L) {
   if (th_script_named(d, m, kind, recurse) != 0) return fail(L, kinds[kind]);
   int64_t n = th_value_len(*d);
   if (n < 0) return fail(L, kinds[kind]);
+  lua_newtable(L); /* containers seen: none here, push_child wants one */
+  int seen = lua_gettop(L);
   lua_createtable(L, (int)n, 0);
   lua_createtable(L, (int)n, 0);
   for (int64_t i = 0; i < n; i++) {
-    push_child(L, *d, i, 1, kinds[kind], 0);
+    push_child(L, *d, i, 1, kinds[kind], 0, seen);
     lua_rawseti(L, -3, i + 1);
-    push_child(L, *d, i, 0, kinds[kind], 0);
+    push_child(L, *d, i, 0, kinds[kind], 0, seen);
     lua_rawseti(L, -2, i + 1);
   }
   return 2;

@@ -22,6 +22,8 @@ void lj_pushvalue(lua_State *L, th_value v, const char *fname);
 /* l_serialize.c: whole files in and out (writes are atomic) */
 const char *lj_readfile(lua_State *L, const char *path, size_t *len,
                         const char *fname);
+/* hand clara.limits' reader limits to the bridge (before a load) */
+void lj_load_limits(lua_State *L);
 void lj_writefile(lua_State *L, const char *path, const char *data,
                   size_t len, const char *fname);
 void lj_open_serialize(lua_State *L); /* into the table on top */

@@ -15,33 +15,42 @@
 #include <unistd.h>
 
 #include "l_jit.h"
+#include "parse.h"
 
 static int inject_failure; /* tests: fail after the temporary is written */
 
-/* the file's bytes, in a userdata left on the stack to keep them alive */
+/* the file's bytes, in a userdata left on the stack to keep them alive;
+   a directory, named pipe or device is refused before a byte is read */
 const char *lj_readfile(lua_State *L, const char *path, size_t *len,
                         const char *fname) {
-  struct stat st;
-  FILE *f = fopen(path, "rb");
-  if (f == NULL)
-    luaL_error(L, "%s: cannot open '%s': %s", fname, path, strerror(errno));
-  int rc = fstat(fileno(f), &st);
-  if (rc != 0 || !S_ISREG(st.st_mode)) {
-    const char *why = rc != 0               ? strerror(errno)
-                      : S_ISDIR(st.st_mode) ? "is a directory"
-                                            : "not a regular file";
-    fclose(f);
-    luaL_error(L, "%s: cannot read '%s': %s", fname, path, why);
-  }
-  char *buf = (char *)lua_newuserdatauv(L, (size_t)st.st_size + 1, 0);
-  size_t n = fread(buf, 1, (size_t)st.st_size, f);
-  int e = ferror(f) ? errno : 0;
-  fclose(f);
-  if (n != (size_t)st.st_size)
-    luaL_error(L, "%s: cannot read '%s': %s", fname, path,
-               e ? strerror(e) : "file changed while reading");
-  *len = n;
+  parse_error e;
+  uint64_t size;
+  int fd = parse_open(path, &size, &e);
+  if (fd < 0 && strncmp(e.msg, "cannot open: ", 13) == 0)
+    luaL_error(L, "%s: cannot open '%s': %s", fname, path, e.msg + 13);
+  if (fd < 0) luaL_error(L, "%s: cannot read '%s': %s", fname, path, e.msg);
+  char *buf = (char *)lua_newuserdatauv(L, (size_t)size + 1, 0);
+  int rc = parse_read_all(fd, buf, size, &e);
+  close(fd);
+  if (rc) luaL_error(L, "%s: cannot read '%s': %s", fname, path, e.msg);
+  *len = (size_t)size;
   return buf;
+}
+
+/* clara.limits' reader limits, handed to the bridge before a load */
+void lj_load_limits(lua_State *L) {
+  lua_Integer v[2] = {0, 0};
+  const char *names[2] = {"pickle_depth", "code_depth"};
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "clara.limits");
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1))
+    for (int i = 0; i < 2; i++) {
+      lua_getfield(L, -1, names[i]);
+      v[i] = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+      lua_pop(L, 1);
+    }
+  lua_pop(L, 1);
+  th_load_set_limits((int64_t)v[0], (int64_t)v[1]);
 }
 
 static int write_all(int fd, const char *data, size_t len) {
@@ -119,6 +128,7 @@ static int s_pickle_load(lua_State *L) {
   size_t len;
   const char *data = lj_readfile(L, path, &len, "torch.load");
   th_value *out = lj_newvalue(L);
+  lj_load_limits(L);
   if (th_pickle_load(out, data, len) != 0)
     return luaL_error(L, "torch.load: '%s': %s", path, lt_errormsg(L, NULL));
   lj_pushvalue(L, *out, "torch.load");

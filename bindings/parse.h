@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PARSE_MAX_DIMS 32
 
 /* element types of parsed arrays */
@@ -66,6 +70,10 @@ typedef struct {
 int zip_list(const uint8_t *buf, size_t len, zip_entry **entries, size_t *n,
              parse_error *err);
 void zip_free_list(zip_entry *entries, size_t n);
+/* every entry's bytes inside the archive, readable, and its own: no two
+   entries overlap (nor name one member twice) */
+int zip_check_layout(const uint8_t *buf, size_t len, const zip_entry *entries,
+                     size_t n, parse_error *err);
 /* the entry's bytes, malloc'd (CRC-checked) */
 int zip_extract(const uint8_t *buf, size_t len, const zip_entry *e,
                 uint8_t **data, size_t *size, parse_error *err);
@@ -113,6 +121,13 @@ int parse_csv(const char *buf, size_t len, const csv_spec *spec,
               csv_result *out, parse_error *err);
 void csv_result_free(csv_result *r);
 
+/* open path for reading, without ever blocking: a regular file only (a
+   directory, named pipe, socket or device is refused, saying which);
+   returns the descriptor and fills *size, or -1 with err filled */
+int parse_open(const char *path, uint64_t *size, parse_error *err);
+/* read exactly size bytes from fd into buf */
+int parse_read_all(int fd, void *buf, uint64_t size, parse_error *err);
+
 /* shared by the parsers: fill err (printf style), return -1 */
 int parse_fail(parse_error *err, int64_t offset, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -125,5 +140,9 @@ int parse_fail_at(parse_error *err, int64_t line, int64_t col,
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "parse.h"
@@ -104,23 +105,17 @@ int parse_idx(const uint8_t *buf, size_t len, parse_array *out, parse_error *err
 
 /* the size the file will have once inflated (gzip keeps it, mod 2^32, in its
    last 4 bytes); a hint for the first allocation only */
-static uint64_t size_hint(const char *path) {
-  FILE *f = fopen(path, "rb");
+static uint64_t size_hint(int fd) {
   uint8_t m[4];
-  uint64_t hint = 0;
-  if (!f) return 0;
-  if (fread(m, 1, 2, f) == 2 && fseek(f, 0, SEEK_END) == 0) {
-    long end = ftell(f);
-    if (m[0] == 0x1f && m[1] == 0x8b) {
-      if (end >= 4 && fseek(f, -4, SEEK_END) == 0 && fread(m, 1, 4, f) == 4)
-        hint = (uint64_t)m[0] | (uint64_t)m[1] << 8 | (uint64_t)m[2] << 16 |
-               (uint64_t)m[3] << 24;
-    } else if (end > 0) {
-      hint = (uint64_t)end;
-    }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || pread(fd, m, 2, 0) != 2) return 0;
+  if (m[0] == 0x1f && m[1] == 0x8b) {
+    if (st.st_size >= 4 && pread(fd, m, 4, st.st_size - 4) == 4)
+      return (uint64_t)m[0] | (uint64_t)m[1] << 8 | (uint64_t)m[2] << 16 |
+             (uint64_t)m[3] << 24;
+    return 0;
   }
-  fclose(f);
-  return hint;
+  return (uint64_t)st.st_size;
 }
 
 /* gzread as much as asked; -1 with err filled on a corrupt stream */
@@ -188,12 +183,12 @@ int parse_idx_file(const char *path, parse_array *out, parse_error *err) {
   uint8_t head[4 + 4 * PARSE_MAX_DIMS];
   uint64_t nbytes;
   memset(out, 0, sizeof *out);
-  struct stat st;
-  if (stat(path, &st) != 0) return parse_fail(err, -1, "cannot open: %s", strerror(errno));
-  if (!S_ISREG(st.st_mode)) return parse_fail(err, -1, "not a regular file");
-  uint64_t hint = size_hint(path);
-  gzFile f = gzopen(path, "rb");
-  if (!f) return parse_fail(err, -1, "cannot open: %s", strerror(errno ? errno : ENOMEM));
+  uint64_t size;
+  int fd = parse_open(path, &size, err);
+  if (fd < 0) return -1;
+  uint64_t hint = size_hint(fd);
+  gzFile f = gzdopen(fd, "rb");
+  if (!f) return close(fd), parse_fail(err, -1, "cannot open: %s", strerror(errno ? errno : ENOMEM));
   gzbuffer(f, 1 << 18);
   int rc = -1;
   int64_t n = read_full(f, head, 4, 0, err);

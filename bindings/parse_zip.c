@@ -164,14 +164,14 @@ static int inflate_raw(const uint8_t *src, uint64_t csize, uint8_t *dst,
   return 0;
 }
 
-int zip_extract(const uint8_t *buf, size_t len, const zip_entry *e,
-                uint8_t **data, size_t *size, parse_error *err) {
-  *data = NULL;
-  *size = 0;
+/* 4. where an entry's data lies, checked: the local header, the bytes
+      inside the archive, a method we read, sizes that can be true */
+static int entry_data(const uint8_t *buf, size_t len, const zip_entry *e,
+                      uint64_t *start, parse_error *err) {
   if (e->header > len || len - e->header < 30 || le32(buf + e->header) != 0x04034b50)
     return parse_fail(err, (int64_t)e->header, "bad local header for '%s'", e->name);
-  uint64_t start = e->header + 30 + le16(buf + e->header + 26) + le16(buf + e->header + 28);
-  if (start > len || e->csize > len - start)
+  *start = e->header + 30 + le16(buf + e->header + 26) + le16(buf + e->header + 28);
+  if (*start > len || e->csize > len - *start)
     return parse_fail(err, (int64_t)e->header, "'%s' runs past the end of the "
                       "archive", e->name);
   if (e->method != 0 && e->method != 8)
@@ -183,6 +183,46 @@ int zip_extract(const uint8_t *buf, size_t len, const zip_entry *e,
     return parse_fail(err, (int64_t)e->header, "'%s': sizes do not fit (%llu "
                       "stored, %llu claimed)", e->name, (unsigned long long)e->csize,
                       (unsigned long long)e->usize);
+  return 0;
+}
+
+static int by_header(const void *a, const void *b) {
+  const zip_entry *x = *(const zip_entry *const *)a, *y = *(const zip_entry *const *)b;
+  return x->header < y->header ? -1 : x->header > y->header;
+}
+
+/* Entries whose bytes overlap (or many entries naming one member) would let
+   a small archive claim far more data than it holds: every entry must own
+   its bytes.  Each entry is checked as zip_extract would check it. */
+int zip_check_layout(const uint8_t *buf, size_t len, const zip_entry *es, size_t n,
+                     parse_error *err) {
+  const zip_entry **order = malloc((n ? n : 1) * sizeof *order);
+  if (!order) return parse_fail(err, 0, "out of memory");
+  for (size_t i = 0; i < n; i++) order[i] = &es[i];
+  qsort(order, n, sizeof *order, by_header);
+  uint64_t end = 0, start;
+  const char *prev = NULL;
+  for (size_t i = 0; i < n; i++) {
+    const zip_entry *e = order[i];
+    if (entry_data(buf, len, e, &start, err)) return free(order), -1;
+    if (prev && e->header < end) {
+      parse_fail(err, (int64_t)e->header, "zip entries '%s' and '%s' overlap (a "
+                 "corrupt or hostile archive)", prev, e->name);
+      return free(order), -1;
+    }
+    end = start + e->csize;
+    prev = e->name;
+  }
+  free(order);
+  return 0;
+}
+
+int zip_extract(const uint8_t *buf, size_t len, const zip_entry *e,
+                uint8_t **data, size_t *size, parse_error *err) {
+  uint64_t start;
+  *data = NULL;
+  *size = 0;
+  if (entry_data(buf, len, e, &start, err)) return -1;
   uint8_t *out = malloc(e->usize ? e->usize : 1);
   if (!out) return parse_fail(err, (int64_t)e->header, "out of memory");
   if (e->method == 0) memcpy(out, buf + start, e->usize);

@@ -381,6 +381,9 @@ int th_value_tensor(th_tensor *out, th_value v); /* the same tensor */
 int th_value_scalar(th_scalar *out, th_value v); /* bool, int, float */
 const char *th_value_string(th_value v, size_t *len); /* NULL: not one */
 int th_value_module(th_script *out, th_value v);
+/* a list, tuple or dict's identity (equal when two values are one
+   container), or NULL for other values */
+const void *th_value_id(th_value v);
 
 int th_value_new(th_value *out, int kind); /* NONE, LIST, TUPLE or DICT */
 int th_value_from_tensor(th_value *out, th_tensor t);
@@ -393,6 +396,9 @@ int th_value_insert(th_value dict, th_value key, th_value item);
 /* pickles in PyTorch's zip format (torch.save / torch.load in Python) */
 int th_pickle_save(th_value *bytes, th_value v);
 int th_pickle_load(th_value *out, const char *data, size_t len);
+/* the readers' limits (clara.limits.pickle_depth, code_depth); 0 keeps one.
+   torch.load and torch.jit.load refuse nesting beyond them */
+void th_load_set_limits(int64_t pickle_depth, int64_t code_depth);
 
 /* TorchScript modules */
 enum { TH_SLOT_PARAMETER, TH_SLOT_BUFFER, TH_SLOT_MODULE, TH_SLOT_ATTRIBUTE };

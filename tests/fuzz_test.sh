@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The libFuzzer targets of the data parsers (tests/fuzz/fuzz_*.c), built
+# The libFuzzer targets of the data parsers (tests/fuzz/fuzz_*.c), of the
+# pickle reader and of the TorchScript archive check (tests/fuzz/*.cc), built
 # with ASan + UBSan and run for a bounded time each from the committed seed
 # corpus (tests/fuzz/corpus/<name>/; what they discover goes to build/fuzz/).
-# One "ok"/"not ok" line per target.  FUZZ_TIME=seconds (default 15).
+# One "ok"/"not ok" line per target.  FUZZ_TIME=seconds (default 15);
+# FUZZ_TARGETS="pickle archive" runs only those.
 # `make fuzz` runs this with FUZZ_TIME=20.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -19,14 +21,38 @@ declare -A SRC=(
   [csv]="bindings/parse_csv.c"
   [npy]="bindings/parse_npy.c bindings/parse_zip.c"
 )
+# the pickle reader and the TorchScript archive check are C++ on libtorch's
+# headers (libtorch itself is linked uninstrumented)
+CXX_FUZZ=${CXX_FUZZ:-clang++}
+CXX_SRC="bindings/bridge/unpickle.cpp bindings/bridge/archive.cpp"
+build_cxx() { # target: objects of the C parsers and the C++ reader, linked
+  local t=$1 o=$OUT/obj_$1 f
+  mkdir -p "$o"
+  for f in bindings/parse_zip.c bindings/parse_util.c; do
+    "$CC_FUZZ" -g -O1 -std=c11 -D_GNU_SOURCE -Ibindings -fsanitize=fuzzer-no-link,address,undefined \
+      -c "$f" -o "$o/$(basename "$f" .c).o" || return 1
+  done
+  for f in $CXX_SRC; do
+    "$CXX_FUZZ" -g -O1 -std=c++17 -Ibindings -isystem /usr/include/torch/csrc/api/include \
+      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr \
+      -c "$f" -o "$o/$(basename "$f" .cpp).o" || return 1
+  done
+  "$CXX_FUZZ" -g -O1 -std=c++17 -Ibindings -isystem /usr/include/torch/csrc/api/include \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize=vptr -o "$OUT/fuzz_$t" \
+    "tests/fuzz/fuzz_$t.cc" "$o"/*.o -ltorch_cpu -lc10 -lz
+}
 status=0
-for t in idx csv npy; do
+for t in ${FUZZ_TARGETS:-idx csv npy pickle archive}; do
   bin=$OUT/fuzz_$t
-  # shellcheck disable=SC2086
-  if ! "$CC_FUZZ" -g -O1 -std=c11 -D_GNU_SOURCE -Ibindings \
+  if [ -f "tests/fuzz/fuzz_$t.cc" ]; then
+    built() { build_cxx "$t"; }
+  else
+    # shellcheck disable=SC2086
+    built() { "$CC_FUZZ" -g -O1 -std=c11 -D_GNU_SOURCE -Ibindings \
       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-      -o "$bin" "tests/fuzz/fuzz_$t.c" ${SRC[$t]} bindings/parse_util.c -lz \
-      >"$OUT/build_$t.log" 2>&1; then
+      -o "$bin" "tests/fuzz/fuzz_$t.c" ${SRC[$t]} bindings/parse_util.c -lz; }
+  fi
+  if ! built >"$OUT/build_$t.log" 2>&1; then
     echo "not ok - fuzz $t: build failed"; sed 's/^/    /' "$OUT/build_$t.log" | tail -20
     status=1; continue
   fi

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "jit_value.h"
+#include "unpickle.h"
 
 using c10::IValue;
 
@@ -396,11 +397,15 @@ void th_script_free(th_script m) { delete m; }
 
 int th_script_load(th_script *out, const char *data, size_t len) {
   PROTECT({
+    bridge::check_archive(data, len); // libtorch trusts what it reads
     std::istringstream in(std::string(data, len));
     try {
       *out = new th_script_s{torch::jit::load(in)};
     } catch (const c10::Error &e) {
-      throw std::runtime_error(archive_error(e.what_without_backtrace()));
+      std::string msg = e.what_without_backtrace(), known = archive_error(msg);
+      throw std::runtime_error(known != msg ? known : bridge::load_message(msg));
+    } catch (const std::exception &e) { // the compiler's ErrorReport
+      throw std::runtime_error(bridge::load_message(e.what()));
     }
   })
 }

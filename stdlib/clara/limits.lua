@@ -29,6 +29,15 @@ local limits = {
   script_terms = 5000,
   -- bytes of a libtorch message that reach the user; the rest is cut
   message_bytes = 4096,
+  -- nesting of lists, tuples, dicts and objects in a pickle (torch.load,
+  -- torch.jit.load's data.pkl): deeper values would overflow the C stack
+  -- of the code that converts or frees them (keep it under ~10000)
+  pickle_depth = 1000,
+  -- nesting of brackets, blocks and prefix operators in TorchScript source
+  -- (a torch.jit.load archive's code/): libtorch's parser recurses per level
+  code_depth = 200,
+  -- bytes an .npz archive may inflate to, all members together
+  npz_bytes = 16 << 30,
 }
 
 local E = require "clara.error"

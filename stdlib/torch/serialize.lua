@@ -3,6 +3,7 @@
 -- torch.load reads what clara saves and clara reads what Python saves
 -- (state_dicts above all).  String keys make a dict, 1..n a list.
 local core = require "torch.jit.core"
+local E = require "clara.error"
 
 local serialize = {}
 
@@ -22,11 +23,15 @@ function serialize.save(a, b)
   core.pickle_save(path, value)
 end
 
+-- torch.load(path): the file is untrusted (the limits of clara.limits
+-- apply); an error names the path and the problem, at the caller's line
 function serialize.load(path)
   if type(path) ~= "string" then
-    error("torch.load: path (a string) expected, got " .. type(path), 2)
+    E.raise("torch.load", "path (a string) expected, got %s", type(path))
   end
-  return core.pickle_load(path)
+  local ok, v = pcall(core.pickle_load, path)
+  if not ok then error(v, E.user_level()) end
+  return v
 end
 
 -- nil, message instead of an error (a missing or corrupt file)

@@ -51,7 +51,10 @@ end
 function read.read_idx(path, opts)
   check_path("read_idx", path)
   opts = check_opts("read_idx", opts, { impl = true })
-  if opts.impl == "lua" then return call(idx.read, path) end
+  if opts.impl == "lua" then
+    call(core.check_file, path, "read_idx") -- io.open would block on a pipe
+    return call(idx.read, path)
+  end
   if opts.impl ~= nil and opts.impl ~= "c" then
     error(("clara.data.read_idx: impl must be \"c\" or \"lua\", got '%s'"):format(tostring(opts.impl)), 2)
   end
@@ -65,7 +68,7 @@ end
 
 function read.read_npz(path)
   check_path("read_npz", path)
-  return call(core.read_npz, path)
+  return call(core.read_npz, path, require("clara.limits").npz_bytes)
 end
 
 -- read_pt(path) -> what torch.save stored (a tensor, or a table of them)
