@@ -3,6 +3,8 @@
 ** in the lists of torch_bridge.h; this file turns each into a Lua function
 ** that is both a method (t:exp()) and a torch function (torch.exp(t)).
 */
+#include <string.h>
+
 #include "l_tensor.h"
 
 typedef int (*Unary)(th_tensor *, th_tensor);
@@ -18,6 +20,9 @@ static int unary(lua_State *L, Unary f, const char *name) {
 
 /* either side may be a number (operators: 2 - t calls __sub(2, t)) */
 static int binary(lua_State *L, Binary f, const char *name) {
+  if (!lua_isnoneornil(L, 3)) /* an options table this op has none of */
+    return luaL_argerror(L, 3, lua_pushfstring(L, "%s takes no options, got %s", name,
+                                               luaL_typename(L, 3)));
   th_tensor a = lt_other(L, 1);
   th_tensor b = lt_other(L, 2);
   th_tensor *slot = lt_newslot(L);
@@ -207,6 +212,24 @@ static int o_equal(lua_State *L) {
   return 1;
 }
 
+/* div(a, b[, {rounding_mode = "trunc" | "floor"}]), as PyTorch's */
+static int o_div_mode(lua_State *L) {
+  static const char *const keys[] = {"rounding_mode", NULL};
+  if (lua_isnoneornil(L, 3)) return binary(L, th_div, "div");
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lt_checkkeys(L, 3, "div", keys);
+  int absent = lua_getfield(L, 3, "rounding_mode") == LUA_TNIL;
+  const char *mode = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+  int m = strcmp(mode, "trunc") == 0 ? 1 : strcmp(mode, "floor") == 0 ? 2 : 0;
+  lua_settop(L, 2);
+  if (absent) return binary(L, th_div, "div");
+  if (m == 0) return luaL_argerror(L, 3, "rounding_mode must be 'trunc' or 'floor' (or nil)");
+  th_tensor a = lt_other(L, 1);
+  th_tensor b = lt_other(L, 2);
+  th_tensor *slot = lt_newslot(L);
+  return lt_push(L, slot, th_div_rounding(slot, a, b, m), "div");
+}
+
 static const luaL_Reg op_functions[] = {
     TH_UNARY_OPS(REGISTER)
     TH_BINARY_OPS(REGISTER)
@@ -219,7 +242,8 @@ static const luaL_Reg op_functions[] = {
     {"sub_", o_sub_alpha_},
     {"subtract", o_sub_alpha},
     {"multiply", o_mul},
-    {"divide", o_div},
+    {"div", o_div_mode},
+    {"divide", o_div_mode},
     {"fill_", o_fill_},
     {"uniform_", o_uniform_},
     {"normal_", o_normal_},

@@ -136,6 +136,7 @@ TH_INPLACE_BINARY_OPS(TH_DECLARE_INPLACE_BINARY)
 TH_INPLACE_UNARY_OPS(TH_DECLARE_INPLACE_UNARY)
 
 /* a few with extra arguments */
+int th_div_rounding(th_tensor *out, th_tensor a, th_tensor b, int mode); /* 1 trunc, 2 floor */
 int th_add_scaled(th_tensor *out, th_tensor a, th_tensor b, th_scalar alpha);
 int th_add_scaled_(th_tensor a, th_tensor b, th_scalar alpha);
 int th_pow_scalar(th_tensor *out, th_tensor a, th_scalar exponent);

@@ -1,6 +1,8 @@
 // ops.cpp: the bridge's operations on tensors: element-wise, reductions,
 // shapes, views and indexing.  The X-macro lists live in torch_bridge.h so
 // that the header, this file and the Lua bindings name each op once.
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "internal.h"
@@ -12,13 +14,33 @@ static c10::optional<at::Scalar> bound(const th_scalar *s) {
   return to_scalar(*s);
 }
 
+// Integer division traps (SIGFPE kills the process) on x / 0 and on
+// INT64_MIN / -1 (INT32_MIN / -1): refuse them before the kernel runs.
+static void check_int_division(const at::Tensor &a, const at::Tensor &b) {
+  if (!c10::isIntegralType(a.scalar_type(), true) || !c10::isIntegralType(b.scalar_type(), true))
+    return;
+  if ((b == 0).any().item<bool>())
+    throw std::invalid_argument("integer division by zero");
+  auto type = at::result_type(a, b);
+  int64_t min = type == at::kLong ? std::numeric_limits<int64_t>::min()
+              : type == at::kInt  ? std::numeric_limits<int32_t>::min() : 0;
+  if (min != 0 && ((a == min) & (b == -1)).any().item<bool>())
+    throw std::invalid_argument(std::string("integer overflow: the smallest ") +
+                                (type == at::kLong ? "int64" : "int32") + " divided by -1");
+}
+
+static bool is_int_division(const char *op) {
+  return !strcmp(op, "remainder") || !strcmp(op, "fmod") || !strcmp(op, "floor_divide");
+}
+
 extern "C" {
 
 #define TH_DEFINE_UNARY(name)                                              \
   int th_##name(th_tensor *out, th_tensor a) { PROTECT(*out = wrap(at::name(T(a)));) }
 #define TH_DEFINE_BINARY(name)                                             \
   int th_##name(th_tensor *out, th_tensor a, th_tensor b) {                \
-    PROTECT(*out = wrap(at::name(T(a), T(b)));)                            \
+    PROTECT(if (is_int_division(#name)) check_int_division(T(a), T(b)); \
+            *out = wrap(at::name(T(a), T(b)));)                            \
   }
 #define TH_DEFINE_INPLACE_BINARY(name)                                     \
   int th_##name(th_tensor a, th_tensor b) { PROTECT(T(a).name(T(b));) }
@@ -29,6 +51,12 @@ TH_UNARY_OPS(TH_DEFINE_UNARY)
 TH_BINARY_OPS(TH_DEFINE_BINARY)
 TH_INPLACE_BINARY_OPS(TH_DEFINE_INPLACE_BINARY)
 TH_INPLACE_UNARY_OPS(TH_DEFINE_INPLACE_UNARY)
+
+// a / b rounded as PyTorch's div(rounding_mode=): 1 "trunc", 2 "floor"
+int th_div_rounding(th_tensor *out, th_tensor a, th_tensor b, int mode) {
+  PROTECT(check_int_division(T(a), T(b));
+          *out = wrap(at::div(T(a), T(b), mode == 1 ? "trunc" : "floor"));)
+}
 
 int th_add_scaled(th_tensor *out, th_tensor a, th_tensor b, th_scalar alpha) {
   PROTECT(*out = wrap(at::add(T(a), T(b), to_scalar(alpha)));)
