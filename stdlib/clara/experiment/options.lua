@@ -47,16 +47,19 @@ end
 O.HOOKS = { "on_run_start", "on_epoch_start", "on_batch_start", "on_batch_end", "on_step_end",
             "on_validation_end", "on_epoch_end", "on_run_end" }
 
+-- A hooks object (clara.analyze.grad_norms) keeps its own data next to its
+-- hooks: only a function or an "on_" name that is no hook is a misspelling.
 local function hook_table(v)
   for k, f in pairs(v) do
     local known = false
     for _, h in ipairs(O.HOOKS) do if h == k then known = true end end
-    if not known then
+    local hook_like = type(f) == "function" or (type(k) == "string" and k:sub(1, 3) == "on_")
+    if not known and hook_like then
       local near = type(k) == "string" and E.closest(k, O.HOOKS)
       return false, ("has no hook named %s%s (hooks: %s)"):format(E.show(k),
         near and (" (did you mean '" .. near .. "'?)") or "", table.concat(O.HOOKS, ", "))
     end
-    if type(f) ~= "function" then
+    if known and type(f) ~= "function" then
       return false, ("must be a table of functions: hooks.%s is %s"):format(tostring(k), E.show(f))
     end
   end
