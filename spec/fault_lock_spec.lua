@@ -107,11 +107,20 @@ describe("two processes resuming one run at once", function()
     local out, rc = F.clara("run " .. exp, { FAULT_SIGNAL = "epoch_end:1" })
     assert.are.equal(75, rc, out)
     local r = F.runs(dir)[1]
-    -- both at once; the steps are slow enough that they overlap
-    local cmd = ("FAULT_SLOW=0.05 %s run %s --resume=%s > %s 2>&1; echo $? > %s")
+    -- the second starts once the first holds the run (its PID in .lock,
+    -- its first slowed step not yet taken), so they overlap however loaded
+    -- the machine is
+    local cmd = ("FAULT_SLOW=0.2 %s run %s --resume=%s > %s 2>&1; echo $? > %s")
+    local history = fs.read(fs.join(r, "history.csv"))
     for i = 1, 2 do
       local base = fs.join(dir, "p" .. i)
       os.execute(("(" .. cmd .. ") &"):format(F.CLARA, exp, r, base .. ".out", base .. ".rc"))
+      if i == 1 then
+        assert.is_truthy(F.wait_until(function()
+          local pid = tonumber((fs.read(fs.join(r, ".lock")) or ""):match("%d+"))
+          return pid and F.alive(pid) and fs.read(fs.join(r, "history.csv")) == history
+        end, 60), "the first process never took the run")
+      end
     end
     local texts, codes = {}, {}
     for i = 1, 2 do

@@ -28,7 +28,7 @@ local function term()
   -- from a shell in the background (system() ignores SIGINT while it
   -- waits), then wait for it to come
   os.execute(("kill -%s %d &"):format(os.getenv("FAULT_SIGNAL_NAME") or "TERM", pid))
-  for _ = 1, 500 do
+  for _ = 1, 3000 do -- up to 30 s on a loaded machine
     if require("clara.signal").pending() then break end
     proc.sleep(0.01)
   end
