@@ -179,7 +179,7 @@ local cases = {
   { "dir: samples of two shapes", "read_dir", path("dir/b/y.npy"), "shape 3 differs from 2x3", function() return R.read_dir(path("dir")) end },
   { "dir: unknown ext", "read_dir", "ext must be", function() return R.read_dir(path("dir"), { ext = ".png" }) end },
   -- the embedded default
-  { "fashion_mnist: unknown split", "fashion_mnist", "unknown split 'val'", function() return R.fashion_mnist { split = "val" } end },
+  { "fashion_mnist: unknown split", "fashion_mnist", "split must be one of 'train', 'test', got 'val'", function() return R.fashion_mnist { split = "val" } end },
   { "fashion_mnist: images/labels count mismatch", "fashion_mnist", "2 images but 3 labels", function() return R.fashion_mnist { split = "test", dir = path("fm") } end },
   { "fashion_mnist: missing dir", "read_idx", "/nope/t10k-images-idx3-ubyte.gz", "no such file", function() return R.fashion_mnist { split = "test", dir = "/nope" } end },
 }

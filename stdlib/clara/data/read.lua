@@ -15,26 +15,18 @@
 local torch = require "torch"
 local core = require "clara.data.core"
 local idx = require "clara.data.idx"
+local E = require "clara.error"
 
 local read = {}
 
--- options: a table of known keys, or nil
-local function check_opts(fname, opts, known)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("clara.data.%s: options must be a table, got %s"):format(fname, type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not known[k] then
-      error(("clara.data.%s: unknown option '%s'"):format(fname, tostring(k)), 3)
-    end
-  end
-  return opts
+-- one schema per reader's options table (clara.error checks keys, types, ranges)
+local function check_opts(fname, opts, schema)
+  return E.options("clara.data." .. fname, opts, schema)
 end
 
 local function check_path(fname, path)
   if type(path) ~= "string" then
-    error(("clara.data.%s: path must be a string, got %s"):format(fname, type(path)), 3)
+    E.raise(nil, ("clara.data.%s: path must be a string, got %s"):format(fname, type(path)))
   end
 end
 
@@ -50,13 +42,10 @@ end
 -- int32, float32 or float64, as the file says)
 function read.read_idx(path, opts)
   check_path("read_idx", path)
-  opts = check_opts("read_idx", opts, { impl = true })
+  opts = check_opts("read_idx", opts, { impl = { enum = { "c", "lua" }, doc = "the C parser or the readable Lua one" } })
   if opts.impl == "lua" then
     call(core.check_file, path, "read_idx") -- io.open would block on a pipe
     return call(idx.read, path)
-  end
-  if opts.impl ~= nil and opts.impl ~= "c" then
-    error(("clara.data.read_idx: impl must be \"c\" or \"lua\", got '%s'"):format(tostring(opts.impl)), 2)
   end
   return call(core.read_idx, path)
 end
@@ -74,15 +63,22 @@ end
 -- read_pt(path) -> what torch.save stored (a tensor, or a table of them)
 function read.read_pt(path)
   check_path("read_pt", path)
-  if not torch.load then error("clara.data.read_pt: torch.load is not available", 2) end
+  if not torch.load then E.raise(nil, "clara.data.read_pt: torch.load is not available") end
   local ok, v = pcall(torch.load, path)
-  if not ok then error("clara.data.read_pt: " .. tostring(v), 2) end
+  if not ok then E.raise(nil, "clara.data.read_pt: " .. tostring(v)) end
   return v
 end
 
-local csv_known = { header = true, sep = true, input = true, label = true, categorical = true,
-                    classes = true, missing = true, na = true }
-local missing_policies = { error = true, drop = true, zero = true, mean = true }
+local csv_known = {
+  header = { type = "boolean", doc = "the first row names the columns (default true)" },
+  sep = { type = "string", doc = "the field separator: one character" },
+  input = { type = "table", what = "a list of column names or positions", doc = "the input columns" },
+  label = { type = "string|integer", doc = "the label column: name or position" },
+  categorical = { type = "boolean", doc = "labels are names, ids 0.. in sorted order" },
+  classes = { type = "table", doc = "fixed class names (ids in this order)" },
+  missing = { enum = { "error", "drop", "zero", "mean" }, doc = "what a missing input becomes" },
+  na = { type = "table", doc = "strings that mean missing" },
+}
 
 -- read_csv(path, opts) -> inputs (N x k float32), labels or nil, meta
 -- opts: header (true), sep ("," or "\t" for .tsv), input = {names or
@@ -101,24 +97,17 @@ function read.read_csv(path, opts)
   o.header = opts.header ~= false
   o.sep = opts.sep or (path:lower():match("%.tsv$") and "\t" or ",")
   if type(o.sep) ~= "string" or #o.sep ~= 1 or o.sep == '"' or o.sep == "\n" or o.sep == "\r" then
-    error(("clara.data.read_csv: sep must be one character (not a quote or newline), got %q")
-      :format(tostring(o.sep)), 2)
+    E.raise(nil, ("clara.data.read_csv: sep must be one character (not a quote or newline), got %q")
+      :format(tostring(o.sep)))
   end
   o.missing = opts.missing or "error"
-  if not missing_policies[o.missing] then
-    error(("clara.data.read_csv: missing must be \"error\", \"drop\", \"zero\" or \"mean\", got '%s'")
-      :format(tostring(o.missing)), 2)
-  end
-  if opts.input ~= nil and type(opts.input) ~= "table" then
-    error("clara.data.read_csv: input must be a list of column names or positions", 2)
-  end
   o.input, o.label, o.na = opts.input, opts.label, opts.na
   if opts.classes ~= nil or opts.categorical then
     o.label_kind = "category"
     o.classes = opts.classes
   end
   if o.label_kind and o.label == nil then
-    error("clara.data.read_csv: categorical labels need a label column (label = name or position)", 2)
+    E.raise(nil, "clara.data.read_csv: categorical labels need a label column (label = name or position)")
   end
   local x, y, classes, columns, dropped = call(core.read_csv, path, o)
   local meta = { columns = columns, dropped = dropped }
@@ -150,7 +139,7 @@ local function labels_tensor(fname, labels)
   local kind = type(labels[1])
   for i, v in ipairs(labels) do
     if type(v) ~= kind then
-      error(("clara.data.%s: labels[%d] is a %s, labels[1] a %s"):format(fname, i, type(v), kind), 3)
+      E.raise(nil, ("clara.data.%s: labels[%d] is a %s, labels[1] a %s"):format(fname, i, type(v), kind))
     end
   end
   if kind == "string" then
@@ -160,7 +149,7 @@ local function labels_tensor(fname, labels)
     return torch.tensor(ids, { dtype = "int64" }), { classes = classes, mapping = mapping }
   end
   if kind ~= "number" then
-    error(("clara.data.%s: labels must be numbers or strings, got %s"):format(fname, kind), 3)
+    E.raise(nil, ("clara.data.%s: labels must be numbers or strings, got %s"):format(fname, kind))
   end
   for _, v in ipairs(labels) do
     if math.type(v) ~= "integer" then return torch.tensor(labels, { dtype = "float32" }), {} end
@@ -174,25 +163,25 @@ end
 --       int64), other numbers (float32) or strings (ids in sorted order)
 --   from_table(rows, {label = 3})                 column 3 of each row is the label
 function read.from_table(t, opts)
-  opts = check_opts("from_table", opts, { label = true })
+  opts = check_opts("from_table", opts, { label = { type = "integer", doc = "the label column's position" } })
   if type(t) ~= "table" then
-    error(("clara.data.from_table: table expected, got %s"):format(type(t)), 2)
+    E.raise(nil, ("clara.data.from_table: table expected, got %s"):format(type(t)))
   end
   local rows, labels = t, nil
   if t.inputs ~= nil then rows, labels = t.inputs, t.labels end
   if type(rows) ~= "table" or #rows == 0 then
-    error("clara.data.from_table: no rows (expected a non-empty list of rows)", 2)
+    E.raise(nil, "clara.data.from_table: no rows (expected a non-empty list of rows)")
   end
   if opts.label ~= nil then
-    if labels then error("clara.data.from_table: give labels or a label column, not both", 2) end
+    if labels then E.raise(nil, "clara.data.from_table: give labels or a label column, not both") end
     local c = opts.label
-    if math.type(c) ~= "integer" then error("clara.data.from_table: label must be a column position", 2) end
+    if math.type(c) ~= "integer" then E.raise(nil, "clara.data.from_table: label must be a column position") end
     local inputs
     inputs, labels = {}, {}
     for i, row in ipairs(rows) do
-      if type(row) ~= "table" then error(("clara.data.from_table: row %d is a %s, not a list"):format(i, type(row)), 2) end
+      if type(row) ~= "table" then E.raise(nil, ("clara.data.from_table: row %d is a %s, not a list"):format(i, type(row))) end
       local pos = c < 0 and #row + 1 + c or c
-      if row[pos] == nil then error(("clara.data.from_table: row %d has no column %d"):format(i, c), 2) end
+      if row[pos] == nil then E.raise(nil, ("clara.data.from_table: row %d has no column %d"):format(i, c)) end
       local r = {}
       for j, v in ipairs(row) do if j ~= pos then r[#r + 1] = v end end
       inputs[i], labels[i] = r, row[pos]
@@ -200,13 +189,13 @@ function read.from_table(t, opts)
     rows = inputs
   end
   local ok, x = pcall(torch.tensor, rows, { dtype = "float32" })
-  if not ok then error("clara.data.from_table: inputs: " .. tostring(x), 2) end
+  if not ok then E.raise(nil, "clara.data.from_table: inputs: " .. tostring(x)) end
   local meta = {}
   local y
   if labels then
-    if type(labels) ~= "table" then error("clara.data.from_table: labels must be a list", 2) end
+    if type(labels) ~= "table" then E.raise(nil, "clara.data.from_table: labels must be a list") end
     if #labels ~= #rows then
-      error(("clara.data.from_table: %d input rows but %d labels"):format(#rows, #labels), 2)
+      E.raise(nil, ("clara.data.from_table: %d input rows but %d labels"):format(#rows, #labels))
     end
     y, meta = labels_tensor("from_table", labels)
   end
@@ -219,14 +208,12 @@ end
 -- (all of one shape), a .csv file holds rows of samples of its class.
 function read.read_dir(root, opts)
   check_path("read_dir", root)
-  opts = check_opts("read_dir", opts, { ext = true, csv = true })
+  opts = check_opts("read_dir", opts, { ext = { enum = { ".npy", ".csv" }, default = ".npy", doc = "the files of a class folder" },
+                                        csv = { type = "table", doc = "read_csv options for .csv files" } })
   local ext = opts.ext or ".npy"
-  if ext ~= ".npy" and ext ~= ".csv" then
-    error(("clara.data.read_dir: ext must be \".npy\" or \".csv\", got '%s'"):format(tostring(ext)), 2)
-  end
   local lfs = require "lfs"
   if lfs.attributes(root, "mode") ~= "directory" then
-    error(("clara.data.read_dir: %s: not a directory"):format(root), 2)
+    E.raise(nil, ("clara.data.read_dir: %s: not a directory"):format(root))
   end
   local function sorted_entries(dir, want)
     local out = {}
@@ -240,7 +227,7 @@ function read.read_dir(root, opts)
   end
   -- 1. the classes, 2. their files, 3. one tensor of all samples
   local classes = sorted_entries(root, "directory")
-  if #classes == 0 then error(("clara.data.read_dir: %s: no class folders"):format(root), 2) end
+  if #classes == 0 then E.raise(nil, ("clara.data.read_dir: %s: no class folders"):format(root)) end
   local parts, ids, files, shape = {}, {}, {}, nil
   for id, class in ipairs(classes) do
     for _, name in ipairs(sorted_entries(root .. "/" .. class, "file")) do
@@ -252,8 +239,8 @@ function read.read_dir(root, opts)
           local this = table.concat(x:size(), "x")
           shape = shape or this
           if this ~= shape then
-            error(("clara.data.read_dir: %s: shape %s differs from %s (%s)"):format(path,
-              this, shape, files[1]), 2)
+            E.raise(nil, ("clara.data.read_dir: %s: shape %s differs from %s (%s)"):format(path,
+              this, shape, files[1]))
           end
           x = x:unsqueeze(1)
         else
@@ -264,11 +251,11 @@ function read.read_dir(root, opts)
       end
     end
   end
-  if #parts == 0 then error(("clara.data.read_dir: %s: no %s files in the class folders"):format(root, ext), 2) end
+  if #parts == 0 then E.raise(nil, ("clara.data.read_dir: %s: no %s files in the class folders"):format(root, ext)) end
   local mapping = {}
   for i, c in ipairs(classes) do mapping[c] = i - 1 end
   local ok, x = pcall(torch.cat, parts, 1)
-  if not ok then error("clara.data.read_dir: " .. root .. ": " .. tostring(x), 2) end
+  if not ok then E.raise(nil, "clara.data.read_dir: " .. root .. ": " .. tostring(x)) end
   return x, torch.tensor(ids, { dtype = "int64" }), { classes = classes, mapping = mapping, files = files }
 end
 
@@ -280,22 +267,23 @@ read.fashion_mnist_classes = { "T-shirt/top", "Trouser", "Pullover", "Dress", "C
 -- limit keeps the first n samples (a short run of an example).
 -- dir defaults to $CLARA_DATA, then Debian's /usr/share/datasets/fashion-mnist.
 function read.fashion_mnist(opts)
-  opts = check_opts("fashion_mnist", opts, { split = true, dir = true, impl = true, limit = true })
-  if opts.limit ~= nil and (math.type(opts.limit) ~= "integer" or opts.limit < 1) then
-    error("clara.data.fashion_mnist: limit must be a positive integer, got " .. tostring(opts.limit), 2)
-  end
+  opts = check_opts("fashion_mnist", opts, {
+    split = { enum = { "train", "test" }, default = "train", doc = "which half" },
+    dir = { type = "string", doc = "the folder of the IDX files" },
+    impl = { enum = { "c", "lua" }, doc = "the IDX reader" },
+    limit = { type = "integer", min = 1, what = "a positive integer", doc = "keep the first n samples" } })
   local split = opts.split or "train"
   local prefix = ({ train = "train", test = "t10k" })[split]
   if not prefix then
-    error(("clara.data.fashion_mnist: unknown split '%s' (train or test)"):format(tostring(split)), 2)
+    E.raise(nil, ("clara.data.fashion_mnist: unknown split '%s' (train or test)"):format(tostring(split)))
   end
   local dir = opts.dir or os.getenv("CLARA_DATA") or "/usr/share/datasets/fashion-mnist"
   local ro = { impl = opts.impl }
   local images = read.read_idx(("%s/%s-images-idx3-ubyte.gz"):format(dir, prefix), ro)
   local labels = read.read_idx(("%s/%s-labels-idx1-ubyte.gz"):format(dir, prefix), ro)
   if images:size()[1] ~= labels:size()[1] then
-    error(("clara.data.fashion_mnist: %s: %d images but %d labels"):format(dir,
-      images:size()[1], labels:size()[1]), 2)
+    E.raise(nil, ("clara.data.fashion_mnist: %s: %d images but %d labels"):format(dir,
+      images:size()[1], labels:size()[1]))
   end
   labels = labels:long()
   if opts.limit and opts.limit < labels:size(1) then
