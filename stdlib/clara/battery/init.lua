@@ -36,13 +36,20 @@ M.BUSY = 73
 local Battery = {}
 Battery.__index = Battery
 
-local KEYS = { name = true, base = true, grid = true, list = true, random = true, cv = true, out_dir = true }
+local SCHEMA = {
+  name = { type = "string", doc = "the battery's name (default: the base experiment's)" },
+  base = { type = "table", required = true, doc = "the experiment every entry starts from" },
+  grid = { type = "table", doc = "settings -> lists of values: every combination is an entry" },
+  list = { type = "table", doc = "a list of settings tables, one entry each" },
+  random = { type = "table", doc = "{n =, seed =, space = {...}}: n sampled entries" },
+  cv = { type = "table", doc = "cross_validate options: each entry cross-validated" },
+  out_dir = { type = "string", doc = "where the battery's directory goes (default: the base's)" },
+}
 
 function M.new(spec)
-  if type(spec) ~= "table" then E.raise("clara.battery", "expected a table, got %s", type(spec)) end
-  for k in pairs(spec) do
-    if not KEYS[k] then E.raise("clara.battery", "unknown key '%s'", tostring(k)) end
-  end
+  spec = E.options("clara.battery", spec, SCHEMA, "battery")
+  -- the CV options are checked now, not when the first entry runs
+  if spec.cv ~= nil then require("clara.train.cv").check(spec.cv) end
   local experiment = require "clara.experiment"
   local base = spec.base
   if type(base) ~= "table" then E.raise("clara.battery", "base must be an experiment, got %s", type(base)) end
@@ -50,9 +57,6 @@ function M.new(spec)
   local name = spec.name or base.name
   if type(name) ~= "string" or name == "" or name:find("/", 1, true) then
     E.raise("clara.battery", "a name (a plain string, no '/') is needed: give name = or an experiment name")
-  end
-  if spec.cv ~= nil and type(spec.cv) ~= "table" then
-    E.raise("clara.battery", "cv must be a table of cross_validate options, got %s", type(spec.cv))
   end
   local self = setmetatable({ name = name, base = base, cv = spec.cv,
     out_dir = spec.out_dir or (type(base.out_dir) == "string" and base.out_dir) or "runs" }, Battery)
