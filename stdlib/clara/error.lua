@@ -47,6 +47,20 @@ function E.where()
   local info = debug.getinfo(level, "Sl")
   return ("%s:%d:"):format(info.short_src, info.currentline or 0)
 end
+
+-- A message positioned in a stdlib file (an error raised deep in the
+-- library's own code: a shape mismatch in forward, a loss's check) given
+-- the user's position instead.  short_src may have cut the path's head.
+function E.relocate(msg)
+  if type(msg) ~= "string" or not ROOT then return msg end
+  local file, rest = msg:match("^([^\n]-%.lua):%d+: (.*)$")
+  local rel = file and file:match("^.*stdlib/(.*)$")
+  if not rel then return msg end
+  local tail = file:gsub("^%.%.%.", "")
+  if (ROOT .. rel):sub(-#tail) ~= tail then return msg end
+  local where = E.where()
+  return (where ~= "" and (where .. " ") or "") .. rest
+end
 -- }================================================================
 
 -- {====================== raising ======================

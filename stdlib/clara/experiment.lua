@@ -422,24 +422,6 @@ local function body(self, opts, held, dir, changes, kept)
   return result
 end
 
--- the stdlib's root, to tell a stdlib position from the user's
-local ROOT = debug.getinfo(1, "S").source:match("^@(.*)clara[/\\]experiment%.lua$")
-
--- An error raised in the stdlib's own code (a shape mismatch in forward, a
--- loss's check) carries a stdlib position: the user's line (the exp:run
--- call) replaces it.  short_src may have cut the path's head ("...").
-local function at_user(msg)
-  if type(msg) ~= "string" or not ROOT then return msg end
-  local file, rest = msg:match("^([^\n]-%.lua):%d+: (.*)$")
-  local rel = file and file:match("^.*stdlib/(.*)$")
-  if not rel then return msg end
-  local tail = file:gsub("^%.%.%.", "")
-  local full = ROOT .. rel
-  if full:sub(-#tail) ~= tail then return msg end
-  local where = E.where()
-  return (where ~= "" and (where .. " ") or "") .. rest
-end
-
 -- A failed run's error.txt: in its directory, opened now when the failure
 -- came before it was (a factory, a check); not when opening it failed.
 local function record_failure(self, opts, held, dir, msg, trace)
@@ -479,7 +461,7 @@ function Experiment:run(opts)
     return e
   end, self, opts, held, dir, changes, kept)
   if not ok then
-    result = at_user(result)
+    result = E.relocate(result)
     record_failure(self, opts, held, dir, tostring(result), trace)
     error(result, 0)
   end
