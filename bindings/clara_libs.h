@@ -15,6 +15,7 @@ int luaopen_torch_optim_core(lua_State *L); /* l_optim.c */
 int luaopen_torch_jit_core(lua_State *L); /* l_jit.c */
 int luaopen_clara_losses_core(lua_State *L); /* l_losses.c */
 int luaopen_clara_signal_core(lua_State *L); /* l_signal.c */
+void claraS_install_early(void); /* l_signal.c: flag handlers before Lua starts */
 int luaopen_torch_rng_core(lua_State *L); /* l_rng.c */
 int luaopen_clara_sys_core(lua_State *L); /* l_sys.c */
 int luaopen_clara_train_fast_core(lua_State *L); /* l_fused.c */

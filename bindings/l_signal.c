@@ -32,6 +32,19 @@ static void onsignal(int sig) {
   if (caught == 0) caught = sig;
 }
 
+/* our handler for known[i]; the first install saves the previous one */
+static int install_one(int i) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = onsignal;
+  sa.sa_flags = SA_RESTART; /* reads and writes go on; the loop polls */
+  sigemptyset(&sa.sa_mask);
+  struct sigaction *old = installed[i] ? NULL : &saved[i];
+  if (sigaction(known[i].sig, &sa, old) != 0) return -1;
+  installed[i] = 1;
+  return 0;
+}
+
 static int sig_index(lua_State *L, const char *fname, const char *name) {
   for (int i = 0; known[i].name; i++)
     if (strcmp(known[i].name, name) == 0) return i;
@@ -63,20 +76,22 @@ static int s_install(lua_State *L) {
     want[i] = 1;
   }
   /* 2. install, keeping the previous handlers */
-  for (int i = 0; i < (int)NKNOWN; i++) {
-    if (!want[i]) continue;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = onsignal;
-    sa.sa_flags = SA_RESTART; /* reads and writes go on; the loop polls */
-    sigemptyset(&sa.sa_mask);
-    struct sigaction *old = installed[i] ? NULL : &saved[i];
-    if (sigaction(known[i].sig, &sa, old) != 0)
+  for (int i = 0; i < (int)NKNOWN; i++)
+    if (want[i] && install_one(i) != 0)
       return luaL_error(L, "clara.signal.install: SIG%s: %s", known[i].name,
                         strerror(errno));
-    installed[i] = 1;
-  }
   return 0;
+}
+
+/* clara run / battery: the flag handlers from the process's first
+   instruction, before the Lua state exists, so a scheduler's signal during
+   start-up is answered like one during training (clara.signal.install
+   later finds them installed and keeps the saved defaults) */
+void claraS_install_early(void) {
+  static const int sigs[] = {SIGTERM, SIGUSR1, SIGINT};
+  for (int i = 0; known[i].name; i++)
+    for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++)
+      if (known[i].sig == sigs[k]) install_one(i);
 }
 
 /* restore(): the handlers install() replaced.  A handler someone else set

@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "clara_libs.h"
 #include "repl.h"
 #include "run.h"
 #include "state.h"
@@ -334,8 +335,16 @@ static void *clara_thread(void *p) {
   return NULL;
 }
 
+/* The commands whose contract is checkpoint-and-exit-75 on a signal
+   (clara run, clara battery; a file of that name runs as a script) */
+static int requeues_on_signal(int argc, char **argv) {
+  return argc > 1 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "battery") == 0) &&
+         access(argv[1], F_OK) != 0;
+}
+
 int main(int argc, char **argv) {
   struct clara_args a = { argc, argv, EXIT_FAILURE };
+  if (requeues_on_signal(argc, argv)) claraS_install_early();
   pthread_attr_t attr;
   pthread_t t;
   if (pthread_attr_init(&attr) == 0) {

@@ -79,7 +79,11 @@ int claraD_docall(lua_State *L, int narg, int nres) {
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
   globalL = L;
-  setsignal(SIGINT, laction, &old);
+  /* a handler of the program's own (clara run's flag handler, installed
+     before the state existed) is its answer to Ctrl-C: keep it */
+  sigaction(SIGINT, NULL, &old);
+  if (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN || old.sa_handler == laction)
+    setsignal(SIGINT, laction, &old);
   status = lua_pcall(L, narg, nres, base);
   sigaction(SIGINT, &old, NULL);
   /* a Ctrl-C that came too late to stop the chunk must not stop the next */
