@@ -316,6 +316,9 @@ Test(jit, source_shape) {
   expect_shape("def f(self, x):\n    return x ** x ** x\n", 3, 2, 4, 2);
   /* strings and comments do not count; blocks do */
   expect_shape("def f(self, x):\n    s = '(((' # (((\n    if x:\n        return x + x\n", 2, 4, 1, 1);
+  /* a backslash continues a line only before LF or CRLF */
+  expect_shape("y = x \\\r\n+ x\n", 0, 1, 2, 2);
+  expect_shape("y = x \\\r+ x\n", 0, 1, 2, 1);
   /* a byte string with a NUL, and no source at all */
   expect_shape("", 0, 1, 0, 1);
   int64_t s[4];

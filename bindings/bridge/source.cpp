@@ -155,6 +155,14 @@ struct Scan {
     if (i < n) line++, i++;
   }
 
+  // a backslash ending the line (LF or CRLF) joins the next to it: past both
+  bool continuation() {
+    size_t end = i + 1 < n && s[i + 1] == '\r' ? i + 2 : i + 1;
+    if (end >= n || s[end] != '\n') return false;
+    i = end + 1;
+    return true;
+  }
+
   void run() {
     while (i < n && is_blank_line()) skip_line();
     if (i < n) indentation();
@@ -166,8 +174,7 @@ struct Scan {
         while (i < n && s[i] != '\n') i++;
       } else if (c == '\'' || c == '"') {
         string();
-      } else if (c == '\\' && i + 1 < n && (s[i + 1] == '\n' || s[i + 1] == '\r')) {
-        i += s[i + 1] == '\r' && i + 2 < n && s[i + 2] == '\n' ? 3 : 2; // a continuation
+      } else if (c == '\\' && continuation()) {
         line++;
       } else if (c == '(' || c == '[' || c == '{') {
         add_terms(1), runs.push_back(0), note_depth();
