@@ -375,6 +375,17 @@ static int j_save(lua_State *L) {
   return 0;
 }
 
+/* source_shape(text): the nesting depth, its line, the most terms of one
+   statement, their line (bridge/source.cpp) */
+static int j_source_shape(lua_State *L) {
+  size_t len;
+  const char *source = luaL_checklstring(L, 1, &len);
+  int64_t shape[4];
+  if (th_source_shape(source, len, shape) != 0) return fail(L, "torch.jit.compile");
+  for (int i = 0; i < 4; i++) lua_pushinteger(L, (lua_Integer)shape[i]);
+  return 4;
+}
+
 static int j_new(lua_State *L) {
   const char *name = luaL_optstring(L, 1, "Module");
   th_script *slot = new_script(L);
@@ -517,6 +528,7 @@ static const luaL_Reg jit_functions[] = {
     {"load", j_load},
     {"save", j_save},
     {"new", j_new},
+    {"source_shape", j_source_shape},
     {"register", j_register},
     {"define", j_define},
     {"call", j_call},

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,22 @@
 
 static int inject_failure; /* tests: fail after the temporary is written */
 
+static int new_buffer(lua_State *L) {
+  lua_newuserdatauv(L, (size_t)luaL_checkinteger(L, 1), 0);
+  return 1;
+}
+
+/* a userdata of n bytes pushed, or 0 when there is no memory for it: a
+   memory error raised here would skip the caller's close() */
+static int push_buffer(lua_State *L, uint64_t n) {
+  if (n >= (uint64_t)LUA_MAXINTEGER || n >= SIZE_MAX) return 0;
+  lua_pushcfunction(L, new_buffer);
+  lua_pushinteger(L, (lua_Integer)n);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK) return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
 /* the file's bytes, in a userdata left on the stack to keep them alive;
    a directory, named pipe or device is refused before a byte is read */
 const char *lj_readfile(lua_State *L, const char *path, size_t *len,
@@ -29,7 +46,12 @@ const char *lj_readfile(lua_State *L, const char *path, size_t *len,
   if (fd < 0 && strncmp(e.msg, "cannot open: ", 13) == 0)
     luaL_error(L, "%s: cannot open '%s': %s", fname, path, e.msg + 13);
   if (fd < 0) luaL_error(L, "%s: cannot read '%s': %s", fname, path, e.msg);
-  char *buf = (char *)lua_newuserdatauv(L, (size_t)size + 1, 0);
+  if (!push_buffer(L, size + 1)) {
+    close(fd);
+    luaL_error(L, "%s: cannot read '%s': not enough memory for its %I bytes", fname, path,
+               (lua_Integer)size); /* st_size: at most LUA_MAXINTEGER */
+  }
+  char *buf = (char *)lua_touserdata(L, -1);
   int rc = parse_read_all(fd, buf, size, &e);
   close(fd);
   if (rc) luaL_error(L, "%s: cannot read '%s': %s", fname, path, e.msg);
@@ -39,18 +61,18 @@ const char *lj_readfile(lua_State *L, const char *path, size_t *len,
 
 /* clara.limits' reader limits, handed to the bridge before a load */
 void lj_load_limits(lua_State *L) {
-  lua_Integer v[2] = {0, 0};
-  const char *names[2] = {"pickle_depth", "code_depth"};
+  lua_Integer v[3] = {0, 0, 0};
+  const char *names[3] = {"pickle_depth", "script_depth", "script_terms"};
   lua_getglobal(L, "require");
   lua_pushliteral(L, "clara.limits");
   if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1))
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
       lua_getfield(L, -1, names[i]);
       v[i] = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
       lua_pop(L, 1);
     }
   lua_pop(L, 1);
-  th_load_set_limits((int64_t)v[0], (int64_t)v[1]);
+  th_load_set_limits((int64_t)v[0], (int64_t)v[1], (int64_t)v[2]);
 }
 
 static int write_all(int fd, const char *data, size_t len) {

@@ -397,9 +397,10 @@ int th_value_insert(th_value dict, th_value key, th_value item);
 /* pickles in PyTorch's zip format (torch.save / torch.load in Python) */
 int th_pickle_save(th_value *bytes, th_value v);
 int th_pickle_load(th_value *out, const char *data, size_t len);
-/* the readers' limits (clara.limits.pickle_depth, code_depth); 0 keeps one.
-   torch.load and torch.jit.load refuse nesting beyond them */
-void th_load_set_limits(int64_t pickle_depth, int64_t code_depth);
+/* the readers' limits (clara.limits.pickle_depth, script_depth,
+   script_terms); 0 keeps one.  torch.load and torch.jit.load refuse
+   nesting and TorchScript statements beyond them */
+void th_load_set_limits(int64_t pickle_depth, int64_t script_depth, int64_t script_terms);
 
 /* TorchScript modules */
 enum { TH_SLOT_PARAMETER, TH_SLOT_BUFFER, TH_SLOT_MODULE, TH_SLOT_ATTRIBUTE };
@@ -409,6 +410,10 @@ int th_script_save(th_value *bytes, th_script m);
 int th_script_new(th_script *out, const char *name); /* empty, training */
 int th_script_register(th_script m, const char *name, th_value v, int slot);
 int th_script_define(th_script m, const char *source);
+/* TorchScript source's deepest nesting (brackets, blocks, prefix operators)
+   and most terms of one statement, each with its line:
+   shape = {depth, depth_line, terms, terms_line} */
+int th_source_shape(const char *source, size_t len, int64_t shape[4]);
 int th_script_call(th_value *out, th_script m, const char *method,
                    const th_value *args, int nargs);
 int th_script_has_method(th_script m, const char *method); /* 1, 0, -1 */

@@ -1,11 +1,12 @@
 -- Hostile TorchScript source for torch.jit.compile (issue 11, section 1):
 -- libtorch's recursive-descent parser and compiler overflow the C stack on
--- deep nesting (10,000 parentheses: SIGSEGV) and on long chains of terms;
--- clara counts both before libtorch sees the text and refuses past
--- clara.limits.script_depth / script_terms, while brackets inside strings
--- and comments, and long but flat sources, are accepted.
+-- deep nesting (10,000 parentheses or minus signs: SIGSEGV) and on long
+-- chains of terms; clara counts both (bindings/bridge/source.cpp, which
+-- checks torch.jit.load's archives too) before libtorch sees the text and
+-- refuses past clara.limits.script_depth / script_terms, while brackets
+-- inside strings and comments, and long but flat sources, are accepted.
 --
--- The corpus (spec/helpers/jit_sources.lua, ~350 generated sources) runs in
+-- The corpus (spec/helpers/jit_sources.lua, ~400 generated sources) runs in
 -- child processes (spec/helpers/jit_source_child.lua), a batch each; a
 -- child that dies or hangs counts as a failure of the case it was in, and
 -- the next child resumes after it.

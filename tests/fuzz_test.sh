@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The libFuzzer targets of the data parsers (tests/fuzz/fuzz_*.c), of the
-# pickle reader and of the TorchScript archive check (tests/fuzz/*.cc), built
-# with ASan + UBSan and run for a bounded time each from the committed seed
-# corpus (tests/fuzz/corpus/<name>/; what they discover goes to build/fuzz/).
+# pickle reader, of the TorchScript archive check and of its source scanner
+# (tests/fuzz/*.cc), built with ASan + UBSan and run for a bounded time each
+# from the committed seed corpus (tests/fuzz/corpus/<name>/; what they
+# discover goes to build/fuzz/).
 # One "ok"/"not ok" line per target.  FUZZ_TIME=seconds (default 15);
 # FUZZ_TARGETS="pickle archive" runs only those.
 # `make fuzz` runs this with FUZZ_TIME=20.
@@ -24,7 +25,7 @@ declare -A SRC=(
 # the pickle reader and the TorchScript archive check are C++ on libtorch's
 # headers (libtorch itself is linked uninstrumented)
 CXX_FUZZ=${CXX_FUZZ:-clang++}
-CXX_SRC="bindings/bridge/unpickle.cpp bindings/bridge/archive.cpp"
+CXX_SRC="bindings/bridge/unpickle.cpp bindings/bridge/archive.cpp bindings/bridge/source.cpp"
 build_cxx() { # target: objects of the C parsers and the C++ reader, linked
   local t=$1 o=$OUT/obj_$1 f
   mkdir -p "$o"
@@ -42,7 +43,7 @@ build_cxx() { # target: objects of the C parsers and the C++ reader, linked
     "tests/fuzz/fuzz_$t.cc" "$o"/*.o -ltorch_cpu -lc10 -lz
 }
 status=0
-for t in ${FUZZ_TARGETS:-idx csv npy pickle archive}; do
+for t in ${FUZZ_TARGETS:-idx csv npy pickle archive source}; do
   bin=$OUT/fuzz_$t
   if [ -f "tests/fuzz/fuzz_$t.cc" ]; then
     built() { build_cxx "$t"; }

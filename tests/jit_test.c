@@ -295,3 +295,35 @@ Test(jit, schema_arguments_and_deep_source) {
 }
 
 /* }====================================================== */
+
+/* {======================================================
+** The source scanner torch.jit.compile and torch.jit.load share
+** =======================================================*/
+
+static void expect_shape(const char *src, int64_t depth, int64_t depth_line, int64_t terms,
+                         int64_t terms_line) {
+  int64_t s[4] = {-1, -1, -1, -1};
+  cr_assert_eq(th_source_shape(src, strlen(src), s), 0, "%s", th_last_error());
+  cr_expect(s[0] == depth && s[1] == depth_line && s[2] == terms && s[3] == terms_line,
+            "%s: got depth %ld (line %ld), terms %ld (line %ld)", src, (long)s[0], (long)s[1],
+            (long)s[2], (long)s[3]);
+}
+
+Test(jit, source_shape) {
+  /* a run of prefix operators nests, side by side ones do not */
+  expect_shape("def f(self, x):\n    return - - - x\n", 4, 2, 3, 2);
+  expect_shape("def f(self, x):\n    return [-x, -x, -x]\n", 3, 2, 4, 2);
+  expect_shape("def f(self, x):\n    return x ** x ** x\n", 3, 2, 4, 2);
+  /* strings and comments do not count; blocks do */
+  expect_shape("def f(self, x):\n    s = '(((' # (((\n    if x:\n        return x + x\n", 2, 4, 1, 1);
+  /* a backslash continues a line only before LF or CRLF */
+  expect_shape("y = x \\\r\n+ x\n", 0, 1, 2, 2);
+  expect_shape("y = x \\\r+ x\n", 0, 1, 2, 1);
+  /* a byte string with a NUL, and no source at all */
+  expect_shape("", 0, 1, 0, 1);
+  int64_t s[4];
+  cr_assert_eq(th_source_shape("((\0((", 5, s), 0);
+  cr_expect_eq(s[0], 4);
+}
+
+/* }====================================================== */

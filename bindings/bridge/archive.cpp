@@ -6,14 +6,14 @@
 // of nesting (20,000 parentheses overflow the stack).  So, before
 // torch::jit::load: the zip layout (parse_zip.c), every pickle read by
 // clara's unpickler in scan mode (nesting, cycles, lengths, each tensor
-// against its storage record), and the bracket and block depth of every
-// code/ source file, against clara.limits.
-#include <cctype>
+// against its storage record), and the nesting and statement length of
+// every code/ source file (source.cpp), against clara.limits.
 #include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
 
+#include "source.h"
 #include "unpickle.h"
 
 namespace bridge {
@@ -42,92 +42,24 @@ void extract(const char *data, size_t len, const zip_entry &e, Bytes &out) {
     throw std::runtime_error(std::string("truncated or corrupt file (") + err.msg + ")");
 }
 
-// {====================== source nesting ======================
-
-// Skip a string literal starting at s[i] (a quote); returns the index
-// after it.  Triple quotes span lines.
-size_t skip_string(const std::string &s, size_t i, int64_t &line) {
-  char q = s[i];
-  bool triple = s.compare(i, 3, std::string(3, q)) == 0;
-  i += triple ? 3 : 1;
-  while (i < s.size()) {
-    if (s[i] == '\\') { i += 2; continue; }
-    if (s[i] == '\n') {
-      line++;
-      if (!triple) return i;
-    }
-    if (s[i] == q && (!triple || s.compare(i, 3, std::string(3, q)) == 0))
-      return i + (triple ? 3 : 1);
-    i++;
-  }
-  return i;
-}
-
-// Does an operand end just before s[i]?  Then '-' there is binary.  A
-// keyword (not, and, return ...) is no operand.
-bool operand_before(const std::string &s, size_t i) {
-  static const char *const keywords[] = {"not", "and", "or", "in", "is", "return",
-                                         "if", "elif", "else", "while", "assert",
-                                         "yield", "lambda", nullptr};
-  while (i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t')) i--;
-  if (i == 0) return false;
-  char c = s[i - 1];
-  if (std::isalnum((unsigned char)c) || c == '_') {
-    size_t b = i;
-    while (b > 0 && (std::isalnum((unsigned char)s[b - 1]) || s[b - 1] == '_')) b--;
-    std::string word = s.substr(b, i - b);
-    for (int k = 0; keywords[k]; k++)
-      if (word == keywords[k]) return false;
-    return true;
-  }
-  return c == ')' || c == ']' || c == '}' || c == '\'' || c == '"' || c == '.';
-}
-
 } // namespace
 
-// The nesting of TorchScript source as its recursive parser sees it:
-// open brackets, indented blocks, and prefix operators (unary - + ~, not,
-// and ** chains) within a line.  Throws past `limit`, naming the line.
-void check_code_depth(const std::string &s, int64_t limit, const std::string &name) {
-  std::vector<size_t> indents{0};
-  int64_t line = 1, brackets = 0, prefix = 0;
-  bool at_start = true;
-  auto over = [&]() {
-    int64_t d = brackets + prefix + (int64_t)indents.size() - 1;
-    if (d > limit)
-      throw std::runtime_error(
-          name + ":" + std::to_string(line) + ": code nested deeper than " +
-          std::to_string(limit) + " levels (brackets, blocks, operators), over the "
-          "limit clara.limits.code_depth (raise it with clara.limits.code_depth = n)");
+// {====================== source nesting ======================
+
+void check_source(const std::string &source, const std::string &name) {
+  SourceShape sh = source_shape(source.data(), source.size());
+  auto over = [&](const char *what, int64_t line, int64_t n, const char *limit, int64_t max) {
+    throw std::runtime_error(name + ":" + std::to_string(line) + ": " + what + " is " +
+                             std::to_string(n) + ", over the limit clara.limits." + limit +
+                             " = " + std::to_string(max) + " (raise it with clara.limits." +
+                             limit + " = n)");
   };
-  for (size_t i = 0; i < s.size();) {
-    char c = s[i];
-    if (at_start && brackets == 0) { // a logical line's indentation
-      size_t w = 0;
-      while (i + w < s.size() && (s[i + w] == ' ' || s[i + w] == '\t')) w++;
-      char next = i + w < s.size() ? s[i + w] : '\n';
-      if (next != '\n' && next != '#' && next != '\r') {
-        while (w < indents.back()) indents.pop_back();
-        if (w > indents.back()) indents.push_back(w);
-        prefix = 0;
-        over();
-      }
-      i += w;
-      at_start = false;
-      continue;
-    }
-    if (c == '\n') { line++; at_start = true; i++; continue; }
-    if (c == '#') { while (i < s.size() && s[i] != '\n') i++; continue; }
-    if (c == '\'' || c == '"') { i = skip_string(s, i, line); continue; }
-    if (c == '(' || c == '[' || c == '{') brackets++, over();
-    else if ((c == ')' || c == ']' || c == '}') && brackets > 0) brackets--;
-    else if (c == '*' && i + 1 < s.size() && s[i + 1] == '*') prefix++, i++, over();
-    else if ((c == '-' || c == '+' || c == '~') && !operand_before(s, i)) prefix++, over();
-    else if (c == 'n' && s.compare(i, 4, "not ") == 0 && !operand_before(s, i) &&
-             (i == 0 || !(std::isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_')))
-      prefix++, over();
-    i++;
-  }
+  if (sh.depth > load_limits.script_depth)
+    over("the nesting depth of the source (brackets, blocks and prefix operators)",
+         sh.depth_line, sh.depth, "script_depth", load_limits.script_depth);
+  if (sh.terms > load_limits.script_terms)
+    over("the number of terms in the statement", sh.terms_line, sh.terms, "script_terms",
+         load_limits.script_terms);
 }
 // }================================================================
 
@@ -219,8 +151,7 @@ void check_archive(const char *data, size_t len) {
       continue;
     Bytes b;
     extract(data, len, z.es[i], b);
-    check_code_depth(std::string((const char *)b.p, b.n), load_limits.code_depth,
-                     name.substr(prefix.size()));
+    check_source(std::string((const char *)b.p, b.n), name.substr(prefix.size()));
   }
 }
 

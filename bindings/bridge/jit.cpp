@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "jit_value.h"
+#include "source.h"
 #include "unpickle.h"
 
 using c10::IValue;
@@ -450,6 +451,13 @@ int th_script_define(th_script m, const char *source) {
     } catch (const std::exception &e) {
       throw std::runtime_error(tidy(e.what()));
     }
+  })
+}
+
+int th_source_shape(const char *source, size_t len, int64_t shape[4]) {
+  PROTECT({
+    bridge::SourceShape sh = bridge::source_shape(source, len);
+    shape[0] = sh.depth, shape[1] = sh.depth_line, shape[2] = sh.terms, shape[3] = sh.terms_line;
   })
 }
 

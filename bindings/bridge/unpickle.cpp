@@ -550,7 +550,9 @@ IValue unpickle(const char *p, size_t n, const Records &records, bool scan,
 
 } // namespace bridge
 
-extern "C" void th_load_set_limits(int64_t pickle_depth, int64_t code_depth) {
+extern "C" void th_load_set_limits(int64_t pickle_depth, int64_t script_depth,
+                                   int64_t script_terms) {
   if (pickle_depth > 0) bridge::load_limits.pickle_depth = pickle_depth;
-  if (code_depth > 0) bridge::load_limits.code_depth = code_depth;
+  if (script_depth > 0) bridge::load_limits.script_depth = script_depth;
+  if (script_terms > 0) bridge::load_limits.script_terms = script_terms;
 }

@@ -17,7 +17,8 @@ namespace bridge {
 // The limits the readers obey (clara.limits sets them before each load).
 struct LoadLimits {
   int64_t pickle_depth = 1000; // nesting of lists, tuples, dicts, objects
-  int64_t code_depth = 200;    // brackets and blocks in TorchScript source
+  int64_t script_depth = 200;  // TorchScript source: brackets, blocks, prefix operators
+  int64_t script_terms = 5000; // TorchScript source: terms of one statement
 };
 extern LoadLimits load_limits;
 
@@ -45,10 +46,6 @@ void check_archive(const char *data, size_t len);
 // libtorch's message on an archive it cannot load, made short: its gist
 // and the file and line of the archive's code it names.
 std::string load_message(const std::string &msg);
-
-// Throw when TorchScript source nests (brackets, blocks, prefix operators)
-// deeper than limit; name (a file) starts the message.
-void check_code_depth(const std::string &source, int64_t limit, const std::string &name);
 
 } // namespace bridge
 

@@ -24,6 +24,7 @@ local function verdict(case, ok, result)
   if case.check == "x" then want = x
   elseif case.check == "neg" then want = -x
   elseif case.check == "times" then want = x * (case.n + 1)
+  elseif case.check == "negtimes" then want = -x * (case.n + 1)
   elseif case.check == "bool" then
     return type(got) == "boolean" and "accepted" or "wrong result: " .. tostring(got)
   end

@@ -5,8 +5,9 @@
 -- A case is { name =, family =, src =, expect = "accept" | "refuse",
 -- limit = "script_depth" | "script_terms" (what refuses it), check = how
 -- forward(x) is checked when accepted: "x", "neg", "times" (n + 1) * x,
--- "bool", or nil for compiling only; depth = the nesting the case was
--- built with (brackets and blocks, the `return` line's own block counts),
+-- "negtimes" -(n + 1) * x, "bool", or nil for compiling only; depth = the
+-- nesting the case was built with (brackets, blocks, prefix operators; the
+-- `return` line's own block counts), terms = the terms of its statement,
 -- raise = limits to set first }.
 local M = {}
 
@@ -54,7 +55,7 @@ end
 
 -- {====================== terms of one statement ======================
 
--- { per-unit text, terms per unit, how forward(x) ends up, builder }
+-- { terms per unit, builder, how forward(x) ends up }
 local CHAINS = {
   neg = { 1, function(n) return ("-"):rep(n) .. "x" end, function(n) return n % 2 == 0 and "x" or "neg" end },
   ["not"] = { 1, function(n) return ("not "):rep(n) .. "True" end, "bool" },
@@ -66,13 +67,34 @@ local CHAINS = {
   ["and"] = { 1, function(n) return "True" .. (" and True"):rep(n) end, "bool" },
   pow = { 2, function(n) return "x" .. (" ** 1"):rep(n) end, "x" }, -- right-associative
 }
+-- the chains whose every unit nests one level deeper (prefix operators,
+-- right-associative **): clara.limits.script_depth bounds them first
+local NESTING = { neg = true, ["not"] = true, pow = true }
+local BRACKETED = { clone = true, slice = true } -- one level: each bracket closes
 M.chain_names = { "neg", "not", "plus", "times_one", "clone", "slice", "ternary", "and", "pow" }
 
 local function chain_case(kind, n)
   local c = CHAINS[kind]
   local check = type(c[3]) == "function" and c[3](n) or c[3]
   return { family = "chain " .. kind, src = HEAD .. "    return " .. c[2](n) .. "\n", check = check,
-           n = n, terms = n * c[1], name = ("chain %s, %d terms"):format(kind, n * c[1]) }
+           n = n, terms = n * c[1], depth = NESTING[kind] and n + 1 or BRACKETED[kind] and 2 or 1,
+           name = ("chain %s, %d terms"):format(kind, n * c[1]) }
+end
+
+-- n prefix operators that do not nest: each ends before the next begins
+local FLAT_PREFIX = {
+  list = function(n) return "[" .. ("-x, "):rep(n - 1) .. "-x][0]", "neg", n + 2 end,
+  sum = function(n) return "-x" .. (" + -x"):rep(n - 1), "negtimes", 2 * n - 1 end,
+  nots = function(n) return "[" .. ("not True, "):rep(n - 1) .. "not True][0]", "bool", n + 2 end,
+  minus = function(n) return "x" .. (" - -x"):rep(n - 1), "times", 2 * (n - 1) end,
+}
+M.flat_prefix_names = { "list", "sum", "nots", "minus" }
+
+local function flat_prefix_case(kind, n)
+  local body, check, terms = FLAT_PREFIX[kind](n)
+  return { family = "flat prefix " .. kind, src = HEAD .. "    return " .. body .. "\n", check = check,
+           n = n - 1, terms = terms, depth = (kind == "sum" or kind == "minus") and 2 or 3,
+           name = ("%d prefix operators in a %s"):format(n, kind) }
 end
 -- }================================================================
 
@@ -193,15 +215,30 @@ function M.cases(depth_limit, terms_limit)
     add({ family = "nested blocks", src = blocks(d), depth = d + 1, check = "x",
           name = ("%d nested blocks"):format(d) }, "accept")
   end
-  -- terms of one statement, over and within the limit
+  -- terms of one statement, over and within the limit; a nesting chain
+  -- is over the depth limit first
   for _, kind in ipairs(M.chain_names) do
     local per = CHAINS[kind][1]
     for _, t in ipairs { terms_limit + per, 8000, 12000, 20000, 50000 } do
-      add(chain_case(kind, (t + per - 1) // per), "refuse", "script_terms")
+      add(chain_case(kind, (t + per - 1) // per), "refuse", NESTING[kind] and "script_depth" or "script_terms")
     end
-    for _, t in ipairs { 2, 100, 1000, terms_limit // 2, terms_limit } do
-      add(chain_case(kind, t // per), "accept")
+    if NESTING[kind] then
+      for _, n in ipairs { depth_limit, depth_limit + 1, 300, 1000, 2000 } do
+        add(chain_case(kind, n), "refuse", "script_depth")
+      end
+      for _, n in ipairs { 1, 2, 50, 100, depth_limit - 1 } do add(chain_case(kind, n), "accept") end
+    else
+      for _, t in ipairs { 2, 100, 1000, terms_limit // 2, terms_limit } do
+        add(chain_case(kind, t // per), "accept")
+      end
     end
+  end
+  -- prefix operators side by side do not nest: accepted up to the terms limit
+  for _, kind in ipairs(M.flat_prefix_names) do
+    for _, n in ipairs { 10, depth_limit + 1, 1000, terms_limit // 2 - 2 } do
+      add(flat_prefix_case(kind, n), "accept")
+    end
+    add(flat_prefix_case(kind, terms_limit + 1), "refuse", "script_terms")
   end
   -- brackets inside strings, comments and docstrings do not nest
   for _, kind in ipairs(M.string_names) do
@@ -243,8 +280,8 @@ function M.cases(depth_limit, terms_limit)
   end
   for _, n in ipairs { 6000, 20000 } do
     local c = chain_case("neg", n)
-    c.family, c.raise = "raised limit", { script_terms = 100000 }
-    c.name = ("%d terms with script_terms raised"):format(n)
+    c.family, c.raise = "raised limit", { script_depth = 100000, script_terms = 100000 }
+    c.name = ("%d prefix operators with script_depth and script_terms raised"):format(n)
     add(c, "accept")
   end
   for i, c in ipairs(cases) do c.index = i end

@@ -20,12 +20,13 @@ local limits = {
   -- arange, an nn module's weights): the machine's memory, since a larger
   -- one could only end in the OOM killer (requests under 1 MiB are not checked)
   tensor_bytes = memory_bytes(),
-  -- nesting of brackets and indented blocks in TorchScript source given to
-  -- torch.jit.compile: libtorch's recursive-descent parser overflows the
-  -- stack a few thousand levels down (raise with care)
+  -- nesting of brackets, indented blocks and prefix operators (- - x,
+  -- not not b, x ** y ** z) in TorchScript source (torch.jit.compile, a
+  -- torch.jit.load archive's code/): libtorch's recursive-descent parser
+  -- overflows the stack a few thousand levels down (raise with care)
   script_depth = 200,
-  -- operators, calls and subscripts in one TorchScript statement: the
-  -- compiler recurses once per term of `x + x + ... + x`
+  -- operators, calls and subscripts in one TorchScript statement (the same
+  -- sources): the compiler recurses once per term of `x + x + ... + x`
   script_terms = 5000,
   -- bytes of a libtorch message that reach the user; the rest is cut
   message_bytes = 4096,
@@ -33,9 +34,6 @@ local limits = {
   -- torch.jit.load's data.pkl): deeper values would overflow the C stack
   -- of the code that converts or frees them (keep it under ~10000)
   pickle_depth = 1000,
-  -- nesting of brackets, blocks and prefix operators in TorchScript source
-  -- (a torch.jit.load archive's code/): libtorch's parser recurses per level
-  code_depth = 200,
   -- bytes an .npz archive may inflate to, all members together
   npz_bytes = 16 << 30,
 }

@@ -292,109 +292,24 @@ end
 
 -- libtorch's parser and compiler recurse once per nesting level and once
 -- per term of an expression; tens of thousands of either overflow the C
--- stack (SIGSEGV, no message).  The scan follows Python's lexical rules far
--- enough to skip strings and comments, whose contents do not nest.
+-- stack (SIGSEGV, no message).  The bridge measures both (source.cpp, the
+-- scan torch.jit.load applies to an archive's code too).
 
-local KEYWORD_TERMS = { ["not"] = true, ["and"] = true, ["or"] = true, ["if"] = true,
-                        ["else"] = true, ["lambda"] = true, ["is"] = true, ["in"] = true }
-
--- operators, '.' and keyword operators in a stretch of code with no string,
--- comment or bracket in it
-local function count_terms(code)
-  local n = select(2, code:gsub("[%+%-%*/%%@&|%^~<>=!%.]", ""))
-  for word in code:gmatch("[%a_][%w_]*") do
-    if KEYWORD_TERMS[word] then n = n + 1 end
+-- the deepest nesting of the source (brackets, blocks, prefix operators),
+-- with its line, and the most terms of one statement, with its line
+function jit.source_shape(src)
+  if type(src) ~= "string" then
+    E.raise("torch.jit.source_shape", "source text (a string) expected, got %s", type(src))
   end
-  return n
-end
-
--- the position just after the string literal opened by the quote at i
--- (#src + 1 when it never closes: libtorch reports that)
-local function skip_string(src, i)
-  local q = src:sub(i, i)
-  local triple = src:sub(i, i + 2) == q:rep(3)
-  local close = triple and q:rep(3) or q
-  local j = i + #close
-  while true do
-    local k = src:find(triple and "[\\" .. q .. "]" or "[\\\n" .. q .. "]", j)
-    if not k then return #src + 1 end
-    local c = src:sub(k, k)
-    if c == "\\" then
-      j = k + 2
-    elseif c == "\n" then
-      return k -- an unterminated one-line string: libtorch reports it
-    elseif src:sub(k, k + #close - 1) == close then
-      return k + #close
-    else
-      j = k + 1
-    end
-  end
-end
-
-local function width(indent)
-  if not indent:find("\t", 1, true) then return #indent end
-  local w = 0
-  for c in indent:gmatch(".") do
-    w = c == "\t" and (w // 8 + 1) * 8 or w + 1
-  end
-  return w
-end
-
--- the deepest nesting of the source, with its line, and the most terms of
--- one statement, with its line
-local function source_shape(src)
-  local depth, line, blocks = 0, 1, { 0 }
-  local max_depth, depth_line, terms, max_terms, terms_line = 0, 1, 0, 0, 1
-  local at_line_start, i = true, 1
-  local function note_depth()
-    local d = depth + #blocks - 1
-    if d > max_depth then max_depth, depth_line = d, line end
-  end
-  while i <= #src do
-    if at_line_start and depth == 0 then
-      local s, e = src:find("^[ \t\f]*", i)
-      local c = src:sub(e + 1, e + 1)
-      if c ~= "\n" and c ~= "\r" and c ~= "#" and c ~= "" then -- not a blank line
-        local w = width(src:sub(s, e))
-        while w < blocks[#blocks] do blocks[#blocks] = nil end
-        if w > blocks[#blocks] then blocks[#blocks + 1] = w end
-        note_depth()
-      end
-      i, at_line_start = e + 1, false
-    end
-    local k = src:find("[%(%)%[%]{}'\"#\n\\]", i)
-    terms = terms + count_terms(src:sub(i, (k or #src + 1) - 1))
-    if terms > max_terms then max_terms, terms_line = terms, line end
-    if not k then break end
-    local c = src:sub(k, k)
-    i = k + 1
-    if c == "(" or c == "[" or c == "{" then
-      depth, terms = depth + 1, terms + 1
-      note_depth()
-    elseif c == ")" or c == "]" or c == "}" then
-      if depth > 0 then depth = depth - 1 end
-    elseif c == "'" or c == '"' then
-      local j = skip_string(src, k)
-      for _ in src:sub(k, j - 1):gmatch("\n") do line = line + 1 end
-      i = j
-    elseif c == "#" then
-      i = src:find("\n", k, true) or #src + 1
-    elseif c == "\\" then -- a continuation line, or a stray backslash
-      if src:sub(k + 1, k + 1) == "\n" then line, i = line + 1, k + 2 end
-    else -- newline: a statement ends unless a bracket is open
-      line = line + 1
-      if depth == 0 then terms, at_line_start = 0, true end
-    end
-  end
-  return max_depth, depth_line, max_terms, terms_line
+  return core.source_shape(src)
 end
 
 -- refuse source libtorch's parser cannot survive, naming the line
 local function check_source(src)
   local limits = require "clara.limits"
-  local depth, depth_line, terms, terms_line = source_shape(src)
+  local depth, depth_line, terms, terms_line = core.source_shape(src)
   if depth > limits.script_depth then
-    E.limit("torch.jit.compile", ("the nesting depth of the source (brackets and blocks, at line %d)")
+    E.limit("torch.jit.compile", ("the nesting depth of the source (brackets, blocks and prefix operators, at line %d)")
       :format(depth_line), depth, "script_depth")
   end
   if terms > limits.script_terms then
@@ -402,7 +317,6 @@ local function check_source(src)
       terms, "script_terms")
   end
 end
-jit.source_shape = source_shape -- for the hostile-source spec
 
 -- }======================================================
 

@@ -352,17 +352,39 @@ def jit_family():
             src = inject(code, make(n))
             case(F, "jit.load", write(F, "code_%s%d.pt" % (shape, n),
                                       rezip(replace(tiny, "tiny_model/code/__torch__.py", src.encode()))),
-                 "err:code_depth")
+                 "err:script_depth")
     for n in (300, 2000, 20000):
         body = "".join("  " * (i + 2) + "if True:\n" for i in range(n)) + "  " * (n + 2) + "pass\n"
         src = code.replace("    h = (self).features(x, )\n", body + "    h = (self).features(x, )\n")
         case(F, "jit.load", write(F, "code_blocks%d.pt" % n,
                                   rezip(replace(tiny, "tiny_model/code/__torch__.py", src.encode()))),
-             "err:code_depth")
+             "err:script_depth")
     src = inject(code, "_z = " + "(" * 150 + "1" + ")" * 150)
     case(F, "jit.load", write(F, "code_limit.pt",
                               rezip(replace(tiny, "tiny_model/code/__torch__.py", src.encode()))),
-         "err:code_depth", "clara.limits.code_depth = 100")
+         "err:script_depth", "clara.limits.script_depth = 100")
+    # long statements (the compiler recurses per term) and prefix operators
+    # side by side, which do not nest
+    long = {
+        "plus": (lambda n: "_z = 1" + " + 1" * n, 1),
+        "attrs": (lambda n: "_z = x" + ".t()" * (n // 2), 2),
+        "negs": (lambda n: "_z = [" + "-1, " * n + "-1]", 1),
+        "minus": (lambda n: "_z = 1" + " - -1" * (n // 2), 2),
+    }
+    for shape, (make, per) in long.items():
+        for n in (1000, 4000):
+            src = inject(code, make(n))
+            case(F, "jit.forward", write(F, "code_%s%d.pt" % (shape, n),
+                                         rezip(replace(tiny, "tiny_model/code/__torch__.py", src.encode()))), "ok")
+        for n in (5000 + per, 10000, 50000):
+            src = inject(code, make(n))
+            case(F, "jit.load", write(F, "code_%s%d.pt" % (shape, n),
+                                      rezip(replace(tiny, "tiny_model/code/__torch__.py", src.encode()))),
+                 "err:script_terms")
+    src = inject(code, "_z = 1" + " + 1" * 6000)
+    case(F, "jit.forward", write(F, "code_terms_raised.pt",
+                                 rezip(replace(tiny, "tiny_model/code/__torch__.py", src.encode()))),
+         "ok", "clara.limits.script_terms = 7000")
     # 5. code libtorch cannot compile: a short message, no internals
     edits = [("torch.relu", "torch.reluu"), ("fc2 = self.fc2", "fc2 = self.fc2 +* 3"),
              ("return _0", "return _0 +"), ("self.bn", "self.nope"), ("x: Tensor", "x: Tensr"),

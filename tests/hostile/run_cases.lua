@@ -27,7 +27,7 @@ local readers = {
 
 -- (a build without these limits, measured for comparison, has none)
 local defaults = {}
-for _, k in ipairs { "pickle_depth", "code_depth", "npz_bytes" } do
+for _, k in ipairs { "pickle_depth", "script_depth", "script_terms", "npz_bytes" } do
   local ok, v = pcall(function() return limits[k] end)
   if ok then defaults[k] = v end
 end
