@@ -19,11 +19,11 @@ local CASES = {
   { { cv = { fold = 3 } }, "did you mean 'folds'" },
   { { cv = { folds = 3, stratified = "yes" } }, "stratified must be a boolean" },
   { { cv = 3 }, "cv must be a table" },
-  { { cvv = { folds = 3 } }, "unknown battery key 'cvv' (did you mean 'cv'?)" },
+  { { cvv = { folds = 3 } }, "unknown option 'cvv' (did you mean 'cv'?)" },
   { { name = 5 }, "name must be a string" },
   { { out_dir = true }, "out_dir must be a string" },
   { { grid = "lr" }, "grid must be a table" },
-  { { base = false }, "base must be a table" },
+  { { base = false }, "base must be an experiment" },
 }
 
 describe("clara.battery refuses a bad table when it is made", function()

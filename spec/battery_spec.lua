@@ -74,7 +74,7 @@ describe("clara.battery entries", function()
       { { base = base(), list = { { lr = 0.1 }, { lr = 0.1 } } }, "entries 1 and 2 have the same settings (lr=0.1)" },
       { { base = base(), random = { n = 2, space = { lr = { uniform = { 0, 1 } } } } }, "random.seed must be an integer" },
       { { base = base(), random = { n = 2, seed = 1, space = { lr = { log_uniform = { 0, 1 } } } } }, "random.space.lr must be" },
-      { { base = base(), grid = {}, bogus = 1 }, "unknown key 'bogus'" },
+      { { base = base(), grid = {}, bogus = 1 }, "unknown option 'bogus'" },
       { { base = 3 }, "base must be an experiment" },
     } do
       local ok2, e2 = pcall(clara.battery, bad[1])

@@ -7,11 +7,11 @@
 local F = require "spec.helpers.fault"
 teardown(F.cleanup)
 
--- from a shell in the background (system() ignores SIGINT while it
+-- kill(2) to itself (not os.execute: system() ignores SIGINT while it
 -- waits), then wait for the flag: the signal has come before the command
 local function self_signal(name)
-  return ("local s = require('clara.signal'); os.execute('kill -%s ' .. s.getpid() .. ' &'); "
-    .. "for _ = 1, 3000 do if s.pending() then break end; require('clara.process.core').sleep(0.01) end")
+  return ("local s, p = require('clara.signal'), require('clara.process.core'); p.kill(s.getpid(), '%s'); "
+    .. "for _ = 1, 3000 do if s.pending() then break end; p.sleep(0.01) end")
     :format(name)
 end
 

@@ -25,9 +25,9 @@ local proc = require "clara.process.core"
 local pid = require("clara.signal").getpid()
 local FAULT = os.getenv("FAULT_SIGNAL") or ""
 local function term()
-  -- from a shell in the background (system() ignores SIGINT while it
-  -- waits), then wait for it to come
-  os.execute(("kill -%s %d &"):format(os.getenv("FAULT_SIGNAL_NAME") or "TERM", pid))
+  -- kill(2), as a scheduler sends it (not os.execute: system() ignores
+  -- SIGINT while it waits, and a signal then is lost), then wait for it
+  proc.kill(pid, os.getenv("FAULT_SIGNAL_NAME") or "TERM")
   for _ = 1, 3000 do -- up to 30 s on a loaded machine
     if require("clara.signal").pending() then break end
     proc.sleep(0.01)

@@ -38,7 +38,7 @@ Battery.__index = Battery
 
 local SCHEMA = {
   name = { type = "string", doc = "the battery's name (default: the base experiment's)" },
-  base = { type = "table", required = true, doc = "the experiment every entry starts from" },
+  base = { type = "table", what = "an experiment", required = true, doc = "the experiment every entry starts from" },
   grid = { type = "table", doc = "settings -> lists of values: every combination is an entry" },
   list = { type = "table", doc = "a list of settings tables, one entry each" },
   random = { type = "table", doc = "{n =, seed =, space = {...}}: n sampled entries" },
@@ -47,12 +47,11 @@ local SCHEMA = {
 }
 
 function M.new(spec)
-  spec = E.options("clara.battery", spec, SCHEMA, "battery")
+  spec = E.options("clara.battery", spec, SCHEMA)
   -- the CV options are checked now, not when the first entry runs
   if spec.cv ~= nil then require("clara.train.cv").check(spec.cv) end
   local experiment = require "clara.experiment"
   local base = spec.base
-  if type(base) ~= "table" then E.raise("clara.battery", "base must be an experiment, got %s", type(base)) end
   if getmetatable(base) ~= experiment.Experiment then base = experiment(base) end
   local name = spec.name or base.name
   if type(name) ~= "string" or name == "" or name:find("/", 1, true) then
