@@ -57,9 +57,7 @@ local FAILURES = {
 }
 
 local function only_run(out)
-  local parent = fs.join(out, "failing")
-  local runs = {}
-  for e in require("lfs").dir(parent) do if e:sub(1, 1) ~= "." then runs[#runs + 1] = fs.join(parent, e) end end
+  local runs = require("spec.helpers.runs")(fs.join(out, "failing"))
   assert.are.equal(1, #runs)
   return runs[1]
 end

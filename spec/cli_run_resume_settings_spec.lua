@@ -25,9 +25,7 @@ return exp
 ]]):format(EXP)
 
 local function the_run(out)
-  local parent = fs.join(out, "resume_mlp")
-  local runs = {}
-  for e in require("lfs").dir(parent) do if e:sub(1, 1) ~= "." then runs[#runs + 1] = fs.join(parent, e) end end
+  local runs = require("spec.helpers.runs")(fs.join(out, "resume_mlp"))
   assert.are.equal(1, #runs)
   return runs[1]
 end

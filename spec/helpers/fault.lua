@@ -109,14 +109,7 @@ end
 
 -- the run directories under dir/runs/fault (a script of M.experiment), sorted
 function M.runs(dir)
-  local out, parent = {}, fs.join(dir, "runs", "fault")
-  if fs.isdir(parent) then
-    for name in require("lfs").dir(parent) do
-      if name:sub(1, 1) ~= "." then out[#out + 1] = fs.join(parent, name) end
-    end
-  end
-  table.sort(out)
-  return out
+  return require("spec.helpers.runs")(fs.join(dir, "runs", "fault"))
 end
 
 -- the epochs of a run's history.csv, in order
