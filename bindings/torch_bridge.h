@@ -426,6 +426,15 @@ int th_script_is_training(th_script m); /* 1, 0, -1 */
 int th_script_name(th_value *out, th_script m); /* "Net" of __torch__.Net */
 int th_script_code(th_value *out, th_script m, const char *method);
 
+/* ATen operators by schema name ("aten::conv2d", overload "" or e.g.
+   "Tensor"), called through the dispatcher (bridge/dispatch.cpp): missing
+   trailing arguments take the schema's defaults; several returns come back
+   as one tuple */
+int th_op_exists(const char *name, const char *overload); /* 1, 0, -1 */
+int th_op_schema(th_value *out, const char *name, const char *overload);
+int th_op_call(th_value *out, const char *name, const char *overload,
+               const th_value *args, int nargs);
+
 /* losses (bridge/losses.cpp) */
 
 /* CTC: log_probs (T, N, C) or (T, C), targets (N, S) or concatenated,

@@ -70,6 +70,104 @@ const IValue &bridge::finish(th_value h) {
   return h->v;
 }
 
+namespace bridge {
+
+// {====================== Lua values as the schema wants them ======================
+
+// a value as the Lua side knows it, for "expects float, got string"
+std::string lua_kind(const IValue &v) {
+  if (v.isNone()) return "nil";
+  if (v.isTensor()) return "Tensor";
+  if (v.isBool()) return "boolean";
+  if (v.isInt()) return "integer";
+  if (v.isDouble()) return "number";
+  if (v.isString()) return "string";
+  if (v.isTuple()) return "a tuple (" + v.type()->annotation_str() + ")";
+  if (v.isList()) return "a list (" + v.type()->annotation_str() + ")";
+  if (v.isGenericDict())
+    return v.toGenericDict().empty() ? std::string("an empty table")
+                                     : "a table with keys (" + v.type()->annotation_str() + ")";
+  if (v.isObject()) return "a script module";
+  return v.tagKind();
+}
+
+
+// every item of a list or tuple coerced, or false
+static bool coerce_items(std::vector<IValue> &items, const std::vector<c10::TypePtr> &types) {
+  for (size_t i = 0; i < items.size(); i++)
+    if (!coerce(items[i], types.size() == 1 ? types[0] : types[i])) return false;
+  return true;
+}
+
+// v made into a value of type `want` where Lua cannot say it: an integer
+// for a float, an empty table for a list or a dict, a list for a tuple.
+// False when v does not fit.
+bool coerce(IValue &v, const c10::TypePtr &want) {
+  using namespace c10;
+  switch (want->kind()) {
+  case TypeKind::AnyType: return true;
+  case TypeKind::OptionalType:
+    return v.isNone() || coerce(v, want->expectRef<OptionalType>().getElementType());
+  case TypeKind::FloatType:
+    if (v.isInt()) v = IValue(double(v.toInt()));
+    return v.isDouble();
+  case TypeKind::IntType:
+    if (v.isDouble() && std::nearbyint(v.toDouble()) == v.toDouble() &&
+        std::fabs(v.toDouble()) < 9.2e18)
+      v = IValue(int64_t(v.toDouble()));
+    return v.isInt();
+  case TypeKind::SymIntType: // aten's sizes since 1.13: plain integers here
+    if (v.isDouble() && std::nearbyint(v.toDouble()) == v.toDouble() &&
+        std::fabs(v.toDouble()) < 9.2e18)
+      v = IValue(int64_t(v.toDouble()));
+    return v.isInt();
+  case TypeKind::NumberType: return v.isInt() || v.isDouble() || v.isBool();
+  case TypeKind::ListType: {
+    auto elem = want->expectRef<ListType>().getElementType();
+    std::vector<IValue> items;
+    if (v.isGenericDict() && v.toGenericDict().empty()) {
+    } else if (v.isList()) {
+      items = v.toListRef().vec();
+    } else {
+      return false;
+    }
+    if (!coerce_items(items, {elem})) return false;
+    impl::GenericList list(elem);
+    for (auto &x : items) list.push_back(std::move(x));
+    v = IValue(std::move(list));
+    return true;
+  }
+  case TypeKind::TupleType: {
+    const auto &types = want->expectRef<TupleType>().elements();
+    std::vector<IValue> items;
+    if (v.isTuple()) items = v.toTupleRef().elements().vec();
+    else if (v.isList()) items = v.toListRef().vec();
+    else if (v.isGenericDict() && v.toGenericDict().empty()) items = {};
+    else return false;
+    if (items.size() != types.size() || !coerce_items(items, types.vec())) return false;
+    v = ivalue::Tuple::create(std::move(items));
+    return true;
+  }
+  case TypeKind::DictType: {
+    if (!v.isGenericDict()) return false;
+    const auto &dt = want->expectRef<DictType>();
+    impl::GenericDict dict(dt.getKeyType(), dt.getValueType());
+    for (const auto &e : v.toGenericDict()) {
+      IValue k = e.key(), x = e.value();
+      if (!coerce(k, dt.getKeyType()) || !coerce(x, dt.getValueType())) return false;
+      dict.insert_or_assign(std::move(k), std::move(x));
+    }
+    v = IValue(std::move(dict));
+    return true;
+  }
+  default: return v.type()->isSubtypeOf(*want);
+  }
+}
+
+// }================================================================
+
+} // namespace bridge
+
 namespace {
 
 // entries of a finished dict, flattened, filled on first access
@@ -129,91 +227,8 @@ std::string archive_error(const std::string &msg) {
 
 // {====================== arguments of script calls ======================
 
-// a value as the Lua side knows it, for "expects float, got string"
-std::string lua_kind(const IValue &v) {
-  if (v.isNone()) return "nil";
-  if (v.isTensor()) return "Tensor";
-  if (v.isBool()) return "boolean";
-  if (v.isInt()) return "integer";
-  if (v.isDouble()) return "number";
-  if (v.isString()) return "string";
-  if (v.isTuple()) return "a tuple (" + v.type()->annotation_str() + ")";
-  if (v.isList()) return "a list (" + v.type()->annotation_str() + ")";
-  if (v.isGenericDict())
-    return v.toGenericDict().empty() ? std::string("an empty table")
-                                     : "a table with keys (" + v.type()->annotation_str() + ")";
-  if (v.isObject()) return "a script module";
-  return v.tagKind();
-}
-
-bool coerce(IValue &v, const c10::TypePtr &want);
-
-// every item of a list or tuple coerced, or false
-bool coerce_items(std::vector<IValue> &items, const std::vector<c10::TypePtr> &types) {
-  for (size_t i = 0; i < items.size(); i++)
-    if (!coerce(items[i], types.size() == 1 ? types[0] : types[i])) return false;
-  return true;
-}
-
-// v made into a value of type `want` where Lua cannot say it: an integer
-// for a float, an empty table for a list or a dict, a list for a tuple.
-// False when v does not fit.
-bool coerce(IValue &v, const c10::TypePtr &want) {
-  using namespace c10;
-  switch (want->kind()) {
-  case TypeKind::AnyType: return true;
-  case TypeKind::OptionalType:
-    return v.isNone() || coerce(v, want->expectRef<OptionalType>().getElementType());
-  case TypeKind::FloatType:
-    if (v.isInt()) v = IValue(double(v.toInt()));
-    return v.isDouble();
-  case TypeKind::IntType:
-    if (v.isDouble() && std::nearbyint(v.toDouble()) == v.toDouble() &&
-        std::fabs(v.toDouble()) < 9.2e18)
-      v = IValue(int64_t(v.toDouble()));
-    return v.isInt();
-  case TypeKind::NumberType: return v.isInt() || v.isDouble() || v.isBool();
-  case TypeKind::ListType: {
-    auto elem = want->expectRef<ListType>().getElementType();
-    std::vector<IValue> items;
-    if (v.isGenericDict() && v.toGenericDict().empty()) {
-    } else if (v.isList()) {
-      items = v.toListRef().vec();
-    } else {
-      return false;
-    }
-    if (!coerce_items(items, {elem})) return false;
-    impl::GenericList list(elem);
-    for (auto &x : items) list.push_back(std::move(x));
-    v = IValue(std::move(list));
-    return true;
-  }
-  case TypeKind::TupleType: {
-    const auto &types = want->expectRef<TupleType>().elements();
-    std::vector<IValue> items;
-    if (v.isTuple()) items = v.toTupleRef().elements().vec();
-    else if (v.isList()) items = v.toListRef().vec();
-    else if (v.isGenericDict() && v.toGenericDict().empty()) items = {};
-    else return false;
-    if (items.size() != types.size() || !coerce_items(items, types.vec())) return false;
-    v = ivalue::Tuple::create(std::move(items));
-    return true;
-  }
-  case TypeKind::DictType: {
-    if (!v.isGenericDict()) return false;
-    const auto &dt = want->expectRef<DictType>();
-    impl::GenericDict dict(dt.getKeyType(), dt.getValueType());
-    for (const auto &e : v.toGenericDict()) {
-      IValue k = e.key(), x = e.value();
-      if (!coerce(k, dt.getKeyType()) || !coerce(x, dt.getValueType())) return false;
-      dict.insert_or_assign(std::move(k), std::move(x));
-    }
-    v = IValue(std::move(dict));
-    return true;
-  }
-  default: return v.type()->isSubtypeOf(*want);
-  }
-}
+using bridge::coerce;
+using bridge::lua_kind;
 
 // the call's arguments checked against the method's schema, each numbered
 // as Lua numbers those of m:method(a, b): self is 1

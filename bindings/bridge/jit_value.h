@@ -4,6 +4,7 @@
 #define BRIDGE_JIT_VALUE_H
 
 #include <ATen/core/ivalue.h>
+#include <string>
 #include <vector>
 
 #include "internal.h"
@@ -27,6 +28,12 @@ inline th_value make_value(c10::IValue v) {
 }
 
 const c10::IValue &finish(th_value h); // the value, built if need be
+
+// v made into a value of type `want` where Lua cannot say it (an integer
+// for a float, an empty table for a list, a list for a tuple); false when
+// v does not fit.  lua_kind names v as the Lua side knows it.
+bool coerce(c10::IValue &v, const c10::TypePtr &want);
+std::string lua_kind(const c10::IValue &v);
 
 } // namespace bridge
 
