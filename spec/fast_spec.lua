@@ -231,8 +231,7 @@ describe("impl = 'fast'", function()
     local ok2, e2 = pcall(run, spec_of(over), "fast")
     assert.is_false(ok1); assert.is_false(ok2)
     assert.matches("Linear%(in_features=5", e1)
-    -- the same words; the position is forward's, in the loop's own file
-    -- until clear.lua takes forward from clara.train.common
+    -- the same words (the position is the loop's own file, where forward runs)
     local function words(e) return (e:gsub("^[^:]*:%d+: ", "")) end
     assert.are.equal(words(e1), words(e2))
   end)

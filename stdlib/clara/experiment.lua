@@ -52,6 +52,7 @@ local torch = require "torch"
 local E = require "clara.error"
 local O = require "clara.experiment.options"
 local objective = require "clara.train.objective"
+local reader = require("clara.train.select").reader
 local batcher = require "clara.train.batcher"
 local progress = require "clara.train.progress"
 local checkpoint = require "clara.train.checkpoint"
@@ -189,6 +190,7 @@ local function resolve_metrics(spec)
     end
     entry.metric = v
     entry.name = type(k) == "string" and k or v.name
+    entry.read = reader(entry)
     list[#list + 1] = entry
   end
   return list
@@ -285,7 +287,7 @@ local RUN_OPTIONS = {
   set = { type = "table", doc = "settings changed for this run (exp:set); on a resume, recorded as changes" },
 }
 
--- the settings the loop reads (clara.train.common), from the experiment
+-- the settings the loop reads (clara.train.clear), from the experiment
 local function loop_options(self, data, model)
   local monitor = self.monitor or (data.val and "val_loss" or "train_loss")
   return {
@@ -300,7 +302,7 @@ local function loop_options(self, data, model)
 end
 
 -- the model, its optimizer, the objective, metrics and data, checked
--- together before the first step; c as clara.train.common takes it
+-- together before the first step; c as clara.train.clear takes it
 local function prepare(self)
   local verbose = self.verbose
   -- 1. the seed first, so the model factory's initialization is reproducible

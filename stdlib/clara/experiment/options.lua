@@ -43,7 +43,7 @@ local function class_names(v)
   return true
 end
 
--- the hooks clara.train.common calls; a misspelt one would never run
+-- the hooks clara.train.clear calls; a misspelt one would never run
 O.HOOKS = { "on_run_start", "on_epoch_start", "on_batch_start", "on_batch_end", "on_step_end",
             "on_validation_end", "on_epoch_end", "on_run_end" }
 
@@ -132,7 +132,7 @@ O.list = {
     doc = "evaluate the final model on the whole training set too" },
   -- extension points
   { name = "hooks", type = "table", check = hook_table, script = true,
-    doc = "functions called with the loop's context: on_run_start, on_epoch_end, ... (clara.train.common)" },
+    doc = "functions called with the loop's context: on_run_start, on_epoch_end, ... (clara.train.clear)" },
   { name = "recorder", type = "table", script = true, doc = "an object told of each step, epoch and the end" },
   { name = "batcher", type = "any", check = batcher, script = true,
     doc = "where batches come from: an object with batches(dataset, info), or a function" },

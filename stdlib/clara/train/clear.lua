@@ -1,28 +1,207 @@
--- clara.train.clear: the reference training loop, readable top to bottom.
--- Slow where clarity costs speed; faster loops must give its results.
+-- clara.train.clear: the reference training loop, readable top to bottom:
+-- the run (epochs, validation, schedulers, best weights, early stopping,
+-- final evaluation), then one training epoch, one optimizer step, and the
+-- evaluation of a split.  Slow where clarity costs speed; the fast twin
+-- (clara.train.fast) must give its results, and runs this same run with
+-- its own epoch and evaluation: run(c, twin).
 --
--- run(c) -> result: clara.train.common.run (which documents c, the hooks,
--- the recorder and resuming from c.start) with this file's training epoch
--- and evaluation.
+-- c is what clara.experiment prepared: model, optimizer, scheduler,
+-- objective (clara.train.objective), metrics (entries {name, metric,
+-- read}, read picking what each metric sees: clara.train.select),
+-- batcher, data {train, val, test}, preprocess, captures (intermediate
+-- results to capture), columns (the objective's), hooks, recorder,
+-- progress, options (epochs, batch_size, accumulate, monitor, mode,
+-- patience, ...), parameters (the model's count, for the report), and
+-- start (a checkpoint to resume from, see clara.train.checkpoint).
+--
+-- Hooks (c.hooks, each optional, called with the context `ctx`):
+--   on_run_start, on_epoch_start, on_batch_start, on_batch_end (after each
+--   micro-batch's backward), on_step_end (after each optimizer step),
+--   on_validation_end, on_epoch_end (ctx.row is the history row), on_run_end.
+-- Setting ctx.stop = true in a hook ends training after the current step.
+--
+-- The recorder (c.recorder; clara.run plugs in here to write runs to
+-- disk): an object whose optional methods are called as
+--   recorder:run_start(ctx)  recorder:step_end(ctx)
+--   recorder:epoch_end(ctx, row)  recorder:run_end(ctx, result)
+-- The default records nothing: the result stays in memory.
+-- A recorder may set ctx.interrupted (a reason, e.g. a signal's name) in
+-- step_end: the loop then returns at once, result.interrupted = reason,
+-- without a history row for the cut epoch nor final evaluation.
 local torch = require "torch"
-local common = require "clara.train.common"
+local E = require "clara.error"
+local optim = require "torch.optim"
+local sums = require "clara.train.sums"
+local progress = require "clara.train.progress"
 
-local call, record, forward, batch_size = common.call, common.record, common.forward, common.batch_size
-local new_sums, add_sums = common.new_sums, common.add_sums
-local update_metrics, running_stats = common.update_metrics, common.running_stats
-local nonfinite_message = common.nonfinite_message
+local clock = progress.clock
 
 local M = {}
 
--- one training epoch: returns false when training must end (max_steps, ctx.stop)
+-- {====================== the loop's small pieces ======================
+
+local function call(hooks, name, ctx)
+  local f = hooks[name]
+  if f then f(ctx) end
+end
+
+local function record(recorder, name, ...)
+  if recorder and recorder[name] then recorder[name](recorder, ...) end
+end
+
+-- the model's results as a list (several returns, or one Lua table of
+-- them) and the intermediate results the objective and metrics read
+local function forward(model, x, names)
+  local captured, r = {}, nil
+  if #names > 0 then
+    if type(model.capture) ~= "function" then
+      E.raise("clara.experiment", "intermediate results need a model with capture (an nn.Module)")
+    end
+    r = table.pack(model:capture(names, x))
+    captured = r[1]
+    r = table.pack(table.unpack(r, 2, r.n))
+  else
+    r = table.pack(model(x))
+  end
+  if r.n == 1 and type(r[1]) == "table" and not torch.is_tensor(r[1]) then return r[1], captured end
+  r.n = nil
+  return r, captured
+end
+
+-- train/eval mode, for models that have it (a foreign callable may not)
+local function set_mode(model, training)
+  if type(model.train) == "function" then model:train(training) end
+end
+
+local function batch_size(x)
+  if torch.is_tensor(x) then return x:size(1) end
+  if type(x) == "table" and torch.is_tensor(x[1]) then return x[1]:size(1) end
+  return 1
+end
+
+-- a batch's input (through preprocess) and its targets
+local function inputs(c, b)
+  local x = c.preprocess and c.preprocess(b[1]) or b[1]
+  return x, { table.unpack(b, 2, b.n) }
+end
+
+-- the message of a non-finite loss, at the user's line (the exp:run call)
+local function nonfinite_message(err, epoch, batch, split)
+  local where = E.where()
+  return ("%sclara.experiment: non-finite loss in %s at epoch %d, batch %d: term '%s' is %s "
+    .. "(on_nonfinite = 'skip' skips such batches; a lower learning rate often helps)")
+    :format(where == "" and "" or (where .. " "), split, epoch, batch, err.nonfinite, E.show(err.value))
+end
+
+local function improved(o, value, best)
+  if value == nil or value ~= value then return false end
+  if best == nil then return true end
+  if o.mode == "max" then return value > best + o.min_delta end
+  return value < best - o.min_delta
+end
+
+local function snapshot(model)
+  local copy = {}
+  for k, t in pairs(model:state_dict()) do copy[k] = t:clone() end
+  return copy
+end
+
+M.call, M.record, M.forward, M.batch_size = call, record, forward, batch_size
+M.nonfinite_message = nonfinite_message
+
+-- }=====================================================================
+
+-- {====================== one training epoch ======================
+
+-- The start of a training epoch: train mode, fresh metrics, this epoch's
+-- batches, the progress display, the running sums with the epoch's step
+-- and batch counts (a resumed cut epoch's: its batcher continues where
+-- the checkpoint was, its metrics too).  Returns it, sums, step, batch.
+function M.epoch_start(c, ctx)
+  local o = c.options
+  set_mode(c.model, true)
+  for _, m in ipairs(c.metrics) do m.metric:reset() end
+  local it, count = c.batcher:batches(c.data.train, { split = "train", epoch = ctx.epoch, seed = o.seed,
+    batch_size = o.batch_size, drop_last = o.drop_last, shuffle = o.shuffle })
+  c.progress:epoch_start(ctx.epoch, o.epochs, count and math.ceil(count / o.accumulate) or nil)
+  local s, step, batch = sums.new(), 0, 0
+  if ctx.resume_sums then
+    s, step, batch = ctx.resume_sums, ctx.epoch_step, ctx.batch
+    ctx.resume_sums = nil
+    for i, m in ipairs(c.metrics) do
+      local saved = ctx.resume_metrics and ctx.resume_metrics[i]
+      if saved and saved.name == m.name and m.metric.set_state then m.metric:set_state(saved.state) end
+    end
+    ctx.resume_metrics = nil
+  end
+  ctx.sums = s
+  ctx.skipped = ctx.skipped or 0
+  return it, s, step, batch
+end
+
+-- The end of a training epoch: its means (also of a cut-short one); false
+-- when training must end.
+function M.epoch_end(c, row, s)
+  sums.into(row, "train", s, c.columns)
+  if c.options.train_metrics then sums.metrics_into(row, "train", c.metrics) end
+  return row.stopped == nil
+end
+
+-- One micro-batch: forward, the objective, backward (scaled so that the
+-- step's micro-batches add up to the mean over all of them), training
+-- metrics.  Returns false when its loss was not finite and is skipped.
+local function micro_batch(c, ctx, b, scale)
+  -- 1. preprocess, forward (capturing intermediates the objective or metrics need)
+  local x, targets = inputs(c, b)
+  local outputs, captured = forward(c.model, x, c.captures)
+  -- 2. the objective: the one loss, and its terms as numbers
+  local ok, total, terms = pcall(c.objective.evaluate, c.objective, c.model, outputs, captured, targets)
+  if not ok then
+    if type(total) ~= "table" then error(total, 0) end
+    if c.options.on_nonfinite ~= "skip" then error(nonfinite_message(total, ctx.epoch, ctx.batch, "train"), 0) end
+    ctx.skipped = ctx.skipped + 1
+    return false
+  end
+  -- 3. backward
+  if scale == 1 then total:backward() else (total * scale):backward() end
+  sums.add(ctx.sums, terms, b.size)
+  ctx.loss, ctx.terms = terms.loss, terms
+  -- 4. training metrics, on the outputs already computed
+  if c.options.train_metrics then sums.update_metrics(c.metrics, outputs, captured, targets) end
+  return true
+end
+
+-- One optimizer step over a group of micro-batches (accumulate of them):
+-- zero the gradients, each micro-batch's backward, then the step.
+local function train_step(c, ctx, group, n_total)
+  local opt = c.optimizer
+  opt:zero_grad()
+  local stepped = false
+  for _, b in ipairs(group) do
+    ctx.batch = ctx.batch + 1
+    call(c.hooks, "on_batch_start", ctx)
+    if micro_batch(c, ctx, b, #group == 1 and 1 or b.size / n_total) then
+      stepped = true
+      call(c.hooks, "on_batch_end", ctx)
+    end
+  end
+  -- the step (and a per-batch scheduler) unless every micro-batch was skipped
+  if stepped then
+    opt:step()
+    if c.scheduler and c.options.scheduler_step == "batch" then c.scheduler:step() end
+  end
+end
+
+-- One training epoch; returns false when training must end (max_steps,
+-- ctx.stop, an interrupt).
 local function train_epoch(c, ctx, row)
-  local o, model, opt = c.options, c.model, c.optimizer
+  local o = c.options
   -- 1. train mode, fresh metrics, this epoch's batches, the running sums
-  --    (a resumed cut epoch's: its batcher continues where the checkpoint was)
-  local it, sums, step, batch = common.begin_epoch(c, ctx)
+  local it, s, step, batch = M.epoch_start(c, ctx)
+  ctx.batch = batch
   local finished = false
   while not finished do
-    -- 2. gather one step's micro-batches (accumulate of them)
+    -- 2. gather one step's micro-batches
     local group, n_total = {}, 0
     for _ = 1, o.accumulate do
       local b = table.pack(it())
@@ -31,85 +210,208 @@ local function train_epoch(c, ctx, row)
       group[#group + 1], n_total = b, n_total + b.size
     end
     if #group == 0 then break end
-    opt:zero_grad()
-    local stepped = false
-    for _, b in ipairs(group) do
-      batch = batch + 1
-      ctx.batch = batch
-      call(c.hooks, "on_batch_start", ctx)
-      -- 3. preprocess, forward (capturing intermediates the objective or metrics need)
-      local x = c.preprocess and c.preprocess(b[1]) or b[1]
-      local targets = { table.unpack(b, 2, b.n) }
-      local outputs, captured = forward(model, x, c.captures)
-      -- 4. the objective: the one loss, and its terms as numbers
-      local ok, total, terms = pcall(c.objective.evaluate, c.objective, model, outputs, captured, targets)
-      if not ok then
-        if type(total) ~= "table" then error(total, 0) end
-        if o.on_nonfinite ~= "skip" then error(nonfinite_message(total, ctx.epoch, batch, "train"), 0) end
-        ctx.skipped = ctx.skipped + 1
-      else
-        -- 5. backward, scaled so the micro-batches add up to the mean over the whole step
-        if #group == 1 then total:backward() else (total * (b.size / n_total)):backward() end
-        stepped = true
-        add_sums(sums, terms, b.size)
-        ctx.loss, ctx.terms = terms.loss, terms
-        -- 6. training metrics, on the outputs already computed
-        if o.train_metrics then update_metrics(c.metrics, outputs, captured, targets) end
-        call(c.hooks, "on_batch_end", ctx)
-      end
-    end
-    -- 7. the optimizer step (and a per-batch scheduler)
-    if stepped then
-      opt:step()
-      if c.scheduler and o.scheduler_step == "batch" then c.scheduler:step() end
-    end
+    -- 3. the optimizer step over them
+    train_step(c, ctx, group, n_total)
     step = step + 1
     ctx.step, ctx.epoch_step = ctx.step + 1, step
     call(c.hooks, "on_step_end", ctx)
     record(c.recorder, "step_end", ctx)
     if ctx.interrupted then return false end
-    -- 8. progress
-    c.progress:step(step, running_stats(sums, c.metrics, o.train_metrics))
+    -- 4. progress, and the step limits
+    c.progress:step(step, sums.running(s, c.metrics, o.train_metrics))
     if ctx.stop then row.stopped = "hook"; break end
     if o.max_steps and ctx.step >= o.max_steps then row.stopped = "max_steps"; break end
   end
-  -- 9. the epoch's means (also of a cut-short epoch)
-  return common.end_epoch(c, row, sums)
+  -- 5. the epoch's means (also of a cut-short epoch)
+  return M.epoch_end(c, row, s)
 end
 
--- loss, terms and metrics of a split in eval mode, without gradients
+-- }=====================================================================
+
+-- {====================== evaluation ======================
+
+-- The start of an evaluation: eval mode, fresh metrics, the split's
+-- batches; also whether the model was training (for evaluate_end).
+function M.evaluate_start(c, split, epoch)
+  local o = c.options
+  local was_training = c.model.training
+  set_mode(c.model, false)
+  for _, m in ipairs(c.metrics) do m.metric:reset() end
+  local it = c.batcher:batches(c.data[split], { split = split, epoch = epoch, seed = o.seed,
+    batch_size = o.eval_batch_size or o.batch_size })
+  return it, was_training
+end
+
+-- The end of an evaluation: the split's columns, the model's mode back.
+function M.evaluate_end(c, split, row, s, tables, was_training)
+  sums.into(row, split, s, c.columns)
+  sums.metrics_into(row, split, c.metrics, tables)
+  set_mode(c.model, was_training ~= false)
+end
+
+-- Loss, terms and metrics of a split in eval mode, without gradients,
+-- into row (and a confusion matrix into tables).
 function M.evaluate(c, split, row, epoch, tables)
   if c.data[split] == nil then return end
-  local model = c.model
   -- 1. eval mode, fresh metrics, the split's batches
-  local it, was_training = common.begin_evaluate(c, split, epoch)
-  local sums, batch = new_sums(), 0
+  local it, was_training = M.evaluate_start(c, split, epoch)
+  local s = sums.new()
   torch.no_grad(function()
-    -- 2. every batch: forward, objective, metrics
+    -- 2. every batch: forward, objective, metrics (a non-finite batch counts as NaN)
     while true do
       local b = table.pack(it())
       if b[1] == nil then break end
-      batch = batch + 1
-      local x = c.preprocess and c.preprocess(b[1]) or b[1]
-      local targets = { table.unpack(b, 2, b.n) }
-      local outputs, captured = forward(model, x, c.captures)
-      local ok, err, terms = pcall(c.objective.evaluate, c.objective, model, outputs, captured, targets)
+      local x, targets = inputs(c, b)
+      local outputs, captured = forward(c.model, x, c.captures)
+      local ok, err, terms = pcall(c.objective.evaluate, c.objective, c.model, outputs, captured, targets)
       if not ok then
         if type(err) ~= "table" then error(err, 0) end
         terms = { loss = 0 / 0, raw = {}, weighted = {} }
       end
-      add_sums(sums, terms, batch_size(b[1]))
-      update_metrics(c.metrics, outputs, captured, targets)
+      sums.add(s, terms, batch_size(b[1]))
+      sums.update_metrics(c.metrics, outputs, captured, targets)
     end
   end)
   -- 3. the split's columns, and the model's mode back
-  common.end_evaluate(c, split, row, sums, tables, was_training)
+  M.evaluate_end(c, split, row, s, tables, was_training)
 end
 
-function M.run(c)
-  return common.run(c, { train_epoch = train_epoch, evaluate = M.evaluate })
+-- }=====================================================================
+
+-- {====================== the run ======================
+
+-- the context a run starts from: fresh, or a checkpoint's place (c.start)
+-- with the best so far and a cut epoch's sums; returns ctx, first epoch
+local function start(c, result)
+  local ctx = { experiment = c.experiment, model = c.model, optimizer = c.optimizer, epoch = 0, step = 0,
+                history = result.history, stop = false, bad_epochs = 0 }
+  local s = c.start
+  if not s then return ctx, 1 end
+  ctx.step, ctx.history, ctx.bad_epochs, ctx.skipped = s.step, s.history, s.bad_epochs, s.skipped
+  ctx.best, ctx.best_state, result.history = s.best, s.best_state, s.history
+  result.best = ctx.best
+  if not s.epoch_done then
+    ctx.resume_row, ctx.resume_sums, ctx.epoch_step, ctx.batch = s.row, s.sums, s.epoch_step, s.batch
+    ctx.resume_metrics = s.metrics
+  end
+  return ctx, s.epoch_done and s.epoch + 1 or s.epoch
 end
 
-M.row_text, M.summary = common.row_text, common.summary
+-- the epoch's scheduler step (ReduceLROnPlateau is given the monitored value)
+local function schedule(c, row)
+  if not c.scheduler or c.options.scheduler_step == "batch" then return end
+  if getmetatable(c.scheduler) == optim.lr_scheduler.ReduceLROnPlateau_class then
+    c.scheduler:step(row[c.options.monitor])
+  else
+    c.scheduler:step()
+  end
+end
+
+-- the best model so far and early stopping, on the monitored value;
+-- false when patience ran out
+local function judge(c, ctx, result, row)
+  local o = c.options
+  local value = row[o.monitor]
+  if improved(o, value, ctx.best and ctx.best.value) then
+    ctx.bad_epochs = 0
+    ctx.best = { epoch = row.epoch, value = value, monitor = o.monitor }
+    result.best = ctx.best
+    if o.keep_best then ctx.best_state = snapshot(c.model) end
+  else
+    ctx.bad_epochs = ctx.bad_epochs + 1
+  end
+  if o.patience and ctx.bad_epochs >= o.patience then
+    row.stopped = "early_stopping"
+    return false
+  end
+  return true
+end
+
+-- the best weights back, then the final numbers on every split: the last
+-- validation's when it saw these very weights, else a fresh evaluation
+local function final(c, ctx, result, evaluate)
+  local last = ctx.last_val
+  if ctx.best_state then
+    if not (last and last.epoch == result.best.epoch) then c.model:load_state_dict(ctx.best_state) end
+    result.restored = result.best.epoch
+  end
+  local reuse = last and last.epoch == ctx.epoch and (result.restored == nil or result.restored == last.epoch)
+  result.final = {}
+  for _, split in ipairs { "train", "val", "test" } do
+    if c.data[split] and (split ~= "train" or c.options.final_train) then
+      local row, tables = {}, {}
+      if split == "val" and reuse then
+        for k, v in pairs(last.row) do if k:sub(1, 4) == "val_" then row[k] = v end end
+        tables = last.tables
+      else
+        evaluate(c, split, row, ctx.epoch, tables)
+      end
+      result.final[split] = {}
+      for k, v in pairs(row) do result.final[split][k:sub(#split + 2)] = v end
+      if tables.confusion then
+        result.confusion = result.confusion or {}
+        result.confusion[split] = tables.confusion
+      end
+    end
+  end
+  if result.final.test then c.progress:line("test  " .. progress.row_text(result.final.test)) end
+end
+
+-- The run: every epoch trains, validates, schedules and judges; then the
+-- best weights and the final numbers.  twin (optional) replaces the
+-- epoch and the evaluation: {train_epoch = f(c, ctx, row), evaluate = f(c,
+-- split, row, epoch, tables)}.  Returns the result table.
+function M.run(c, twin)
+  local train, evaluate = twin and twin.train_epoch or train_epoch, twin and twin.evaluate or M.evaluate
+  local o = c.options
+  local result = { history = {}, model = c.model, optimizer = c.optimizer }
+  local ctx, first = start(c, result)
+  local t_start = clock()
+  call(c.hooks, "on_run_start", ctx)
+  record(c.recorder, "run_start", ctx)
+  for epoch = first, o.epochs do
+    ctx.epoch = epoch
+    local row = { epoch = epoch, lr = c.optimizer.param_groups and c.optimizer.param_groups[1].lr or nil }
+    if ctx.resume_row then row, ctx.resume_row = ctx.resume_row, nil end
+    -- settings a resume changed show in the first row trained with them
+    if c.changes then row.changes, c.changes = c.changes, nil end
+    ctx.row = row
+    call(c.hooks, "on_epoch_start", ctx)
+    -- 1. train
+    local t0 = clock()
+    local go_on = train(c, ctx, row)
+    if ctx.interrupted then
+      result.interrupted, result.steps, result.epochs = ctx.interrupted, ctx.step, #ctx.history
+      return result
+    end
+    -- 2. validate (kept: the final numbers reuse them when nothing changed since)
+    local val_tables = {}
+    evaluate(c, "val", row, epoch, val_tables)
+    ctx.last_val = c.data.val and { epoch = epoch, row = row, tables = val_tables } or nil
+    call(c.hooks, "on_validation_end", ctx)
+    row.time = clock() - t0
+    -- 3. the epoch's scheduler step
+    schedule(c, row)
+    -- 4. the best model so far, and early stopping
+    go_on = judge(c, ctx, result, row) and go_on
+    -- 5. the history row, the summary line, hooks and the recorder
+    ctx.history[#ctx.history + 1] = row
+    c.progress:epoch_end(progress.summary(row, o.epochs))
+    call(c.hooks, "on_epoch_end", ctx)
+    record(c.recorder, "epoch_end", ctx, row)
+    if ctx.stop and not row.stopped then row.stopped = "hook" end
+    if not go_on or ctx.stop then result.stopped = row.stopped; break end
+  end
+  -- 6. the best weights, the final numbers
+  final(c, ctx, result, evaluate)
+  result.steps, result.epochs, result.skipped = ctx.step, #ctx.history, ctx.skipped or 0
+  result.parameters = c.parameters
+  result.time = clock() - t_start
+  call(c.hooks, "on_run_end", ctx)
+  record(c.recorder, "run_end", ctx, result)
+  return result
+end
+
+-- }=====================================================================
 
 return M

@@ -25,15 +25,15 @@
 -- M.last_run tells what the last run did: {fused = micro-batches run in
 -- C, in_lua = finished in Lua, reason = why the whole run was clear's}.
 local torch = require "torch"
-local common = require "clara.train.common"
 local clear = require "clara.train.clear"
+local sums = require "clara.train.sums"
 local plan = require "clara.train.fast.plan"
 local core = require "clara.train.fast.core"
 local ocore = require "torch.optim.core"
 local progress = require "clara.train.progress"
 
-local call, record, forward = common.call, common.record, common.forward
-local update_metrics, batch_size = common.update_metrics, common.batch_size
+local call, record, forward = clear.call, clear.record, clear.forward
+local update_metrics, batch_size = sums.update_metrics, clear.batch_size
 local TRAIN, EVAL, OK = core.TRAIN, core.EVAL, core.OK
 local ZERO_GRAD, STEP, SCALED, KEEP, COUNT = core.ZERO_GRAD, core.STEP, core.SCALED, core.KEEP, core.COUNT
 
@@ -109,7 +109,7 @@ end
 
 local function nonfinite(F, ctx, err)
   if F.c.options.on_nonfinite ~= "skip" then
-    error(common.nonfinite_message(err, ctx.epoch, ctx.batch, "train"), 0)
+    error(clear.nonfinite_message(err, ctx.epoch, ctx.batch, "train"), 0)
   end
   ctx.skipped = ctx.skipped + 1
 end
@@ -178,8 +178,8 @@ local function train_epoch(F, ctx, row)
   local c = F.c
   local o, opt, hooks = c.options, c.optimizer, c.hooks
   -- 1. train mode, fresh metrics, this epoch's batches, the running sums
-  local it, sums, step, batch = common.begin_epoch(c, ctx)
-  push_sums(F, TRAIN, sums)
+  local it, s, step, batch = clear.epoch_start(c, ctx)
+  push_sums(F, TRAIN, s)
   if getmetatable(ctx) == nil then setmetatable(ctx, lazy_ctx(F)) end
   local loader = c_loader(F, "train", c.data.train, TRAIN)
   local nb, group, rows_of = loader and #loader, F.group, F.rows
@@ -214,14 +214,14 @@ local function train_epoch(F, ctx, row)
     for j = 1, k do
       batch = batch + 1
       ctx.batch = batch
-      if hooks.on_batch_start then pull_sums(F, TRAIN, sums); call(hooks, "on_batch_start", ctx) end
+      if hooks.on_batch_start then pull_sums(F, TRAIN, s); call(hooks, "on_batch_start", ctx) end
       local flags = F.train_flags | (j == 1 and zero_in_c and ZERO_GRAD or 0) | (k > 1 and SCALED or 0)
       if step_in_c then flags = flags | STEP; sync_options(opt) end
       local finite, in_c = train_batch(F, ctx, flags, group[j], rows_of[j], rows_of[j] / n_total, loader ~= nil)
       if finite then
         stepped, c_stepped = true, c_stepped or in_c
         ctx.loss, ctx.terms = nil, nil -- C's, read when asked
-        if hooks.on_batch_end then pull_sums(F, TRAIN, sums); call(hooks, "on_batch_end", ctx) end
+        if hooks.on_batch_end then pull_sums(F, TRAIN, s); call(hooks, "on_batch_end", ctx) end
       end
     end
     -- 4. the optimizer step (unless C took it) and a per-batch scheduler
@@ -231,18 +231,18 @@ local function train_epoch(F, ctx, row)
     end
     step = step + 1
     ctx.step, ctx.epoch_step = ctx.step + 1, step
-    pull_sums(F, TRAIN, sums)
+    pull_sums(F, TRAIN, s)
     call(hooks, "on_step_end", ctx)
     record(c.recorder, "step_end", ctx)
     if ctx.interrupted then return false end
     -- 5. progress: the running stats only for a display that shows them
-    c.progress:step(step, F.quiet and NO_STATS or common.running_stats(sums, c.metrics, o.train_metrics))
+    c.progress:step(step, F.quiet and NO_STATS or sums.running(s, c.metrics, o.train_metrics))
     if ctx.stop then row.stopped = "hook"; break end
     if o.max_steps and ctx.step >= o.max_steps then row.stopped = "max_steps"; break end
   end
   -- 6. the epoch's means (also of a cut-short epoch)
-  pull_sums(F, TRAIN, sums)
-  return common.end_epoch(c, row, sums)
+  pull_sums(F, TRAIN, s)
+  return clear.epoch_end(c, row, s)
 end
 
 -- }=================================================================
@@ -295,9 +295,9 @@ local function evaluate(F, split, row, epoch, tables)
   local ds = c.data[split]
   if ds == nil then return end
   -- 1. eval mode, fresh metrics and sums, the split's batches
-  local it, was_training = common.begin_evaluate(c, split, epoch)
-  local sums = common.new_sums()
-  push_sums(F, EVAL, sums)
+  local it, was_training = clear.evaluate_start(c, split, epoch)
+  local s = sums.new()
+  push_sums(F, EVAL, s)
   local loader = c_loader(F, split, ds, EVAL)
   torch.no_grad(function()
     -- 2. every batch: forward, objective, metrics
@@ -316,8 +316,8 @@ local function evaluate(F, split, row, epoch, tables)
     end
   end)
   -- 3. the split's columns, and the model's mode back
-  pull_sums(F, EVAL, sums)
-  common.end_evaluate(c, split, row, sums, tables, was_training)
+  pull_sums(F, EVAL, s)
+  clear.evaluate_end(c, split, row, s, tables, was_training)
 end
 
 -- }=================================================================
@@ -336,7 +336,7 @@ function M.run(c)
     eval_flags = (counted and COUNT or 0) | (in_lua and KEEP or 0),
     group = {}, rows = {}, -- one step's micro-batches, reused
   }
-  return common.run(c, {
+  return clear.run(c, {
     train_epoch = function(_, ctx, row) return train_epoch(F, ctx, row) end,
     evaluate = function(_, split, row, epoch, tables) return evaluate(F, split, row, epoch, tables) end,
   })

@@ -28,6 +28,7 @@
 -- weighted["reg"], which the history logs separately.
 local torch = require "torch"
 local E = require "clara.error"
+local pick = require("clara.train.select").pick
 
 local M = {}
 
@@ -88,20 +89,6 @@ function Objective:switch_regularizer(on) self.regularize = on and self.regulari
 local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
 M.finite = finite
 
--- the value a term (or a metric) reads: an output or an intermediate result
-function M.pick(kind, key, outputs, captured)
-  if kind == "intermediate" then
-    local v = captured[key]
-    if v == nil then E.raise(API, "no intermediate result '%s' was captured", tostring(key)) end
-    return v
-  end
-  local v = outputs[key]
-  if v == nil then
-    E.raise(API, "the model returned %d output(s), output %s was asked for", #outputs, tostring(key))
-  end
-  return v
-end
-
 -- 1. each term: raw value, weighted value; 2. combine; 3. regularizer.
 -- Raises, naming the term, when a term is not finite (the caller adds the
 -- epoch and batch).
@@ -110,8 +97,8 @@ function Objective:evaluate(model, outputs, captured, targets)
   local extras = { model = model, outputs = outputs, captured = captured, targets = targets }
   -- 1. every term, raw and weighted
   for _, t in ipairs(self.terms) do
-    local value = t.intermediate and M.pick("intermediate", t.intermediate, outputs, captured)
-      or M.pick("output", t.output, outputs, captured)
+    local value = t.intermediate and pick("intermediate", t.intermediate, outputs, captured)
+      or pick("output", t.output, outputs, captured)
     local target = t.target and targets[t.target] or nil
     if t.target and target == nil then
       E.raise(API, "term '%s' wants target %d, the batch has %d", t.name, t.target, #targets)

@@ -56,6 +56,31 @@ function M.log_line(epoch, epochs, step, total, rate, stats)
   return ("epoch %d/%d  %s  %.1f it/s%s%s"):format(epoch, epochs, pos, rate, eta, s == "" and "" or ("  " .. s))
 end
 
+-- "loss 0.3  acc 0.9" from a table of values, sorted by name, loss first
+function M.row_text(t)
+  local keys = {}
+  for k, v in pairs(t) do if type(v) == "number" and k ~= "loss" then keys[#keys + 1] = k end end
+  table.sort(keys)
+  local parts = { t.loss and ("loss %.4g"):format(t.loss) or nil }
+  for _, k in ipairs(keys) do parts[#parts + 1] = ("%s %.4g"):format(k, t[k]) end
+  return table.concat(parts, "  ")
+end
+
+-- an epoch's summary line: "epoch 2/5  train_loss 0.3  val_acc 0.9  (1.2s)"
+function M.summary(row, epochs)
+  local keys = {}
+  for k, v in pairs(row) do
+    if type(v) == "number" and k ~= "epoch" and k ~= "time" and k ~= "lr" and not k:find("_w$") then
+      keys[#keys + 1] = k
+    end
+  end
+  table.sort(keys)
+  local parts = { ("epoch %d/%d"):format(row.epoch, epochs) }
+  for _, k in ipairs(keys) do parts[#parts + 1] = ("%s %.4g"):format(k, row[k]) end
+  parts[#parts + 1] = ("(%.1fs)"):format(row.time or 0)
+  return table.concat(parts, "  ")
+end
+
 local Progress = {}
 Progress.__index = Progress
 
