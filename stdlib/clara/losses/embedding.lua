@@ -4,6 +4,7 @@
 -- f({x1, x2}, target[, opts]) (a model returning a list) or PyTorch's
 -- f(x1, x2, target[, opts]); triplet_margin has no target:
 -- f({anchor, positive, negative}[, opts]) or f(anchor, positive, negative[, opts]).
+local torch = require "torch"
 local check = require "clara.losses.check"
 local reduce = require "clara.losses.reduce"
 
@@ -103,6 +104,39 @@ local function triplet_margin(...)
   return reduce((d_pos - d_neg + opts.margin):clamp(0), opts.reduction)
 end
 
+local WITH_DISTANCE_OPTS = {
+  distance_function = { "callable" }, margin = { "number", 1.0 }, swap = { "boolean", false },
+  reduction = { "reduction", "mean" },
+}
+
+-- PyTorch's default distance, pairwise_distance(a, b): |a - b + 1e-6|_2
+local function pairwise(a, b) return distance(a, b, 2, 1e-6) end
+
+-- triplet_margin_with_distance: triplet_margin with any distance d(x, y)
+-- (a Lua function or callable of two tensors returning one distance per
+-- sample), by default pairwise_distance;
+--   loss = max(0, d(a, p) - d(a, n) + margin),  swap: min(d(a, n), d(p, n))
+local function triplet_margin_with_distance(...)
+  local name = "triplet_margin_with_distance_loss"
+  local xs, _, opts = check.several(name, { "anchor", "positive", "negative" }, false, ...)
+  opts = check.options(name, opts, WITH_DISTANCE_OPTS)
+  local a = check.tensor(name, "anchor", xs[1])
+  local pos = check.tensor(name, "positive", xs[2])
+  local neg = check.tensor(name, "negative", xs[3])
+  check.same_shape(name, a, "anchor", pos, "positive")
+  check.same_shape(name, a, "anchor", neg, "negative")
+  local fn = opts.distance_function or pairwise
+  local function d(x, y, what)
+    local v = fn(x, y)
+    if not torch.is_tensor(v) then fail(name, "distance_function(%s) must return a tensor, got %s", what, type(v)) end
+    return v
+  end
+  local d_pos = d(a, pos, "anchor, positive")
+  local d_neg = d(a, neg, "anchor, negative")
+  if opts.swap then d_neg = d_neg:minimum(d(pos, neg, "positive, negative")) end
+  return reduce((d_pos - d_neg + opts.margin):clamp(0), opts.reduction)
+end
+
 return {
   kind = "embedding",
   about = "embeddings and rankings: output a pair or triple of tensors, target 1 or -1 per pair",
@@ -113,6 +147,7 @@ return {
       target = "1 where x1 should rank higher, -1 where x2 should, shaped as x1",
       formula = "max(0, -y (x1 - x2) + margin)",
       options = "margin = 0, reduction = 'mean'",
+      spec = MARGIN_OPTS,
     },
     {
       name = "hinge_embedding", torch_name = "hinge_embedding_loss", fn = hinge_embedding,
@@ -120,6 +155,7 @@ return {
       target = "1 for similar, -1 for dissimilar, shaped as the output",
       formula = "x if y = 1, max(0, margin - x) if y = -1",
       options = "margin = 1, reduction = 'mean'",
+      spec = HINGE_OPTS,
     },
     {
       name = "cosine_embedding", torch_name = "cosine_embedding_loss", fn = cosine_embedding,
@@ -127,6 +163,7 @@ return {
       target = "1 for similar, -1 for dissimilar pairs, (N) (or ())",
       formula = "1 - cos(x1, x2) if y = 1, max(0, cos(x1, x2) - margin) if y = -1",
       options = "margin = 0, reduction = 'mean'",
+      spec = COSINE_OPTS,
     },
     {
       name = "triplet_margin", torch_name = "triplet_margin_loss", fn = triplet_margin,
@@ -134,6 +171,16 @@ return {
       target = "none (nil)",
       formula = "max(0, |a - p|_p - |a - n|_p + margin)",
       options = "margin = 1, p = 2, eps = 1e-6, swap = false, reduction = 'mean'",
+      spec = TRIPLET_OPTS,
+    },
+    {
+      name = "triplet_margin_with_distance", torch_name = "triplet_margin_with_distance_loss",
+      fn = triplet_margin_with_distance,
+      output = "{anchor, positive, negative}: three tensors of one shape, what the distance takes; no target",
+      target = "none (nil)",
+      formula = "max(0, d(a, p) - d(a, n) + margin), d any function (default: pairwise_distance)",
+      options = "distance_function = pairwise_distance, margin = 1, swap = false, reduction = 'mean'",
+      spec = WITH_DISTANCE_OPTS,
     },
   },
 }

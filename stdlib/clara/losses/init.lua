@@ -14,7 +14,7 @@ local losses = {}
 
 losses.kinds = { "classification", "binary", "regression", "distribution", "embedding" }
 losses.by_kind = {} -- kind -> list of loss names
-losses.info = {}    -- loss name -> { kind, output, target, formula, options, fn }
+losses.info = {}    -- loss name -> { kind, output, target, formula, options, fn, spec }
 
 local about = {}    -- kind -> one line
 
@@ -51,9 +51,11 @@ end
 
 local function describe_kind(kind)
   local lines = { ("%s: %s"):format(kind, about[kind]) }
+  local width = 18
+  for _, name in ipairs(losses.by_kind[kind]) do width = math.max(width, #name) end
   for _, name in ipairs(losses.by_kind[kind]) do
     local e = losses.info[name]
-    lines[#lines + 1] = ("  %-18s %s"):format(name, e.formula)
+    lines[#lines + 1] = ("  %-" .. width .. "s %s"):format(name, e.formula)
   end
   return table.concat(lines, "\n")
 end
