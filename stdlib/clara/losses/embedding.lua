@@ -138,6 +138,7 @@ local function triplet_margin_with_distance(...)
 end
 
 return {
+  pairwise_distance = pairwise, -- the default distance, for nn.TripletMarginWithDistanceLoss
   kind = "embedding",
   about = "embeddings and rankings: output a pair or triple of tensors, target 1 or -1 per pair",
   losses = {

@@ -32,8 +32,10 @@ for _, kind in ipairs(losses.kinds) do
   losses.by_kind[kind] = names
 end
 
--- the entry of a loss given by name, PyTorch name or function
+-- the entry of a loss given by name, PyTorch name, function or loss
+-- module (nn.CrossEntropyLoss() names its loss in _loss)
 local function entry_of(x)
+  if type(x) == "table" and type(rawget(x, "_loss")) == "string" then x = rawget(x, "_loss") end
   for _, e in pairs(losses.info) do
     if e.name == x or e.torch_name == x or e.fn == x then return e end
   end
