@@ -21,18 +21,7 @@ local NEW = {
 }
 
 describe("parity losses against PyTorch", function()
-  it("has the fixture cases", function()
-    assert.is_true(#cases >= 60, "only " .. #cases .. " cases")
-  end)
-
-  for _, c in ipairs(cases) do
-    it(c.id, function()
-      local args, opts = fixture.inputs(c)
-      local fn = losses[c.fn]
-      assert.is_function(fn, "no loss " .. c.fn)
-      fixture.check(c, fixture.call(c, fn, args, opts), args)
-    end)
-  end
+  fixture.against_pytorch(cases, 60)
 end)
 
 describe("parity losses in the index", function()

@@ -14,18 +14,7 @@ local build = fixture.build
 local cases = dofile("spec/fixtures/losses.lua")
 
 describe("losses against PyTorch", function()
-  it("has the fixture cases", function()
-    assert.is_true(#cases >= 180, "only " .. #cases .. " cases")
-  end)
-
-  for _, c in ipairs(cases) do
-    it(c.id, function()
-      local args, opts = fixture.inputs(c)
-      local fn = losses[c.fn]
-      assert.is_function(fn, "no loss " .. c.fn)
-      fixture.check(c, fixture.call(c, fn, args, opts), args)
-    end)
-  end
+  fixture.against_pytorch(cases, 180)
 end)
 
 describe("ctc", function()

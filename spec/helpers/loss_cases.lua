@@ -4,7 +4,7 @@
 -- Not a spec itself (no "_spec" in the name).
 local torch = require "torch"
 local busted = require "busted"
-local assert = busted.assert
+local assert, it = busted.assert, busted.it
 
 local M = {}
 
@@ -60,6 +60,23 @@ function M.check(c, loss, args)
   if c.gw then (loss * M.build(c.gw)):sum():backward() else loss:backward() end
   for i, g in pairs(c.grads) do
     M.assert_close(args[i].grad, g, "gradient of argument " .. i)
+  end
+end
+
+-- inside a describe block: one `it` per case, the clara loss it names
+-- against PyTorch; and one that there are at least min cases
+function M.against_pytorch(cases, min)
+  local losses = require "clara.losses"
+  it("has the fixture cases", function()
+    assert.is_true(#cases >= min, "only " .. #cases .. " cases")
+  end)
+  for _, c in ipairs(cases) do
+    it(c.id, function()
+      local args, opts = M.inputs(c)
+      local fn = losses[c.fn]
+      assert.is_function(fn, "no loss " .. c.fn)
+      M.check(c, M.call(c, fn, args, opts), args)
+    end)
   end
 end
 

@@ -85,23 +85,36 @@ local function distance(a, b, p, eps)
   return root(v:abs():pow(p):sum(-1), p)
 end
 
+-- the anchor, positive and negative of a triplet loss (checked by check,
+-- of one shape) and its options, from either form of the call
+local function triplet_inputs(name, spec, check_tensor, ...)
+  local xs, _, opts = check.several(name, { "anchor", "positive", "negative" }, false, ...)
+  opts = check.options(name, opts, spec)
+  local a = check_tensor(name, "anchor", xs[1])
+  local pos = check_tensor(name, "positive", xs[2])
+  local neg = check_tensor(name, "negative", xs[3])
+  check.same_shape(name, a, "anchor", pos, "positive")
+  check.same_shape(name, a, "anchor", neg, "negative")
+  return a, pos, neg, opts
+end
+
+-- max(0, d(a, p) - d(a, n) + margin); swap uses min(d(a, n), d(p, n)) for
+-- d(a, n).  d(x, y, names) gets the names of x and y, for its messages.
+local function triplet(d, a, pos, neg, opts)
+  local d_pos = d(a, pos, "anchor, positive")
+  local d_neg = d(a, neg, "anchor, negative")
+  if opts.swap then d_neg = d_neg:minimum(d(pos, neg, "positive, negative")) end
+  return reduce((d_pos - d_neg + opts.margin):clamp(0), opts.reduction)
+end
+
 -- triplet_margin: the anchor should be nearer the positive than the negative
 -- by a margin;  loss = max(0, d(a, p) - d(a, n) + margin),  d the p-norm
 -- distance; swap uses min(d(a, n), d(p, n)) for d(a, n)
 local function triplet_margin(...)
   local name = "triplet_margin_loss"
-  local xs, _, opts = check.several(name, { "anchor", "positive", "negative" }, false, ...)
-  opts = check.options(name, opts, TRIPLET_OPTS)
-  local a = check.floating(name, "anchor", xs[1])
-  local pos = check.floating(name, "positive", xs[2])
-  local neg = check.floating(name, "negative", xs[3])
+  local a, pos, neg, opts = triplet_inputs(name, TRIPLET_OPTS, check.floating, ...)
   check.dims(name, "anchor", a, 1, 2)
-  check.same_shape(name, a, "anchor", pos, "positive")
-  check.same_shape(name, a, "anchor", neg, "negative")
-  local d_pos = distance(a, pos, opts.p, opts.eps)
-  local d_neg = distance(a, neg, opts.p, opts.eps)
-  if opts.swap then d_neg = d_neg:minimum(distance(pos, neg, opts.p, opts.eps)) end
-  return reduce((d_pos - d_neg + opts.margin):clamp(0), opts.reduction)
+  return triplet(function(x, y) return distance(x, y, opts.p, opts.eps) end, a, pos, neg, opts)
 end
 
 local WITH_DISTANCE_OPTS = {
@@ -114,27 +127,17 @@ local function pairwise(a, b) return distance(a, b, 2, 1e-6) end
 
 -- triplet_margin_with_distance: triplet_margin with any distance d(x, y)
 -- (a Lua function or callable of two tensors returning one distance per
--- sample), by default pairwise_distance;
---   loss = max(0, d(a, p) - d(a, n) + margin),  swap: min(d(a, n), d(p, n))
+-- sample), by default pairwise_distance
 local function triplet_margin_with_distance(...)
   local name = "triplet_margin_with_distance_loss"
-  local xs, _, opts = check.several(name, { "anchor", "positive", "negative" }, false, ...)
-  opts = check.options(name, opts, WITH_DISTANCE_OPTS)
-  local a = check.tensor(name, "anchor", xs[1])
-  local pos = check.tensor(name, "positive", xs[2])
-  local neg = check.tensor(name, "negative", xs[3])
-  check.same_shape(name, a, "anchor", pos, "positive")
-  check.same_shape(name, a, "anchor", neg, "negative")
+  local a, pos, neg, opts = triplet_inputs(name, WITH_DISTANCE_OPTS, check.tensor, ...)
   local fn = opts.distance_function or pairwise
-  local function d(x, y, what)
+  local function d(x, y, names)
     local v = fn(x, y)
-    if not torch.is_tensor(v) then fail(name, "distance_function(%s) must return a tensor, got %s", what, type(v)) end
+    if not torch.is_tensor(v) then fail(name, "distance_function(%s) must return a tensor, got %s", names, type(v)) end
     return v
   end
-  local d_pos = d(a, pos, "anchor, positive")
-  local d_neg = d(a, neg, "anchor, negative")
-  if opts.swap then d_neg = d_neg:minimum(d(pos, neg, "positive, negative")) end
-  return reduce((d_pos - d_neg + opts.margin):clamp(0), opts.reduction)
+  return triplet(d, a, pos, neg, opts)
 end
 
 return {
