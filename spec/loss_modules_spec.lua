@@ -180,6 +180,12 @@ describe("bad loss modules", function()
       function() local r = nn.TripletMarginWithDistanceLoss { distance_function = "l1" } return r end },
     { "options at the call", "nn.CrossEntropyLoss", "takes at most 2 inputs (input, target), got 3",
       function() local crit = nn.CrossEntropyLoss() local r = crit(x43(), y4(), { reduction = "sum" }) return r end },
+    { "CTCLoss with input_lengths but no target_lengths", "nn.CTCLoss", "takes 2 or 4 inputs",
+      function()
+        local crit = nn.CTCLoss()
+        local r = crit(torch.randn(5, 2, 3):log_softmax(3), torch.ones(2, 2, { dtype = "int64" }), { 5, 5 })
+        return r
+      end },
     { "forward with '.'", "nn.MSELoss", "forward called with '.'",
       function() local crit = nn.MSELoss() local r = crit.forward(x43(), x43()) return r end },
     { "a bad target through the module", "cross_entropy", "target holds class 3, outside [0, 3)",

@@ -17,12 +17,13 @@ local check = require "clara.losses.check"
 local raise = module.raise
 
 -- { PyTorch's class, the clara loss, the inputs of PyTorch's forward,
---   the loss's options a constructor does not take (they vary per call) }
+--   per_call: the loss's options a constructor does not take (they vary per
+--   call), counts: the numbers of inputs a call may give, if not any up to all }
 local LOSSES = {
   { "CrossEntropyLoss", "cross_entropy", { "input", "target" } },
   { "NLLLoss", "nll", { "input", "target" } },
   { "CTCLoss", "ctc", { "log_probs", "targets", "input_lengths", "target_lengths" },
-    per_call = { "input_lengths", "target_lengths" } },
+    per_call = { "input_lengths", "target_lengths" }, counts = { 2, 4 } },
   { "MultiMarginLoss", "multi_margin", { "input", "target" } },
   { "MultiLabelMarginLoss", "multilabel_margin", { "input", "target" } },
   { "BCELoss", "bce", { "input", "target" } },
@@ -69,9 +70,23 @@ local function count(...)
   return n
 end
 
-local function loss_class(name, loss, inputs, per_call)
+-- raise unless n inputs fit the forward (at most all of them, or one of counts)
+local function check_count(name, inputs, counts, n)
+  local ok = n <= #inputs
+  if ok and counts then
+    ok = false
+    for _, c in ipairs(counts) do ok = ok or n == c end
+  end
+  if not ok then
+    raise(name, "takes %s inputs (%s), got %d%s",
+      counts and table.concat(counts, " or ") or ("at most " .. #inputs), table.concat(inputs, ", "), n,
+      n > #inputs and ("; options go to the constructor: nn." .. name .. "{...}") or "")
+  end
+end
+
+local function loss_class(name, loss, inputs, l)
   local entry = losses.info[loss]
-  local spec = constructor_spec(entry.spec, per_call)
+  local spec = constructor_spec(entry.spec, l.per_call)
   local class = module.Module:extend(name)
 
   function class:init(opts)
@@ -93,15 +108,16 @@ local function loss_class(name, loss, inputs, per_call)
 
   function class:forward(...)
     local n = count(...)
-    if n > #inputs then
-      raise(name, "takes at most %d inputs (%s), got %d; options go to the constructor: nn.%s{...}",
-        #inputs, table.concat(inputs, ", "), n, name)
-    end
+    check_count(name, inputs, l.counts, n)
     local opts = {}
     for k, v in pairs(rawget(self, "_options")) do opts[k] = v end
     local buffers = rawget(self, "_buffers")
-    for _, key in ipairs(BUFFERS) do opts[key] = buffers[key] end
-    opts.distance_function = opts.distance_function or rawget(self, "_modules").distance_function
+    for _, key in ipairs(BUFFERS) do
+      if spec[key] then opts[key] = buffers[key] end
+    end
+    if spec.distance_function then
+      opts.distance_function = opts.distance_function or rawget(self, "_modules").distance_function
+    end
     local args = table.pack(...)
     args[n + 1] = opts
     return entry.fn(table.unpack(args, 1, n + 1))
@@ -112,6 +128,6 @@ end
 
 local classes = {}
 for _, l in ipairs(LOSSES) do
-  classes[l[1]] = loss_class(l[1], l[2], l[3], l.per_call)
+  classes[l[1]] = loss_class(l[1], l[2], l[3], l)
 end
 return classes
