@@ -8,59 +8,13 @@ local torch = require "torch"
 local losses = require "clara.losses"
 local F = torch.nn.functional
 
+local fixture = require "spec.helpers.loss_cases"
+local build = fixture.build
+
 local cases = dofile("spec/fixtures/losses.lua")
 
-local function build(t)
-  if #t.shape == 0 then return torch.tensor(t.data[1], { dtype = t.dtype }) end
-  return torch.tensor(t.data, { dtype = t.dtype }):view(table.unpack(t.shape))
-end
-
--- every element within rtol of PyTorch's, plus an absolute floor far below
--- the tensor's scale (float32 rounding of elements near zero)
-local function assert_close(got, want, what)
-  assert.is_true(torch.is_tensor(got), what .. ": not a tensor")
-  assert.same(want.shape, got:size(), what .. ": shape")
-  local rtol = want.dtype == "float64" and 1e-10 or 1e-5
-  local expected = build(want)
-  local scale = #want.data > 0 and expected:abs():max():item() or 0
-  local err = (got:detach():double() - expected:double()):abs()
-  local bound = expected:double():abs() * rtol + scale * rtol * 1e-2
-  local worst = (err - bound):max():item()
-  assert(worst <= 0, ("%s: off by %g beyond tolerance\n got  %s\n want %s"):format(
-    what, worst, tostring(got), tostring(expected)))
-end
-
 describe("losses against PyTorch", function()
-  it("has the fixture cases", function()
-    assert.is_true(#cases >= 180, "only " .. #cases .. " cases")
-  end)
-
-  for _, c in ipairs(cases) do
-    it(c.id, function()
-      local args = {}
-      for i, t in ipairs(c.args) do args[i] = build(t) end
-      for _, i in ipairs(c.grad) do args[i]:requires_grad_() end
-      local opts = {}
-      for k, v in pairs(c.opts) do opts[k] = type(v) == "table" and build(v) or v end
-      local fn = losses[c.fn]
-      assert.is_function(fn, "no loss " .. c.fn)
-      local loss
-      if c.list then
-        local output = {}
-        for j, i in ipairs(c.list) do output[j] = args[i] end
-        loss = fn(output, c.target and args[c.target], opts)
-      else
-        args[#args + 1] = opts
-        loss = fn(table.unpack(args))
-      end
-      assert.equal(c.value.dtype, loss.dtype)
-      assert_close(loss, c.value, "value")
-      if c.gw then (loss * build(c.gw)):sum():backward() else loss:backward() end
-      for i, g in pairs(c.grads) do
-        assert_close(args[i].grad, g, "gradient of argument " .. i)
-      end
-    end)
-  end
+  fixture.against_pytorch(cases, 180)
 end)
 
 describe("ctc", function()

@@ -232,14 +232,40 @@ E.methods(ScriptModule, API, is_script)
 -- Metamethods
 -- =======================================================
 
+-- TorchScript keeps a Sequential's or ModuleList's children named "0",
+-- "1", ...; positions count them as clara's own Sequential does: m[1] is
+-- child "0", negative positions count from the end, # is the length, and
+-- outside it (or in any other module) a position gives nil.
+local LISTS = { Sequential = true, ModuleList = true }
+
+-- the children of a list module in order, or nil for another module
+local function list_children(h)
+  if not LISTS[core.name(h)] then return nil end
+  local names, cs = core.named(h, "children")
+  local by_name = {}
+  for i, n in ipairs(names) do by_name[n] = cs[i] end
+  local list = {}
+  for i = 1, #names do list[i] = by_name[tostring(i - 1)] end
+  return list
+end
+
+local function at_position(h, i)
+  local list = list_children(h)
+  if not list then return nil end
+  if i < 0 then i = #list + i + 1 end
+  return list[i]
+end
+
 -- fields beyond the methods: training, original_name, exported methods
--- (m:features(x)), submodules, parameters and buffers by name
+-- (m:features(x)), submodules, parameters and buffers by name; children of
+-- a Sequential or ModuleList by position
 function Meta.__index(self, key)
   local method = ScriptModule[key]
   if method then return method end
   local h = rawget(self, "_script")
   if key == "training" then return core.is_training(h) end
   if key == "original_name" then return core.name(h) end
+  if math.type(key) == "integer" then return at_position(h, key) end
   if type(key) ~= "string" then return nil end
   if core.has_method(h, key) then
     local guard = E.method_check(API, key, is_script)
@@ -259,6 +285,13 @@ end
 
 function Meta.__newindex(self, key, value)
   E.raise("script module", "cannot set field '%s' (use train()/eval(), load_state_dict)", tostring(key))
+end
+
+-- the length of a Sequential or ModuleList; 0 for another module (as for
+-- clara's own modules)
+function Meta.__len(self)
+  local list = list_children(rawget(self, "_script"))
+  return list and #list or 0
 end
 
 function Meta.__call(self, ...)

@@ -88,6 +88,23 @@ local function soft_margin(output, target, opts)
   return reduce((-target * output):softplus(), opts.reduction)
 end
 
+local MULTILABEL_OPTS = { weight = { "tensor" }, reduction = { "reduction", "mean" } }
+
+-- multilabel_soft_margin: one yes/no per class (last dim), raw scores x,
+-- averaged over the classes of a sample:
+--   loss_i = -sum_c w_c (y_c log sigmoid(x_c) + (1 - y_c) log sigmoid(-x_c)) / C
+local function multilabel_soft_margin(output, target, opts)
+  local name = "multilabel_soft_margin_loss"
+  opts = check.options(name, opts, MULTILABEL_OPTS)
+  check_pair(name, output, target)
+  if output:dim() == 0 then fail(name, "output must have a class dim, (N, C) or (C), got a 0-d tensor") end
+  check_weight(name, "weight", opts.weight, output)
+  local loss = -(target * output:log_sigmoid() + (1 - target) * (-output):log_sigmoid())
+  if opts.weight then loss = loss * opts.weight end
+  loss = loss:sum(-1) / output:size(-1)
+  return reduce(loss, opts.reduction)
+end
+
 return {
   kind = "binary",
   about = "binary targets: output probabilities or raw scores, target 0/1 (float) shaped as the output",
@@ -98,6 +115,7 @@ return {
       target = "0/1 (or soft labels in [0, 1]), floating point, shaped as the output",
       formula = "-w (y log x + (1 - y) log(1 - x)), logs clamped at -100",
       options = "weight (broadcasts to the output), reduction = 'mean'",
+      spec = BCE_OPTS,
     },
     {
       name = "bce_with_logits", torch_name = "binary_cross_entropy_with_logits", fn = bce_with_logits,
@@ -105,6 +123,7 @@ return {
       target = "0/1 (or soft labels in [0, 1]), floating point, shaped as the output",
       formula = "-w (p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))), computed stably",
       options = "weight, pos_weight (per class, broadcasts along the last dim), reduction = 'mean'",
+      spec = LOGITS_OPTS,
     },
     {
       name = "soft_margin", torch_name = "soft_margin_loss", fn = soft_margin,
@@ -112,6 +131,15 @@ return {
       target = "-1 or 1, shaped as the output",
       formula = "log(1 + exp(-y x))",
       options = "reduction = 'mean'",
+      spec = SOFT_OPTS,
+    },
+    {
+      name = "multilabel_soft_margin", torch_name = "multilabel_soft_margin_loss", fn = multilabel_soft_margin,
+      output = "raw scores (N, C) or (C), one per class",
+      target = "0/1 per class, floating point, shaped as the output",
+      formula = "-sum_c w_c (y_c log sigmoid(x_c) + (1 - y_c) log sigmoid(-x_c)) / C",
+      options = "weight (C), reduction = 'mean' (over samples)",
+      spec = MULTILABEL_OPTS,
     },
   },
 }

@@ -18,7 +18,7 @@ end
 -- 1. output and target shapes agree; 2. the target holds integers;
 -- 3. every target not ignored is a class of the output; 4. the weights
 -- are one per class.  Returns the class dim, the class count, the target as
--- int64 and the mask of targets not ignored.
+-- int64 and the mask of targets not ignored (nil without opts.ignore_index).
 local function check_indices(name, output, target, opts)
   check.floating(name, "output", output)
   check.tensor(name, "target", target)
@@ -37,8 +37,8 @@ local function check_indices(name, output, target, opts)
       shape(output), shape(want), cdim, shape(target))
   end
   target = target:long()
-  local valid = target:ne(opts.ignore_index)
-  local kept = target:masked_select(valid)
+  local valid = opts.ignore_index and target:ne(opts.ignore_index)
+  local kept = valid and target:masked_select(valid) or target
   if kept:numel() > 0 then
     local lo, hi = kept:min():item(), kept:max():item()
     if lo < 0 or hi >= nclass then
@@ -216,6 +216,57 @@ local function ctc(output, target, a, b, c)
   return (loss / tl:clamp(1):to(loss.dtype)):mean()
 end
 
+-- ATen's reduction argument
+local REDUCTION = { none = 0, mean = 1, sum = 2 }
+
+local MULTI_MARGIN_OPTS = {
+  p = { "integer", 1, { enum = { 1, 2 } } }, margin = { "number", 1.0 }, weight = { "tensor" },
+  reduction = { "reduction", "mean" },
+}
+
+-- multi_margin: a multi-class hinge; the score of the target class should
+-- beat every other class's by a margin:
+--   loss_i = sum_{j ~= y} w[y] max(0, margin - x[y] + x[j])^p / C
+-- libtorch's kernel (F.multi_margin_loss's), after clara's checks
+local function multi_margin(output, target, opts)
+  local name = "multi_margin_loss"
+  opts = check.options(name, opts, MULTI_MARGIN_OPTS)
+  check.floating(name, "output", output)
+  check.dims(name, "output (N, C) or (C)", output, 1, 2)
+  local _, _, t = check_indices(name, output, target, opts)
+  local w = opts.weight and opts.weight:to(output.dtype)
+  return torch.ops.aten.multi_margin_loss(output, t, opts.p, opts.margin, w, REDUCTION[opts.reduction])
+end
+
+local PLAIN_OPTS = { reduction = { "reduction", "mean" } }
+
+-- multilabel_margin: several target classes per sample, listed first in
+-- the target row and ended by -1 (what follows is ignored); every target
+-- class's score should beat every other class's by 1:
+--   loss_i = sum_{j in y_i} sum_{k not in y_i} max(0, 1 - (x[j] - x[k])) / C
+-- libtorch's kernel (F.multilabel_margin_loss's), after clara's checks
+local function multilabel_margin(output, target, opts)
+  local name = "multilabel_margin_loss"
+  opts = check.options(name, opts, PLAIN_OPTS)
+  check.floating(name, "output", output)
+  check.tensor(name, "target", target)
+  check.dims(name, "output (N, C) or (C)", output, 1, 2)
+  if target:is_floating_point() or target.dtype == "bool" then
+    fail(name, "target %s must hold class indices (an integer tensor, -1 ends a row), got %s", shape(target),
+      target.dtype)
+  end
+  check.same_shape(name, output, "output", target, "target")
+  local nclass = output:size(output:dim())
+  if target:numel() > 0 then
+    local lo, hi = target:min():item(), target:max():item()
+    if lo < -1 or hi >= nclass then
+      fail(name, "target holds %d, outside [-1, %d) for output %s with %d classes (-1 ends a row)",
+        lo < -1 and lo or hi, nclass, shape(output), nclass)
+    end
+  end
+  return torch.ops.aten.multilabel_margin_loss(output, target:long(), REDUCTION[opts.reduction])
+end
+
 return {
   kind = "classification",
   about = "class indices: output (N, C[, d1, ...]) scores, target (N[, d1, ...]) 0-based int64 classes",
@@ -226,6 +277,7 @@ return {
       target = "class indices (N), () or (N, d1, ...) in [0, C); or class probabilities shaped as the output",
       formula = "-w[y] log softmax(x)[y]; with label_smoothing e: (1-e) nll + e/C sum_c -w_c log softmax(x)_c",
       options = "weight (C), ignore_index = -100, label_smoothing = 0, reduction = 'mean' (weighted: / sum w[y])",
+      spec = CE_OPTS,
     },
     {
       name = "nll", torch_name = "nll_loss", fn = nll_loss,
@@ -233,6 +285,7 @@ return {
       target = "class indices (N), () or (N, d1, ...) in [0, C)",
       formula = "-w[y] x[y]",
       options = "weight (C), ignore_index = -100, reduction = 'mean' (weighted: / sum w[y])",
+      spec = NLL_OPTS,
     },
     {
       name = "ctc", torch_name = "ctc_loss", fn = ctc,
@@ -241,6 +294,23 @@ return {
       formula = "-log sum over the alignments of y with x of prod_t x[t, a_t] (connectionist temporal classification)",
       options = "input_lengths (N), target_lengths (N) (default: full), blank = 0, zero_infinity = false, "
         .. "reduction = 'mean' (each / its target length)",
+      spec = CTC_OPTS,
+    },
+    {
+      name = "multi_margin", torch_name = "multi_margin_loss", fn = multi_margin,
+      output = "raw scores (N, C) or (C)",
+      target = "class indices (N) or () in [0, C)",
+      formula = "sum_{j ~= y} w[y] max(0, margin - x[y] + x[j])^p / C",
+      options = "p = 1 (or 2), margin = 1, weight (C), reduction = 'mean'",
+      spec = MULTI_MARGIN_OPTS,
+    },
+    {
+      name = "multilabel_margin", torch_name = "multilabel_margin_loss", fn = multilabel_margin,
+      output = "raw scores (N, C) or (C)",
+      target = "the target classes of each sample first, then -1 (the rest ignored), int64 shaped as the output",
+      formula = "sum_{j in y} sum_{k not in y} max(0, 1 - (x[j] - x[k])) / C",
+      options = "reduction = 'mean'",
+      spec = PLAIN_OPTS,
     },
   },
 }

@@ -110,6 +110,7 @@ return {
       target = "probabilities p (log p with log_target), shaped as the output",
       formula = "p (log p - log q)",
       options = "log_target = false, reduction = 'mean' ('batchmean': sum / N, the true KL per sample)",
+      spec = KL_OPTS,
     },
     {
       name = "poisson_nll", torch_name = "poisson_nll_loss", fn = poisson_nll,
@@ -117,6 +118,7 @@ return {
       target = "counts, floating point, shaped as the output",
       formula = "exp(x) - y x (log_input), x - y log(x + eps) otherwise; + Stirling's log y! with full",
       options = "log_input = true, full = false, eps = 1e-8, reduction = 'mean'",
+      spec = POISSON_OPTS,
     },
     {
       name = "gaussian_nll", torch_name = "gaussian_nll_loss", fn = gaussian_nll,
@@ -124,6 +126,7 @@ return {
       target = "samples, shaped as the mean",
       formula = "0.5 (log v + (x - y)^2 / v), v clamped at eps",
       options = "full = false, eps = 1e-6, reduction = 'mean'",
+      spec = GAUSS_OPTS,
     },
   },
 }

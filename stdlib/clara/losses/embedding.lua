@@ -4,6 +4,7 @@
 -- f({x1, x2}, target[, opts]) (a model returning a list) or PyTorch's
 -- f(x1, x2, target[, opts]); triplet_margin has no target:
 -- f({anchor, positive, negative}[, opts]) or f(anchor, positive, negative[, opts]).
+local torch = require "torch"
 local check = require "clara.losses.check"
 local reduce = require "clara.losses.reduce"
 
@@ -84,26 +85,63 @@ local function distance(a, b, p, eps)
   return root(v:abs():pow(p):sum(-1), p)
 end
 
+-- the anchor, positive and negative of a triplet loss (checked by check,
+-- of one shape) and its options, from either form of the call
+local function triplet_inputs(name, spec, check_tensor, ...)
+  local xs, _, opts = check.several(name, { "anchor", "positive", "negative" }, false, ...)
+  opts = check.options(name, opts, spec)
+  local a = check_tensor(name, "anchor", xs[1])
+  local pos = check_tensor(name, "positive", xs[2])
+  local neg = check_tensor(name, "negative", xs[3])
+  check.same_shape(name, a, "anchor", pos, "positive")
+  check.same_shape(name, a, "anchor", neg, "negative")
+  return a, pos, neg, opts
+end
+
+-- max(0, d(a, p) - d(a, n) + margin); swap uses min(d(a, n), d(p, n)) for
+-- d(a, n).  d(x, y, names) gets the names of x and y, for its messages.
+local function triplet(d, a, pos, neg, opts)
+  local d_pos = d(a, pos, "anchor, positive")
+  local d_neg = d(a, neg, "anchor, negative")
+  if opts.swap then d_neg = d_neg:minimum(d(pos, neg, "positive, negative")) end
+  return reduce((d_pos - d_neg + opts.margin):clamp(0), opts.reduction)
+end
+
 -- triplet_margin: the anchor should be nearer the positive than the negative
 -- by a margin;  loss = max(0, d(a, p) - d(a, n) + margin),  d the p-norm
 -- distance; swap uses min(d(a, n), d(p, n)) for d(a, n)
 local function triplet_margin(...)
   local name = "triplet_margin_loss"
-  local xs, _, opts = check.several(name, { "anchor", "positive", "negative" }, false, ...)
-  opts = check.options(name, opts, TRIPLET_OPTS)
-  local a = check.floating(name, "anchor", xs[1])
-  local pos = check.floating(name, "positive", xs[2])
-  local neg = check.floating(name, "negative", xs[3])
+  local a, pos, neg, opts = triplet_inputs(name, TRIPLET_OPTS, check.floating, ...)
   check.dims(name, "anchor", a, 1, 2)
-  check.same_shape(name, a, "anchor", pos, "positive")
-  check.same_shape(name, a, "anchor", neg, "negative")
-  local d_pos = distance(a, pos, opts.p, opts.eps)
-  local d_neg = distance(a, neg, opts.p, opts.eps)
-  if opts.swap then d_neg = d_neg:minimum(distance(pos, neg, opts.p, opts.eps)) end
-  return reduce((d_pos - d_neg + opts.margin):clamp(0), opts.reduction)
+  return triplet(function(x, y) return distance(x, y, opts.p, opts.eps) end, a, pos, neg, opts)
+end
+
+local WITH_DISTANCE_OPTS = {
+  distance_function = { "callable" }, margin = { "number", 1.0 }, swap = { "boolean", false },
+  reduction = { "reduction", "mean" },
+}
+
+-- PyTorch's default distance, pairwise_distance(a, b): |a - b + 1e-6|_2
+local function pairwise(a, b) return distance(a, b, 2, 1e-6) end
+
+-- triplet_margin_with_distance: triplet_margin with any distance d(x, y)
+-- (a Lua function or callable of two tensors returning one distance per
+-- sample), by default pairwise_distance
+local function triplet_margin_with_distance(...)
+  local name = "triplet_margin_with_distance_loss"
+  local a, pos, neg, opts = triplet_inputs(name, WITH_DISTANCE_OPTS, check.tensor, ...)
+  local fn = opts.distance_function or pairwise
+  local function d(x, y, names)
+    local v = fn(x, y)
+    if not torch.is_tensor(v) then fail(name, "distance_function(%s) must return a tensor, got %s", names, type(v)) end
+    return v
+  end
+  return triplet(d, a, pos, neg, opts)
 end
 
 return {
+  pairwise_distance = pairwise, -- the default distance, for nn.TripletMarginWithDistanceLoss
   kind = "embedding",
   about = "embeddings and rankings: output a pair or triple of tensors, target 1 or -1 per pair",
   losses = {
@@ -113,6 +151,7 @@ return {
       target = "1 where x1 should rank higher, -1 where x2 should, shaped as x1",
       formula = "max(0, -y (x1 - x2) + margin)",
       options = "margin = 0, reduction = 'mean'",
+      spec = MARGIN_OPTS,
     },
     {
       name = "hinge_embedding", torch_name = "hinge_embedding_loss", fn = hinge_embedding,
@@ -120,6 +159,7 @@ return {
       target = "1 for similar, -1 for dissimilar, shaped as the output",
       formula = "x if y = 1, max(0, margin - x) if y = -1",
       options = "margin = 1, reduction = 'mean'",
+      spec = HINGE_OPTS,
     },
     {
       name = "cosine_embedding", torch_name = "cosine_embedding_loss", fn = cosine_embedding,
@@ -127,6 +167,7 @@ return {
       target = "1 for similar, -1 for dissimilar pairs, (N) (or ())",
       formula = "1 - cos(x1, x2) if y = 1, max(0, cos(x1, x2) - margin) if y = -1",
       options = "margin = 0, reduction = 'mean'",
+      spec = COSINE_OPTS,
     },
     {
       name = "triplet_margin", torch_name = "triplet_margin_loss", fn = triplet_margin,
@@ -134,6 +175,16 @@ return {
       target = "none (nil)",
       formula = "max(0, |a - p|_p - |a - n|_p + margin)",
       options = "margin = 1, p = 2, eps = 1e-6, swap = false, reduction = 'mean'",
+      spec = TRIPLET_OPTS,
+    },
+    {
+      name = "triplet_margin_with_distance", torch_name = "triplet_margin_with_distance_loss",
+      fn = triplet_margin_with_distance,
+      output = "{anchor, positive, negative}: three tensors of one shape, what the distance takes; no target",
+      target = "none (nil)",
+      formula = "max(0, d(a, p) - d(a, n) + margin), d any function (default: pairwise_distance)",
+      options = "distance_function = pairwise_distance, margin = 1, swap = false, reduction = 'mean'",
+      spec = WITH_DISTANCE_OPTS,
     },
   },
 }

@@ -14,7 +14,7 @@ local losses = {}
 
 losses.kinds = { "classification", "binary", "regression", "distribution", "embedding" }
 losses.by_kind = {} -- kind -> list of loss names
-losses.info = {}    -- loss name -> { kind, output, target, formula, options, fn }
+losses.info = {}    -- loss name -> { kind, output, target, formula, options, fn, spec }
 
 local about = {}    -- kind -> one line
 
@@ -32,8 +32,10 @@ for _, kind in ipairs(losses.kinds) do
   losses.by_kind[kind] = names
 end
 
--- the entry of a loss given by name, PyTorch name or function
+-- the entry of a loss given by name, PyTorch name, function or loss
+-- module (nn.CrossEntropyLoss() names its loss in _loss)
 local function entry_of(x)
+  if type(x) == "table" and type(rawget(x, "_loss")) == "string" then x = rawget(x, "_loss") end
   for _, e in pairs(losses.info) do
     if e.name == x or e.torch_name == x or e.fn == x then return e end
   end
@@ -51,9 +53,11 @@ end
 
 local function describe_kind(kind)
   local lines = { ("%s: %s"):format(kind, about[kind]) }
+  local width = 18
+  for _, name in ipairs(losses.by_kind[kind]) do width = math.max(width, #name) end
   for _, name in ipairs(losses.by_kind[kind]) do
     local e = losses.info[name]
-    lines[#lines + 1] = ("  %-18s %s"):format(name, e.formula)
+    lines[#lines + 1] = ("  %-" .. width .. "s %s"):format(name, e.formula)
   end
   return table.concat(lines, "\n")
 end

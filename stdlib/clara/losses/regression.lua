@@ -60,24 +60,26 @@ return {
     {
       name = "mse", torch_name = "mse_loss", fn = mse,
       output = "predicted values, any shape", target = "true values, shaped as the output",
-      formula = "(x - y)^2", options = "reduction = 'mean'",
+      formula = "(x - y)^2", options = "reduction = 'mean'", spec = PLAIN_OPTS,
     },
     {
       name = "l1", torch_name = "l1_loss", fn = l1,
       output = "predicted values, any shape", target = "true values, shaped as the output",
-      formula = "|x - y|", options = "reduction = 'mean'",
+      formula = "|x - y|", options = "reduction = 'mean'", spec = PLAIN_OPTS,
     },
     {
       name = "smooth_l1", torch_name = "smooth_l1_loss", fn = smooth_l1,
       output = "predicted values, any shape", target = "true values, shaped as the output",
       formula = "0.5 d^2 / beta if d < beta else d - 0.5 beta, d = |x - y|",
       options = "beta = 1, reduction = 'mean'",
+      spec = SMOOTH_OPTS,
     },
     {
       name = "huber", torch_name = "huber_loss", fn = huber,
       output = "predicted values, any shape", target = "true values, shaped as the output",
       formula = "0.5 d^2 if d < delta else delta (d - 0.5 delta), d = |x - y|",
       options = "delta = 1, reduction = 'mean'",
+      spec = HUBER_OPTS,
     },
   },
 }

@@ -28,6 +28,12 @@ for _, family in ipairs { "linear", "conv", "norm", "recurrent", "activation" } 
   end
 end
 
+-- the loss modules (nn.CrossEntropyLoss ...), thin callables over clara.losses
+for name, class in pairs(require "torch.nn.loss_modules") do
+  nn[name] = class
+  module.guard(class, name)
+end
+
 -- TorchScript models exported from PyTorch
 function nn.load(...) return require("torch.jit").load(...) end
 
