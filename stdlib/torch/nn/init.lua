@@ -28,6 +28,14 @@ for _, family in ipairs { "linear", "conv", "norm", "recurrent", "activation" } 
   end
 end
 
+-- modules written in Lua over torch.ops (attention, Transformers, RNN
+-- cells); their files guard their own methods
+for _, family in ipairs { "attention", "transformer", "cells" } do
+  for name, class in pairs(require("torch.nn." .. family)) do
+    if type(class) == "table" then nn[name] = class end
+  end
+end
+
 -- TorchScript models exported from PyTorch
 function nn.load(...) return require("torch.jit").load(...) end
 
