@@ -152,6 +152,13 @@ describe("Transformer stacks", function()
     assert.are.equal(12 + 18 + 4, n)
   end)
 
+  it("Transformer takes d_model and nhead in PyTorch's order too", function()
+    local a = nn.Transformer(8, 2, { num_encoder_layers = 1, num_decoder_layers = 1, dim_feedforward = 8 })
+    local b = nn.Transformer { d_model = 8, nhead = 2, num_encoder_layers = 1, num_decoder_layers = 1,
+      dim_feedforward = 8 }
+    assert.are.equal(tostring(b), tostring(a))
+  end)
+
   it("generate_square_subsequent_mask is PyTorch's causal mask", function()
     local m = nn.Transformer.generate_square_subsequent_mask(3)
     local inf = math.huge
@@ -224,8 +231,10 @@ describe("bad calls", function()
         local t = nn.Transformer { d_model = 8, nhead = 2, num_encoder_layers = 1, num_decoder_layers = 1 }
         return t(R(4, 2, 6), R(3, 2, 6))
       end },
-    { "Transformer options positional", "nn.Transformer", "options must be a table",
-      function() return nn.Transformer(8, 2) end },
+    { "Transformer with d_model twice", "nn.Transformer", "d_model and nhead given twice",
+      function() return nn.Transformer(8, 2, { d_model = 8 }) end },
+    { "Transformer with a string d_model", "nn.Transformer", "d_model must be an integer",
+      function() return nn.Transformer("8", 2) end },
     { "a negative mask size", "generate_square_subsequent_mask", "n must be >= 0",
       function() return nn.Transformer.generate_square_subsequent_mask(-1) end },
   })

@@ -276,10 +276,16 @@ local TRANSFORMER_KNOWN = { "d_model", "nhead", "num_encoder_layers", "num_decod
 -- nn.Transformer{d_model = 512, nhead = 8, num_encoder_layers = 6,
 -- num_decoder_layers = 6, dim_feedforward = 2048, dropout = 0.1,
 -- activation = "relu", custom_encoder, custom_decoder, layer_norm_eps =
--- 1e-5, batch_first = false, norm_first = false}
-function Transformer:init(o)
+-- 1e-5, batch_first = false, norm_first = false}, or
+-- nn.Transformer(d_model, nhead[, {the other options}]) as PyTorch's order
+function Transformer:init(d_model, nhead, o)
   local who = "Transformer"
+  if type(d_model) == "table" and nhead == nil then d_model, o = nil, d_model end
   o = native.opts(who, o, TRANSFORMER_KNOWN)
+  if d_model ~= nil then
+    if o.d_model ~= nil or o.nhead ~= nil then native.raise(who, "d_model and nhead given twice") end
+    o.d_model, o.nhead = d_model, nhead
+  end
   self.d_model = int(who, "d_model", o.d_model or 512, 1)
   self.nhead = int(who, "nhead", o.nhead or 8, 1)
   self.batch_first = bool(who, "batch_first", o.batch_first, false)
