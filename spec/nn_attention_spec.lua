@@ -19,6 +19,22 @@ describe("attention and Transformers against PyTorch", function()
   it("has many cases", function() assert.is_true(n >= 30) end)
 end)
 
+describe("a state_dict saved by PyTorch's torch.save", function()
+  it("loads into clara's TransformerEncoder key for key", function()
+    local c
+    for _, x in ipairs(fixture.cases) do if x.name == "TransformerEncoder of 2 layers with norm" then c = x end end
+    local sd = torch.load("spec/fixtures/transformer_encoder_state.pt")
+    local m = cases.make(c.lua)
+    m:load_state_dict(sd) -- strict: the same names
+    local n = 0
+    for name, p in m:named_parameters() do
+      n = n + 1
+      assert.is_true(torch.equal(cases.T(c.state[name]), p:detach()), name)
+    end
+    assert.are.equal(#c.keys, n)
+  end)
+end)
+
 describe("printing", function()
   for _, r in ipairs(fixture.reprs) do
     if not r[1]:find("Cell") then
@@ -92,6 +108,16 @@ describe("MultiheadAttention", function()
     local _, w = m(x, x, x, { key_padding_mask = pad })
     assert.are.equal(0, w:masked_select(pad:unsqueeze(2):expand(2, 3, 3)):abs():sum():item())
     assert.is_true(torch.allclose(w:sum(3), torch.ones(2, 3)))
+  end)
+
+  it("adds a float key_padding_mask to the scores, as PyTorch", function()
+    local m, x = nn.MultiheadAttention(4, 2), torch.randn(3, 2, 4)
+    local bool_pad = torch.tensor { { false, false, true }, { false, true, true } }
+    local float_pad = torch.zeros(2, 3):masked_fill(bool_pad, -math.huge)
+    local a, wa = m(x, x, x, { key_padding_mask = bool_pad })
+    local b, wb = m(x, x, x, { key_padding_mask = float_pad })
+    assert.is_true(torch.equal(a, b))
+    assert.is_true(torch.equal(wa, wb))
   end)
 
   it("initializes as PyTorch: xavier_uniform_ projections, zero biases, xavier_normal_ bias_k", function()
@@ -207,6 +233,8 @@ describe("bad calls", function()
       function() return mha(x, x, x, { need_weight = false }) end },
     { "no value", "nn.MultiheadAttention", "value must be a tensor", function() return mha(x, x) end },
     { "forward called with a dot", "nn.MultiheadAttention", "called with '.'", function() return mha.forward(x, x, x) end },
+    { "d_model not divisible by nhead", "nn.TransformerDecoderLayer", "d_model (10) must be divisible by nhead (3)",
+      function() return nn.TransformerDecoderLayer(10, 3) end },
     { "a bad activation", "nn.TransformerEncoderLayer", "'relu' or 'gelu', got 'tanh'",
       function() return nn.TransformerEncoderLayer(8, 2, { activation = "tanh" }) end },
     { "a misspelt layer option", "nn.TransformerEncoderLayer", "did you mean 'dim_feedforward'",

@@ -64,6 +64,7 @@ local function build_layer(self, who, d_model, nhead, o, cross)
   rawset(self, "_args", { d_model, nhead, o })
   d_model = int(who, "d_model", d_model, 1)
   nhead = int(who, "nhead", nhead, 1)
+  if d_model % nhead ~= 0 then native.raise(who, "d_model (%d) must be divisible by nhead (%d)", d_model, nhead) end
   local ff = o.dim_feedforward == nil and 2048 or int(who, "dim_feedforward", o.dim_feedforward, 1)
   local p = o.dropout == nil and 0.1 or number(who, "dropout", o.dropout, 0, 1) + 0.0
   local eps = o.layer_norm_eps == nil and 1e-5 or number(who, "layer_norm_eps", o.layer_norm_eps, 0)
