@@ -22,7 +22,7 @@ local Module, Parameter = module.Module, module.Parameter
 local M = {}
 
 -- {======================================================
--- Shared by the attention and Transformer files
+-- Shared with the Transformer and cell files
 -- =======================================================
 
 local DTYPES = { float32 = true, float64 = true }
@@ -34,9 +34,9 @@ function M.dtype(who, v)
   return v
 end
 
--- a forward argument that must be a tensor (or nil, when optional)
-function M.tensor_arg(api, name, v, optional)
-  if (v == nil and optional) or torch.is_tensor(v) then return v end
+-- a forward argument that must be a tensor
+function M.tensor_arg(api, name, v)
+  if torch.is_tensor(v) then return v end
   E.raise(api, "%s must be a tensor, got %s", name, E.show(v))
 end
 
@@ -49,7 +49,6 @@ M.shape = shape
 -- dynamic quantization leaves it alone).  Written here in Lua so that its
 -- parameters take the attention's dtype; initialized as nn.Linear.
 local NDQLinear = Module:extend("NonDynamicallyQuantizableLinear")
-M.NonDynamicallyQuantizableLinear = NDQLinear
 
 function NDQLinear:init(in_features, out_features, bias, dtype)
   self.in_features, self.out_features = in_features, out_features
@@ -94,21 +93,21 @@ function MHA:init(embed_dim, num_heads, o)
     native.raise(WHO, "embed_dim (%d) must be divisible by num_heads (%d)", self.embed_dim, self.num_heads)
   end
   local bias, dtype = bool(WHO, "bias", o.bias, true), M.dtype(WHO, o.dtype)
-  local E_ = self.embed_dim
-  native.weights(WHO, 4 * E_, E_ + self.kdim + self.vdim)
+  local d = self.embed_dim
+  native.weights(WHO, 4 * d, d + self.kdim + self.vdim)
   -- the parameters in PyTorch's order, which is its state_dict's order
   if self._qkv_same_embed_dim then
-    self.in_proj_weight = empty(dtype, 3 * E_, E_)
+    self.in_proj_weight = empty(dtype, 3 * d, d)
   else
-    self.q_proj_weight = empty(dtype, E_, E_)
-    self.k_proj_weight = empty(dtype, E_, self.kdim)
-    self.v_proj_weight = empty(dtype, E_, self.vdim)
+    self.q_proj_weight = empty(dtype, d, d)
+    self.k_proj_weight = empty(dtype, d, self.kdim)
+    self.v_proj_weight = empty(dtype, d, self.vdim)
   end
-  if bias then self.in_proj_bias = empty(dtype, 3 * E_) end
-  self.out_proj = NDQLinear(E_, E_, bias, dtype)
+  if bias then self.in_proj_bias = empty(dtype, 3 * d) end
+  self.out_proj = NDQLinear(d, d, bias, dtype)
   if bool(WHO, "add_bias_kv", o.add_bias_kv, false) then
-    self.bias_k = empty(dtype, 1, 1, E_)
-    self.bias_v = empty(dtype, 1, 1, E_)
+    self.bias_k = empty(dtype, 1, 1, d)
+    self.bias_v = empty(dtype, 1, 1, d)
   end
   self:_reset_parameters()
 end
@@ -142,7 +141,8 @@ local FORWARD = {
   average_attn_weights = { type = "boolean", default = true, doc = "average the weights over heads" },
 }
 
--- (1) the shapes, as _mha_shape_check; returns whether the input is batched
+-- the shapes, checked first as _mha_shape_check does; returns whether the
+-- input is batched
 local function check_shapes(self, api, query, key, value, kpm, attn_mask)
   local q, k, v = query:dim(), key:dim(), value:dim()
   if q ~= 2 and q ~= 3 then
@@ -177,18 +177,18 @@ end
 -- (2) q, k, v projected: one matmul when query, key and value are one
 -- tensor (self-attention), two when key and value are (encoder-decoder)
 local function in_projection(self, query, key, value)
-  local w, b, E_ = self.in_proj_weight, self.in_proj_bias, self.embed_dim
+  local w, b, d = self.in_proj_weight, self.in_proj_bias, self.embed_dim
   if not self._qkv_same_embed_dim then
     local bq, bk, bv
-    if b ~= nil then bq, bk, bv = b:narrow(1, 1, E_), b:narrow(1, E_ + 1, E_), b:narrow(1, 2 * E_ + 1, E_) end
+    if b ~= nil then bq, bk, bv = b:narrow(1, 1, d), b:narrow(1, d + 1, d), b:narrow(1, 2 * d + 1, d) end
     return aten.linear(query, self.q_proj_weight, bq), aten.linear(key, self.k_proj_weight, bk),
       aten.linear(value, self.v_proj_weight, bv)
   end
   if rawequal(key, value) then
     if rawequal(query, key) then return table.unpack(aten.linear(query, w, b):chunk(3, -1)) end
-    local wq, wkv = w:narrow(1, 1, E_), w:narrow(1, E_ + 1, 2 * E_)
+    local wq, wkv = w:narrow(1, 1, d), w:narrow(1, d + 1, 2 * d)
     local bq, bkv
-    if b ~= nil then bq, bkv = b:narrow(1, 1, E_), b:narrow(1, E_ + 1, 2 * E_) end
+    if b ~= nil then bq, bkv = b:narrow(1, 1, d), b:narrow(1, d + 1, 2 * d) end
     local kv = aten.linear(key, wkv, bkv):chunk(2, -1)
     return aten.linear(query, wq, bq), kv[1], kv[2]
   end
