@@ -12,7 +12,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-CPP=(op_overhead mlp_step batches tiny_step mlp_epoch cnn_epoch cv_mlp)
+CPP=(op_overhead mlp_step batches tiny_step mlp_epoch cnn_epoch cv_mlp transformer_step)
 PY=/usr/bin/python3          # Debian's python, which has python3-torch
 OUT=build/bench
 CXX=${CXX:-g++}

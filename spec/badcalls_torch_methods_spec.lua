@@ -12,7 +12,8 @@ local S = optim.lr_scheduler
 
 local SELVES = { { "nil", function() return nil end }, { "a tensor", function() return torch.zeros(2) end },
                  { "a number", function() return 5 end } }
-local NOT_METHODS = { extend = true, new = true, init = true, _call = true }
+local NOT_METHODS = { extend = true, new = true, init = true, _call = true,
+  generate_square_subsequent_mask = true } -- PyTorch's @staticmethod of nn.Transformer
 
 -- the public methods a class answers, its own and inherited
 local function methods_of(class, stop)

@@ -34,6 +34,14 @@ for name, class in pairs(require "torch.nn.loss_modules") do
   module.guard(class, name)
 end
 
+-- modules written in Lua over torch.ops (attention, Transformers, RNN
+-- cells); their files guard their own methods
+for _, family in ipairs { "attention", "transformer", "cells" } do
+  for name, class in pairs(require("torch.nn." .. family)) do
+    if type(class) == "table" then nn[name] = class end
+  end
+end
+
 -- TorchScript models exported from PyTorch
 function nn.load(...) return require("torch.jit").load(...) end
 
