@@ -84,11 +84,7 @@ describe("lr schedulers against PyTorch", function()
   end
 end)
 
-local function expect_error(pattern, f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "no error")
-  assert.is_truthy(tostring(err):find(pattern, 1, true), "error: " .. tostring(err))
-end
+local expect_error = require("spec.helpers.parity").expect_error
 
 describe("lr schedulers: bad calls", function()
   local opt = optimizer({ 0.1 })

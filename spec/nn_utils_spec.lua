@@ -10,19 +10,8 @@ local nn = require "torch.nn"
 
 local fixture = dofile("spec/fixtures/sched_parity.lua")
 
-local function T(spec)
-  if #spec.shape == 0 then return torch.tensor(spec.data[1], { dtype = spec.dtype }) end
-  return torch.tensor(spec.data, { dtype = spec.dtype }):view(table.unpack(spec.shape))
-end
-
-local function assert_same(expected, got, what)
-  assert.is_true(torch.is_tensor(got), what .. ": not a tensor")
-  assert.are.same(expected:size(), got:size(), what .. ": shape")
-  local nan = expected:isnan()
-  assert.is_true(torch.equal(nan, got:isnan()) and
-    torch.equal(expected:masked_fill(nan, 0), got:detach():masked_fill(nan, 0)),
-    what .. ": expected\n" .. tostring(expected) .. "\ngot\n" .. tostring(got))
-end
+local P = require "spec.helpers.parity"
+local T, assert_same, expect_error = P.T, P.assert_same, P.expect_error
 
 -- the fixture's parameters, each with its grad (or none)
 local function params(list)
@@ -32,12 +21,6 @@ local function params(list)
     if p.grad then ps[i].grad = T(p.grad) end
   end
   return ps
-end
-
-local function expect_error(pattern, f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "no error")
-  assert.is_truthy(tostring(err):find(pattern, 1, true), "error: " .. tostring(err))
 end
 
 describe("nn.utils.clip_grad_norm_ against PyTorch", function()

@@ -15,10 +15,9 @@ local swa_utils = optim.swa_utils
 
 local fixture = dofile("spec/fixtures/sched_parity.lua")
 
-local function T(spec)
-  if #spec.shape == 0 then return torch.tensor(spec.data[1], { dtype = spec.dtype }) end
-  return torch.tensor(spec.data, { dtype = spec.dtype }):view(table.unpack(spec.shape))
-end
+local P = require "spec.helpers.parity"
+local T, assert_same, assert_close, expect_error = P.T, P.assert_same, P.assert_close, P.expect_error
+local sorted_keys = P.sorted_keys
 
 local function state(sd)
   local t = {}
@@ -31,39 +30,18 @@ local function make(lua)
   return assert(load("return " .. lua, "=" .. lua, "t", env))()
 end
 
-local function assert_same(expected, got, what)
-  assert.is_true(torch.is_tensor(got), what .. ": not a tensor")
-  assert.are.same(expected:size(), got:size(), what .. ": shape")
-  assert.is_true(torch.equal(expected, got:detach()),
-    what .. ": expected\n" .. tostring(expected) .. "\ngot\n" .. tostring(got))
-end
-
-local function assert_close(expected, got, what)
-  assert.are.same(expected:size(), got:size(), what .. ": shape")
-  if expected.dtype ~= "float32" then return assert_same(expected, got, what) end
-  assert.is_true(torch.allclose(got:detach(), expected, { rtol = 1e-5, atol = 1e-6 }),
-    what .. ": expected\n" .. tostring(expected) .. "\ngot\n" .. tostring(got))
-end
-
-local function expect_error(pattern, f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "no error")
-  assert.is_truthy(tostring(err):find(pattern, 1, true), "error: " .. tostring(err))
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
+-- the case's model with the case's initial state
+local function model_of(c)
+  local model = make(c.model)
+  model:load_state_dict(state(c.initial))
+  return model
 end
 
 describe("swa_utils.AveragedModel against PyTorch", function()
   it("has the cases", function() assert.is_true(#fixture.swa >= 6) end)
   for _, c in ipairs(fixture.swa) do
     it(c.name, function()
-      local model = make(c.model)
-      model:load_state_dict(state(c.initial))
+      local model = model_of(c)
       local avg = swa_utils.AveragedModel(model, make(c.opts))
       for _, sd in ipairs(c.states) do
         model:load_state_dict(state(sd))
@@ -83,8 +61,7 @@ describe("swa_utils.AveragedModel against PyTorch", function()
 
   it("loads PyTorch's state_dict and leaves the model alone", function()
     local c = fixture.swa[1]
-    local model = make(c.model)
-    model:load_state_dict(state(c.initial))
+    local model = model_of(c)
     local avg = swa_utils.AveragedModel(model)
     avg:load_state_dict(state(c.averaged))
     assert.are.equal(#c.states, avg.n_averaged:item())
@@ -140,8 +117,7 @@ describe("swa_utils.update_bn against PyTorch", function()
   it("has the cases", function() assert.is_true(#fixture.update_bn >= 4) end)
   for _, c in ipairs(fixture.update_bn) do
     it(c.name, function()
-      local model = make(c.model)
-      model:load_state_dict(state(c.initial))
+      local model = model_of(c)
       if c.mode == "eval" then model:eval() end
       local batches = {}
       for i, b in ipairs(c.batches) do batches[i] = { T(b[1]), T(b[2]) } end
@@ -160,8 +136,7 @@ describe("swa_utils.update_bn against PyTorch", function()
 
   it("reads a DataLoader, an iterator function and an AveragedModel", function()
     local c = fixture.update_bn[1]
-    local model = make(c.model)
-    model:load_state_dict(state(c.initial))
+    local model = model_of(c)
     local avg = swa_utils.AveragedModel(model)
     local i = 0
     swa_utils.update_bn(function()

@@ -14,6 +14,12 @@ local copy, api, REQUIRED, options, check_number = B.copy, B.api, B.REQUIRED, B.
 local new, check_like, Scheduler = B.new, B.check_like, B.Scheduler
 lr_scheduler.Scheduler = Scheduler
 
+local function positive_int(name, o, key)
+  if math.type(o[key]) ~= "integer" or o[key] < 1 then
+    E.raise(api(name), "option '%s' must be a positive integer, got %s", key, tostring(o[key]))
+  end
+end
+
 local function class(name, get_lr) return B.class(lr_scheduler, name, get_lr) end
 
 -- the lrs the groups have now
@@ -83,9 +89,7 @@ local StepLR = class("StepLR", function(self)
 end)
 function lr_scheduler.StepLR(optimizer, opts)
   local o = options("StepLR", optimizer, opts, { step_size = REQUIRED, gamma = 0.1, last_epoch = -1, verbose = false })
-  if math.type(o.step_size) ~= "integer" or o.step_size < 1 then
-    E.raise(api("StepLR"), "option 'step_size' must be a positive integer, got %s", tostring(o.step_size))
-  end
+  positive_int("StepLR", o, "step_size")
   check_number("StepLR", o, "gamma")
   local self = new(StepLR, "StepLR", optimizer, o)
   self.step_size, self.gamma = o.step_size, o.gamma
@@ -175,9 +179,7 @@ function lr_scheduler.LinearLR(optimizer, opts)
   if o.end_factor > 1.0 or o.end_factor < 0 then
     E.raise(api("LinearLR"), "option 'end_factor' (the ending multiplicative factor) expected to be between 0 and 1, got %s", tostring(o.end_factor))
   end
-  if math.type(o.total_iters) ~= "integer" or o.total_iters < 1 then
-    E.raise(api("LinearLR"), "option 'total_iters' must be a positive integer, got %s", tostring(o.total_iters))
-  end
+  positive_int("LinearLR", o, "total_iters")
   local self = new(LinearLR, "LinearLR", optimizer, o)
   self.start_factor, self.end_factor, self.total_iters = o.start_factor, o.end_factor, o.total_iters
   return self:start()
@@ -218,9 +220,7 @@ function PolynomialLR:closed_form()
 end
 function lr_scheduler.PolynomialLR(optimizer, opts)
   local o = options("PolynomialLR", optimizer, opts, { total_iters = 5, power = 1.0, last_epoch = -1, verbose = false })
-  if math.type(o.total_iters) ~= "integer" or o.total_iters < 1 then
-    E.raise(api("PolynomialLR"), "option 'total_iters' must be a positive integer, got %s", tostring(o.total_iters))
-  end
+  positive_int("PolynomialLR", o, "total_iters")
   check_number("PolynomialLR", o, "power")
   local self = new(PolynomialLR, "PolynomialLR", optimizer, o)
   self.total_iters, self.power = o.total_iters, o.power
@@ -254,9 +254,7 @@ function CosineAnnealingLR:closed_form()
 end
 function lr_scheduler.CosineAnnealingLR(optimizer, opts)
   local o = options("CosineAnnealingLR", optimizer, opts, { T_max = REQUIRED, eta_min = 0, last_epoch = -1, verbose = false })
-  if math.type(o.T_max) ~= "integer" or o.T_max < 1 then
-    E.raise(api("CosineAnnealingLR"), "option 'T_max' must be a positive integer, got %s", tostring(o.T_max))
-  end
+  positive_int("CosineAnnealingLR", o, "T_max")
   check_number("CosineAnnealingLR", o, "eta_min")
   local self = new(CosineAnnealingLR, "CosineAnnealingLR", optimizer, o)
   self.T_max, self.eta_min = o.T_max, o.eta_min
