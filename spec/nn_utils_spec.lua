@@ -172,6 +172,22 @@ describe("nn.Module:clone", function()
     assert.is_false(m:clone()[1].weight.requires_grad)
   end)
 
+  it("keeps tied weights tied, inside libtorch's modules too", function()
+    local Tied = nn.Module:extend("Tied")
+    function Tied:init()
+      self.a, self.b = nn.Linear(4, 4, { bias = false }), nn.Linear(4, 4, { bias = false })
+      self.b.weight = self.a.weight
+    end
+    function Tied:forward(x) return self.b(self.a(x)) end
+    local m = Tied()
+    local c = m:clone()
+    assert.are.equal(c.a.weight, c.b.weight)
+    assert.are.equal(1, #c:parameters())
+    torch.no_grad(function() c.a.weight:fill_(1) end)
+    assert.is_true(torch.equal(torch.full({ 1, 4 }, 16.0), c(torch.ones(1, 4))))
+    assert.are.equal(0, m.a.weight:eq(1):sum():item())
+  end)
+
   it("keeps a module used twice as one", function()
     local shared = nn.Linear(2, 2)
     local c = nn.Sequential(shared, nn.ReLU(), shared):clone()
