@@ -188,11 +188,9 @@ describe("swa_utils.SWALR against PyTorch", function()
     local sched = swa_utils.SWALR(opt, { swa_lr = c.swa_lr, anneal_epochs = c.anneal_epochs })
     for _ = 1, 3 do sched:step() end
     local opt2 = sgd()
-    local saved, groups = sched:state_dict(), opt.param_groups[1]
-    opt2.param_groups[1].lr, opt2.param_groups[1].initial_lr = groups.lr, groups.initial_lr
-    local sched2 = swa_utils.SWALR(opt2, { swa_lr = c.swa_lr, anneal_epochs = c.anneal_epochs, last_epoch = 3 })
-    sched2:load_state_dict(saved)
-    opt2.param_groups[1].lr = groups.lr
+    local sched2 = swa_utils.SWALR(opt2, { swa_lr = c.swa_lr, anneal_epochs = c.anneal_epochs })
+    opt2:load_state_dict(opt:state_dict()) -- its groups hold swa_lr and initial_lr
+    sched2:load_state_dict(sched:state_dict())
     for i = 5, #c.seq do
       sched2:step()
       assert.are.same(c.seq[i], sched2:get_last_lr(), "step " .. (i - 1))
