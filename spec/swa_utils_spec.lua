@@ -2,10 +2,9 @@
 -- written by tests/fixtures/make_sched_parity.py): AveragedModel (SWA, EMA,
 -- use_buffers) over several updates, its state_dict keys and round trip,
 -- update_bn's running statistics, SWALR's lr sequences; bad calls.
--- Tolerances: averaged values and lrs bitwise (the same float32 libtorch
--- operations and double Lua arithmetic in PyTorch's order); update_bn's
--- statistics and outputs rtol 1e-5, since the batch statistics are sums
--- over the batch whose order libtorch may vectorize differently.
+-- Everything bitwise: averaged values, update_bn's statistics and the
+-- outputs are the same float32 libtorch operations in PyTorch's order, the
+-- lrs the same double arithmetic.
 --   ./clara /usr/bin/busted -o plainTerminal spec/swa_utils_spec.lua
 
 local torch = require "torch"
@@ -16,7 +15,7 @@ local swa_utils = optim.swa_utils
 local fixture = dofile("spec/fixtures/sched_parity.lua")
 
 local P = require "spec.helpers.parity"
-local T, assert_same, assert_close, expect_error = P.T, P.assert_same, P.assert_close, P.expect_error
+local T, assert_same, expect_error = P.T, P.assert_same, P.expect_error
 local sorted_keys = P.sorted_keys
 
 local function state(sd)
@@ -54,7 +53,7 @@ describe("swa_utils.AveragedModel against PyTorch", function()
       table.sort(keys)
       assert.are.same(keys, sorted_keys(sd))
       for k, v in pairs(c.averaged) do assert_same(T(v), sd[k], k) end
-      assert_close(T(c.output), avg(T(c.input)), "output")
+      assert_same(T(c.output), avg(T(c.input)), "output")
       assert.are.equal(c.repr, tostring(avg))
     end)
   end
@@ -66,7 +65,7 @@ describe("swa_utils.AveragedModel against PyTorch", function()
     avg:load_state_dict(state(c.averaged))
     assert.are.equal(#c.states, avg.n_averaged:item())
     avg:eval()
-    assert_close(T(c.output), avg(T(c.input)), "output")
+    assert_same(T(c.output), avg(T(c.input)), "output")
     for k, v in pairs(c.initial) do assert_same(T(v), model:state_dict()[k], k) end
   end)
 
@@ -124,9 +123,9 @@ describe("swa_utils.update_bn against PyTorch", function()
       swa_utils.update_bn(batches, model)
       assert.are.equal(c.mode == "train", model.training)
       local sd = model:state_dict()
-      for k, v in pairs(c.state) do assert_close(T(v), sd[k], k) end
+      for k, v in pairs(c.state) do assert_same(T(v), sd[k], k) end
       model:eval()
-      assert_close(T(c.output), model(T(c.input)), "output")
+      assert_same(T(c.output), model(T(c.input)), "output")
       -- the module's own forward is back: momentum as constructed
       model:train()
       model(T(c.input))
@@ -144,7 +143,7 @@ describe("swa_utils.update_bn against PyTorch", function()
       local b = c.batches[i]
       if b then return T(b[1]), T(b[2]) end
     end, avg)
-    for k, v in pairs(c.state) do assert_close(T(v), avg:state_dict()["module." .. k], k) end
+    for k, v in pairs(c.state) do assert_same(T(v), avg:state_dict()["module." .. k], k) end
     local data = require "clara.data"
     local x = torch.cat({ T(c.batches[1][1]), T(c.batches[2][1]) })
     local loader = data.DataLoader(data.TensorDataset(x, torch.zeros(x:size(1))), { batch_size = 6 })
