@@ -60,8 +60,6 @@ local LAYER_KNOWN = { "dim_feedforward", "dropout", "activation", "layer_norm_ep
 -- dropouts (`n` of them), children in PyTorch's order
 local function build_layer(self, who, d_model, nhead, o, cross)
   o = native.opts(who, o, LAYER_KNOWN)
-  -- the arguments, to build the copies TransformerEncoder/Decoder stack
-  rawset(self, "_args", { d_model, nhead, o })
   d_model = int(who, "d_model", d_model, 1)
   nhead = int(who, "nhead", nhead, 1)
   if d_model % nhead ~= 0 then native.raise(who, "d_model (%d) must be divisible by nhead (%d)", d_model, nhead) end
@@ -175,8 +173,8 @@ end
 -- The stacks
 -- =======================================================
 
--- num_layers copies of `layer`, as PyTorch's deepcopy: each built again
--- from the layer's arguments and given the layer's weights and mode.  A
+-- num_layers copies of `layer`, as PyTorch's deepcopy (Module:clone: its
+-- weights, mode and children, an activation module included, copied).  A
 -- function instead of a layer is called for each copy.
 local function clones(who, layer, n)
   n = int(who, "num_layers", n, 1)
@@ -187,14 +185,11 @@ local function clones(who, layer, n)
       copy = layer()
       if not module.is_module(copy) then native.raise(who, "the layer function returned %s", E.show(copy)) end
     else
-      local args = module.is_module(layer) and rawget(layer, "_args")
-      if not args then
+      if not (module.is_module(layer) and layer:_get_name() == who .. "Layer") then
         native.raise(who, "expects a %sLayer or a function that makes a layer, got %s",
           who, E.show(layer))
       end
-      copy = getmetatable(layer).__class(table.unpack(args, 1, 3))
-      copy:load_state_dict(layer:state_dict())
-      copy:train(layer.training)
+      copy = layer:clone()
     end
     list:append(copy)
   end
