@@ -20,9 +20,10 @@
 -- the samples), "micro" one curve over every (sample, class) cell (not with
 -- ovo), "samples" the mean over samples (multilabel only), "none" a Lua
 -- list, entry c + 1 for class c.  A binary problem ignores the average.
--- A ROC-AUC needing a class (or a pair, a sample) with no positive or no
--- negative is undefined: compute returns nil and says which; average
--- precision scores such a class 0, as sklearn.
+-- A ROC-AUC needing a class (or a sample) with no positive or no negative
+-- is undefined: compute returns nil and says which (ovo skips the classes
+-- absent from the targets, as sklearn); average precision scores such a
+-- class 0, as sklearn.
 local torch = require "torch"
 local E = require "clara.error"
 local base = require "clara.metrics.base"
@@ -131,19 +132,23 @@ local function averaged(self, score, s, y)
   return mean(per)
 end
 
--- Hand & Till's one-vs-one AUC: over every pair of classes (a, b), the mean
--- of a's AUC against b and b's against a, on the samples of a or b
+-- Hand & Till's one-vs-one AUC: over every pair of classes (a, b) present
+-- in the targets (sklearn skips absent ones), the mean of a's AUC against b
+-- and b's against a, on the samples of a or b
 local function ovo(self, s, y)
-  local C, N = self.classes, y:numel()
+  local N, present = y:numel(), {}
+  for c, count in ipairs(aten.bincount(y, nil, self.classes):totable()) do
+    if count > 0 then present[#present + 1] = c - 1 end
+  end
+  if #present < 2 then return undefined(self, "the multiclass target") end
   local scores, weights = {}, {}
-  for a = 0, C - 2 do
-    for b = a + 1, C - 1 do
+  for i = 1, #present - 1 do
+    for j = i + 1, #present do
+      local a, b = present[i], present[j]
       local rows = y:eq(a):logical_or(y:eq(b)):nonzero():reshape(-1)
       local yab, sab = y:index_select(1, rows), s:index_select(1, rows)
-      local va = auc(sab:select(2, a + 1), yab:eq(a):long())
-      local vb = auc(sab:select(2, b + 1), yab:eq(b):long())
-      if not (va and vb) then return undefined(self, ("the pair of classes %d and %d"):format(a, b)) end
-      scores[#scores + 1] = (va + vb) / 2
+      scores[#scores + 1] = (auc(sab:select(2, a + 1), yab:eq(a):long())
+        + auc(sab:select(2, b + 1), yab:eq(b):long())) / 2
       weights[#weights + 1] = rows:numel() / N
     end
   end
