@@ -12,6 +12,7 @@
 -- Run from the repository root: ./clara /usr/bin/busted -o plainTerminal spec/metrics_parity_spec.lua
 
 local torch = require "torch"
+local badcalls = require "spec.helpers.badcalls"
 local clara = require "clara"
 local M = clara.metrics
 
@@ -185,3 +186,98 @@ describe("analytic values", function()
     assert.matches("over the limit clara.limits.tensor_bytes", err, 1, true)
   end)
 end)
+
+-- {====================== bad calls ======================
+
+local function T(v, dtype) return torch.tensor(v, { dtype = dtype or "float32" }) end
+local probs = T { { 0.1, 0.9, 0.0 }, { 0.8, 0.1, 0.1 }, { 0.2, 0.2, 0.6 }, { 0.3, 0.3, 0.4 } }
+local logits = T { { 2.0, -1.0, 0.5 }, { 0.1, 0.3, -2.0 }, { 1.0, 1.0, 3.0 }, { -0.5, 0.2, 0.0 } }
+local labels = T({ 1, 0, 2, 2 }, "int64")
+local bin = T({ 0, 1, 1, 0 }, "int64")
+local multilabel = T({ { 0, 1, 1 }, { 1, 0, 0 }, { 0, 1, 0 }, { 1, 1, 0 } }, "int64")
+local nan_probs = T { { 0.1, 0.9, 0.0 }, { 0 / 0, 0.1, 0.1 }, { 0.2, 0.2, 0.6 }, { 0.3, 0.3, 0.4 } }
+
+local cases = {
+  -- scores
+  { "roc_auc of NaN scores", "roc_auc", "NaN or infinite", function() M.roc_auc():update(nan_probs, labels) end },
+  { "roc_auc of infinite binary scores", "roc_auc", "NaN or infinite",
+    function() M.roc_auc():update(T { 0.1, math.huge, 0.3, 0.2 }, bin) end },
+  { "average_precision of NaN scores", "average_precision", "NaN or infinite",
+    function() M.average_precision():update(nan_probs, labels) end },
+  { "log_loss of NaN probabilities", "log_loss", "NaN", function() M.log_loss():update(nan_probs, labels) end },
+  { "balanced_accuracy of NaN scores", "balanced_accuracy", "output holds NaN scores",
+    function() M.balanced_accuracy():update(nan_probs, labels) end },
+  { "top-k accuracy of NaN scores", "top2_accuracy", "NaN", function() M.accuracy { top_k = 2 }:update(nan_probs, labels) end },
+  { "roc_auc of logits taken as probabilities", "roc_auc", "probabilities in [0, 1]", "logits = true",
+    function() M.roc_auc():update(logits, labels) end },
+  { "roc_auc of rows not summing to 1", "roc_auc", "row 1 sums to 0.5", "logits = true",
+    function() M.roc_auc { multi_class = "ovo" }:update(probs * 0.5, labels) end },
+  { "log_loss of logits taken as probabilities", "log_loss", "probabilities in [0, 1]", "logits = true",
+    function() M.log_loss():update(logits, labels) end },
+  { "roc_auc of integer scores", "roc_auc", "floating scores, got int64", function() M.roc_auc():update(labels, labels) end },
+  -- labels
+  { "roc_auc with a class beyond the output", "roc_auc", "target holds class 3 but the output has 3 classes",
+    function() M.roc_auc():update(probs, T({ 0, 1, 2, 3 }, "int64")) end },
+  { "roc_auc with a negative class", "roc_auc", "target holds class -1",
+    function() M.roc_auc():update(probs, T({ 0, -1, 2, 1 }, "int64")) end },
+  { "roc_auc with float class targets", "roc_auc", "class indices (an integer tensor), got float32",
+    function() M.roc_auc():update(probs, labels:float()) end },
+  { "average_precision with binary labels 2", "average_precision", "only 0 and 1",
+    function() M.average_precision():update(T { 0.1, 0.2, 0.3, 0.4 }, labels) end },
+  { "roc_auc with a multilabel target not 0/1", "roc_auc", "multilabel target must hold only 0 and 1",
+    function() M.roc_auc():update(probs, multilabel * 2) end },
+  { "log_loss with a class beyond the output", "log_loss", "target holds class 4 but the output has 3 classes",
+    function() M.log_loss():update(probs, T({ 0, 1, 4, 2 }, "int64")) end },
+  { "log_loss with binary targets not 0/1", "log_loss", "only 0 and 1",
+    function() M.log_loss():update(T { 0.1, 0.2, 0.3, 0.4 }, T { 0, 0.5, 1, 1 }) end },
+  { "matthews_corrcoef with a class beyond num_classes", "matthews_corrcoef", "out of range for num_classes = 2",
+    function() M.matthews_corrcoef { num_classes = 2 }:update(T({ 0, 1, 2 }, "int64"), T({ 0, 1, 1 }, "int64")) end },
+  -- shapes
+  { "roc_auc with fewer targets", "roc_auc", "output has 4 samples but target has 3",
+    function() M.roc_auc():update(probs, labels:narrow(1, 1, 3)) end },
+  { "roc_auc multilabel of another width", "roc_auc", "multilabel target (4, 2) needs an output of the same shape, got (4, 3)",
+    function() M.roc_auc():update(probs, multilabel:narrow(2, 1, 2)) end },
+  { "average_precision with a 3-d target", "average_precision", "target must be (N) labels or (N, C) multilabel",
+    function() M.average_precision():update(probs, torch.zeros(4, 1, 2, { dtype = "int64" })) end },
+  { "roc_auc switching from binary to multiclass", "roc_auc",
+    "this batch is multiclass with 3 classes, earlier batches were binary with 2",
+    function() M.roc_auc():update(T { 0.1, 0.9, 0.4, 0.3 }, bin):update(probs, labels) end },
+  { "log_loss switching class counts", "log_loss", "this batch has 3 classes, earlier batches had 2",
+    function() M.log_loss():update(T { 0.1, 0.9, 0.4, 0.3 }, bin):update(probs, labels) end },
+  { "log_loss of a 3-d output", "log_loss", "(N, C) class probabilities, got float32 (4, 3, 1)",
+    function() M.log_loss():update(probs:unsqueeze(3), labels) end },
+  { "log_loss with one-hot targets", "log_loss", "target must be (N) class indices, got shape (4, 3)",
+    function() M.log_loss():update(probs, multilabel) end },
+  { "accuracy top_k above C", "top4_accuracy", "(N, C) scores with C >= k = 4",
+    function() M.accuracy { top_k = 4 }:update(probs, labels) end },
+  { "f1 top_k of binary probabilities", "top2_f1_macro", "(N, C) scores",
+    function() M.f1 { top_k = 2 }:update(T { 0.1, 0.9, 0.4, 0.3 }, bin) end },
+  { "precision top_k of class indices", "top2_precision_macro", "(N, C) scores",
+    function() M.precision { top_k = 2 }:update(labels, labels) end },
+  { "average_precision samples of a multiclass target", "average_precision_samples", "needs a multilabel target",
+    function() M.average_precision { average = "samples" }:update(probs, labels):compute() end },
+  -- options
+  { "roc_auc with a misspelt option", "clara.metrics.roc_auc", "unknown option 'multiclass'", "did you mean 'multi_class'",
+    function() M.roc_auc { multiclass = "ovo" } end },
+  { "roc_auc ovo with micro", "clara.metrics.roc_auc", "average = 'micro' is not defined with multi_class = 'ovo'",
+    function() M.roc_auc { multi_class = "ovo", average = "micro" } end },
+  { "roc_auc with multi_class raise", "clara.metrics.roc_auc", "multi_class must be one of 'ovr', 'ovo', got 'raise'",
+    function() M.roc_auc { multi_class = "raise" } end },
+  { "average_precision binary average", "clara.metrics.average_precision", "average must be one of",
+    function() M.average_precision { average = "binary" } end },
+  { "log_loss with eps 'tiny'", "clara.metrics.log_loss", "eps must be a number or 'auto', got 'tiny'",
+    function() M.log_loss { eps = "tiny" } end },
+  { "log_loss with a negative eps", "clara.metrics.log_loss", "eps must be >= 0", function() M.log_loss { eps = -1e-3 } end },
+  { "log_loss with eps NaN", "clara.metrics.log_loss", "eps must be a number, got nan", function() M.log_loss { eps = 0 / 0 } end },
+  { "balanced_accuracy adjusted 'yes'", "clara.metrics.balanced_accuracy", "adjusted must be a boolean, got 'yes'",
+    function() M.balanced_accuracy { adjusted = "yes" } end },
+  { "accuracy top_k 0", "clara.metrics.accuracy", "top_k must be >= 1, got 0", function() M.accuracy { top_k = 0 } end },
+  { "matthews_corrcoef with top_k", "clara.metrics.matthews_corrcoef", "unknown option 'top_k'",
+    function() M.matthews_corrcoef { top_k = 2 } end },
+}
+
+describe("bad calls to the sklearn-parity metrics", function()
+  badcalls(cases, { position = "metrics_parity_spec%.lua:" })
+end)
+
+-- }=======================================================

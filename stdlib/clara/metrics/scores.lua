@@ -67,7 +67,7 @@ function S.class_probs(fname, output, logits, rows)
     local off = (sums - 1):abs()
     if off:numel() > 0 and off:max():item() > 1e-8 + 1e-5 then
       local row = off:argmax():item() + 1
-      fail(("%s: output rows must be probabilities summing to 1, row %d sums to %.9g (logits = true for raw scores)")
+      fail(("%s: output rows must be probabilities summing to 1, row %d sums to %.6g (logits = true for raw scores)")
         :format(fname, row, sums[row]:item()))
     end
   end
