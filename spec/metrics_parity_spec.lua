@@ -39,17 +39,7 @@ local function feed(m, parts, from, to)
   return m
 end
 
-local function close(expected, got, tol)
-  if type(expected) == "table" then
-    assert.equal("table", type(got), "expected a list, got " .. tostring(got))
-    assert.equal(#expected, #got)
-    for i = 1, #expected do close(expected[i], got[i], tol) end
-    return
-  end
-  assert.equal("number", type(got), "expected a number, got " .. tostring(got))
-  assert.is_true(math.abs(expected - got) <= tol * math.max(1, math.abs(expected)),
-    ("expected %.17g, got %.17g"):format(expected, got))
-end
+local close = require "spec.helpers.close"
 
 -- sklearn's value, or nil and a message saying "undefined" where sklearn raises
 local function matches(c, v, msg)
