@@ -137,6 +137,16 @@ describe("analytic values", function()
     close(-math.log(2.0 ^ -23), M.log_loss():update(T({ 0.0 }, "float32"), y):compute(), 1e-15)
   end)
 
+  it("ranks logits far beyond a sigmoid's or softmax's float64 range", function()
+    local y = T({ 0, 0, 1, 1 }, "int64")
+    local z = T { 38, 39, 40, 41 }
+    assert.equal(1.0, M.roc_auc { logits = true }:update(z, y):compute())
+    assert.equal(1.0, M.roc_auc():update(torch.stack({ -z, z }, 2), y):compute())
+    assert.equal(1.0, M.average_precision { logits = true }:update(torch.stack({ -z, z }, 2), y):compute())
+    assert.equal(1.0, M.roc_auc { average = "micro" }:update(torch.stack({ z, z }, 2), torch.stack({ y, y }, 2))
+      :compute())
+  end)
+
   it("roc_auc ovo: one class in the targets is undefined", function()
     local v, msg = M.roc_auc { multi_class = "ovo" }
       :update(T { { 0.2, 0.3, 0.5 }, { 0.1, 0.1, 0.8 } }, T({ 2, 2 }, "int64")):compute()
@@ -164,7 +174,7 @@ describe("analytic values", function()
     os.remove(path)
   end)
 
-  it("a ranking metric keeps 16 bytes per sample and class, under clara.limits.tensor_bytes", function()
+  it("a ranking metric keeps 8 bytes per score and per label, under clara.limits.tensor_bytes", function()
     local m = M.roc_auc()
     m:update(T { { 0.2, 0.3, 0.5 }, { 0.7, 0.1, 0.2 } }, T({ 2, 0 }, "int64"))
     assert.equal(2 * 3 * 8 + 2 * 8, m.bytes)

@@ -7,8 +7,8 @@
 --   average_precision{average = ..., logits = false}
 --
 -- Both need the order of every score, so update keeps the scores (float64)
--- and labels (int64) of every batch, 16 bytes per sample and class, and
--- compute ranks them all; the result equals one call on all the data.
+-- and labels (int64) of every batch, 8 bytes each, and compute ranks them
+-- all; the result equals one call on all the data.
 -- ROC-AUC counts, at each distinct score, the negatives scoring lower plus
 -- half the tied ones (the trapezoid area of the ROC curve, in exact
 -- integers until one division).  Average precision is sklearn's step
@@ -66,7 +66,7 @@ local function auc(s, y)
 end
 
 -- average precision of scores s against labels y; 0 without positives
--- (sklearn sets recall to 1 everywhere then, so the sum is empty)
+-- (sklearn then takes recall as 1 everywhere: every step of the sum is 0)
 local function ap(s, y)
   local P = y:sum():item()
   if P == 0 then return 0.0 end

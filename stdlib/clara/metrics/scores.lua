@@ -4,14 +4,16 @@
 --
 -- A batch of N samples is one of:
 --   binary:     output (N) or (N, 1) scores of class 1, or (N, 2) two-class
---               scores (the class-1 softmax probability is the score);
+--               scores (ranked as their class-1 softmax probability);
 --               target (N) labels 0 and 1 (integer, bool, or floating as BCE
 --               takes it);
 --   multiclass: output (N, C), C > 2, class probabilities (rows summing to 1,
 --               as sklearn demands) or, with `logits = true`, logits that go
 --               through a softmax; target (N) class indices 0 .. C - 1;
 --   multilabel: output (N, C) and target (N, C) holding 0 and 1: C binary
---               problems side by side (`logits = true`: a sigmoid first).
+--               problems side by side.
+-- Binary and multilabel scores are only ranked, so logits and probabilities
+-- give the same value (no sigmoid: it would tie logits beyond +-37 in float64).
 local torch = require "torch"
 local E = require "clara.error"
 local base = require "clara.metrics.base"
@@ -87,8 +89,7 @@ function S.read(fname, output, target, logits)
       fail(("%s: a multilabel target %s needs an output of the same shape, got %s")
         :format(fname, shape_str(target), shape_str(output)))
     end
-    local s = output:double()
-    return "multilabel", logits and s:sigmoid() or s, S.zero_one(fname, "a multilabel target", target), C
+    return "multilabel", output:double(), S.zero_one(fname, "a multilabel target", target), C
   end
   if target:dim() == 2 then target = target:reshape(-1) end
   if target:dim() ~= 1 then
@@ -99,8 +100,10 @@ function S.read(fname, output, target, logits)
     return "binary", output:reshape(-1):double(), S.zero_one(fname, "target", target), 2
   end
   if n == 2 and C == 2 then
-    -- softmax keeps the order of the class-1 score for logits and probabilities alike
-    return "binary", output:double():softmax(2):select(2, 2), S.zero_one(fname, "target", target), 2
+    -- z1 - z0 orders samples as the class-1 softmax probability does, for
+    -- logits and probabilities alike, and never saturates
+    local s = output:double()
+    return "binary", s:select(2, 2) - s:select(2, 1), S.zero_one(fname, "target", target), 2
   end
   if n == 2 then
     return "multiclass", S.class_probs(fname, output, logits, true), S.class_indices(fname, target, C), C
@@ -113,8 +116,9 @@ end
 
 -- A metric keeping its scores: self.kept = {scores = {...}, labels = {...}}
 -- (tensors, one pair per update), self.problem and self.classes fixed by
--- the first batch.  Memory: 16 bytes per sample and class (float64 scores,
--- int64 labels) until reset; the total may not pass clara.limits.tensor_bytes.
+-- the first batch.  Memory until reset: 8 bytes per score (float64) and per
+-- label (int64: one per sample, or per sample and label when multilabel);
+-- the total may not pass clara.limits.tensor_bytes.
 
 function S.init(self)
   self.kept = { scores = {}, labels = {} }
