@@ -187,6 +187,40 @@ describe("analytic values", function()
   end)
 end)
 
+describe("in an experiment", function()
+  local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+  teardown(cleanup)
+
+  local function experiment(over)
+    local t = dofile("spec/helpers/resume_experiment.lua")
+    t.metrics = { auc = "roc_auc", ap = "average_precision", mcc = "matthews_corrcoef", bal = "balanced_accuracy",
+                  ll = function() return M.log_loss { logits = true } end }
+    for k, v in pairs(t.metrics) do
+      if type(v) == "string" then t.metrics[k] = M.resolve(v) end
+    end
+    for k, v in pairs(over) do t[k] = v end
+    return clara.experiment(t)
+  end
+
+  it("a run cut mid-epoch resumes every metric exactly (the kept scores included)", function()
+    local reference = experiment({ out_dir = tmpdir() }):run()
+    local exp = experiment { out_dir = tmpdir(), checkpoint_every = 1 }
+    local crash = { on_step_end = function(ctx) if ctx.step == 17 then error("crash at step 17", 0) end end }
+    assert.is_false(pcall(function() exp:with({ hooks = crash }):run() end))
+    local r = exp:run { resume = true }
+    local seen = 0
+    for e = 1, #reference.history do
+      for key, v in pairs(reference.history[e]) do
+        if key ~= "time" then
+          assert.are.equal(v, r.history[e][key], ("epoch %d %s"):format(e, key))
+          if key:find("auc", 1, true) or key:find("ll", 1, true) then seen = seen + 1 end
+        end
+      end
+    end
+    assert.is_true(seen >= 2 * #reference.history, "no metric columns in the history")
+  end)
+end)
+
 -- {====================== bad calls ======================
 
 local function T(v, dtype) return torch.tensor(v, { dtype = dtype or "float32" }) end
