@@ -377,14 +377,14 @@ end, "clara.metrics.balanced_accuracy", class_opts {
 -- variance is 0; the covariances are exact integers, their product a double
 -- as numpy forms it
 local function mcc_result(self)
-  local tp, predicted, actual = class_counts(self.cm)
-  local n, correct, tp_dot, pp, tt = self.count, 0, 0, 0, 0
+  local diag, predicted, actual = class_counts(self.cm)
+  local n, correct, t_dot_p, p_dot_p, t_dot_t = self.count, 0, 0, 0, 0
   for c = 1, #self.cm do
-    correct = correct + tp[c]
-    tp_dot = tp_dot + actual[c] * predicted[c]
-    pp, tt = pp + predicted[c] * predicted[c], tt + actual[c] * actual[c]
+    correct = correct + diag[c]
+    t_dot_p = t_dot_p + actual[c] * predicted[c]
+    p_dot_p, t_dot_t = p_dot_p + predicted[c] * predicted[c], t_dot_t + actual[c] * actual[c]
   end
-  local cov_yp, cov_pp, cov_yy = correct * n - tp_dot, n * n - pp, n * n - tt
+  local cov_yp, cov_pp, cov_yy = correct * n - t_dot_p, n * n - p_dot_p, n * n - t_dot_t
   if cov_pp == 0 or cov_yy == 0 then return 0.0 end
   return cov_yp / math.sqrt((cov_yy + 0.0) * cov_pp)
 end
