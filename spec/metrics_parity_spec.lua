@@ -137,6 +137,12 @@ describe("analytic values", function()
     close(-math.log(2.0 ^ -23), M.log_loss():update(T({ 0.0 }, "float32"), y):compute(), 1e-15)
   end)
 
+  it("accuracy and f1 without top_k still take NaN scores, as before", function()
+    local s, y = T { { 0 / 0, 0.5 }, { 0.2, 0.8 } }, T({ 0, 1 }, "int64")
+    assert.equal("number", type(M.accuracy():update(s, y):compute()))
+    assert.equal("number", type(M.f1():update(s, y):compute()))
+  end)
+
   it("ranks logits far beyond a sigmoid's or softmax's float64 range", function()
     local y = T({ 0, 0, 1, 1 }, "int64")
     local z = T { 38, 39, 40, 41 }
@@ -243,6 +249,8 @@ local cases = {
     function() M.balanced_accuracy():update(nan_probs, labels) end },
   { "top-k accuracy of NaN scores", "top2_accuracy", "NaN",
     function() M.accuracy { top_k = 2 }:update(nan_probs, labels) end },
+  { "matthews_corrcoef of NaN scores", "matthews_corrcoef", "output holds NaN scores",
+    function() M.matthews_corrcoef():update(nan_probs, labels) end },
   { "roc_auc of logits taken as probabilities", "roc_auc", "probabilities in [0, 1]", "logits = true",
     function() M.roc_auc():update(logits, labels) end },
   { "roc_auc of rows not summing to 1", "roc_auc", "row 1 sums to 0.5", "logits = true",

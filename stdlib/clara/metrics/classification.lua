@@ -76,21 +76,25 @@ local function top_k_predictions(output, y, k)
   return best + hit * (y - best)
 end
 
-local function check_scores(fname, output, k)
+-- top-k needs (N, C) scores; NaN scores raise where `no_nan` (top-k and
+-- the metrics added with it; accuracy, precision, recall, f1 and the
+-- confusion matrix keep taking them, as before, so that an evaluation of
+-- a diverged model still ends with its NaN loss in the history)
+local function check_scores(fname, output, k, no_nan)
   if k and (not output:is_floating_point() or output:dim() ~= 2 or output:size(2) < k) then
     fail(("%s: output must be (N, C) scores with C >= k = %d for top-k, got %s %s")
       :format(fname, k, output.dtype, shape_str(output)))
   end
-  if output:is_floating_point() and output:isnan():any():item() then
+  if (k or no_nan) and output:is_floating_point() and output:isnan():any():item() then
     fail(("%s: output holds NaN scores"):format(fname))
   end
 end
 
 -- checks a batch and returns predicted and true classes and the class count
 -- the output shows
-function M.classes(fname, output, target, opts)
+function M.classes(fname, output, target, opts, no_nan)
   base.check_pair(fname, output, target)
-  check_scores(fname, output, opts.top_k)
+  check_scores(fname, output, opts.top_k, no_nan)
   local pred, C, binary = class_predictions(fname, output, opts)
   local y = class_targets(fname, target, binary)
   if C and y:numel() > 0 and y:max():item() >= C then
@@ -209,7 +213,7 @@ end
 -- exact Lua integers, rows the true class, columns the predicted one
 local confusion = {
   check = function(self, output, target)
-    return { M.classes(self.name, output, target, self.opts) }
+    return { M.classes(self.name, output, target, self.opts, self.no_nan) }
   end,
   init = function(self)
     self.cm = {}
@@ -360,6 +364,7 @@ end
 
 -- clara.metrics.balanced_accuracy{adjusted = false, top_k =, threshold =, logits =}
 M.balanced_accuracy = base.class("BalancedAccuracy", extend(confusion, {
+  no_nan = true,
   result = balanced_result,
   describe = function(self)
     local rest = confusion.describe(self)
@@ -393,6 +398,7 @@ end
 -- top_k: crediting a prediction with the target would make the correlation
 -- one of the target with itself
 M.matthews_corrcoef = base.class("MatthewsCorrcoef", extend(confusion, {
+  no_nan = true,
   result = mcc_result,
 }), function(self, opts)
   self.name = "matthews_corrcoef"
