@@ -94,7 +94,8 @@ describe("clara's namespaces raise on a missing name", function()
   end)
 
   for _, name in ipairs { "accuracy", "top_k_accuracy", "confusion_matrix", "precision", "recall", "f1",
-                          "mae", "mse", "rmse", "r2", "roc_auc" } do
+                          "mae", "mse", "rmse", "r2", "roc_auc", "average_precision", "log_loss",
+                          "balanced_accuracy", "matthews_corrcoef" } do
     it("clara.metrics.resolve gives " .. name .. " and names it for a typo", function()
       assert.equal(clara.metrics[name], clara.metrics.resolve(name))
       local ok, err = pcall(function()
@@ -149,7 +150,7 @@ for e = 28, 62, 2 do
 end
 for e = 14, 40, 2 do
   local k = (1 << e) + 1
-  for _, m in ipairs { "confusion_matrix", "precision", "recall", "f1" } do
+  for _, m in ipairs { "confusion_matrix", "precision", "recall", "f1", "balanced_accuracy", "matthews_corrcoef" } do
     count_case("clara.metrics", m .. " num_classes = 2^" .. e .. " + 1",
       function() return clara.metrics[m] { num_classes = k } end)
   end

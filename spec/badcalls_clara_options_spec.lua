@@ -40,8 +40,15 @@ local APIS = {
   { "clara.cv.repeated_kfold", function(o) return CV.repeated_kfold(12, o) end,
     { k = { "int", min = 2 }, repeats = COUNT, seed = INT } },
   { "clara.cv.leave_one_out", function(o) return CV.leave_one_out(5, o) end, { max = { "int", min = 2 } } },
-  { "clara.metrics.accuracy", function(o) return M.accuracy(o) end, CLASS },
   { "clara.metrics.confusion_matrix", function(o) return M.confusion_matrix(o) end, CLASS },
+  { "clara.metrics.matthews_corrcoef", function(o) return M.matthews_corrcoef(o) end, CLASS },
+  { "clara.metrics.roc_auc", function(o) return M.roc_auc(o) end,
+    { multi_class = enum("ovr", "ovo"), average = enum("macro", "weighted", "micro", "samples", "none"),
+      logits = BOOL, name = STRING } },
+  { "clara.metrics.average_precision", function(o) return M.average_precision(o) end,
+    { average = enum("macro", "weighted", "micro", "samples", "none"), logits = BOOL, name = STRING } },
+  { "clara.metrics.log_loss", function(o) return M.log_loss(o) end,
+    { eps = num { min = 0, lt = 0.5 }, logits = BOOL, name = STRING } },
   { "clara.metrics.top_k_accuracy", function(o) return M.top_k_accuracy(o) end,
     { k = COUNT, num_classes = COUNT, name = STRING } },
   { "clara.metrics.r2", function(o) return M.r2(o) end,
@@ -86,13 +93,16 @@ local APIS = {
     { metric = STRING, alpha = num { gt = 0, lt = 1 }, mode = enum("max", "min"), names = TABLE, plots = BOOL } },
 }
 
-for _, score in ipairs { "precision", "recall", "f1" } do
-  local keys = { average = enum("macro", "micro", "weighted", "none", "binary"),
-                 zero_division = num { min = 0, max = 1 } }
+for _, score in ipairs { "precision", "recall", "f1", "accuracy", "balanced_accuracy" } do
+  local keys = { precision = true, recall = true, f1 = true }
+  keys = keys[score] and { average = enum("macro", "micro", "weighted", "none", "binary"),
+                           zero_division = num { min = 0, max = 1 } }
+    or score == "balanced_accuracy" and { adjusted = BOOL } or {}
   for k, v in pairs(CLASS) do keys[k] = v end
+  keys.top_k = COUNT
   APIS[#APIS + 1] = { "clara.metrics." .. score, function(o) return M[score](o) end, keys }
 end
-for _, name in ipairs { "mae", "mse", "rmse", "roc_auc" } do
+for _, name in ipairs { "mae", "mse", "rmse" } do
   APIS[#APIS + 1] = { "clara.metrics." .. name, function(o) return M[name](o) end, { name = STRING } }
 end
 

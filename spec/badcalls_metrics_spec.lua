@@ -64,8 +64,8 @@ local cases = {
     function() M.mae():update(bin:bool(), bin:bool()) end },
   { "r2 changing width", "r2", "3 values per sample, earlier batches had 1",
     function() M.r2():update(probs, probs):update(scores, scores) end },
-  { "roc_auc of a 3-class output", "roc_auc", "(N, 2) two-class scores, got float32 (4, 3)",
-    function() M.roc_auc():update(scores, bin) end },
+  { "roc_auc of a 3-d output", "roc_auc", "(N, C) class scores, got float32 (4, 3, 2)",
+    function() M.roc_auc():update(torch.zeros(4, 3, 2), bin) end },
   { "roc_auc of integer scores", "roc_auc", "got int64",
     function() M.roc_auc():update(bin, bin) end },
   -- options

@@ -37,18 +37,7 @@ local function whole(m, output, tgt)
   return m:compute()
 end
 
-local function close(expected, got, tol)
-  tol = tol or 1e-12
-  if type(expected) == "table" then
-    assert.equal("table", type(got))
-    assert.equal(#expected, #got)
-    for i = 1, #expected do close(expected[i], got[i], tol) end
-    return
-  end
-  assert.equal("number", type(got), "expected a number, got " .. type(got))
-  assert.is_true(math.abs(expected - got) <= tol * math.max(1, math.abs(expected)),
-    ("expected %.17g, got %.17g"):format(expected, got))
-end
+local close = require "spec.helpers.close"
 
 -- name, constructor, output, target, expected (fixture key), tolerance
 local cases = {

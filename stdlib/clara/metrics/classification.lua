@@ -10,6 +10,11 @@
 --   target (N) integer (or bool) class indices, 0-based as in PyTorch.  In the
 --     binary case a floating target holding only 0 and 1 (what BCE takes) is
 --     accepted too.
+-- Option top_k = k (accuracy, precision, recall, f1, balanced_accuracy;
+-- output (N, C) scores): the predicted class is the target where the target
+-- is among the k best scores, else the best class (torchmetrics' rule), so
+-- accuracy is sklearn's top_k_accuracy_score; tied scores rank the lower
+-- class first, as argmax does (sklearn ranks the higher one first).
 local torch = require "torch"
 local E = require "clara.error"
 local base = require "clara.metrics.base"
@@ -62,16 +67,41 @@ local function class_predictions(fname, output, opts)
     :format(fname, output.dtype, shape_str(output)))
 end
 
+-- the classes predicted with top_k = k: the target where it is among the k
+-- best scores, else the best; a stable sort puts tied lower classes first
+local function top_k_predictions(output, y, k)
+  local _, order = torch.ops.aten["sort.stable"](output, true, 1, true)
+  local hit = order:narrow(2, 1, k):eq(y:unsqueeze(2)):any(2):long()
+  local best = order:select(2, 1)
+  return best + hit * (y - best)
+end
+
+-- top-k needs (N, C) scores; NaN scores raise where `no_nan` (top-k and
+-- the metrics added with it; accuracy, precision, recall, f1 and the
+-- confusion matrix keep taking them, as before, so that an evaluation of
+-- a diverged model still ends with its NaN loss in the history)
+local function check_scores(fname, output, k, no_nan)
+  if k and (not output:is_floating_point() or output:dim() ~= 2 or output:size(2) < k) then
+    fail(("%s: output must be (N, C) scores with C >= k = %d for top-k, got %s %s")
+      :format(fname, k, output.dtype, shape_str(output)))
+  end
+  if (k or no_nan) and output:is_floating_point() and output:isnan():any():item() then
+    fail(("%s: output holds NaN scores"):format(fname))
+  end
+end
+
 -- checks a batch and returns predicted and true classes and the class count
--- the output shows; `need_scores` demands (N, C) scores (top-k)
-function M.classes(fname, output, target, opts)
+-- the output shows
+function M.classes(fname, output, target, opts, no_nan)
   base.check_pair(fname, output, target)
+  check_scores(fname, output, opts.top_k, no_nan)
   local pred, C, binary = class_predictions(fname, output, opts)
   local y = class_targets(fname, target, binary)
   if C and y:numel() > 0 and y:max():item() >= C then
     fail(("%s: target holds class %d but the output has %d classes (shape %s)")
       :format(fname, y:max():item(), C, shape_str(output)))
   end
+  if opts.top_k then pred = top_k_predictions(output, y, opts.top_k) end
   local K = opts.num_classes
   if K and y:numel() > 0 then
     local top = math.max(y:max():item(), pred:max():item())
@@ -106,15 +136,37 @@ end
 local NUM_CLASSES = { type = "integer", min = 1, doc = "the number of classes (else: as seen so far)" }
 local THRESHOLD = { type = "number", min = 0, max = 1, doc = "binary outputs: class 1 where p >= threshold" }
 local LOGITS = { type = "boolean", doc = "binary outputs are logits (a sigmoid first)" }
+local TOP_K = { type = "integer", min = 1, doc = "a hit where the target is among the top_k best scores" }
 local CLASS_OPTS = { num_classes = NUM_CLASSES, threshold = THRESHOLD, logits = LOGITS }
 local TOPK_OPTS = { k = { type = "integer", min = 1, default = 5, doc = "how many best scores count" },
                     num_classes = NUM_CLASSES }
+
+-- the options of a class metric: CLASS_OPTS, top_k, and more
+local function class_opts(more)
+  local t = { top_k = TOP_K }
+  for k, v in pairs(CLASS_OPTS) do t[k] = v end
+  for k, v in pairs(more or {}) do t[k] = v end
+  return t
+end
+
+-- "top5_" where top_k = 5
+local function top_prefix(opts)
+  return opts.top_k and ("top%d_"):format(opts.top_k) or ""
+end
+
+-- a method table: the parent's methods, some replaced
+local function extend(parent, methods)
+  local t = {}
+  for k, v in pairs(parent) do t[k] = v end
+  for k, v in pairs(methods) do t[k] = v end
+  return t
+end
 
 -- }=======================================================================
 
 -- {====================== accuracy ======================
 
-M.accuracy = base.class("Accuracy", {
+local accuracy = {
   check = function(self, output, target)
     return { M.classes(self.name, output, target, self.opts) }
   end,
@@ -125,35 +177,21 @@ M.accuracy = base.class("Accuracy", {
     self.count = self.count + y:numel()
   end,
   result = function(self) return self.correct / self.count end,
-  describe = function(self) return describe_opts(self, { "threshold", "logits" }) end,
-}, function(self, opts)
-  self.name = "accuracy"
-  read_class_opts(self.name, self, opts)
-end, "clara.metrics.accuracy", CLASS_OPTS)
+  describe = function(self) return describe_opts(self, { "top_k", "threshold", "logits" }) end,
+}
 
--- clara.metrics.top_k_accuracy{k = 5}: the target is among the k best scores
-M.top_k_accuracy = base.class("TopKAccuracy", {
-  check = function(self, output, target)
-    base.check_pair(self.name, output, target)
-    if not output:is_floating_point() or output:dim() ~= 2 or output:size(2) < self.k then
-      fail(("%s: output must be (N, C) scores with C >= k = %d, got %s %s")
-        :format(self.name, self.k, output.dtype, shape_str(output)))
-    end
-    return { M.classes(self.name, output, target, self.opts) }
-  end,
-  init = function(self) self.correct = 0 end,
-  accumulate = function(self, output, _, checked)
-    local y = checked[2]
-    local _, best = output:topk(self.k, 2)
-    local hit = best:eq(y:unsqueeze(2)):any(2)
-    self.correct = self.correct + hit:sum():item()
-    self.count = self.count + y:numel()
-  end,
-  result = function(self) return self.correct / self.count end,
-  describe = function(self) return "k=" .. self.k end,
-}, function(self, opts)
-  self.k = opts.k
-  self.name = ("top%d_accuracy"):format(self.k)
+-- clara.metrics.accuracy{top_k =, threshold =, logits =, num_classes =}
+M.accuracy = base.class("Accuracy", accuracy, function(self, opts)
+  self.name = top_prefix(opts) .. "accuracy"
+  read_class_opts(self.name, self, opts)
+end, "clara.metrics.accuracy", class_opts())
+
+-- clara.metrics.top_k_accuracy{k = 5}: accuracy{top_k = k}
+M.top_k_accuracy = base.class("TopKAccuracy", extend(accuracy, {
+  describe = function(self) return "k=" .. self.opts.top_k end,
+}), function(self, opts)
+  opts.top_k = opts.k
+  self.name = top_prefix(opts) .. "accuracy"
   read_class_opts(self.name, self, opts)
 end, "clara.metrics.top_k_accuracy", TOPK_OPTS)
 
@@ -175,7 +213,7 @@ end
 -- exact Lua integers, rows the true class, columns the predicted one
 local confusion = {
   check = function(self, output, target)
-    return { M.classes(self.name, output, target, self.opts) }
+    return { M.classes(self.name, output, target, self.opts, self.no_nan) }
   end,
   init = function(self)
     self.cm = {}
@@ -198,16 +236,8 @@ local confusion = {
     end
     self.count = self.count + n
   end,
-  describe = function(self) return describe_opts(self, { "num_classes", "threshold", "logits" }) end,
+  describe = function(self) return describe_opts(self, { "top_k", "num_classes", "threshold", "logits" }) end,
 }
-
--- a method table: the parent's methods, some replaced
-local function extend(parent, methods)
-  local t = {}
-  for k, v in pairs(parent) do t[k] = v end
-  for k, v in pairs(methods) do t[k] = v end
-  return t
-end
 
 local function copy_matrix(cm)
   local out = {}
@@ -297,14 +327,13 @@ local function score_metric(kind, score)
     self.score = score
     self.average = opts.average
     self.zero_division = opts.zero_division
-    self.name = self.average == "binary" and score
+    self.name = top_prefix(opts) .. (self.average == "binary" and score
       or self.average == "none" and score .. "_per_class"
-      or score .. "_" .. self.average
+      or score .. "_" .. self.average)
     read_class_opts(self.name, self, opts)
-  end, "clara.metrics." .. score, {
+  end, "clara.metrics." .. score, class_opts {
     average = { type = "string", enum = averages, default = "macro", doc = "how the classes' scores combine" },
     zero_division = { type = "number", min = 0, max = 1, default = 0, doc = "the score of 0/0" },
-    num_classes = NUM_CLASSES, threshold = THRESHOLD, logits = LOGITS,
   })
 end
 
@@ -316,5 +345,66 @@ M.recall = score_metric("Recall", "recall")
 M.f1 = score_metric("F1", "f1")
 
 -- }===================================================================
+
+-- {====================== balanced accuracy, Matthews ======================
+
+-- the mean recall over the classes present in the targets (sklearn drops
+-- the others: their recall is 0/0); adjusted: 0 for chance, 1 for perfect
+local function balanced_result(self)
+  local tp, _, actual = class_counts(self.cm)
+  local sum, classes = 0.0, 0
+  for c = 1, #self.cm do
+    if actual[c] > 0 then sum, classes = sum + tp[c] / actual[c], classes + 1 end
+  end
+  local score = sum / classes
+  if not self.opts.adjusted then return score end
+  local chance = 1 / classes
+  return (score - chance) / (1 - chance)
+end
+
+-- clara.metrics.balanced_accuracy{adjusted = false, top_k =, threshold =, logits =}
+M.balanced_accuracy = base.class("BalancedAccuracy", extend(confusion, {
+  no_nan = true,
+  result = balanced_result,
+  describe = function(self)
+    local rest = confusion.describe(self)
+    return self.opts.adjusted and "adjusted=true" .. (rest ~= "" and ", " .. rest or "") or rest
+  end,
+}), function(self, opts)
+  self.name = top_prefix(opts) .. "balanced_accuracy"
+  read_class_opts(self.name, self, opts)
+end, "clara.metrics.balanced_accuracy", class_opts {
+  adjusted = { type = "boolean", default = false, doc = "rescale so that chance scores 0" },
+})
+
+-- sklearn's multiclass Matthews correlation (Gorodkin's R_K) from the
+-- confusion counts: cov(y, p) / sqrt(cov(y, y) cov(p, p)), 0 where either
+-- variance is 0; the covariances are exact integers, their product a double
+-- as numpy forms it
+local function mcc_result(self)
+  local diag, predicted, actual = class_counts(self.cm)
+  local n, correct, t_dot_p, p_dot_p, t_dot_t = self.count, 0, 0, 0, 0
+  for c = 1, #self.cm do
+    correct = correct + diag[c]
+    t_dot_p = t_dot_p + actual[c] * predicted[c]
+    p_dot_p, t_dot_t = p_dot_p + predicted[c] * predicted[c], t_dot_t + actual[c] * actual[c]
+  end
+  local cov_yp, cov_pp, cov_yy = correct * n - t_dot_p, n * n - p_dot_p, n * n - t_dot_t
+  if cov_pp == 0 or cov_yy == 0 then return 0.0 end
+  return cov_yp / math.sqrt((cov_yy + 0.0) * cov_pp)
+end
+
+-- clara.metrics.matthews_corrcoef{threshold =, logits =, num_classes =}; no
+-- top_k: crediting a prediction with the target would make the correlation
+-- one of the target with itself
+M.matthews_corrcoef = base.class("MatthewsCorrcoef", extend(confusion, {
+  no_nan = true,
+  result = mcc_result,
+}), function(self, opts)
+  self.name = "matthews_corrcoef"
+  read_class_opts(self.name, self, opts)
+end, "clara.metrics.matthews_corrcoef", CLASS_OPTS)
+
+-- }=========================================================================
 
 return M

@@ -13,12 +13,16 @@
 -- one update with all the data: counts are exact Lua integers, sums doubles.
 --
 -- Classification (clara.metrics.classification explains the accepted inputs):
---   accuracy{threshold=, logits=}, top_k_accuracy{k = 5},
+--   accuracy{threshold=, logits=, top_k=}, top_k_accuracy{k = 5},
 --   precision / recall / f1{average = "macro" | "micro" | "weighted" |
---     "none" (a list, entry c + 1 for class c) | "binary", num_classes=},
+--     "none" (a list, entry c + 1 for class c) | "binary", num_classes=, top_k=},
+--   balanced_accuracy{adjusted=, top_k=}, matthews_corrcoef(),
 --   confusion_matrix{num_classes=} (m[t + 1][p + 1]: true t predicted p)
 -- Regression: mae(), mse(), rmse(), r2{multioutput=}
--- Ranking: roc_auc() (binary)
+-- Ranking (binary, multiclass, multilabel; clara.metrics.scores explains
+--   the inputs): roc_auc{multi_class = "ovr" | "ovo", average=, logits=},
+--   average_precision{average=, logits=}
+-- Probabilistic: log_loss{eps = "auto", logits=}
 -- Any loss: from_loss(loss_fn, {name=, reduction = "mean" | "sum"})
 local torch = require "torch"
 local base = require "clara.metrics.base"
@@ -26,7 +30,7 @@ local E = require "clara.error"
 
 local metrics = {}
 
-for _, part in ipairs { "classification", "regression", "ranking" } do
+for _, part in ipairs { "classification", "regression", "ranking", "probabilistic" } do
   local mod = require("clara.metrics." .. part)
   metrics[part] = mod
   for k, v in pairs(mod) do
