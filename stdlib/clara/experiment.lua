@@ -9,7 +9,7 @@
 --     hparams = {lr = 0.1, hidden = 64},  -- the user's hyperparameters, given to every factory
 --     model = function(hp) return nn.Sequential(...) end,     -- a factory: fresh per run
 --     objective = clara.losses.cross_entropy,                  -- see clara.train.objective
---     metrics = {acc = clara.metrics.accuracy},  -- name -> metric, factory, or
+--     metrics = {acc = clara.metrics.accuracy, "f1"},  -- name -> metric, factory, its name, or
 --       {metric, output = 2 | intermediate = "name", target = 1 | false, select = fn}
 --     optimizer = function(model, hp) return optim.SGD(model, {lr = hp.lr}) end,
 --     scheduler = function(opt, hp) return optim.lr_scheduler.StepLR(opt, {step_size = 5}) end,
@@ -157,7 +157,7 @@ function Experiment:cross_validate(opts)
   return require("clara.train.cv").run(self, opts)
 end
 
--- metrics: name -> object | factory | {object or factory, output =, intermediate =, target =, select =}
+-- metrics: name -> object | factory | a metric's name | {object or factory, output =, intermediate =, target =, select =}
 local METRIC_KEYS = { [1] = true, metric = true, output = true, intermediate = true, target = true, select = true }
 
 local function resolve_metrics(spec)
@@ -183,9 +183,11 @@ local function resolve_metrics(spec)
       if v.target ~= nil then entry.target = v.target end
       v = v[1] or v.metric
     end
+    -- a metric's name ("accuracy"): its factory, with default options
+    if type(v) == "string" then v = require("clara.metrics").resolve(v) end
     if type(v) == "function" then v = v() end
     if type(v) ~= "table" or type(v.update) ~= "function" or type(v.compute) ~= "function" then
-      E.raise(API, "metric '%s' must be a metric object (update/compute/reset) or a factory of one, got %s",
+      E.raise(API, "metric '%s' must be a metric object (update/compute/reset), a factory of one or a metric's name, got %s",
         tostring(k), v)
     end
     entry.metric = v

@@ -92,7 +92,7 @@ O.list = {
   { name = "hparams", type = "table", check = plain_table, what = "a plain table of hyperparameters",
     doc = "the user's hyperparameters, given to every factory (--set lr=0.1 sets hparams.lr)" },
   { name = "metrics", type = "table", script = true,
-    doc = "name -> metric, factory, or {metric, output =, intermediate =, target =, select =}" },
+    doc = "name -> metric, factory, a metric's name (\"f1\"), or {metric, output =, intermediate =, target =, select =}" },
   { name = "preprocess", type = "callable", script = true, doc = "applied to each batch's input" },
   { name = "postprocess", type = "callable", script = true,
     doc = "applied to predictions by result.predict(x), not by the loss" },
