@@ -234,9 +234,12 @@ for _, name in ipairs(optim.LUA_KINDS) do
   LAZY[name], LAZY[name .. "_class"] = "extra", "extra"
 end
 
+-- the names not loaded yet (loaded ones are the namespace's own)
 local function lazy_names()
   local names = {}
-  for name in pairs(LAZY) do names[#names + 1] = name end
+  for name in pairs(LAZY) do
+    if rawget(optim, name) == nil then names[#names + 1] = name end
+  end
   return names
 end
 

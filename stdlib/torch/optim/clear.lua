@@ -233,7 +233,9 @@ for _, name in ipairs(require("torch.optim").LUA_KINDS) do
 end
 E.namespace(clear, "optim.clear", function()
   local names = {}
-  for name in pairs(EXTRA) do names[#names + 1] = name end
+  for name in pairs(EXTRA) do
+    if rawget(clear, name) == nil then names[#names + 1] = name end
+  end
   return names
 end, function(self, key)
   if EXTRA[key] then
