@@ -118,10 +118,69 @@ describe("clear twins", function()
   end
 
   it("every optimizer has its clear twin; the Lua ones are their own", function()
-    for _, name in ipairs { "SGD", "Adam", "AdamW", "RMSprop", "Adagrad" } do
+    for _, name in ipairs { "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS" } do
       assert.is_function(optim.clear[name], name)
     end
     for _, name in ipairs(optim.LUA_KINDS) do assert.equal(optim[name], optim.clear[name]) end
+  end)
+
+  -- LBFGS: its whole state (histories, step, losses) equal too
+  local function lbfgs_run(ctor, opts, W, b, n, opt)
+    opt = opt or ctor({ W, b }, opts)
+    local losses = {}
+    for i = 1, n do
+      losses[i] = opt:step(function()
+        opt:zero_grad()
+        local l = loss_of(W, b)
+        l:backward()
+        return l
+      end):item()
+    end
+    return opt, losses
+  end
+
+  for _, opts in ipairs {
+    { lr = 1, max_iter = 5 },
+    { lr = 0.5, max_iter = 20, history_size = 4 },
+    { lr = 1, max_iter = 5, history_size = 3, line_search_fn = "strong_wolfe" },
+    { max_iter = 30, history_size = 5, line_search_fn = "strong_wolfe", tolerance_change = 1e-12 },
+  } do
+    it(("LBFGS %s max_iter %d: optim.clear is bitwise optim's, state included"):format(
+      opts.line_search_fn or "fixed step", opts.max_iter), function()
+      local W1, b1 = fresh()
+      local W2, b2 = fresh()
+      local fast, l1 = lbfgs_run(optim.LBFGS, opts, W1, b1, 4)
+      local clear, l2 = lbfgs_run(optim.clear.LBFGS, opts, W2, b2, 4)
+      assert.same(l1, l2)
+      assert(torch.equal(W1:detach(), W2:detach()), "W differs by " .. maxdiff(W1, W2))
+      assert(torch.equal(b1:detach(), b2:detach()), "b differs by " .. maxdiff(b1, b2))
+      local s1, s2 = fast:state_dict().state[1], clear:state_dict().state[1]
+      for name, v in pairs(s1) do
+        if torch.is_tensor(v) then
+          assert(torch.equal(v, s2[name]), "state " .. name .. " differs")
+        else
+          assert.equal(v, s2[name], "state " .. name)
+        end
+      end
+      -- and the state moves from one twin to the other
+      local again = optim.clear.LBFGS({ W1, b1 }, opts)
+      again:load_state_dict(fast:state_dict())
+      lbfgs_run(nil, nil, W1, b1, 2, again)
+      lbfgs_run(nil, nil, W2, b2, 2, clear)
+      assert(torch.equal(W1:detach(), W2:detach()), "after the move, W differs by " .. maxdiff(W1, W2))
+    end)
+  end
+
+  it("LBFGS (clear) wants a closure returning the loss, and one group", function()
+    local W, b = fresh()
+    local opt = optim.clear.LBFGS({ W, b })
+    assert.has_error(function() opt:step() end)
+    local ok, err = pcall(opt.step, opt, function() return 42 end)
+    assert.is_false(ok)
+    assert.truthy(err:find("closure must return the loss tensor, got number", 1, true))
+    ok, err = pcall(optim.clear.LBFGS, { { params = { W } }, { params = { b } } })
+    assert.is_false(ok)
+    assert.truthy(err:find("optim.clear.LBFGS: LBFGS doesn't support per-parameter options", 1, true))
   end)
 
   for _, spec in ipairs {

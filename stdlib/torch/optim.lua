@@ -6,8 +6,11 @@
 -- The Lua tables in opt.param_groups hold the hyperparameters; each step
 -- hands them to libtorch, so `opt.param_groups[1].lr = 0.01` (what the
 -- schedulers do) takes effect at the next step.
--- optim.clear holds readable Lua twins (SGD, Adam, AdamW) of the same
--- updates; optim.lr_scheduler the learning-rate schedules.
+-- optim.clear holds readable Lua twins of the same updates (bitwise equal);
+-- NAdam, RAdam, Adamax, Adadelta, Rprop and ASGD, which libtorch's C++
+-- lacks, are Lua only (torch.optim.extra); optim.lr_scheduler holds the
+-- learning-rate schedules.  Every optimizer takes PyTorch 1.13's maximize;
+-- state dicts cross with PyTorch (torch.optim.interop).
 local torch = require "torch"
 local core = require "torch.optim.core"
 local base = require "torch.optim.base"

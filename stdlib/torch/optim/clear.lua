@@ -5,7 +5,8 @@
 -- same and a spec can compare them bitwise.  Same interface as the libtorch
 -- optimizers: param groups, step([closure]), zero_grad, get_lr/set_lr,
 -- state_dict/load_state_dict (the same layout and state names, so a state
--- dict moves between the twins).
+-- dict moves between the twins).  LBFGS, which steps its own way, is in
+-- torch.optim.lbfgs.
 local torch = require "torch"
 local base = require "torch.optim.base"
 local E = require "clara.error"
@@ -207,9 +208,13 @@ end
 -- }======================================================
 
 -- the class of a kind whose step is update(p, grad, state, group) for each
--- parameter with a gradient; init(self), when given, makes the first state
-function clear.make(kind, update, init)
-  local class = base.class(kind, Clear)
+-- parameter with a gradient; init(self), when given, makes the first state;
+-- methods, when given, replace Clear's (LBFGS steps its own way)
+function clear.make(kind, update, init, methods)
+  local m = {}
+  for k, v in pairs(Clear) do m[k] = v end
+  for k, v in pairs(methods or {}) do m[k] = v end
+  local class = base.class(kind, m)
   class._update = update -- not a method
   clear[kind.name .. "_class"] = class
   clear[kind.name] = function(params, opts)
@@ -226,10 +231,11 @@ clear.make(kinds.AdamW, adam_update(true))
 clear.make(kinds.RMSprop, rmsprop_update)
 clear.make(kinds.Adagrad, adagrad_update, adagrad_init)
 
--- the optimizers libtorch lacks are Lua already: optim.clear.NAdam is optim.NAdam
-local EXTRA = {}
+-- the optimizers libtorch lacks are Lua already: optim.clear.NAdam is
+-- optim.NAdam; they and LBFGS (torch.optim.lbfgs) load on first use
+local EXTRA = { LBFGS = "torch.optim.lbfgs", LBFGS_class = "torch.optim.lbfgs" }
 for _, name in ipairs(require("torch.optim").LUA_KINDS) do
-  EXTRA[name], EXTRA[name .. "_class"] = true, true
+  EXTRA[name], EXTRA[name .. "_class"] = "torch.optim.extra", "torch.optim.extra"
 end
 E.namespace(clear, "optim.clear", function()
   local names = {}
@@ -239,7 +245,7 @@ E.namespace(clear, "optim.clear", function()
   return names
 end, function(self, key)
   if EXTRA[key] then
-    require "torch.optim.extra"
+    require(EXTRA[key])
     return rawget(self, key)
   end
 end)
