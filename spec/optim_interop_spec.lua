@@ -7,6 +7,9 @@
 -- clara saves opt:state_dict{format = "pytorch"}, PyTorch's
 -- optimizer.load_state_dict takes it and steps on, bitwise as clara does.
 -- Also clara's own layout through a file (what checkpoints write).
+-- LBFGS crosses bitwise on this problem too, though libtorch's C++ keeps
+-- its step length and line-search sums in doubles where PyTorch's Python
+-- keeps some in float32 tensors: elsewhere the two may part by roundings.
 -- Run from the repository root: ./clara /usr/bin/busted -o plainTerminal spec/optim_interop_spec.lua
 
 local torch = require "torch"
@@ -45,10 +48,19 @@ local function fresh()
 end
 
 local function steps(opt, W, b, n)
-  for _ = 1, n do
+  local function closure()
     opt:zero_grad()
-    ;(X:matmul(W):tanh() + b - Y):pow(2):mean():backward()
-    opt:step()
+    local loss = (X:matmul(W):tanh() + b - Y):pow(2):mean()
+    loss:backward()
+    return loss
+  end
+  for _ = 1, n do
+    if opt.kind.name == "LBFGS" then
+      opt:step(closure)
+    else
+      closure()
+      opt:step()
+    end
   end
 end
 
@@ -106,7 +118,9 @@ describe("PyTorch -> clara", function()
       equal(W, after.W, "W")
       equal(b, after.b, "b")
       -- and clara's PyTorch-shaped dict is the one PyTorch has by then
-      same_state(opt:state_dict { format = "pytorch" }, file("sd_after"), case.name)
+      if case.kind ~= "LBFGS" then -- (its scratch `al` and Python-list histories aside)
+        same_state(opt:state_dict { format = "pytorch" }, file("sd_after"), case.name)
+      end
     end)
   end
 end)
@@ -118,22 +132,28 @@ describe("clara -> PyTorch", function()
       local dir = tmpdir()
       local function path(i, what) return ("%s/%d_%s.pt"):format(dir, i, what) end
       local runs = {}
+      -- (an LBFGS without line search cannot be written: see below)
+      local function writable(case) return case.kind ~= "LBFGS" or case.opts.line_search_fn end
       for i, case in ipairs(fx.interop) do
         local W, b = fresh()
         local ctor = impl == "optim" and optim[case.kind] or optim.clear[case.kind]
         local opt = ctor({ W, b }, case.opts)
         steps(opt, W, b, 3)
-        torch.save(path(i, "params"), { W = W:detach(), b = b:detach() })
-        torch.save(path(i, "sd"), opt:state_dict { format = "pytorch" })
+        if writable(case) then
+          torch.save(path(i, "params"), { W = W:detach(), b = b:detach() })
+          torch.save(path(i, "sd"), opt:state_dict { format = "pytorch" })
+        end
         runs[i] = { opt = opt, W = W, b = b }
       end
       python("to_torch", dir)
       for i, case in ipairs(fx.interop) do
         local r = runs[i]
+        if not writable(case) then goto next end
         steps(r.opt, r.W, r.b, 3)
         local after = torch.load(path(i, "after"))
         equal(r.W, after.W, case.name .. " W")
         equal(r.b, after.b, case.name .. " b")
+        ::next::
       end
       os.execute("rm -rf '" .. dir .. "'")
     end)
@@ -200,8 +220,13 @@ describe("the PyTorch layout", function()
       "optim.Adam:load_state_dict: state 'step' of parameter 0 must hold one value, got 3")
     fails(function() opt:load_state_dict({ state = {}, param_groups = { { params = { 0, "b" } } } }) end,
       "param_groups[1].params[2] must be an integer index")
-    local lbfgs = optim.LBFGS({ W })
-    fails(function() lbfgs:state_dict { format = "pytorch" } end, "LBFGS state dicts do not cross with PyTorch")
+    local lbfgs = optim.LBFGS({ W, b })
+    fails(function() lbfgs:state_dict { format = "pytorch" } end,
+      "optim.LBFGS:state_dict: PyTorch's LBFGS wants 'line_search_fn' in its group even when it is None")
+    fails(function() lbfgs:load_state_dict({ state = { [1] = { old_dirs = 3 } }, param_groups = { { params = { 0, 1 } } } }) end,
+      "optim.LBFGS:load_state_dict: LBFGS state 'old_dirs' must be a list of tensors, got 3")
+    fails(function() lbfgs:load_state_dict({ state = { [1] = { n_iter = 3 } }, param_groups = { { params = { 0, 1 } } } }) end,
+      "LBFGS keeps its state under the first parameter (key 0), got key 1")
   end)
 
   it("clara's own layout through torch.save and torch.load resumes bitwise (checkpoints)", function()
