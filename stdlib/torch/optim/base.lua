@@ -4,7 +4,9 @@
 -- checks, zero_grad, learning-rate access, the state_dict layout and the
 -- printout.  An optimizer kind is described by a table:
 --   { name = "SGD", defaults = {...}, check = function(group, fail) end,
---     required_state = { "momentum_buffer" } }
+--     required_state = { "momentum_buffer" },
+--     optional = { foreach = true },       -- options without a default
+--     pair_options = { etas = check } }    -- {a, b} options and their checks
 local torch = require "torch"
 local E = require "clara.error"
 
@@ -69,8 +71,8 @@ function base.schema(kind)
       schema[key] = FLAGS[key]
     elseif key == "betas" then
       schema[key] = { type = "table", check = betas_ok }
-    elseif kind.pairs and kind.pairs[key] then
-      schema[key] = { type = "table", check = kind.pairs[key] }
+    elseif kind.pair_options and kind.pair_options[key] then
+      schema[key] = { type = "table", check = kind.pair_options[key] }
     elseif default == base.REQUIRED or type(default) == "number" then
       schema[key] = { type = "number", min = 0 }
     else

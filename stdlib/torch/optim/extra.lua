@@ -16,13 +16,8 @@ local addcmul_, addcdiv_ = clear.addcmul_, clear.addcdiv_
 -- x rounded to float32 (what a 0-dim float32 tensor holds)
 local function f32(x) return (string.unpack("f", string.pack("f", x))) end
 
-local function check_betas(g, fail)
-  for i = 1, 2 do
-    if g.betas[i] < 0 or g.betas[i] >= 1 then
-      fail("invalid beta parameter at index %d: %s", i, tostring(g.betas[i]))
-    end
-  end
-end
+-- Adam's checks (betas in [0, 1), eps and weight_decay >= 0) serve its kin
+local check_adam = optim.kinds.Adam.check
 
 -- a pair {a, b} of numbers
 local function pair_ok(v)
@@ -36,17 +31,17 @@ local kinds = {
   NAdam = {
     defaults = { lr = 2e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0, momentum_decay = 4e-3,
                  maximize = false },
-    check = check_betas,
+    check = check_adam,
     required_state = { "step", "mu_product", "exp_avg", "exp_avg_sq" },
   },
   RAdam = {
     defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0, maximize = false },
-    check = check_betas,
+    check = check_adam,
     required_state = { "step", "exp_avg", "exp_avg_sq" },
   },
   Adamax = {
     defaults = { lr = 2e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0, maximize = false },
-    check = check_betas,
+    check = check_adam,
     required_state = { "step", "exp_avg", "exp_inf" },
   },
   Adadelta = {
@@ -58,7 +53,7 @@ local kinds = {
   },
   Rprop = {
     defaults = { lr = 1e-2, etas = { 0.5, 1.2 }, step_sizes = { 1e-6, 50 }, maximize = false },
-    pairs = { etas = pair_ok, step_sizes = pair_ok },
+    pair_options = { etas = pair_ok, step_sizes = pair_ok },
     check = function(g, fail)
       local minus, plus = g.etas[1], g.etas[2]
       if not (0 < minus and minus < 1 and 1 < plus) then
