@@ -254,6 +254,19 @@ describe("maximize", function()
     assert.is_true(torch.equal(W1:detach(), W2:detach()))
   end)
 
+  it("the fused training step (clara.train.fast) leaves a maximizing optimizer to the Lua step", function()
+    local nn = require "torch.nn"
+    local plan = require "clara.train.fast.plan"
+    local model = nn.Sequential(nn.Linear(3, 2))
+    local function c(opts)
+      return { captures = {}, model = model, metrics = {}, batcher = require("clara.train.batcher").default(),
+               objective = { terms = { { loss = require("clara.losses").mse, output = 1, target = 1, weight = 1 } } },
+               optimizer = optim.SGD(model, opts) }
+    end
+    assert.is_true(plan.build(c { lr = 0.1 }).step_in_c)
+    assert.is_false(plan.build(c { lr = 0.1, maximize = true }).step_in_c)
+  end)
+
   it("a maximizing group beside a minimizing one", function()
     local W1, b1 = fresh()
     local W2, b2 = fresh()
