@@ -296,9 +296,10 @@ describe("parameter groups", function()
     local W, b = fresh()
     local s = tostring(optim.SGD({ { params = { W } }, { params = { b }, lr = 0.5 } }, { lr = 0.1, momentum = 0.9 }))
     assert.equal(table.concat({
-      "SGD (", "Parameter Group 1", "    dampening: 0", "    lr: 0.1", "    momentum: 0.9",
-      "    nesterov: false", "    weight_decay: 0", "Parameter Group 2", "    dampening: 0", "    lr: 0.5",
-      "    momentum: 0.9", "    nesterov: false", "    weight_decay: 0", ")" }, "\n"), s)
+      "SGD (", "Parameter Group 1", "    dampening: 0", "    differentiable: false", "    foreach: nil",
+      "    lr: 0.1", "    maximize: false", "    momentum: 0.9", "    nesterov: false", "    weight_decay: 0",
+      "Parameter Group 2", "    dampening: 0", "    differentiable: false", "    foreach: nil", "    lr: 0.5",
+      "    maximize: false", "    momentum: 0.9", "    nesterov: false", "    weight_decay: 0", ")" }, "\n"), s)
     assert.truthy(tostring(optim.Adam({ W })):find("betas: (0.9, 0.999)", 1, true))
   end)
 

@@ -6,8 +6,11 @@
 -- The Lua tables in opt.param_groups hold the hyperparameters; each step
 -- hands them to libtorch, so `opt.param_groups[1].lr = 0.01` (what the
 -- schedulers do) takes effect at the next step.
--- optim.clear holds readable Lua twins (SGD, Adam, AdamW) of the same
--- updates; optim.lr_scheduler the learning-rate schedules.
+-- optim.clear holds readable Lua twins of the same updates (bitwise equal);
+-- NAdam, RAdam, Adamax, Adadelta, Rprop and ASGD, which libtorch's C++
+-- lacks, are Lua only (torch.optim.extra); optim.lr_scheduler holds the
+-- learning-rate schedules.  Every optimizer takes PyTorch 1.13's maximize;
+-- state dicts cross with PyTorch (torch.optim.interop).
 local torch = require "torch"
 local core = require "torch.optim.core"
 local base = require "torch.optim.base"
@@ -36,7 +39,9 @@ end
 
 local kinds = {
   SGD = {
-    defaults = { lr = R, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false },
+    defaults = { lr = R, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false,
+                 maximize = false, differentiable = false },
+    optional = { foreach = true },
     check = function(g, fail)
       nonneg(g, fail, "momentum", "weight_decay")
       if g.nesterov and (g.momentum <= 0 or g.dampening ~= 0) then
@@ -46,7 +51,9 @@ local kinds = {
     required_state = { "momentum_buffer" },
   },
   Adam = {
-    defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0, amsgrad = false },
+    defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0, amsgrad = false,
+                 maximize = false, capturable = false, differentiable = false, fused = false },
+    optional = { foreach = true },
     check = function(g, fail)
       nonneg(g, fail, "eps", "weight_decay")
       check_betas(g, fail)
@@ -54,16 +61,22 @@ local kinds = {
     required_state = { "step", "exp_avg", "exp_avg_sq" },
   },
   AdamW = {
-    defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 1e-2, amsgrad = false },
+    defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 1e-2, amsgrad = false,
+                 maximize = false, capturable = false },
+    optional = { foreach = true },
     required_state = { "step", "exp_avg", "exp_avg_sq" },
   },
   RMSprop = {
-    defaults = { lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0, centered = false },
+    defaults = { lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0, centered = false,
+                 maximize = false, differentiable = false },
+    optional = { foreach = true },
     check = function(g, fail) nonneg(g, fail, "alpha", "eps", "weight_decay", "momentum") end,
     required_state = { "step", "square_avg" },
   },
   Adagrad = {
-    defaults = { lr = 1e-2, lr_decay = 0, weight_decay = 0, initial_accumulator_value = 0, eps = 1e-10 },
+    defaults = { lr = 1e-2, lr_decay = 0, weight_decay = 0, initial_accumulator_value = 0, eps = 1e-10,
+                 maximize = false },
+    optional = { foreach = true },
     check = function(g, fail)
       nonneg(g, fail, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
     end,
@@ -135,6 +148,40 @@ local function sync(self)
   for g, group in ipairs(self.param_groups) do core.set_options(self._core, g, group) end
 end
 
+-- the gradients of the groups with maximize = true, negated in place
+local function negate_maximized(self)
+  for _, group in ipairs(self.param_groups) do
+    if group.maximize then
+      for _, p in ipairs(group.params) do
+        local g = p.grad
+        if g then g:neg_() end
+      end
+    end
+  end
+end
+
+local function any_maximized(self)
+  for _, group in ipairs(self.param_groups) do
+    if group.maximize then return true end
+  end
+  return false
+end
+
+-- libtorch 1.13's C++ options have no maximize.  PyTorch's update with
+-- maximize begins with grad = -grad, so the step runs on negated gradients
+-- (negation is exact: the result is bitwise PyTorch's) which are then put
+-- back.  A closure runs first, as libtorch would run it, so that the
+-- gradients it makes are the ones negated.
+local function step_maximized(self, closure)
+  local loss
+  if closure then loss = torch.enable_grad(closure) end
+  negate_maximized(self)
+  local ok, err = pcall(core.step, self._core, nil)
+  negate_maximized(self)
+  if not ok then error(err, 0) end
+  return loss
+end
+
 -- step([closure]): closure zeroes the gradients, computes the loss, calls
 -- backward and returns the loss; step returns it (LBFGS needs one)
 function Fast:step(closure)
@@ -145,6 +192,7 @@ function Fast:step(closure)
     E.raise("optim.LBFGS:step", "LBFGS requires a closure (a function that zeroes the gradients, computes the loss, calls backward and returns the loss)")
   end
   sync(self)
+  if any_maximized(self) then return step_maximized(self, closure) end
   return core.step(self._core, closure)
 end
 
@@ -181,12 +229,33 @@ for _, name in ipairs { "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS" } 
 
 -- }======================================================
 
--- the clear twins, the schedulers and swa_utils load on first use
-E.namespace(optim, "optim", { "clear", "lr_scheduler", "swa_utils" }, function(self, key)
-  if key == "clear" or key == "lr_scheduler" or key == "swa_utils" then
+-- the optimizers libtorch 1.13's C++ lacks, written in Lua over tensor
+-- operations (torch.optim.extra); they load on first use
+optim.LUA_KINDS = { "NAdam", "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD" }
+local LAZY = { clear = true, lr_scheduler = true, interop = true, swa_utils = true }
+for _, name in ipairs(optim.LUA_KINDS) do
+  LAZY[name], LAZY[name .. "_class"] = "extra", "extra"
+end
+
+-- the names not loaded yet (loaded ones are the namespace's own)
+local function lazy_names()
+  local names = {}
+  for name in pairs(LAZY) do
+    if rawget(optim, name) == nil then names[#names + 1] = name end
+  end
+  return names
+end
+
+-- the clear twins, the schedulers, swa_utils and the Lua optimizers load on first use
+E.namespace(optim, "optim", lazy_names, function(self, key)
+  local what = LAZY[key]
+  if what == true then
     local mod = require("torch.optim." .. key)
     rawset(self, key, mod)
     return mod
+  elseif what then
+    require("torch.optim." .. what)
+    return rawget(self, key)
   end
 end)
 

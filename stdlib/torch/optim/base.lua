@@ -4,7 +4,9 @@
 -- checks, zero_grad, learning-rate access, the state_dict layout and the
 -- printout.  An optimizer kind is described by a table:
 --   { name = "SGD", defaults = {...}, check = function(group, fail) end,
---     required_state = { "momentum_buffer" } }
+--     required_state = { "momentum_buffer" },
+--     optional = { foreach = true },       -- options without a default
+--     pair_options = { etas = check } }    -- {a, b} options and their checks
 local torch = require "torch"
 local E = require "clara.error"
 
@@ -42,12 +44,35 @@ local OPTIONAL = {
   line_search_fn = { type = "string", enum = { "strong_wolfe" }, doc = "nil or 'strong_wolfe'" },
 }
 
+-- PyTorch 1.13's switches that choose an implementation, not an update:
+-- clara runs the single-tensor update on the CPU, which is what false (or
+-- foreach = nil) means there, so only that value is accepted
+local function only_false(why)
+  return function(v)
+    if v then return false, "= true is not supported: " .. why end
+    return true
+  end
+end
+local FLAGS = {
+  maximize = { type = "boolean", doc = "ascend the objective instead of descending" },
+  foreach = { type = "boolean", check = only_false("clara runs the single-tensor update (leave it nil or false)") },
+  differentiable = { type = "boolean", check = only_false("clara's step is not recorded by autograd") },
+  capturable = { type = "boolean", check = only_false("it is for CUDA graphs; clara steps on the CPU") },
+  fused = { type = "boolean", check = only_false("there is no fused CPU kernel in libtorch 1.13") },
+}
+OPTIONAL.foreach = FLAGS.foreach
+base.FLAGS = FLAGS
+
 function base.schema(kind)
   if kind.schema then return kind.schema end
   local schema = {}
   for key, default in pairs(kind.defaults) do
-    if key == "betas" then
+    if FLAGS[key] then
+      schema[key] = FLAGS[key]
+    elseif key == "betas" then
       schema[key] = { type = "table", check = betas_ok }
+    elseif kind.pair_options and kind.pair_options[key] then
+      schema[key] = { type = "table", check = kind.pair_options[key] }
     elseif default == base.REQUIRED or type(default) == "number" then
       schema[key] = { type = "number", min = 0 }
     else
@@ -239,9 +264,22 @@ local function copy_value(v)
 end
 base.copy_value = copy_value
 
+local SD_OPTIONS = {
+  format = { type = "string", enum = { "clara", "pytorch" }, default = "clara",
+             doc = "'pytorch': 0-based keys and tensor steps, as PyTorch's optimizer.state_dict()" },
+}
+
 -- { state = { [k] = {name = tensor | number} }, param_groups = { {lr = ..., params = {k, ...}} } }
--- with copies of everything, so the table does not change as training goes on
-function Optimizer:state_dict()
+-- with copies of everything, so the table does not change as training goes on;
+-- {format = "pytorch"} gives the dict PyTorch 1.13 writes (torch.optim.interop)
+function Optimizer:state_dict(opts)
+  local o = E.options(api(self.kind) .. ":state_dict", opts, SD_OPTIONS)
+  local sd = self:_state_dict()
+  if o.format == "pytorch" then return require("torch.optim.interop").to_pytorch(self.kind, sd) end
+  return sd
+end
+
+function Optimizer:_state_dict()
   local groups, k = {}, 0
   for g, group in ipairs(self.param_groups) do
     local copy = {}
@@ -315,7 +353,7 @@ local function check_state_dict(self, sd, where)
     local saved = sd.param_groups[g]
     check_group(self.kind, saved, ("group %d of the loaded state dict"):format(g), where)
     for key in pairs(self.kind.defaults) do
-      if saved[key] == nil then E.raise(where, "group %d of the loaded state dict lacks option '%s'", g, key) end
+      if saved[key] == nil and not FLAGS[key] then E.raise(where, "group %d of the loaded state dict lacks option '%s'", g, key) end
     end
   end
   return positions
@@ -326,8 +364,12 @@ local function apply_state_dict(self, sd, positions)
     for key, v in pairs(sd.param_groups[g]) do
       if key ~= "params" then group[key] = copy_value(v) end
     end
+    -- a flag the saved group lacks (a dict from before it existed) takes
+    -- its default, as PyTorch's __setstate__ does
     for key in pairs(group) do
-      if key ~= "params" and sd.param_groups[g][key] == nil then group[key] = nil end
+      if key ~= "params" and sd.param_groups[g][key] == nil then
+        if FLAGS[key] then group[key] = self.kind.defaults[key] else group[key] = nil end
+      end
     end
   end
   for k, gi in ipairs(positions) do
@@ -336,10 +378,14 @@ local function apply_state_dict(self, sd, positions)
   end
 end
 
+-- sd is clara's own layout or PyTorch's (0-based indices), told apart by
+-- its parameter indices
 function Optimizer:load_state_dict(sd)
   local where = api(self.kind) .. ":load_state_dict"
+  local interop = require "torch.optim.interop"
+  if interop.is_pytorch(sd) then sd = interop.from_pytorch(self.kind, sd, where) end
   local positions = check_state_dict(self, sd, where)
-  local before = self:state_dict()
+  local before = self:_state_dict()
   local ok, err = pcall(apply_state_dict, self, sd, positions)
   if not ok then
     apply_state_dict(self, before, positions)
@@ -356,7 +402,8 @@ local function show(v)
   return tostring(v)
 end
 
--- as PyTorch prints an optimizer: each group's options, sorted
+-- as PyTorch prints an optimizer: each group's options, sorted, the
+-- optional ones left unset (PyTorch's None) as nil
 function Optimizer:__tostring()
   local lines = { self.kind.name .. " (" }
   for g, group in ipairs(self.param_groups) do
@@ -364,6 +411,9 @@ function Optimizer:__tostring()
     local keys = {}
     for key in pairs(group) do
       if key ~= "params" then keys[#keys + 1] = key end
+    end
+    for key in pairs(self.kind.optional or {}) do
+      if group[key] == nil then keys[#keys + 1] = key end
     end
     table.sort(keys)
     for _, key in ipairs(keys) do lines[#lines + 1] = ("    %s: %s"):format(key, show(group[key])) end

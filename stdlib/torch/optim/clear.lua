@@ -1,9 +1,12 @@
--- torch.optim.clear: SGD, Adam and AdamW written out in tensor operations,
--- one parameter at a time, in the order libtorch 1.13 performs them (so the
--- rounding is the same and a spec can compare them with optim.SGD and
--- optim.Adam).  Same interface as the libtorch optimizers: param groups,
--- step([closure]), zero_grad, get_lr/set_lr, state_dict/load_state_dict
--- (the same layout and state names, so a state dict moves between the twins).
+-- torch.optim.clear: every optimizer's update written out in tensor
+-- operations, one parameter at a time, in the order libtorch 1.13 (SGD,
+-- Adam, AdamW, RMSprop, Adagrad) or PyTorch 1.13's single-tensor code (the
+-- optimizers of torch.optim.extra) performs them, so the rounding is the
+-- same and a spec can compare them bitwise.  Same interface as the libtorch
+-- optimizers: param groups, step([closure]), zero_grad, get_lr/set_lr,
+-- state_dict/load_state_dict (the same layout and state names, so a state
+-- dict moves between the twins).  LBFGS, which steps its own way, is in
+-- torch.optim.lbfgs.
 local torch = require "torch"
 local base = require "torch.optim.base"
 local E = require "clara.error"
@@ -52,6 +55,8 @@ local function each_param(self, update)
       k = k + 1
       local grad = p.grad
       if grad then
+        -- PyTorch's first line of every update with maximize
+        if group.maximize then grad = grad:neg() end
         local state = self.state[k]
         if state == nil then
           state = {}
@@ -98,19 +103,11 @@ local function sgd_update(p, grad, state, group)
   p:add_(d, -group.lr)
 end
 
--- t = t + value * a * b, rounded as libtorch's addcmul_ rounds it: its
--- kernel is one fused multiply-add, so value * a is rounded and the rest is
--- not.  For float32 the float64 product of two float32 is exact, which gives
--- the fused result; float64 tensors take the plain form (1 ulp apart at most).
-local function addcmul_(t, a, b, value)
-  local scaled = a * value
-  if t.dtype == "float32" then
-    t:copy_(t:double() + scaled:double() * b:double())
-  else
-    t:add_(scaled * b)
-  end
-  return t
-end
+-- libtorch's own fused kernels, so the rounding is libtorch's
+local aten = torch.ops.aten
+local function addcmul_(t, a, b, value) return aten.addcmul_(t, a, b, value) end
+local function addcdiv_(t, a, b, value) return aten.addcdiv_(t, a, b, value) end
+clear.addcmul_, clear.addcdiv_ = addcmul_, addcdiv_
 
 -- Adam (decoupled = false) and AdamW (decoupled = true)
 local function adam_update(decoupled)
@@ -149,22 +146,108 @@ local function adam_update(decoupled)
   end
 end
 
--- }======================================================
-
-local function make(name, update)
-  local kind = kinds[name]
-  local class = base.class(kind, Clear)
-  class._update = update -- not a method: update(p, grad, state, group)
-  clear[name .. "_class"] = class
-  clear[name] = function(params, opts)
-    local self = base.init(setmetatable({}, class), kind, params, opts)
-    self.state = {}
-    return self
+-- RMSprop: v = alpha * v + (1 - alpha) * g^2 (centered: minus the squared
+-- mean gradient); p = p - lr * g / (sqrt(v) + eps), through a momentum
+-- buffer when momentum > 0
+local function rmsprop_update(p, grad, state, group)
+  if state.step == nil then
+    state.step = 0
+    state.square_avg = torch.zeros_like(p)
+    if group.momentum > 0 then state.momentum_buffer = torch.zeros_like(p) end
+    if group.centered then state.grad_avg = torch.zeros_like(p) end
+  end
+  state.step = state.step + 1
+  if group.weight_decay ~= 0 then grad = grad:add(p, group.weight_decay) end
+  local alpha = group.alpha
+  addcmul_(state.square_avg:mul_(alpha), grad, grad, 1 - alpha)
+  local avg
+  if group.centered then
+    state.grad_avg:mul_(alpha):add_(grad, 1 - alpha)
+    avg = aten.addcmul(state.square_avg, state.grad_avg, state.grad_avg, -1):sqrt_():add_(group.eps)
+  else
+    avg = state.square_avg:sqrt():add_(group.eps)
+  end
+  if group.momentum > 0 then
+    addcdiv_(state.momentum_buffer:mul_(group.momentum), grad, avg, 1)
+    p:add_(state.momentum_buffer, -group.lr)
+  else
+    addcdiv_(p, grad, avg, -group.lr)
   end
 end
-make("SGD", sgd_update)
-make("Adam", adam_update(false))
-make("AdamW", adam_update(true))
-E.namespace(clear, "optim.clear")
+
+-- libtorch and PyTorch 1.13 alike fill the sum with the constructor's
+-- initial_accumulator_value, not the group's
+local function adagrad_fresh(p, value)
+  return { step = 0, sum = torch.full_like(p, value) }
+end
+
+-- Adagrad: sum = sum + g^2; p = p - clr * g / (sqrt(sum) + eps) with the
+-- learning rate decayed by the step count
+local function adagrad_update(p, grad, state, group)
+  if state.step == nil then
+    -- a state dict without this parameter's state (PyTorch would fail)
+    local fresh = adagrad_fresh(p, group.initial_accumulator_value)
+    state.step, state.sum = fresh.step, fresh.sum
+  end
+  state.step = state.step + 1
+  if group.weight_decay ~= 0 then grad = grad:add(p, group.weight_decay) end
+  local clr = group.lr / (1 + (state.step - 1) * group.lr_decay)
+  addcmul_(state.sum, grad, grad, 1.0)
+  local std = state.sum:sqrt():add_(group.eps)
+  addcdiv_(p, grad, std, -clr)
+end
+
+-- as libtorch and PyTorch, Adagrad's state exists from the start
+local function adagrad_init(self)
+  for k, gi in ipairs(self:positions()) do
+    local group = self.param_groups[gi[1]]
+    self.state[k] = adagrad_fresh(group.params[gi[2]], self.defaults.initial_accumulator_value)
+  end
+end
+
+-- }======================================================
+
+-- the class of a kind whose step is update(p, grad, state, group) for each
+-- parameter with a gradient; init(self), when given, makes the first state;
+-- methods, when given, replace Clear's (LBFGS steps its own way)
+function clear.make(kind, update, init, methods)
+  local m = {}
+  for k, v in pairs(Clear) do m[k] = v end
+  for k, v in pairs(methods or {}) do m[k] = v end
+  local class = base.class(kind, m)
+  class._update = update -- not a method
+  clear[kind.name .. "_class"] = class
+  clear[kind.name] = function(params, opts)
+    local self = base.init(setmetatable({}, class), kind, params, opts)
+    self.state = {}
+    if init then init(self) end
+    return self
+  end
+  return clear[kind.name], class
+end
+clear.make(kinds.SGD, sgd_update)
+clear.make(kinds.Adam, adam_update(false))
+clear.make(kinds.AdamW, adam_update(true))
+clear.make(kinds.RMSprop, rmsprop_update)
+clear.make(kinds.Adagrad, adagrad_update, adagrad_init)
+
+-- the optimizers libtorch lacks are Lua already: optim.clear.NAdam is
+-- optim.NAdam; they and LBFGS (torch.optim.lbfgs) load on first use
+local EXTRA = { LBFGS = "torch.optim.lbfgs", LBFGS_class = "torch.optim.lbfgs" }
+for _, name in ipairs(require("torch.optim").LUA_KINDS) do
+  EXTRA[name], EXTRA[name .. "_class"] = "torch.optim.extra", "torch.optim.extra"
+end
+E.namespace(clear, "optim.clear", function()
+  local names = {}
+  for name in pairs(EXTRA) do
+    if rawget(clear, name) == nil then names[#names + 1] = name end
+  end
+  return names
+end, function(self, key)
+  if EXTRA[key] then
+    require(EXTRA[key])
+    return rawget(self, key)
+  end
+end)
 
 return clear

@@ -101,6 +101,10 @@ end
 local function native_optimizer(opt)
   if type(opt) ~= "table" or not NATIVE_STEP[getmetatable(opt)] then return nil end
   if rawget(opt, "step") ~= nil or rawget(opt, "zero_grad") ~= nil then return nil end
+  -- maximize lives in the Lua step (libtorch's C++ options lack it)
+  for _, group in ipairs(opt.param_groups) do
+    if group.maximize then return nil end
+  end
   return opt._core
 end
 
