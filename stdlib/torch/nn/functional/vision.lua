@@ -1,0 +1,126 @@
+-- nn.functional's resampling of images and volumes, as PyTorch 1.13's:
+-- pad, interpolate (and the upsample aliases), pixel_shuffle and
+-- pixel_unshuffle.  interpolate follows PyTorch's Python step by step:
+-- the same checks, the same choice of ATen kernel, the same scales.
+local A = require "torch.nn.functional.args"
+
+local aten, call, define = A.aten, A.call, A.define
+local E = A.E
+local F = {}
+
+-- pad(input, pad, mode = "constant", value = 0): pad lists (before, after)
+-- pairs from the last dim backwards, as PyTorch's
+F.pad = define("pad", { A.INPUT, { "pad", { type = "table", required = true, what = "a list of sizes" } },
+  { "mode", A.enum("constant", { "constant", "reflect", "replicate", "circular" }) },
+  { "value", A.number() } }, function(api, a)
+  local pad = A.list(api, "pad", a.pad, #a.pad)
+  if #pad % 2 ~= 0 or #pad == 0 then E.raise(api, "pad must hold pairs (before, after), got %d sizes", #pad) end
+  if a.mode ~= "constant" then
+    if a.value ~= nil and a.value ~= 0 then E.raise(api, "value is only for mode 'constant'") end
+    local d = #pad // 2
+    if d > 3 then E.raise(api, "mode '%s' pads at most 3 dims, got %d pairs", a.mode, d) end
+    A.rank(api, a.input, d + 1, d + 2)
+  end
+  return call(api, aten.pad, a.input, pad, a.mode, a.value)
+end)
+
+-- {====================== interpolate ======================
+
+local MODES = { "nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact" }
+-- the rank (3, 4 or 5) each interpolating mode needs
+local RANK = { linear = 3, bilinear = 4, bicubic = 4, trilinear = 5 }
+local KERNEL = { nearest = "upsample_nearest%dd", ["nearest-exact"] = "_upsample_nearest_exact%dd" }
+
+local function per_dim(api, name, v, d, x)
+  if type(v) ~= "table" then
+    local l = {}
+    for i = 1, d do l[i] = v end
+    return l
+  end
+  if #v ~= d then
+    E.raise(api, "%s must have one entry per spatial dim: the input has %d (size (%s)), %s has %d", name, d,
+      table.concat(x:size(), ", "), name, #v)
+  end
+  return { table.unpack(v) }
+end
+
+-- (output size, scale factors) as PyTorch's interpolate computes them
+local function target(api, a, d)
+  if a.size ~= nil and a.scale_factor ~= nil then E.raise(api, "give size or scale_factor, not both") end
+  if a.size == nil and a.scale_factor == nil then E.raise(api, "size or scale_factor is required") end
+  if a.recompute_scale_factor and a.size ~= nil then
+    E.raise(api, "recompute_scale_factor is not meaningful with an explicit size")
+  end
+  if a.size ~= nil then return A.list(api, "size", per_dim(api, "size", a.size, d, a.input), d, 0), nil end
+  local scales = per_dim(api, "scale_factor", a.scale_factor, d, a.input)
+  for i, s in ipairs(scales) do
+    if type(s) ~= "number" or s ~= s or s <= 0 then E.raise(api, "scale_factor must be > 0, got %s", E.show(s)) end
+    scales[i] = s + 0.0
+  end
+  if a.recompute_scale_factor or a.mode == "area" then
+    local size = {}
+    for i = 1, d do size[i] = math.floor(a.input:size(i + 2) * scales[i]) end
+    return size, nil
+  end
+  return nil, scales
+end
+
+-- interpolate(input, {size | scale_factor, mode = "nearest", align_corners,
+-- recompute_scale_factor, antialias = false})
+F.interpolate = define("interpolate", { A.INPUT, { "size", A.sizes() }, { "scale_factor", { type = "number|table" } },
+  { "mode", A.enum("nearest", MODES) }, { "align_corners", A.bool() }, { "recompute_scale_factor", A.bool() },
+  { "antialias", A.bool(false) } }, function(api, a)
+  local mode, x = a.mode, a.input
+  local rank = A.rank(api, x, 3, 4, 5)
+  if RANK[mode] and RANK[mode] ~= rank then
+    E.raise(api, "mode '%s' needs a %dD input, got a %dD input", mode, RANK[mode], rank)
+  end
+  local align = a.align_corners
+  if not RANK[mode] and align ~= nil then
+    E.raise(api, "align_corners is only for the interpolating modes: linear, bilinear, bicubic, trilinear")
+  end
+  if a.antialias and not (mode == "bilinear" or mode == "bicubic") then
+    E.raise(api, "antialias is only for modes bilinear and bicubic")
+  end
+  local d = rank - 2
+  local size, scales = target(api, a, d)
+  if mode == "area" then return call(api, aten["adaptive_avg_pool" .. d .. "d"], x, size) end
+  if KERNEL[mode] then return call(api, aten[KERNEL[mode]:format(d) .. ".vec"], x, size, scales) end
+  local kernel = "upsample_" .. mode .. d .. "d"
+  if a.antialias then kernel = "_" .. kernel .. "_aa" end
+  return call(api, aten[kernel .. ".vec"], x, size, align or false, scales)
+end)
+
+-- the deprecated aliases, as PyTorch keeps them
+F.upsample = define("upsample", { A.INPUT, { "size", A.sizes() }, { "scale_factor", { type = "number|table" } },
+  { "mode", A.enum("nearest", MODES) }, { "align_corners", A.bool() } }, function(_, a)
+  return F.interpolate(a.input, { size = a.size, scale_factor = a.scale_factor, mode = a.mode,
+    align_corners = a.align_corners })
+end)
+F.upsample_nearest = define("upsample_nearest", { A.INPUT, { "size", A.sizes() },
+  { "scale_factor", { type = "number|table" } } }, function(_, a)
+  return F.interpolate(a.input, { size = a.size, scale_factor = a.scale_factor })
+end)
+F.upsample_bilinear = define("upsample_bilinear", { A.INPUT, { "size", A.sizes() },
+  { "scale_factor", { type = "number|table" } } }, function(_, a)
+  return F.interpolate(a.input, { size = a.size, scale_factor = a.scale_factor, mode = "bilinear",
+    align_corners = true })
+end)
+
+-- }======================================================
+
+-- pixel_shuffle(input, upscale_factor): (*, C r^2, H, W) -> (*, C, H r, W r)
+F.pixel_shuffle = define("pixel_shuffle", { A.INPUT, { "upscale_factor", { type = "integer", required = true,
+  min = 1 } } }, function(api, a)
+  if a.input:dim() < 3 then E.raise(api, "expected an input of 3 or more dims, got %dD", a.input:dim()) end
+  return call(api, aten.pixel_shuffle, a.input, a.upscale_factor)
+end)
+
+-- pixel_unshuffle(input, downscale_factor): pixel_shuffle's inverse
+F.pixel_unshuffle = define("pixel_unshuffle", { A.INPUT, { "downscale_factor", { type = "integer",
+  required = true, min = 1 } } }, function(api, a)
+  if a.input:dim() < 3 then E.raise(api, "expected an input of 3 or more dims, got %dD", a.input:dim()) end
+  return call(api, aten.pixel_unshuffle, a.input, a.downscale_factor)
+end)
+
+return F
