@@ -53,12 +53,12 @@ local function output_size(api, x, v, d)
 end
 
 local function adaptive(d)
-  local name = "adaptive_avg_pool" .. d .. "d"
-  F[name] = define(name, { INPUT, { "output_size", SIZES() } }, function(api, a)
+  local avg = "adaptive_avg_pool" .. d .. "d"
+  F[avg] = define(avg, { INPUT, { "output_size", SIZES() } }, function(api, a)
     A.rank(api, a.input, d + 1, d + 2)
-    return call(api, aten[name], a.input, output_size(api, a.input, a.output_size, d))
+    return call(api, aten[avg], a.input, output_size(api, a.input, a.output_size, d))
   end)
-  name = "adaptive_max_pool" .. d .. "d"
+  local name = "adaptive_max_pool" .. d .. "d"
   F[name] = define(name, { INPUT, { "output_size", SIZES() }, { "return_indices", BOOL(false) } }, function(api, a)
     A.rank(api, a.input, d + 1, d + 2)
     local y, indices = call(api, aten[name], a.input, output_size(api, a.input, a.output_size, d))
