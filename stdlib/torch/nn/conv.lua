@@ -90,11 +90,26 @@ end
 -- Pooling
 -- =======================================================
 
+-- with return_indices, m(x) returns values, indices (0-based, for
+-- MaxUnpool) through nn.functional; an instance field forward, so the fast
+-- loop's plan takes it for a Lua module
+local function forward_with_indices(self, x)
+  local F, run = require "torch.nn.functional", require("torch.nn.functional_module").run
+  return run(self, 1, F[self:_get_name():gsub("^MaxPool(%d)d$", "max_pool%1d")], x, self.kernel_size, {
+    stride = self.stride, padding = self.padding, dilation = self.dilation, ceil_mode = self.ceil_mode,
+    return_indices = true })
+end
+
 -- nn.MaxPool2d(kernel_size, {stride = kernel_size, padding = 0, dilation = 1,
--- ceil_mode = false}); printed with the values as given, as PyTorch does
+-- ceil_mode = false, return_indices = false}); printed with the values as
+-- given, as PyTorch does
 local function max_pool_class(name, dims)
   local class = native.class(name, function(self, kernel_size, o)
-    o = opts(name, o, { "stride", "padding", "dilation", "ceil_mode" })
+    o = opts(name, o, { "stride", "padding", "dilation", "ceil_mode", "return_indices" })
+    if bool(name, "return_indices", o.return_indices, false) then
+      self.return_indices = true
+      rawset(self, "forward", forward_with_indices)
+    end
     self.kernel_size, self.stride = kernel_size, o.stride or kernel_size
     self.padding, self.dilation = o.padding or 0, o.dilation or 1
     self.ceil_mode = bool(name, "ceil_mode", o.ceil_mode, false)

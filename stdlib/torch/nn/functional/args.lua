@@ -30,17 +30,17 @@ local function is_options(v)
   return type(v) == "table" and getmetatable(v) == nil and v[1] == nil
 end
 
--- F[name] = A.define(name, {{"input", spec}, {"alpha", spec}, ...}, body):
--- the function takes the parameters positionally in PyTorch's order, the
--- trailing ones (after the first) also as an options table, and calls
--- body(api, args) with every value checked and the defaults filled in
-function A.define(name, params, body)
-  local api = "nn.functional." .. name
+-- A.parser(api, {{"input", spec}, {"alpha", spec}, ...}, first) -> a
+-- function that takes the parameters positionally in PyTorch's order, the
+-- ones after the first `first` also (or instead) as a trailing options
+-- table, and returns them by name, every value checked and the defaults
+-- filled in (clara.error's options check)
+function A.parser(api, params, first)
   local schema = {}
   for _, p in ipairs(params) do schema[p[1]] = p[2] end
   return function(...)
     local count = select("#", ...)
-    local named = count > 1 and is_options((select(count, ...))) and select(count, ...) or nil
+    local named = count > first and is_options((select(count, ...))) and select(count, ...) or nil
     if named then count = count - 1 end
     if count > #params then E.raise(api, "takes at most %d arguments, got %d", #params, count) end
     local given = {}
@@ -52,8 +52,16 @@ function A.define(name, params, body)
         given[key] = v
       end
     end
-    return body(api, E.options(api, given, schema))
+    return E.options(api, given, schema)
   end
+end
+
+-- F[name] = A.define(name, params, body): the function of those
+-- parameters (the input positional), calling body(api, args)
+function A.define(name, params, body)
+  local api = "nn.functional." .. name
+  local parse = A.parser(api, params, 1)
+  return function(...) return body(api, parse(...)) end
 end
 
 -- an ATen operator's results, or its error as "api: libtorch's message"
