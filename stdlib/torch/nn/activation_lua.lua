@@ -48,8 +48,8 @@ M.Hardtanh = activation("Hardtanh", "hardtanh", { { "min_val", A.number(-1.0) },
   { "min_val", "max_val", "inplace" }, function(self)
     return ("min_val=%s, max_val=%s"):format(pyrepr(self.min_val), pyrepr(self.max_val)) .. L.inplace(self)
   end)
-M.Threshold = activation("Threshold", "threshold", { { "threshold", { type = "number", required = true } },
-  { "value", { type = "number", required = true } }, INPLACE }, { "threshold", "value", "inplace" }, function(self)
+M.Threshold = activation("Threshold", "threshold", { { "threshold", A.required("number") },
+  { "value", A.required("number") }, INPLACE }, { "threshold", "value", "inplace" }, function(self)
   return ("threshold=%s, value=%s"):format(pyrepr(self.threshold), pyrepr(self.value)) .. L.inplace(self)
 end)
 for _, name in ipairs { "Softshrink", "Hardshrink" } do

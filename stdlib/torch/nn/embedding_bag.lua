@@ -12,8 +12,8 @@ local M = {}
 -- EmbeddingBag(num_embeddings, embedding_dim, {max_norm, norm_type = 2,
 -- scale_grad_by_freq = false, mode = "mean", include_last_offset = false,
 -- padding_idx}); m(input, offsets, per_sample_weights): one row per bag
-M.EmbeddingBag = L.class("EmbeddingBag", { { "num_embeddings", { type = "integer", required = true, min = 1 } },
-  { "embedding_dim", { type = "integer", required = true, min = 1 } }, { "max_norm", A.number(nil, 0) },
+M.EmbeddingBag = L.class("EmbeddingBag", { { "num_embeddings", A.required("integer", 1) },
+  { "embedding_dim", A.required("integer", 1) }, { "max_norm", A.number(nil, 0) },
   { "norm_type", A.number(2.0) }, { "scale_grad_by_freq", A.bool(false) }, { "mode", A.enum("mean", { "sum", "mean", "max" }) },
   { "include_last_offset", A.bool(false) }, { "padding_idx", A.int() } }, function(self)
   local n = self.num_embeddings

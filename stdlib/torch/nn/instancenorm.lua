@@ -13,7 +13,7 @@ local M = {}
 -- InstanceNorm2d(num_features, {eps = 1e-5, momentum = 0.1, affine = false,
 -- track_running_stats = false})
 local function instance_norm(name, dims)
-  local class = L.class(name, { { "num_features", { type = "integer", required = true, min = 1 } },
+  local class = L.class(name, { { "num_features", A.required("integer", 1) },
     { "eps", A.number(1e-5, 0) }, { "momentum", A.number(0.1, 0, 1) }, { "affine", A.bool(false) },
     { "track_running_stats", A.bool(false) } }, function(self)
     local n = self.num_features

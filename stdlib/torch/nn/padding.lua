@@ -11,7 +11,7 @@ local M = {}
 -- a class for `dims` padded dims in `mode`; ConstantPad takes a value
 local function pad_class(name, dims, mode)
   local params = { { "padding", { type = "integer|table", required = true, what = "a number or a list of sizes" } } }
-  if name:find("^Constant") then params[2] = { "value", { type = "number", required = true } } end
+  if name:find("^Constant") then params[2] = { "value", A.required("number") } end
   local class = L.class(name, params, function(self)
     local api = "nn." .. name
     if name == "ZeroPad2d" then self.value = 0.0 end

@@ -54,7 +54,7 @@ M.UpsamplingBilinear2d = fixed("UpsamplingBilinear2d", "bilinear", true)
 -- PixelShuffle(upscale_factor), PixelUnshuffle(downscale_factor)
 for name, arg in pairs { PixelShuffle = "upscale_factor", PixelUnshuffle = "downscale_factor" } do
   local fn = name == "PixelShuffle" and "pixel_shuffle" or "pixel_unshuffle"
-  M[name] = L.class(name, { { arg, { type = "integer", required = true, min = 1 } } })
+  M[name] = L.class(name, { { arg, A.required("integer", 1) } })
   M[name].forward = function(self, x) return L.run(self, 1, F[fn], x, self[arg]) end
   M[name].extra_repr = function(self) return arg .. "=" .. self[arg] end
 end

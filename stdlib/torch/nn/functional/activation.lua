@@ -38,8 +38,8 @@ pointwise("logsigmoid", "log_sigmoid", {}, false)
 pointwise("softplus", "softplus", { { "beta", A.number(1) }, { "threshold", A.number(20) } }, false)
 pointwise("softshrink", "softshrink", { { "lambd", A.number(0.5, 0) } }, false)
 pointwise("hardshrink", "hardshrink", { { "lambd", A.number(0.5) } }, false)
-pointwise("threshold", "threshold", { { "threshold", { type = "number", required = true } },
-  { "value", { type = "number", required = true } } }, true)
+pointwise("threshold", "threshold", { { "threshold", A.required("number") },
+  { "value", A.required("number") } }, true)
 
 -- relu keeps its one-call path: it sits in every model's forward
 local relu = define("relu", { INPUT, INPLACE }, function(api, a)

@@ -10,7 +10,12 @@ A.aten = require("torch.ops").aten
 
 -- {====================== parameter specs ======================
 
-function A.tensor() return { type = "tensor", required = true } end
+function A.tensor() return { type = "tensor", required = true, what = "a tensor" } end
+-- a required value of one type ("number", "integer", "table")
+function A.required(type, min)
+  local what = (type == "integer" and "an " or "a ") .. type .. (min and (" >= " .. min) or "")
+  return { type = type, required = true, min = min, what = what }
+end
 function A.optional_tensor() return { type = "tensor" } end
 function A.number(default, min, max) return { type = "number", default = default, min = min, max = max } end
 function A.int(default, min) return { type = "integer", default = default, min = min } end

@@ -51,7 +51,7 @@ F.layer_norm = define("layer_norm", { INPUT, { "normalized_shape", A.sizes() }, 
 end)
 
 -- group_norm(input, num_groups, weight, bias, eps = 1e-5)
-F.group_norm = define("group_norm", { INPUT, { "num_groups", { type = "integer", required = true, min = 1 } },
+F.group_norm = define("group_norm", { INPUT, { "num_groups", A.required("integer", 1) },
   { "weight", OPT() }, { "bias", OPT() }, { "eps", A.number(1e-5, 0) } }, function(api, a)
   A.rank(api, a.input, 2, 3, 4, 5, 6)
   return call(api, aten.group_norm, a.input, a.num_groups, a.weight, a.bias, a.eps)
@@ -60,8 +60,8 @@ end)
 -- local_response_norm(input, size, alpha = 1e-4, beta = 0.75, k = 1.0):
 -- each value over the average square of `size` neighbouring channels,
 -- computed as PyTorch's Python does
-F.local_response_norm = define("local_response_norm", { INPUT, { "size", { type = "integer", required = true,
-  min = 1 } }, { "alpha", A.number(1e-4) }, { "beta", A.number(0.75) }, { "k", A.number(1.0) } }, function(api, a)
+F.local_response_norm = define("local_response_norm", { INPUT, { "size", A.required("integer", 1) },
+  { "alpha", A.number(1e-4) }, { "beta", A.number(0.75) }, { "k", A.number(1.0) } }, function(api, a)
   local x, size = a.input, a.size
   local dim = x:dim()
   if dim < 3 then A.E.raise(api, "expected 3D or higher input, got a %dD input", dim) end

@@ -109,18 +109,13 @@ end)
 
 -- }======================================================
 
--- pixel_shuffle(input, upscale_factor): (*, C r^2, H, W) -> (*, C, H r, W r)
-F.pixel_shuffle = define("pixel_shuffle", { A.INPUT, { "upscale_factor", { type = "integer", required = true,
-  min = 1 } } }, function(api, a)
-  if a.input:dim() < 3 then E.raise(api, "expected an input of 3 or more dims, got %dD", a.input:dim()) end
-  return call(api, aten.pixel_shuffle, a.input, a.upscale_factor)
-end)
-
--- pixel_unshuffle(input, downscale_factor): pixel_shuffle's inverse
-F.pixel_unshuffle = define("pixel_unshuffle", { A.INPUT, { "downscale_factor", { type = "integer",
-  required = true, min = 1 } } }, function(api, a)
-  if a.input:dim() < 3 then E.raise(api, "expected an input of 3 or more dims, got %dD", a.input:dim()) end
-  return call(api, aten.pixel_unshuffle, a.input, a.downscale_factor)
-end)
+-- pixel_shuffle(input, upscale_factor): (*, C r^2, H, W) -> (*, C, H r, W r);
+-- pixel_unshuffle(input, downscale_factor), its inverse
+for name, factor in pairs { pixel_shuffle = "upscale_factor", pixel_unshuffle = "downscale_factor" } do
+  F[name] = define(name, { A.INPUT, { factor, A.required("integer", 1) } }, function(api, a)
+    if a.input:dim() < 3 then E.raise(api, "expected an input of 3 or more dims, got %dD", a.input:dim()) end
+    return call(api, aten[name], a.input, a[factor])
+  end)
+end
 
 return F
