@@ -64,9 +64,9 @@ describe("nn.functional", function()
     for _, name in ipairs { "alpha_dropout", "feature_alpha_dropout" } do
       assert.is_true(torch.equal(x, F[name](x, 0.5)), name)
     end
-    for _, name in ipairs { "dropout", "dropout1d", "dropout2d", "dropout3d" } do
-      local y = x:view(1, 4, 5, 1, 1):squeeze(5)
-      if name == "dropout1d" then y = x:view(1, 4, 5) elseif name == "dropout3d" then y = x:view(1, 4, 5, 1, 1) end
+    local shapes = { dropout = { 4, 5 }, dropout1d = { 1, 4, 5 }, dropout2d = { 1, 4, 5, 1 }, dropout3d = { 1, 4, 5, 1, 1 } }
+    for name, shape in pairs(shapes) do
+      local y = x:view(table.unpack(shape))
       assert.is_true(torch.equal(y, F[name](y, 0.5, false)), name)
     end
   end)

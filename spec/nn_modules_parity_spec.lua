@@ -77,3 +77,64 @@ describe("nn modules of issue 13 against PyTorch", function()
     end)
   end
 end)
+
+describe("nn modules of issue 13 in train and eval", function()
+  it("drop in train() and pass through in eval(), inside a Sequential", function()
+    local x = torch.ones(8, 16, 4, 4)
+    for _, m in ipairs { nn.Dropout1d(0.5), nn.Dropout2d(0.5), nn.Dropout3d(0.5), nn.AlphaDropout(0.5),
+      nn.FeatureAlphaDropout(0.5) } do
+      local net = nn.Sequential(nn.Identity(), m)
+      local input = m:_get_name() == "Dropout1d" and x:view(8, 16, 16)
+        or m:_get_name() == "Dropout3d" and x:view(8, 16, 4, 2, 2) or x
+      assert.is_false(torch.equal(input, net(input)), m:_get_name() .. " in train")
+      net:eval()
+      assert.is_true(torch.equal(input, net(input)), m:_get_name() .. " in eval")
+    end
+  end)
+
+  it("RReLU draws slopes in train() and uses their mean in eval()", function()
+    local m, x = nn.RReLU(0.1, 0.3), -torch.ones(1000)
+    local y = m(x)
+    assert.is_true(y:min():item() >= -0.3 and y:max():item() <= -0.1 and y:std():item() > 0.01)
+    m:eval()
+    assert.is_true(torch.allclose(m(x), torch.full({ 1000 }, -0.2)))
+  end)
+
+  it("Dropout2d zeroes whole channels, about p of them, and scales the rest by 1/(1-p)", function()
+    torch.manual_seed(3)
+    local y = nn.Dropout2d(0.25)(torch.ones(64, 64, 2, 2))
+    local per_channel = y:sum(4):sum(3) -- 0 or 4 / 0.75 each
+    local zero = per_channel:eq(0):sum():item()
+    assert.is_true(math.abs(zero / 4096 - 0.25) < 0.03, "dropped " .. zero)
+    assert.is_true(per_channel:eq(0):logical_or((per_channel - 4 / 0.75):abs():lt(1e-5)):all():item())
+  end)
+
+  it("InstanceNorm with running stats updates them in train only", function()
+    local m = nn.InstanceNorm1d(3, { track_running_stats = true })
+    local x = torch.randn(4, 3, 5) * 2 + 1
+    m(x)
+    local mean = m.running_mean:clone()
+    assert.is_false(torch.equal(mean, torch.zeros(3)))
+    m:eval()
+    m(x)
+    assert.is_true(torch.equal(mean, m.running_mean))
+  end)
+
+  it("MaxPool with return_indices hands MaxUnpool what it needs", function()
+    local x = torch.rand(2, 3, 4, 6) + 1 -- positive: the zeros unpooled around each max stay below it
+    local y, indices = nn.MaxPool2d(2, { return_indices = true })(x)
+    assert.are.equal("int64", indices.dtype)
+    local back = nn.MaxUnpool2d(2)(y, indices)
+    assert.are.same({ 2, 3, 4, 6 }, back:size())
+    -- each window keeps its max in place, zeros elsewhere
+    assert.is_true(torch.equal(nn.MaxPool2d(2)(back), y))
+  end)
+
+  it("PReLU's weight trains with an optimizer", function()
+    local m = nn.PReLU(3)
+    local opt = require("torch.optim").SGD(m:parameters(), { lr = 0.1 })
+    m(-torch.ones(2, 3)):sum():backward()
+    opt:step()
+    assert.is_true(torch.allclose(m.weight:detach(), torch.full({ 3 }, 0.25 + 0.2)))
+  end)
+end)
