@@ -1,13 +1,15 @@
 -- What the parity specs against PyTorch share (spec/functional_parity_spec.lua,
 -- spec/nn_modules_parity_spec.lua): a fixture's tensor as a clara tensor,
--- and the comparison.  Not a spec itself (no "_spec" in the name).
+-- the comparison, and the run of a module fixture (tests/fixtures/make_nn.py's
+-- records) case by case.  Not a spec itself (no "_spec" in the name).
 --
 --   local P = require "spec.helpers.parity"   -- run from the repo root
 --   P.assert_close(P.T(c.outputs[1]), y, "output 1")
+--   describe("...", function() P.module_cases(fixture.cases, make) end)
 
 local torch = require "torch"
 local busted = require "busted"
-local assert = busted.assert
+local assert, describe, it, before_each = busted.assert, busted.describe, busted.it, busted.before_each
 
 local P = {}
 
@@ -32,6 +34,85 @@ function P.assert_close(expected, got, what)
   end
   local ok = torch.allclose(got:detach(), expected, { rtol = 1e-5, atol = 1e-6 })
   assert.is_true(ok, what .. ": expected\n" .. tostring(expected) .. "\ngot\n" .. tostring(got))
+end
+
+function P.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+local function is_float(t) return t.dtype == "float32" or t.dtype == "float64" end
+
+-- a module's outputs as a flat list (an LSTM's {h, c} state flattened)
+local function flat(...)
+  local list = {}
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    if type(v) == "table" then for _, t in ipairs(v) do list[#list + 1] = t end else list[#list + 1] = v end
+  end
+  return list
+end
+
+-- One describe per case: the module made by make(c.lua), in c.mode, with
+-- c.state loaded, prints as PyTorch, has its state_dict keys, and gives
+-- its outputs, gradients and buffers after forward.  call(m, c, inputs)
+-- runs the module (default m(inputs...)); with c.seed, torch.manual_seed
+-- runs just before, as in the generator.
+function P.module_cases(cases, make, call)
+  for _, c in ipairs(cases) do
+    describe(c.name, function()
+      local m
+      before_each(function()
+        m = make(c.lua)
+        if c.mode == "eval" then m:eval() end
+        local state = {}
+        for k, v in pairs(c.state) do state[k] = P.T(v) end
+        m:load_state_dict(state)
+      end)
+
+      it("prints as PyTorch", function() assert.are.equal(c.repr, tostring(m)) end)
+
+      it("has PyTorch's state_dict keys", function()
+        local keys = { table.unpack(c.keys) }
+        table.sort(keys)
+        assert.are.same(keys, P.sorted_keys(m:state_dict()))
+      end)
+
+      it("gives PyTorch's outputs, gradients and buffers", function()
+        local inputs = {}
+        for i, x in ipairs(c.inputs) do
+          inputs[i] = P.T(x)
+          if is_float(inputs[i]) then inputs[i]:requires_grad_() end
+        end
+        if c.seed then torch.manual_seed(c.seed) end
+        local outs = flat((call or function() return m(table.unpack(inputs)) end)(m, c, inputs))
+        assert.are.equal(#c.outputs, #outs, "number of outputs")
+        local loss
+        for i, o in ipairs(outs) do
+          P.assert_close(P.T(c.outputs[i]), o, "output " .. i)
+          if is_float(o) then
+            local term = (o * P.T(c.weights[i])):sum()
+            loss = loss and loss + term or term
+          end
+        end
+        loss:backward()
+        for i, g in pairs(c.input_grads) do P.assert_close(P.T(g), inputs[i].grad, "grad of input " .. i) end
+        local n = 0
+        for name, p in m:named_parameters() do
+          if c.grads[name] then
+            n = n + 1
+            P.assert_close(P.T(c.grads[name]), p.grad, "grad of " .. name)
+          end
+        end
+        assert.are.equal(#P.sorted_keys(c.grads), n, "parameters with gradients")
+        for name, b in m:named_buffers() do
+          P.assert_close(P.T(c.buffers_after[name]), b, "buffer " .. name .. " after forward")
+        end
+      end)
+    end)
+  end
 end
 
 return P

@@ -58,10 +58,7 @@ local function unpool(d)
   function class:forward(input, indices, output_size)
     return L.run(self, 2, fn, input, indices, self.kernel_size, self.stride, self.padding, output_size)
   end
-  function class:extra_repr()
-    return ("kernel_size=%s, stride=%s, padding=%s"):format(pyrepr(self.kernel_size), pyrepr(self.stride),
-      pyrepr(self.padding))
-  end
+  class.extra_repr = require("torch.nn.conv").AvgPool1d.extra_repr -- the same three sizes
   return class
 end
 

@@ -7,36 +7,35 @@ local aten, call, define = A.aten, A.call, A.define
 local INPUT, OPT = A.INPUT, A.optional_tensor
 local F = {}
 
+-- (input, running_mean, running_var, weight, bias, <training>, momentum, eps)
+local function statistics_params(training, default)
+  return { INPUT, { "running_mean", OPT() }, { "running_var", OPT() }, { "weight", OPT() }, { "bias", OPT() },
+    { training, A.bool(default) }, { "momentum", A.number(0.1, 0, 1) }, { "eps", A.number(1e-5, 0) } }
+end
+
+-- statistics over one value are no statistics: PyTorch refuses them in
+-- training; `what` is "value per channel" or "spatial element", counted
+-- from dim `first` on (the batch too for batch_norm)
+local function more_than_one(api, x, first, what)
+  local size, n = x:size(), 1
+  for i = first, #size do if i ~= 2 then n = n * size[i] end end
+  if n == 1 then
+    A.E.raise(api, "expected more than 1 %s when training, got input of size (%s)", what, table.concat(size, ", "))
+  end
+end
+
 -- batch_norm(input, running_mean, running_var, weight, bias, training = false,
 -- momentum = 0.1, eps = 1e-5)
-F.batch_norm = define("batch_norm", { INPUT, { "running_mean", OPT() }, { "running_var", OPT() },
-  { "weight", OPT() }, { "bias", OPT() }, { "training", A.bool(false) }, { "momentum", A.number(0.1, 0, 1) },
-  { "eps", A.number(1e-5, 0) } }, function(api, a)
-  if a.training then
-    local size, n = a.input:size(), a.input:size(1)
-    for i = 3, #size do n = n * size[i] end
-    if n == 1 then
-      A.E.raise(api, "expected more than 1 value per channel when training, got input of size (%s)",
-        table.concat(size, ", "))
-    end
-  end
+F.batch_norm = define("batch_norm", statistics_params("training", false), function(api, a)
+  if a.training then more_than_one(api, a.input, 1, "value per channel") end
   return call(api, aten.batch_norm, a.input, a.weight, a.bias, a.running_mean, a.running_var, a.training,
     a.momentum, a.eps, true)
 end)
 
 -- instance_norm(input, running_mean, running_var, weight, bias,
 -- use_input_stats = true, momentum = 0.1, eps = 1e-5)
-F.instance_norm = define("instance_norm", { INPUT, { "running_mean", OPT() }, { "running_var", OPT() },
-  { "weight", OPT() }, { "bias", OPT() }, { "use_input_stats", A.bool(true) },
-  { "momentum", A.number(0.1, 0, 1) }, { "eps", A.number(1e-5, 0) } }, function(api, a)
-  if a.use_input_stats and a.input:dim() >= 3 then
-    local size, n = a.input:size(), 1
-    for i = 3, #size do n = n * size[i] end
-    if n == 1 then
-      A.E.raise(api, "expected more than 1 spatial element when training, got input of size (%s)",
-        table.concat(size, ", "))
-    end
-  end
+F.instance_norm = define("instance_norm", statistics_params("use_input_stats", true), function(api, a)
+  if a.use_input_stats and a.input:dim() >= 3 then more_than_one(api, a.input, 3, "spatial element") end
   return call(api, aten.instance_norm, a.input, a.weight, a.bias, a.running_mean, a.running_var,
     a.use_input_stats, a.momentum, a.eps, true)
 end)
