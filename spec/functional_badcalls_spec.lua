@@ -146,7 +146,7 @@ local modules = {
   { "Dropout2d with p over 1", "nn.Dropout2d", "p must be <= 1, got 1.5", function() local _ = nn.Dropout2d(1.5) end },
   { "Dropout2d on a 1D input", "nn.Dropout2d(p=0.5, inplace=False)", "input of shape (3): expected a 3D or 4D input",
     function() local _ = nn.Dropout2d()(R(3)) end },
-  { "GLU on an odd size", "nn.GLU(dim=-1)", "Halving dimension must be even", function() local _ = nn.GLU()(R(3, 3)) end },
+  { "GLU on an odd size", "nn.GLU(dim=-1)", "dim -1 has size 3, which glu cannot halve", function() local _ = nn.GLU()(R(3, 3)) end },
   { "PReLU on a string", "nn.PReLU(num_parameters=1)", "input 1 must be a tensor, got string",
     function() local _ = nn.PReLU()("x") end },
   { "ZeroPad2d with 2 sizes", "nn.ZeroPad2d", "padding must be a number or a list of 4 sizes, got 2",

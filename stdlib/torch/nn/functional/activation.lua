@@ -59,7 +59,13 @@ F.tanhshrink = define("tanhshrink", { INPUT }, function(_, a) return a.input - a
 
 -- glu(input, dim = -1): dim 1-based
 F.glu = define("glu", { INPUT, { "dim", A.int(-1) } }, function(api, a)
-  return call(api, aten.glu, a.input, A.dim0(api, "dim", a.dim))
+  local d, x = A.dim0(api, "dim", a.dim), a.input
+  local n = x:dim()
+  local size = d >= -n and d < n and x:size(d < 0 and d + n + 1 or d + 1)
+  if size and size % 2 ~= 0 then -- checked here: ATen would name the dim 0-based
+    A.E.raise(api, "dim %d has size %d, which glu cannot halve", a.dim, size)
+  end
+  return call(api, aten.glu, x, d)
 end)
 
 -- softmax(input, dim = -1, {dtype = "float64"}): dim 1-based; dtype a
