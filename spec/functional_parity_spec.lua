@@ -1,7 +1,8 @@
 -- nn.functional against PyTorch 1.13 (spec/fixtures/functional.lua, written
 -- by tests/fixtures/make_functional.py): every call's outputs, the
 -- gradients of a weighted sum of them with respect to each float input,
--- and each input after the call (running statistics, in-place results).
+-- and each input after the call (running statistics, in-place results),
+-- all bit for bit: the calls run PyTorch's ATen kernels in PyTorch's order.
 -- Random calls run right after torch.manual_seed(seed), as in PyTorch, and
 -- match its masks exactly.  Bad calls: spec/functional_badcalls_spec.lua.
 -- Run from the repository root:
@@ -36,7 +37,7 @@ describe("nn.functional against PyTorch", function()
       assert.are.equal(#c.outputs, outs.n, "number of outputs")
       local loss, k = nil, 0
       for i = 1, outs.n do
-        P.assert_close(P.T(c.outputs[i]), outs[i], "output " .. i)
+        P.assert_close(P.T(c.outputs[i]), outs[i], "output " .. i, true)
         if outs[i].dtype == "float32" or outs[i].dtype == "float64" then
           k = k + 1
           local term = (outs[i] * P.T(c.weights[k])):sum()
@@ -45,8 +46,8 @@ describe("nn.functional against PyTorch", function()
       end
       if loss and loss.requires_grad then loss:backward() end
       for i, x in ipairs(inputs) do
-        if c.grads[i] then P.assert_close(P.T(c.grads[i]), x.grad, "grad of input " .. i) end
-        P.assert_close(P.T(c.after[i]), x, "input " .. i .. " after the call")
+        if c.grads[i] then P.assert_close(P.T(c.grads[i]), x.grad, "grad of input " .. i, true) end
+        P.assert_close(P.T(c.after[i]), x, "input " .. i .. " after the call", true)
       end
     end)
   end

@@ -1,7 +1,8 @@
 -- The modules of issue 13 against PyTorch 1.13 (spec/fixtures/nn_parity.lua,
 -- written by tests/fixtures/make_nn_parity.py): printing, state_dict keys,
 -- outputs, gradients of inputs and parameters, buffers after forward, in
--- train or eval as the case says.  Random modules run right after
+-- train or eval as the case says, all bit for bit (PyTorch's kernels in
+-- PyTorch's order).  Random modules run right after
 -- torch.manual_seed(seed), as in PyTorch, and match its masks exactly.
 -- Run from the repository root:
 --   ./clara /usr/bin/busted -o plainTerminal spec/nn_modules_parity_spec.lua
@@ -16,7 +17,7 @@ local function make(lua) return assert(load("return " .. lua, "=" .. lua, "t", {
 
 describe("nn modules of issue 13 against PyTorch", function()
   it("has many cases", function() assert.is_true(#fixture.cases >= 70) end)
-  P.module_cases(fixture.cases, make)
+  P.module_cases(fixture.cases, make, nil, true)
 end)
 
 describe("nn modules of issue 13 in train and eval", function()

@@ -22,14 +22,16 @@ end
 local function shape(t) return "(" .. table.concat(t:size(), ", ") .. ")" end
 
 -- Floats within rtol 1e-5 with an absolute floor of 1e-6 for values that
--- cancel to ~0 (float32's last digits; the kernels are libtorch 1.13's,
--- PyTorch's own, so most cases agree bit for bit); integers exactly.
-function P.assert_close(expected, got, what)
+-- cancel to ~0 (float32's last digits); integers exactly.  With `exact`,
+-- floats bit for bit too: where clara runs PyTorch's own kernels in
+-- PyTorch's order, nothing less is right.
+function P.assert_close(expected, got, what, exact)
   assert.is_true(torch.is_tensor(got), what .. ": not a tensor")
   assert.are.same(expected:size(), got:size(), what .. ": shape " .. shape(got))
   assert.are.equal(expected.dtype, got.dtype, what .. ": dtype")
-  if expected.dtype ~= "float32" and expected.dtype ~= "float64" then
-    assert.is_true(torch.equal(expected, got), what .. ": values")
+  if exact or (expected.dtype ~= "float32" and expected.dtype ~= "float64") then
+    assert.is_true(torch.equal(expected, got:detach()), what .. ": values (bit for bit): expected\n" ..
+      tostring(expected) .. "\ngot\n" .. tostring(got))
     return
   end
   local ok = torch.allclose(got:detach(), expected, { rtol = 1e-5, atol = 1e-6 })
@@ -59,8 +61,8 @@ end
 -- c.state loaded, prints as PyTorch, has its state_dict keys, and gives
 -- its outputs, gradients and buffers after forward.  call(m, c, inputs)
 -- runs the module (default m(inputs...)); with c.seed, torch.manual_seed
--- runs just before, as in the generator.
-function P.module_cases(cases, make, call)
+-- runs just before, as in the generator.  exact: every value bit for bit.
+function P.module_cases(cases, make, call, exact)
   for _, c in ipairs(cases) do
     describe(c.name, function()
       local m
@@ -91,24 +93,24 @@ function P.module_cases(cases, make, call)
         assert.are.equal(#c.outputs, #outs, "number of outputs")
         local loss
         for i, o in ipairs(outs) do
-          P.assert_close(P.T(c.outputs[i]), o, "output " .. i)
+          P.assert_close(P.T(c.outputs[i]), o, "output " .. i, exact)
           if is_float(o) then
             local term = (o * P.T(c.weights[i])):sum()
             loss = loss and loss + term or term
           end
         end
         loss:backward()
-        for i, g in pairs(c.input_grads) do P.assert_close(P.T(g), inputs[i].grad, "grad of input " .. i) end
+        for i, g in pairs(c.input_grads) do P.assert_close(P.T(g), inputs[i].grad, "grad of input " .. i, exact) end
         local n = 0
         for name, p in m:named_parameters() do
           if c.grads[name] then
             n = n + 1
-            P.assert_close(P.T(c.grads[name]), p.grad, "grad of " .. name)
+            P.assert_close(P.T(c.grads[name]), p.grad, "grad of " .. name, exact)
           end
         end
         assert.are.equal(#P.sorted_keys(c.grads), n, "parameters with gradients")
         for name, b in m:named_buffers() do
-          P.assert_close(P.T(c.buffers_after[name]), b, "buffer " .. name .. " after forward")
+          P.assert_close(P.T(c.buffers_after[name]), b, "buffer " .. name .. " after forward", exact)
         end
       end)
     end)
