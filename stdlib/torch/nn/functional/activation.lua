@@ -8,16 +8,23 @@ local aten, call, define = A.aten, A.call, A.define
 local INPUT, INPLACE = A.INPUT, A.INPLACE
 local F = {}
 
--- F[name](input, <op's arguments>..., {inplace}) over aten[op] (or aten[op .. "_"])
+-- F[name](input, <op's arguments>..., {inplace}) over aten[op] (or
+-- aten[op .. "_"]); with an in-place twin, F[name .. "_"](input, ...) too,
+-- as PyTorch's F.elu_
 local function pointwise(name, op, params, inplace)
   local list = { INPUT }
   for _, p in ipairs(params) do list[#list + 1] = p end
-  if inplace then list[#list + 1] = INPLACE end
-  F[name] = define(name, list, function(api, a)
+  local function run(api, a, in_place)
     local args = {}
     for i, p in ipairs(params) do args[i] = a[p[1]] end
-    return call(api, a.inplace and aten[op .. "_"] or aten[op], a.input, table.unpack(args, 1, #params))
-  end)
+    return call(api, in_place and aten[op .. "_"] or aten[op], a.input, table.unpack(args, 1, #params))
+  end
+  if inplace then
+    F[name .. "_"] = define(name .. "_", list, function(api, a) return run(api, a, true) end)
+    list = { table.unpack(list) }
+    list[#list + 1] = INPLACE
+  end
+  F[name] = define(name, list, function(api, a) return run(api, a, a.inplace) end)
 end
 
 pointwise("relu6", "relu6", {}, false)
@@ -49,6 +56,7 @@ function F.relu(x, ...)
   if select("#", ...) == 0 and A.torch.is_tensor(x) then return x:relu() end
   return relu(x, ...)
 end
+F.relu_ = define("relu_", { INPUT }, function(api, a) return call(api, aten.relu_, a.input) end)
 
 function F.sigmoid(x) return x:sigmoid() end
 function F.tanh(x) return x:tanh() end

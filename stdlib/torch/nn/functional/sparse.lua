@@ -1,5 +1,5 @@
 -- nn.functional's lookups and distances, as PyTorch's: one_hot,
--- embedding, embedding_bag, cosine_similarity, pairwise_distance.
+-- embedding, embedding_bag, cosine_similarity, pairwise_distance, pdist.
 -- Indices (and padding_idx) are values in tensors: 0-based as PyTorch's.
 local A = require "torch.nn.functional.args"
 
@@ -90,6 +90,13 @@ end)
 F.pairwise_distance = define("pairwise_distance", { { "x1", A.tensor() }, { "x2", A.tensor() },
   { "p", A.number(2.0) }, { "eps", A.number(1e-6, 0) }, { "keepdim", A.bool(false) } }, function(api, a)
   return call(api, aten.pairwise_distance, a.x1, a.x2, a.p, a.eps, a.keepdim)
+end)
+
+-- pdist(input, p = 2): the p-norm distances between the rows of an
+-- (N, M) input, the upper triangle of the distance matrix row by row
+F.pdist = define("pdist", { A.INPUT, { "p", A.number(2.0, 0) } }, function(api, a)
+  A.rank(api, a.input, 2)
+  return call(api, aten.pdist, a.input, a.p)
 end)
 
 return F

@@ -1,7 +1,8 @@
 -- nn.functional's resampling of images and volumes, as PyTorch 1.13's:
--- pad, interpolate (and the upsample aliases), pixel_shuffle and
--- pixel_unshuffle.  interpolate follows PyTorch's Python step by step:
--- the same checks, the same choice of ATen kernel, the same scales.
+-- pad, interpolate (and the upsample aliases), affine_grid and
+-- grid_sample, pixel_shuffle and pixel_unshuffle.  interpolate follows
+-- PyTorch's Python step by step: the same checks, the same choice of ATen
+-- kernel, the same scales.
 local A = require "torch.nn.functional.args"
 
 local aten, call, define = A.aten, A.call, A.define
@@ -106,6 +107,40 @@ F.upsample_bilinear = define("upsample_bilinear", { A.INPUT, { "size", A.sizes()
   return F.interpolate(a.input, { size = a.size, scale_factor = a.scale_factor, mode = "bilinear",
     align_corners = true })
 end)
+
+-- }======================================================
+
+-- {====================== sampling grids ======================
+
+local GRID_MODES = { bilinear = 0, nearest = 1, bicubic = 2 }
+local GRID_PADDING = { zeros = 0, border = 1, reflection = 2 }
+
+-- affine_grid(theta, size, align_corners = false): the sampling grid of
+-- the affine maps theta (N, 2, 3) for size (N, C, H, W), or (N, 3, 4) for
+-- (N, C, D, H, W); coordinates in [-1, 1]
+F.affine_grid = define("affine_grid", { { "theta", A.tensor() }, { "size", { type = "table", required = true,
+  what = "a list of 4 or 5 sizes" } }, { "align_corners", A.bool(false) } }, function(api, a)
+  local size, theta = A.list(api, "size", a.size, #a.size, 1), a.theta
+  if #size ~= 4 and #size ~= 5 then E.raise(api, "size must have 4 or 5 entries (N, C, [D,] H, W), got %d", #size) end
+  local rows, cols = #size - 2, #size - 1 -- PyTorch checks theta's matrix shape, not its batch
+  if theta:dim() ~= 3 or theta:size(2) ~= rows or theta:size(3) ~= cols then
+    E.raise(api, "theta must have size (N, %d, %d) for size (%s), got (%s)", rows, cols, table.concat(size, ", "),
+      table.concat(theta:size(), ", "))
+  end
+  return call(api, aten.affine_grid_generator, theta, size, a.align_corners)
+end)
+
+-- grid_sample(input, grid, mode = "bilinear", padding_mode = "zeros",
+-- align_corners = false): input sampled at grid's (x, y[, z]) in [-1, 1]
+F.grid_sample = define("grid_sample", { A.INPUT, { "grid", A.tensor() },
+  { "mode", A.enum("bilinear", { "bilinear", "nearest", "bicubic" }) },
+  { "padding_mode", A.enum("zeros", { "zeros", "border", "reflection" }) }, { "align_corners", A.bool(false) } },
+  function(api, a)
+    local rank = A.rank(api, a.input, 4, 5)
+    if a.mode == "bicubic" and rank ~= 4 then E.raise(api, "mode 'bicubic' needs a 4D input, got a 5D input") end
+    return call(api, aten.grid_sampler, a.input, a.grid, GRID_MODES[a.mode], GRID_PADDING[a.padding_mode],
+      a.align_corners)
+  end)
 
 -- }======================================================
 
