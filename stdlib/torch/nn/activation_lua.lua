@@ -1,8 +1,9 @@
 -- Activations written in Lua over nn.functional (libtorch's own modules
 -- are in activation.lua): PReLU (a parameter), Softplus, Hardtanh, ReLU6,
 -- Mish, Hardswish, Hardsigmoid, SELU, CELU, Softsign, Softmin, GLU,
--- Threshold, Softshrink, Hardshrink, Tanhshrink, LogSigmoid, RReLU; with
--- PyTorch's arguments, printing and train/eval (RReLU samples in training).
+-- Threshold, Softshrink, Hardshrink, Tanhshrink, LogSigmoid, RReLU,
+-- Softmax2d; with PyTorch's arguments, printing and train/eval (RReLU
+-- samples in training).
 local torch = require "torch"
 local F = require "torch.nn.functional"
 local L = require "torch.nn.functional_module"
@@ -77,6 +78,13 @@ function M.Softmin:forward(x)
   return run(self, 1, F.softmin, x, dim)
 end
 M.GLU = activation("GLU", "glu", { { "dim", A.int(-1) } }, { "dim" }, function(self) return "dim=" .. self.dim end)
+
+-- Softmax2d(): a softmax over the channels of each position (dim -3)
+M.Softmax2d = L.class("Softmax2d", {})
+function M.Softmax2d:forward(x)
+  L.rank(self, x, 3, 4)
+  return run(self, 1, F.softmax, x, -3)
+end
 
 -- PReLU(num_parameters = 1, init = 0.25): one learned slope, or one per channel
 M.PReLU = L.class("PReLU", { { "num_parameters", A.int(1, 1) }, { "init", A.number(0.25) } }, function(self)

@@ -1,6 +1,6 @@
--- EmbeddingBag and MaxUnpool1d/2d/3d, written in Lua over nn.functional,
--- as PyTorch's.  Indices, offsets and padding_idx are values in tensors:
--- 0-based, as PyTorch's (MaxUnpool takes MaxPool's indices as they come).
+-- EmbeddingBag, written in Lua over nn.functional, as PyTorch's: a sum,
+-- mean or max of embedding rows per bag.  Indices, offsets and
+-- padding_idx are values in tensors: 0-based, as PyTorch's.
 local torch = require "torch"
 local F = require "torch.nn.functional"
 local L = require "torch.nn.functional_module"
@@ -42,26 +42,5 @@ function M.EmbeddingBag:extra_repr()
   if self.padding_idx then s = s .. ", padding_idx=" .. self.padding_idx end
   return s
 end
-
--- MaxUnpool2d(kernel_size, stride = kernel_size, padding = 0);
--- m(input, indices, output_size): the max pool's values back in place
-local function unpool(d)
-  local name = "MaxUnpool" .. d .. "d"
-  local class = L.class(name, { { "kernel_size", A.sizes() }, { "stride", A.sizes() }, { "padding", A.sizes(0) } },
-    function(self)
-      local api = "nn." .. name
-      self.kernel_size = A.list(api, "kernel_size", self.kernel_size, d, 1)
-      self.stride = A.list(api, "stride", self.stride or self.kernel_size, d, 1)
-      self.padding = A.list(api, "padding", self.padding, d, 0)
-    end)
-  local fn = F["max_unpool" .. d .. "d"]
-  function class:forward(input, indices, output_size)
-    return L.run(self, 2, fn, input, indices, self.kernel_size, self.stride, self.padding, output_size)
-  end
-  class.extra_repr = require("torch.nn.conv").AvgPool1d.extra_repr -- the same three sizes
-  return class
-end
-
-for d = 1, 3 do M["MaxUnpool" .. d .. "d"] = unpool(d) end
 
 return M

@@ -30,8 +30,8 @@ end
 
 -- modules written in Lua over nn.functional, by family; their methods
 -- detect a '.' call too
-for _, family in ipairs { "activation_lua", "dropout", "padding", "upsampling", "distance", "instancenorm",
-  "embedding_bag" } do
+for _, family in ipairs { "activation_lua", "dropout", "padding", "upsampling", "distance", "norm_lua",
+  "embedding_bag", "windows" } do
   for name, class in pairs(require("torch.nn." .. family)) do
     nn[name] = class
     module.guard(class, name)

@@ -1,7 +1,7 @@
--- InstanceNorm1d/2d/3d, written in Lua over nn.functional.instance_norm:
--- each sample's channels normalized by their own statistics; affine adds
--- weight and bias, track_running_stats keeps running statistics (used in
--- eval), as PyTorch's.
+-- Normalizations written in Lua over nn.functional, as PyTorch's:
+-- InstanceNorm1d/2d/3d (each sample's channels normalized by their own
+-- statistics; affine adds weight and bias, track_running_stats keeps
+-- running statistics, used in eval) and LocalResponseNorm.
 local torch = require "torch"
 local F = require "torch.nn.functional"
 local L = require "torch.nn.functional_module"
@@ -43,5 +43,15 @@ local function instance_norm(name, dims)
 end
 
 for d = 1, 3 do M["InstanceNorm" .. d .. "d"] = instance_norm("InstanceNorm" .. d .. "d", d) end
+
+-- LocalResponseNorm(size, alpha = 1e-4, beta = 0.75, k = 1.0)
+M.LocalResponseNorm = L.class("LocalResponseNorm", { { "size", A.required("integer", 1) }, { "alpha", A.number(1e-4) },
+  { "beta", A.number(0.75) }, { "k", A.number(1.0) } })
+function M.LocalResponseNorm:forward(x)
+  return L.run(self, 1, F.local_response_norm, x, self.size, self.alpha, self.beta, self.k)
+end
+function M.LocalResponseNorm:extra_repr()
+  return ("%d, alpha=%s, beta=%s, k=%s"):format(self.size, pyrepr(self.alpha), pyrepr(self.beta), pyrepr(self.k))
+end
 
 return M
