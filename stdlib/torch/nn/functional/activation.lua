@@ -8,9 +8,12 @@ local aten, call, define = A.aten, A.call, A.define
 local INPUT, INPLACE = A.INPUT, A.INPLACE
 local F = {}
 
+-- the functions PyTorch's F also has in place, as F.elu_
+local TWINS = { elu = true, selu = true, celu = true, hardtanh = true, leaky_relu = true, rrelu = true,
+  threshold = true }
+
 -- F[name](input, <op's arguments>..., {inplace}) over aten[op] (or
--- aten[op .. "_"]); with an in-place twin, F[name .. "_"](input, ...) too,
--- as PyTorch's F.elu_
+-- aten[op .. "_"]); F[name .. "_"](input, ...) too where PyTorch has it
 local function pointwise(name, op, params, inplace)
   local list = { INPUT }
   for _, p in ipairs(params) do list[#list + 1] = p end
@@ -19,8 +22,8 @@ local function pointwise(name, op, params, inplace)
     for i, p in ipairs(params) do args[i] = a[p[1]] end
     return call(api, in_place and aten[op .. "_"] or aten[op], a.input, table.unpack(args, 1, #params))
   end
+  if TWINS[name] then F[name .. "_"] = define(name .. "_", list, function(api, a) return run(api, a, true) end) end
   if inplace then
-    F[name .. "_"] = define(name .. "_", list, function(api, a) return run(api, a, true) end)
     list = { table.unpack(list) }
     list[#list + 1] = INPLACE
   end
