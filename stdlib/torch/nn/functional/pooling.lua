@@ -45,10 +45,9 @@ end
 -- an adaptive output size: a number or a list; in 2d and 3d an entry may
 -- be false to keep the input's size there (PyTorch's None)
 local function output_size(api, x, v, d)
-  if type(v) ~= "table" then return list(api, "output_size", v, d, 0) end
+  if type(v) ~= "table" or #v ~= d then return list(api, "output_size", v, d, 0) end -- or says what is wrong
   local filled = {}
   for i = 1, d do filled[i] = v[i] == false and x:size(x:dim() - d + i) or v[i] end
-  if #v ~= d then filled[d + 1] = 0 end -- a wrong length: list() says so
   return list(api, "output_size", filled, d, 0)
 end
 
