@@ -80,3 +80,34 @@ describe("nn modules of issue 13 in train and eval", function()
     assert.is_true(torch.allclose(m.weight:detach(), torch.full({ 3 }, 0.25 + 0.2)))
   end)
 end)
+
+describe("nn modules of issue 13 in a model", function()
+  it("train with native modules under an optimizer, save and load their state", function()
+    torch.manual_seed(0)
+    local function net()
+      return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(1, 4, 3), nn.InstanceNorm2d(4, { affine = true }),
+        nn.PReLU(4), nn.Dropout2d(0.1), nn.Upsample { scale_factor = 0.5, mode = "bilinear" }, nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 2))
+    end
+    local model = net()
+    local x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 2, { 16 })
+    local opt = require("torch.optim").Adam(model:parameters(), { lr = 0.01 })
+    local F = nn.functional
+    local first, last
+    for step = 1, 30 do
+      opt:zero_grad()
+      local loss = F.cross_entropy(model(x), y)
+      loss:backward()
+      opt:step()
+      if step == 1 then first = loss:item() end
+      last = loss:item()
+    end
+    assert.is_true(last < first * 0.7, ("loss %g -> %g"):format(first, last))
+    assert.are.same({ "1.bias", "1.weight", "2.bias", "2.weight", "3.weight", "7.bias", "7.weight" },
+      P.sorted_keys(model:state_dict()))
+    local copy = net()
+    copy:load_state_dict(model:state_dict())
+    model:eval(); copy:eval()
+    assert.is_true(torch.equal(model(x), copy(x)))
+  end)
+end)
