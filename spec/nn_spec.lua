@@ -12,103 +12,21 @@ local fixture = dofile("spec/fixtures/nn.lua")
 
 -- {====================== helpers ======================
 
-local function T(spec)
-  if #spec.shape == 0 then return torch.tensor(spec.data[1], { dtype = spec.dtype }) end
-  return torch.tensor(spec.data, { dtype = spec.dtype }):view(table.unpack(spec.shape))
-end
-
-local function shape(t) return "(" .. table.concat(t:size(), ", ") .. ")" end
-
--- 1e-5 relative, with an absolute floor for values that cancel to ~0
-local function assert_close(expected, got, what)
-  assert.is_true(torch.is_tensor(got), what .. ": not a tensor")
-  assert.are.same(expected:size(), got:size(), what .. ": shape " .. shape(got))
-  if expected.dtype ~= "float32" then
-    assert.is_true(torch.equal(expected, got), what .. ": values")
-    return
-  end
-  local ok = torch.allclose(got:detach(), expected, { rtol = 1e-5, atol = 1e-6 })
-  assert.is_true(ok, what .. ": expected\n" .. tostring(expected) .. "\ngot\n" .. tostring(got))
-end
+local P = require "spec.helpers.parity"
+local T, assert_close = P.T, P.assert_close
 
 local function make(lua) return assert(load("return " .. lua, "=" .. lua))() end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
-
--- a module's outputs as a flat list (an LSTM's {h, c} state flattened)
-local function flat(...)
-  local list = {}
-  for i = 1, select("#", ...) do
-    local v = select(i, ...)
-    if type(v) == "table" then for _, t in ipairs(v) do list[#list + 1] = t end else list[#list + 1] = v end
-  end
-  return list
-end
 
 -- }======================================================
 
 describe("native modules against PyTorch", function()
   it("has many cases", function() assert.is_true(#fixture.cases >= 50) end)
 
-  for _, c in ipairs(fixture.cases) do
-    describe(c.name, function()
-      local m
-      before_each(function()
-        m = make(c.lua)
-        if c.mode == "eval" then m:eval() end
-        local state = {}
-        for k, v in pairs(c.state) do state[k] = T(v) end
-        m:load_state_dict(state)
-      end)
-
-      it("prints as PyTorch", function() assert.are.equal(c.repr, tostring(m)) end)
-
-      it("has PyTorch's state_dict keys", function()
-        local keys = { table.unpack(c.keys) }
-        table.sort(keys)
-        assert.are.same(keys, sorted_keys(m:state_dict()))
-      end)
-
-      it("gives PyTorch's outputs, gradients and buffers", function()
-        local inputs = {}
-        for i, x in ipairs(c.inputs) do
-          inputs[i] = T(x)
-          if inputs[i].dtype == "float32" then inputs[i]:requires_grad_() end
-        end
-        local outs
-        if c.lua:find("^nn.LSTM") and #inputs == 3 then
-          outs = flat(m(inputs[1], { inputs[2], inputs[3] }))
-        else
-          outs = flat(m(table.unpack(inputs)))
-        end
-        assert.are.equal(#c.outputs, #outs, "number of outputs")
-        local loss
-        for i, o in ipairs(outs) do
-          assert_close(T(c.outputs[i]), o, "output " .. i)
-          local term = (o * T(c.weights[i])):sum()
-          loss = loss and loss + term or term
-        end
-        loss:backward()
-        for i, g in pairs(c.input_grads) do assert_close(T(g), inputs[i].grad, "grad of input " .. i) end
-        local n = 0
-        for name, p in m:named_parameters() do
-          if c.grads[name] then
-            n = n + 1
-            assert_close(T(c.grads[name]), p.grad, "grad of " .. name)
-          end
-        end
-        assert.are.equal(#sorted_keys(c.grads), n, "parameters with gradients")
-        for name, b in m:named_buffers() do
-          assert_close(T(c.buffers_after[name]), b, "buffer " .. name .. " after forward")
-        end
-      end)
-    end)
-  end
+  -- an LSTM's state goes in as {h, c}
+  P.module_cases(fixture.cases, make, function(m, c, inputs)
+    if c.lua:find("^nn.LSTM") and #inputs == 3 then return m(inputs[1], { inputs[2], inputs[3] }) end
+    return m(table.unpack(inputs))
+  end)
 end)
 
 describe("printing", function()

@@ -90,11 +90,33 @@ end
 -- Pooling
 -- =======================================================
 
+-- With return_indices, m(x) returns values, indices (0-based, for
+-- MaxUnpool) through nn.functional: F[fn](x, arguments(self)...), the last
+-- argument an options table that return_indices joins.  An instance field
+-- forward, so the fast loop's plan takes the module for a Lua one.
+local function with_indices(self, fn, arguments)
+  local F, run = require "torch.nn.functional", require("torch.nn.functional_module").run
+  rawset(self, "return_indices", true)
+  rawset(self, "forward", function(m, x)
+    local args = arguments(m)
+    args[#args].return_indices = true
+    return run(m, 1, F[fn], x, table.unpack(args))
+  end)
+end
+
+local function max_pool_arguments(m)
+  return { m.kernel_size, { stride = m.stride, padding = m.padding, dilation = m.dilation, ceil_mode = m.ceil_mode } }
+end
+
 -- nn.MaxPool2d(kernel_size, {stride = kernel_size, padding = 0, dilation = 1,
--- ceil_mode = false}); printed with the values as given, as PyTorch does
+-- ceil_mode = false, return_indices = false}); printed with the values as
+-- given, as PyTorch does
 local function max_pool_class(name, dims)
   local class = native.class(name, function(self, kernel_size, o)
-    o = opts(name, o, { "stride", "padding", "dilation", "ceil_mode" })
+    o = opts(name, o, { "stride", "padding", "dilation", "ceil_mode", "return_indices" })
+    if bool(name, "return_indices", o.return_indices, false) then
+      with_indices(self, "max_pool" .. dims .. "d", max_pool_arguments)
+    end
     self.kernel_size, self.stride = kernel_size, o.stride or kernel_size
     self.padding, self.dilation = o.padding or 0, o.dilation or 1
     self.ceil_mode = bool(name, "ceil_mode", o.ceil_mode, false)
@@ -155,9 +177,19 @@ local function avg_pool_class(name, dims)
 end
 
 -- nn.AdaptiveAvgPool2d(output_size): a number or a list; in 2d and 3d an
--- entry may be nil (or false) to keep the input's size there
+-- entry may be nil (or false) to keep the input's size there;
+-- AdaptiveMaxPool2d(output_size, {return_indices = false})
 local function adaptive_class(name, dims, kind)
-  local class = native.class(name, function(self, output_size)
+  local class = native.class(name, function(self, output_size, o)
+    o = opts(name, o, kind == "adaptive_max" and { "return_indices" } or {})
+    if bool(name, "return_indices", o.return_indices, false) then
+      local given = output_size
+      if type(output_size) == "table" then
+        given = {}
+        for i = 1, dims do given[i] = output_size[i] or false end -- nil: keep the input's size
+      end
+      with_indices(self, "adaptive_max_pool" .. dims .. "d", function() return { given, {} } end)
+    end
     local list, shown = {}, {}
     if type(output_size) == "number" then
       for i = 1, dims do list[i] = int(name, "output_size", output_size, 1) end

@@ -43,6 +43,16 @@ for _, family in ipairs { "attention", "transformer", "cells" } do
   end
 end
 
+-- modules written in Lua over nn.functional, by family; their methods
+-- detect a '.' call too
+for _, family in ipairs { "activation_lua", "dropout", "padding", "upsampling", "distance", "norm_lua",
+  "embedding_bag", "windows" } do
+  for name, class in pairs(require("torch.nn." .. family)) do
+    nn[name] = class
+    module.guard(class, name)
+  end
+end
+
 -- TorchScript models exported from PyTorch
 function nn.load(...) return require("torch.jit").load(...) end
 

@@ -48,11 +48,8 @@ local LOSSES = {
 local BUFFERS = { "weight", "pos_weight" }
 
 -- PyTorch's TripletMarginWithDistanceLoss holds its default distance as a
--- child module, PairwiseDistance(), and prints it
-local PairwiseDistance = module.Module:extend("PairwiseDistance")
-local pairwise = require("clara.losses.embedding").pairwise_distance
-function PairwiseDistance:forward(a, b) return pairwise(a, b) end
-module.guard(PairwiseDistance, "PairwiseDistance")
+-- child module, nn.PairwiseDistance(), and prints it
+local PairwiseDistance = require("torch.nn.distance").PairwiseDistance
 
 -- the constructor's schema: the loss's, without the per-call options
 local function constructor_spec(spec, per_call)
