@@ -181,9 +181,9 @@ for _, name in ipairs { "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS" } 
 
 -- }======================================================
 
--- the clear twins and the schedulers load on first use
-E.namespace(optim, "optim", { "clear", "lr_scheduler" }, function(self, key)
-  if key == "clear" or key == "lr_scheduler" then
+-- the clear twins, the schedulers and swa_utils load on first use
+E.namespace(optim, "optim", { "clear", "lr_scheduler", "swa_utils" }, function(self, key)
+  if key == "clear" or key == "lr_scheduler" or key == "swa_utils" then
     local mod = require("torch.optim." .. key)
     rawset(self, key, mod)
     return mod

@@ -12,6 +12,7 @@ nn.ModuleList = containers.ModuleList
 nn.ModuleDict = containers.ModuleDict
 nn.functional = require "torch.nn.functional"
 nn.init = require "torch.nn.init_fns"
+nn.utils = require "torch.nn.utils"
 
 -- libtorch's own modules, by family
 for _, family in ipairs { "linear", "conv", "norm", "recurrent", "activation" } do
@@ -36,5 +37,6 @@ local E = require "clara.error"
 E.namespace(nn, "nn")
 E.namespace(nn.functional, "nn.functional")
 E.namespace(nn.init, "nn.init")
+E.namespace(nn.utils, "nn.utils")
 
 return nn

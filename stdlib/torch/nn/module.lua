@@ -410,6 +410,9 @@ local function guard(class, name)
   return E.methods(class, "nn." .. name, is_instance, except)
 end
 
+-- model:clone(): a deep copy (torch.nn.clone), as Python's copy.deepcopy
+Module.clone = require("torch.nn.clone")(Parameter, is_module)
+
 local function guard_shared(name, f)
   local g = E.methods({ [name] = f }, "nn.Module", is_instance)[name]
   shared[g] = true

@@ -195,7 +195,10 @@ end
 -- the builder checks arguments, sets PyTorch's attributes and makes the handle
 function native.class(name, build)
   local class = Module:extend(name)
-  function class:init(...) native.attach(self, build(self, ...)) end
+  function class:init(...)
+    rawset(self, "_args", table.pack(...)) -- for clone(): libtorch's module is rebuilt
+    native.attach(self, build(self, ...))
+  end
   class.forward = forward
   class._set_training = set_training
   return class

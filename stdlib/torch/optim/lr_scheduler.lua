@@ -14,13 +14,7 @@ local copy, api, REQUIRED, options, check_number = B.copy, B.api, B.REQUIRED, B.
 local new, check_like, Scheduler = B.new, B.check_like, B.Scheduler
 lr_scheduler.Scheduler = Scheduler
 
-local function class(name, get_lr)
-  local c = setmetatable({ get_lr = get_lr }, { __index = Scheduler })
-  c.__index = c
-  c.__tostring = Scheduler.__tostring
-  lr_scheduler[name .. "_class"] = c
-  return c
-end
+local function class(name, get_lr) return B.class(lr_scheduler, name, get_lr) end
 
 -- the lrs the groups have now
 local function current(self)

@@ -18,7 +18,8 @@ end
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
-local function api(name) return "lr_scheduler." .. name end
+-- a scheduler's API name; one outside lr_scheduler (swa_utils.SWALR) gives its own
+local function api(name) return name:find(".", 1, true) and name or "lr_scheduler." .. name end
 
 -- opts checked against the spec {key = default | REQUIRED}, one schema per
 -- scheduler made from it (numbers never NaN, booleans booleans); returns
@@ -175,7 +176,17 @@ function Scheduler:__tostring()
     table.concat(self:get_last_lr(), ", "))
 end
 
+-- a scheduler class whose lrs get_lr(self) computes, kept in registry as
+-- registry[name .. "_class"] (the classes' '.' calls are guarded by name)
+local function class(registry, name, get_lr)
+  local c = setmetatable({ get_lr = get_lr }, { __index = Scheduler })
+  c.__index = c
+  c.__tostring = Scheduler.__tostring
+  registry[name .. "_class"] = c
+  return c
+end
+
 return {
-  copy = copy, api = api, REQUIRED = REQUIRED, options = options, check_number = check_number,
+  class = class, copy = copy, api = api, REQUIRED = REQUIRED, options = options, check_number = check_number,
   new = new, check_like = check_like, Scheduler = Scheduler,
 }
