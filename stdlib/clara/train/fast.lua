@@ -224,11 +224,9 @@ local function train_epoch(F, ctx, row)
         if hooks.on_batch_end then pull_sums(F, TRAIN, s); call(hooks, "on_batch_end", ctx) end
       end
     end
-    -- 4. the optimizer step (unless C took it) and a per-batch scheduler
-    if stepped then
-      if not c_stepped then opt:step() end
-      if c.scheduler and o.scheduler_step == "batch" then c.scheduler:step() end
-    end
+    -- 4. clipping and the optimizer step (unless C took it), a per-batch
+    --    scheduler: clear.lua's
+    clear.optimizer_step(c, ctx, stepped, c_stepped)
     step = step + 1
     ctx.step, ctx.epoch_step = ctx.step + 1, step
     pull_sums(F, TRAIN, s)
@@ -242,7 +240,7 @@ local function train_epoch(F, ctx, row)
   end
   -- 6. the epoch's means (also of a cut-short epoch)
   pull_sums(F, TRAIN, s)
-  return clear.epoch_end(c, row, s)
+  return clear.epoch_end(c, row, s, ctx)
 end
 
 -- }=================================================================
