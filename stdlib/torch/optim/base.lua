@@ -86,7 +86,7 @@ end
 
 -- keys a group may hold besides its options: the schedulers' bounds
 local GROUP_EXTRA = { params = true, initial_lr = true, max_lr = true, min_lr = true,
-                      max_momentum = true, base_momentum = true }
+                      max_momentum = true, base_momentum = true, swa_lr = true }
 
 -- a group's known options checked against the schema; unknown ones are
 -- errors unless `extra_ok` (a state dict's groups carry schedulers' keys)
