@@ -55,6 +55,10 @@ BENCHES = [
     bench("mlp_epoch", S + ("epoch",), 9, fast=True, py_tol=0.02, targets={"cpp": 1.05, "py": 0.75}),
     bench("cnn_epoch", S + ("epoch",), 7, fast=True, py_tol=0.1, targets={"cpp": 1.05, "py": 0.75}),
     bench("cv_mlp", S + ("CV",), 7, fast=True, py_tol=0.1),
+    # clara against clara: the cnn_epoch epoch with precision = "bf16"
+    # against the same epoch in float32 (losses close, not equal)
+    bench("cnn_epoch_bf16", S + ("epoch",), 7, file="cnn_epoch", env={"BENCH_PRECISION": "bf16"},
+          twins=("clara", "clara float32"), tol=0.05, label="cnn_epoch bf16"),
 ]
 SCALING_ROWS = 20000
 SCALING_BATCHES = (16, 32, 64, 128, 256, 512)
@@ -163,6 +167,8 @@ def twin_commands(b, kind, extra_env=None):
         return [("clara", [CLARA, "bench/%s.lua" % f] + b["args"], env)]
     if kind == "fast":
         return [("clara fast", [CLARA, "bench/%s.lua" % f] + b["args"], dict(env, BENCH_IMPL="fast"))]
+    if kind == "clara float32":
+        return [("clara float32", [CLARA, "bench/%s.lua" % f] + b["args"], dict(env, BENCH_PRECISION="float32"))]
     if kind == "cpp":
         exe = os.path.join(OUT, f)
         if not os.access(exe, os.X_OK):
