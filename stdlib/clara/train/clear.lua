@@ -20,6 +20,15 @@
 --   on_validation_end, on_epoch_end (ctx.row is the history row), on_run_end.
 -- Setting ctx.stop = true in a hook ends training after the current step.
 --
+-- Three switches (options): clip_grad clips the gradients between the
+-- step's last backward and opt:step(), keeping the pre-clip total norm
+-- (ctx.grad_norm; rows get grad_norm, the epoch's mean, and grad_norm_max;
+-- result.grad_norms every step's); precision = "bf16" runs forward and
+-- objective under CPU autocast (training and evaluation); average keeps an
+-- averaged copy of the weights (clara.train.average) that evaluation,
+-- keep_best and early stopping (they monitor its validation), the final
+-- numbers and result.model use once it holds weights.
+--
 -- The recorder (c.recorder; clara.run plugs in here to write runs to
 -- disk): an object whose optional methods are called as
 --   recorder:run_start(ctx)  recorder:step_end(ctx)
