@@ -48,6 +48,12 @@ describe("average", function()
     end)
   end
 
+  it("SWA without validation data computes the BatchNorm statistics at the end alone", function()
+    local case = H.case("swa")
+    local r = run(case, { data = { train = { H.X, H.Y } } })
+    H.assert_state(H.state(case.averaged), r.model:state_dict(), "swa without val")
+  end)
+
   it("SWA is the recipe written by hand over optim.swa_utils", function()
     local case = H.case("swa")
     local r = run(case)
@@ -156,5 +162,9 @@ describe("average", function()
     } do
       H.expect_error("clara.experiment: " .. bad[2], H.experiment, case, { average = bad[1] })
     end
+    H.expect_error("clara.experiment: average needs the model to be an nn module", function()
+      H.experiment(case, { average = { ema = 0.9 }, model = function() return function(x) return x end end,
+        optimizer = function() return optim.SGD({ torch.zeros(1, { requires_grad = true }) }, { lr = 0.1 }) end }):run()
+    end)
   end)
 end)
