@@ -5,7 +5,8 @@
 -- dtype CPU autocast has in PyTorch 1.13), enabled = true.  Inside, the
 -- ops on autocast's lists run in bfloat16 (matmul, linear, conv, ...) and
 -- the ones that need range in float32 (losses, reductions, softmax).
--- torch.is_autocast_cpu_enabled() tells whether it is on.
+-- torch.is_autocast_cpu_enabled() tells whether it is on.  The weight
+-- casts are cached inside the region (PyTorch's default cache_enabled).
 local torch = require "torch"
 local E = require "clara.error"
 
@@ -15,8 +16,6 @@ local OPTIONS = {
   dtype = { type = "string", enum = { "bfloat16" }, default = "bfloat16",
             doc = "the lower precision (CPU autocast has bfloat16 only)" },
   enabled = { type = "boolean", default = true, doc = "false: fn runs with autocast off" },
-  cache_enabled = { type = "boolean", default = true,
-                    doc = "cache weight casts inside the region (PyTorch's default; always on here)" },
 }
 
 return function(device, opts, fn, ...)
