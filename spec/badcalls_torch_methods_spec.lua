@@ -63,6 +63,8 @@ for name, v in pairs(S) do
 end
 table.sort(sched_classes)
 for _, name in ipairs(sched_classes) do add("lr_scheduler." .. name:sub(1, -7), S[name]) end
+add("optim.swa_utils.AveragedModel", optim.swa_utils.AveragedModel)
+add("optim.swa_utils.SWALR", optim.swa_utils.SWALR_class)
 
 describe("methods called with '.'", function()
   it("are hundreds of cases", function()

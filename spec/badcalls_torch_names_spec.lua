@@ -38,6 +38,7 @@ end
 local TABLES = {
   { "torch", torch }, { "nn", nn }, { "nn.functional", nn.functional }, { "nn.init", nn.init },
   { "optim", optim }, { "optim.clear", optim.clear }, { "optim.lr_scheduler", optim.lr_scheduler },
+  { "nn.utils", nn.utils }, { "optim.swa_utils", optim.swa_utils },
 }
 
 local cases = {}

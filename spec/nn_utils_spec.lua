@@ -10,19 +10,8 @@ local nn = require "torch.nn"
 
 local fixture = dofile("spec/fixtures/sched_parity.lua")
 
-local function T(spec)
-  if #spec.shape == 0 then return torch.tensor(spec.data[1], { dtype = spec.dtype }) end
-  return torch.tensor(spec.data, { dtype = spec.dtype }):view(table.unpack(spec.shape))
-end
-
-local function assert_same(expected, got, what)
-  assert.is_true(torch.is_tensor(got), what .. ": not a tensor")
-  assert.are.same(expected:size(), got:size(), what .. ": shape")
-  local nan = expected:isnan()
-  assert.is_true(torch.equal(nan, got:isnan()) and
-    torch.equal(expected:masked_fill(nan, 0), got:detach():masked_fill(nan, 0)),
-    what .. ": expected\n" .. tostring(expected) .. "\ngot\n" .. tostring(got))
-end
+local P = require "spec.helpers.parity"
+local T, assert_same, expect_error = P.T, P.assert_same, P.expect_error
 
 -- the fixture's parameters, each with its grad (or none)
 local function params(list)
@@ -32,12 +21,6 @@ local function params(list)
     if p.grad then ps[i].grad = T(p.grad) end
   end
   return ps
-end
-
-local function expect_error(pattern, f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "no error")
-  assert.is_truthy(tostring(err):find(pattern, 1, true), "error: " .. tostring(err))
 end
 
 describe("nn.utils.clip_grad_norm_ against PyTorch", function()
@@ -187,6 +170,22 @@ describe("nn.Module:clone", function()
     assert.is_not_nil(c[1].weight.grad)
     m[1].weight:requires_grad_(false)
     assert.is_false(m:clone()[1].weight.requires_grad)
+  end)
+
+  it("keeps tied weights tied, inside libtorch's modules too", function()
+    local Tied = nn.Module:extend("Tied")
+    function Tied:init()
+      self.a, self.b = nn.Linear(4, 4, { bias = false }), nn.Linear(4, 4, { bias = false })
+      self.b.weight = self.a.weight
+    end
+    function Tied:forward(x) return self.b(self.a(x)) end
+    local m = Tied()
+    local c = m:clone()
+    assert.are.equal(c.a.weight, c.b.weight)
+    assert.are.equal(1, #c:parameters())
+    torch.no_grad(function() c.a.weight:fill_(1) end)
+    assert.is_true(torch.equal(torch.full({ 1, 4 }, 16.0), c(torch.ones(1, 4))))
+    assert.are.equal(0, m.a.weight:eq(1):sum():item())
   end)
 
   it("keeps a module used twice as one", function()

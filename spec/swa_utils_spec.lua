@@ -2,10 +2,9 @@
 -- written by tests/fixtures/make_sched_parity.py): AveragedModel (SWA, EMA,
 -- use_buffers) over several updates, its state_dict keys and round trip,
 -- update_bn's running statistics, SWALR's lr sequences; bad calls.
--- Tolerances: averaged values and lrs bitwise (the same float32 libtorch
--- operations and double Lua arithmetic in PyTorch's order); update_bn's
--- statistics and outputs rtol 1e-5, since the batch statistics are sums
--- over the batch whose order libtorch may vectorize differently.
+-- Everything bitwise: averaged values, update_bn's statistics and the
+-- outputs are the same float32 libtorch operations in PyTorch's order, the
+-- lrs the same double arithmetic.
 --   ./clara /usr/bin/busted -o plainTerminal spec/swa_utils_spec.lua
 
 local torch = require "torch"
@@ -15,10 +14,9 @@ local swa_utils = optim.swa_utils
 
 local fixture = dofile("spec/fixtures/sched_parity.lua")
 
-local function T(spec)
-  if #spec.shape == 0 then return torch.tensor(spec.data[1], { dtype = spec.dtype }) end
-  return torch.tensor(spec.data, { dtype = spec.dtype }):view(table.unpack(spec.shape))
-end
+local P = require "spec.helpers.parity"
+local T, assert_same, expect_error = P.T, P.assert_same, P.expect_error
+local sorted_keys = P.sorted_keys
 
 local function state(sd)
   local t = {}
@@ -31,39 +29,18 @@ local function make(lua)
   return assert(load("return " .. lua, "=" .. lua, "t", env))()
 end
 
-local function assert_same(expected, got, what)
-  assert.is_true(torch.is_tensor(got), what .. ": not a tensor")
-  assert.are.same(expected:size(), got:size(), what .. ": shape")
-  assert.is_true(torch.equal(expected, got:detach()),
-    what .. ": expected\n" .. tostring(expected) .. "\ngot\n" .. tostring(got))
-end
-
-local function assert_close(expected, got, what)
-  assert.are.same(expected:size(), got:size(), what .. ": shape")
-  if expected.dtype ~= "float32" then return assert_same(expected, got, what) end
-  assert.is_true(torch.allclose(got:detach(), expected, { rtol = 1e-5, atol = 1e-6 }),
-    what .. ": expected\n" .. tostring(expected) .. "\ngot\n" .. tostring(got))
-end
-
-local function expect_error(pattern, f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "no error")
-  assert.is_truthy(tostring(err):find(pattern, 1, true), "error: " .. tostring(err))
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
+-- the case's model with the case's initial state
+local function model_of(c)
+  local model = make(c.model)
+  model:load_state_dict(state(c.initial))
+  return model
 end
 
 describe("swa_utils.AveragedModel against PyTorch", function()
   it("has the cases", function() assert.is_true(#fixture.swa >= 6) end)
   for _, c in ipairs(fixture.swa) do
     it(c.name, function()
-      local model = make(c.model)
-      model:load_state_dict(state(c.initial))
+      local model = model_of(c)
       local avg = swa_utils.AveragedModel(model, make(c.opts))
       for _, sd in ipairs(c.states) do
         model:load_state_dict(state(sd))
@@ -76,20 +53,19 @@ describe("swa_utils.AveragedModel against PyTorch", function()
       table.sort(keys)
       assert.are.same(keys, sorted_keys(sd))
       for k, v in pairs(c.averaged) do assert_same(T(v), sd[k], k) end
-      assert_close(T(c.output), avg(T(c.input)), "output")
+      assert_same(T(c.output), avg(T(c.input)), "output")
       assert.are.equal(c.repr, tostring(avg))
     end)
   end
 
   it("loads PyTorch's state_dict and leaves the model alone", function()
     local c = fixture.swa[1]
-    local model = make(c.model)
-    model:load_state_dict(state(c.initial))
+    local model = model_of(c)
     local avg = swa_utils.AveragedModel(model)
     avg:load_state_dict(state(c.averaged))
     assert.are.equal(#c.states, avg.n_averaged:item())
     avg:eval()
-    assert_close(T(c.output), avg(T(c.input)), "output")
+    assert_same(T(c.output), avg(T(c.input)), "output")
     for k, v in pairs(c.initial) do assert_same(T(v), model:state_dict()[k], k) end
   end)
 
@@ -140,17 +116,16 @@ describe("swa_utils.update_bn against PyTorch", function()
   it("has the cases", function() assert.is_true(#fixture.update_bn >= 4) end)
   for _, c in ipairs(fixture.update_bn) do
     it(c.name, function()
-      local model = make(c.model)
-      model:load_state_dict(state(c.initial))
+      local model = model_of(c)
       if c.mode == "eval" then model:eval() end
       local batches = {}
       for i, b in ipairs(c.batches) do batches[i] = { T(b[1]), T(b[2]) } end
       swa_utils.update_bn(batches, model)
       assert.are.equal(c.mode == "train", model.training)
       local sd = model:state_dict()
-      for k, v in pairs(c.state) do assert_close(T(v), sd[k], k) end
+      for k, v in pairs(c.state) do assert_same(T(v), sd[k], k) end
       model:eval()
-      assert_close(T(c.output), model(T(c.input)), "output")
+      assert_same(T(c.output), model(T(c.input)), "output")
       -- the module's own forward is back: momentum as constructed
       model:train()
       model(T(c.input))
@@ -160,8 +135,7 @@ describe("swa_utils.update_bn against PyTorch", function()
 
   it("reads a DataLoader, an iterator function and an AveragedModel", function()
     local c = fixture.update_bn[1]
-    local model = make(c.model)
-    model:load_state_dict(state(c.initial))
+    local model = model_of(c)
     local avg = swa_utils.AveragedModel(model)
     local i = 0
     swa_utils.update_bn(function()
@@ -169,7 +143,7 @@ describe("swa_utils.update_bn against PyTorch", function()
       local b = c.batches[i]
       if b then return T(b[1]), T(b[2]) end
     end, avg)
-    for k, v in pairs(c.state) do assert_close(T(v), avg:state_dict()["module." .. k], k) end
+    for k, v in pairs(c.state) do assert_same(T(v), avg:state_dict()["module." .. k], k) end
     local data = require "clara.data"
     local x = torch.cat({ T(c.batches[1][1]), T(c.batches[2][1]) })
     local loader = data.DataLoader(data.TensorDataset(x, torch.zeros(x:size(1))), { batch_size = 6 })
@@ -213,11 +187,9 @@ describe("swa_utils.SWALR against PyTorch", function()
     local sched = swa_utils.SWALR(opt, { swa_lr = c.swa_lr, anneal_epochs = c.anneal_epochs })
     for _ = 1, 3 do sched:step() end
     local opt2 = sgd()
-    local saved, groups = sched:state_dict(), opt.param_groups[1]
-    opt2.param_groups[1].lr, opt2.param_groups[1].initial_lr = groups.lr, groups.initial_lr
-    local sched2 = swa_utils.SWALR(opt2, { swa_lr = c.swa_lr, anneal_epochs = c.anneal_epochs, last_epoch = 3 })
-    sched2:load_state_dict(saved)
-    opt2.param_groups[1].lr = groups.lr
+    local sched2 = swa_utils.SWALR(opt2, { swa_lr = c.swa_lr, anneal_epochs = c.anneal_epochs })
+    opt2:load_state_dict(opt:state_dict()) -- its groups hold swa_lr and initial_lr
+    sched2:load_state_dict(sched:state_dict())
     for i = 5, #c.seq do
       sched2:step()
       assert.are.same(c.seq[i], sched2:get_last_lr(), "step " .. (i - 1))

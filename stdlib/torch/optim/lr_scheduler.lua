@@ -14,6 +14,12 @@ local copy, api, REQUIRED, options, check_number = B.copy, B.api, B.REQUIRED, B.
 local new, check_like, Scheduler = B.new, B.check_like, B.Scheduler
 lr_scheduler.Scheduler = Scheduler
 
+local function positive_int(name, o, key)
+  if math.type(o[key]) ~= "integer" or o[key] < 1 then
+    E.raise(api(name), "option '%s' must be a positive integer, got %s", key, tostring(o[key]))
+  end
+end
+
 local function class(name, get_lr) return B.class(lr_scheduler, name, get_lr) end
 
 -- the lrs the groups have now
@@ -83,13 +89,22 @@ local StepLR = class("StepLR", function(self)
 end)
 function lr_scheduler.StepLR(optimizer, opts)
   local o = options("StepLR", optimizer, opts, { step_size = REQUIRED, gamma = 0.1, last_epoch = -1, verbose = false })
-  if math.type(o.step_size) ~= "integer" or o.step_size < 1 then
-    E.raise(api("StepLR"), "option 'step_size' must be a positive integer, got %s", tostring(o.step_size))
-  end
+  positive_int("StepLR", o, "step_size")
   check_number("StepLR", o, "gamma")
   local self = new(StepLR, "StepLR", optimizer, o)
   self.step_size, self.gamma = o.step_size, o.gamma
   return self:start()
+end
+
+-- the closed forms: the lrs at last_epoch from base_lrs alone (PyTorch's
+-- _get_closed_form_lr, which SequentialLR's restart at a milestone uses)
+local function from_base(self, f)
+  local lrs = {}
+  for g, base in ipairs(self.base_lrs) do lrs[g] = f(base) end
+  return lrs
+end
+function StepLR:closed_form()
+  return from_base(self, function(base) return base * self.gamma ^ (self.last_epoch // self.step_size) end)
 end
 
 -- MultiStepLR: lr * gamma^(times the epoch is listed) at each milestone
@@ -112,6 +127,14 @@ function lr_scheduler.MultiStepLR(optimizer, opts)
   return self:start()
 end
 
+function MultiStepLR:closed_form()
+  local passed = 0 -- milestones <= last_epoch, as bisect_right counts them
+  for m, count in pairs(self.milestones) do
+    if m <= self.last_epoch then passed = passed + count end
+  end
+  return from_base(self, function(base) return base * self.gamma ^ passed end)
+end
+
 -- ConstantLR: lr * factor until total_iters, then back
 local ConstantLR = class("ConstantLR", function(self)
   if self.last_epoch == 0 then return scaled(self, function() return self.factor end) end
@@ -127,6 +150,11 @@ function lr_scheduler.ConstantLR(optimizer, opts)
   local self = new(ConstantLR, "ConstantLR", optimizer, o)
   self.factor, self.total_iters = o.factor, o.total_iters
   return self:start()
+end
+
+function ConstantLR:closed_form()
+  local after = self.last_epoch >= self.total_iters and 1 or 0
+  return from_base(self, function(base) return base * (self.factor + after * (1 - self.factor)) end)
 end
 
 -- LinearLR (linear warmup): from start_factor * lr to end_factor * lr over
@@ -151,12 +179,15 @@ function lr_scheduler.LinearLR(optimizer, opts)
   if o.end_factor > 1.0 or o.end_factor < 0 then
     E.raise(api("LinearLR"), "option 'end_factor' (the ending multiplicative factor) expected to be between 0 and 1, got %s", tostring(o.end_factor))
   end
-  if math.type(o.total_iters) ~= "integer" or o.total_iters < 1 then
-    E.raise(api("LinearLR"), "option 'total_iters' must be a positive integer, got %s", tostring(o.total_iters))
-  end
+  positive_int("LinearLR", o, "total_iters")
   local self = new(LinearLR, "LinearLR", optimizer, o)
   self.start_factor, self.end_factor, self.total_iters = o.start_factor, o.end_factor, o.total_iters
   return self:start()
+end
+
+function LinearLR:closed_form()
+  local s, e, n = self.start_factor, self.end_factor, self.total_iters
+  return from_base(self, function(base) return base * (s + (e - s) * math.min(n, self.last_epoch) / n) end)
 end
 
 -- ExponentialLR: lr * gamma every epoch
@@ -169,6 +200,30 @@ function lr_scheduler.ExponentialLR(optimizer, opts)
   check_number("ExponentialLR", o, "gamma")
   local self = new(ExponentialLR, "ExponentialLR", optimizer, o)
   self.gamma = o.gamma
+  return self:start()
+end
+
+function ExponentialLR:closed_form()
+  return from_base(self, function(base) return base * self.gamma ^ self.last_epoch end)
+end
+
+-- PolynomialLR: base_lr * (1 - t / total_iters)^power, flat after total_iters
+local PolynomialLR = class("PolynomialLR", function(self)
+  local t, n = self.last_epoch, self.total_iters
+  if t == 0 or t > n then return current(self) end
+  local decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ^ self.power
+  return scaled(self, function() return decay end)
+end)
+function PolynomialLR:closed_form()
+  local n = self.total_iters
+  return from_base(self, function(base) return base * (1.0 - math.min(n, self.last_epoch) / n) ^ self.power end)
+end
+function lr_scheduler.PolynomialLR(optimizer, opts)
+  local o = options("PolynomialLR", optimizer, opts, { total_iters = 5, power = 1.0, last_epoch = -1, verbose = false })
+  positive_int("PolynomialLR", o, "total_iters")
+  check_number("PolynomialLR", o, "power")
+  local self = new(PolynomialLR, "PolynomialLR", optimizer, o)
+  self.total_iters, self.power = o.total_iters, o.power
   return self:start()
 end
 
@@ -191,11 +246,15 @@ local CosineAnnealingLR = class("CosineAnnealingLR", function(self)
   end
   return lrs
 end)
+function CosineAnnealingLR:closed_form()
+  local eta, T = self.eta_min, self.T_max
+  return from_base(self, function(base)
+    return eta + (base - eta) * (1 + math.cos(math.pi * self.last_epoch / T)) / 2
+  end)
+end
 function lr_scheduler.CosineAnnealingLR(optimizer, opts)
   local o = options("CosineAnnealingLR", optimizer, opts, { T_max = REQUIRED, eta_min = 0, last_epoch = -1, verbose = false })
-  if math.type(o.T_max) ~= "integer" or o.T_max < 1 then
-    E.raise(api("CosineAnnealingLR"), "option 'T_max' must be a positive integer, got %s", tostring(o.T_max))
-  end
+  positive_int("CosineAnnealingLR", o, "T_max")
   check_number("CosineAnnealingLR", o, "eta_min")
   local self = new(CosineAnnealingLR, "CosineAnnealingLR", optimizer, o)
   self.T_max, self.eta_min = o.T_max, o.eta_min
@@ -214,23 +273,7 @@ local function anneal_cos(start, stop, pct)
 end
 local function anneal_linear(start, stop, pct) return (stop - start) * pct + start end
 
--- one value per group: a number for all, or a list
-local function per_group(name, optimizer, key, v)
-  local n = #optimizer.param_groups
-  if type(v) == "table" then
-    if #v ~= n then E.raise(api(name), "expected %d values for %s, got %d", n, key, #v) end
-    for g = 1, n do
-      if type(v[g]) ~= "number" or v[g] ~= v[g] then E.raise(api(name), "%s[%d] must be a number, got %s", key, g, v[g]) end
-    end
-    return v
-  end
-  if type(v) ~= "number" or v ~= v then
-    E.raise(api(name), "option '%s' must be a number or a list of numbers, got %s", key, v)
-  end
-  local list = {}
-  for g = 1, n do list[g] = v end
-  return list
-end
+local per_group = B.per_group
 
 local OneCycleLR = class("OneCycleLR", function(self)
   local lrs, step_num = {}, self.last_epoch
@@ -419,46 +462,9 @@ end
 
 -- }======================================================
 
--- ChainedScheduler: steps each of several schedulers (e.g. LinearLR warmup
--- with ExponentialLR decay) at every step
-local Chained = setmetatable({}, { __index = Scheduler })
-Chained.__index = Chained
-Chained.__tostring = Scheduler.__tostring
-function lr_scheduler.ChainedScheduler(schedulers)
-  if type(schedulers) ~= "table" or #schedulers == 0 then
-    E.raise(api("ChainedScheduler"), "expected a list of schedulers")
-  end
-  for i, s in ipairs(schedulers) do
-    if getmetatable(s) == nil or type(s.step) ~= "function" or s.optimizer ~= schedulers[1].optimizer then
-      E.raise(api("ChainedScheduler"), "schedulers[%d] is not a scheduler of the first one's optimizer", i)
-    end
-  end
-  local self = setmetatable({ schedulers = schedulers, optimizer = schedulers[1].optimizer,
-                              name = "ChainedScheduler", last_epoch = 0 }, Chained)
-  self._last_lr = schedulers[#schedulers]:get_last_lr()
-  return self
-end
-function Chained:step()
-  for _, s in ipairs(self.schedulers) do s:step() end
-  self.last_epoch = self.last_epoch + 1
-  self._last_lr = self.schedulers[#self.schedulers]:get_last_lr()
-end
-function Chained:state_dict()
-  local list = {}
-  for i, s in ipairs(self.schedulers) do list[i] = s:state_dict() end
-  return { schedulers = list, last_epoch = self.last_epoch, _last_lr = copy(self._last_lr) }
-end
-function Chained:load_state_dict(sd)
-  local where = api("ChainedScheduler:load_state_dict")
-  if type(sd) ~= "table" or type(sd.schedulers) ~= "table" or #sd.schedulers ~= #self.schedulers then
-    E.raise(where, "expected the state of %d schedulers (from its state_dict())", #self.schedulers)
-  end
-  if math.type(sd.last_epoch) ~= "integer" then E.raise(where, "'last_epoch' must be an integer, got %s", sd.last_epoch) end
-  check_like(where, "_last_lr", sd._last_lr, self._last_lr)
-  for i, s in ipairs(self.schedulers) do s:check_state(sd.schedulers[i], where) end
-  for i, s in ipairs(self.schedulers) do s:load_state_dict(sd.schedulers[i]) end
-  self.last_epoch, self._last_lr = sd.last_epoch, copy(sd._last_lr)
-end
+-- the schedulers in their own files: cyclic ones, and those made of others
+require("torch.optim.lr_scheduler_cyclic")(lr_scheduler)
+require("torch.optim.lr_scheduler_compose")(lr_scheduler)
 
 -- every scheduler's methods detect a '.' call
 local function is_scheduler(v) return type(v) == "table" and rawget(v, "optimizer") ~= nil end
@@ -468,7 +474,6 @@ for name, c in pairs(lr_scheduler) do
     E.methods(c, "lr_scheduler." .. name:sub(1, -7), is_scheduler)
   end
 end
-E.methods(Chained, "lr_scheduler.ChainedScheduler", is_scheduler)
 E.namespace(lr_scheduler, "optim.lr_scheduler")
 
 return lr_scheduler

@@ -25,6 +25,8 @@ local function api(name) return name:find(".", 1, true) and name or "lr_schedule
 -- scheduler made from it (numbers never NaN, booleans booleans); returns
 -- the completed options
 local REQUIRED = {}
+-- an option of any type without a default (CyclicLR's step_size_down, scale_fn)
+local OPTIONAL = {}
 local schemas = {}
 local POSITIVE = { div_factor = true, final_div_factor = true }
 -- OneCycleLR's length comes as total_steps or as epochs * steps_per_epoch
@@ -39,7 +41,7 @@ local function options(name, optimizer, opts, spec)
     schema = {}
     for k, default in pairs(spec) do
       local t = type(default)
-      schema[k] = (default == REQUIRED or ONE_OF_LENGTHS[k]) and { type = "any" }
+      schema[k] = (default == REQUIRED or default == OPTIONAL or ONE_OF_LENGTHS[k]) and { type = "any" }
         or k == "last_epoch" and { type = "integer" }
         or { type = t == "table" and "any" or t, gt = POSITIVE[k] and 0 or nil, min = NONNEG[k] and 0 or nil }
     end
@@ -52,7 +54,7 @@ local function options(name, optimizer, opts, spec)
   for k, default in pairs(spec) do
     if o[k] == nil then
       if default == REQUIRED then E.raise(api(name), "option '%s' is required", k) end
-      o[k] = default
+      if default ~= OPTIONAL then o[k] = default end
     end
   end
   return o
@@ -93,9 +95,22 @@ function Scheduler:step(...)
   if select("#", ...) > 0 then
     E.raise(api(self.name) .. ":step", "takes no argument (PyTorch's epoch argument is deprecated)")
   end
+  self:_step_at(nil)
+end
+
+-- one step to the next epoch, or (SequentialLR's restart of a scheduler at
+-- a milestone) to the given one, where PyTorch takes the closed form when
+-- the schedule has one
+function Scheduler:_step_at(epoch)
   self._step_count = self._step_count + 1
-  self.last_epoch = self.last_epoch + 1
-  local lrs = self:get_lr()
+  local lrs
+  if epoch == nil then
+    self.last_epoch = self.last_epoch + 1
+    lrs = self:get_lr()
+  else
+    self.last_epoch = epoch
+    lrs = (self.closed_form or self.get_lr)(self)
+  end
   for g, group in ipairs(self.optimizer.param_groups) do
     group.lr = lrs[g]
     if self.verbose then
@@ -176,6 +191,24 @@ function Scheduler:__tostring()
     table.concat(self:get_last_lr(), ", "))
 end
 
+-- one value per group: a number for all, or a list
+local function per_group(name, optimizer, key, v)
+  local n = #optimizer.param_groups
+  if type(v) == "table" then
+    if #v ~= n then E.raise(api(name), "expected %d values for %s, got %d", n, key, #v) end
+    for g = 1, n do
+      if type(v[g]) ~= "number" or v[g] ~= v[g] then E.raise(api(name), "%s[%d] must be a number, got %s", key, g, v[g]) end
+    end
+    return v
+  end
+  if type(v) ~= "number" or v ~= v then
+    E.raise(api(name), "option '%s' must be a number or a list of numbers, got %s", key, v)
+  end
+  local list = {}
+  for g = 1, n do list[g] = v end
+  return list
+end
+
 -- a scheduler class whose lrs get_lr(self) computes, kept in registry as
 -- registry[name .. "_class"] (the classes' '.' calls are guarded by name)
 local function class(registry, name, get_lr)
@@ -187,6 +220,6 @@ local function class(registry, name, get_lr)
 end
 
 return {
-  class = class, copy = copy, api = api, REQUIRED = REQUIRED, options = options, check_number = check_number,
+  class = class, per_group = per_group, OPTIONAL = OPTIONAL, copy = copy, api = api, REQUIRED = REQUIRED, options = options, check_number = check_number,
   new = new, check_like = check_like, Scheduler = Scheduler,
 }
