@@ -4,14 +4,11 @@
 -- a fixture case as its PyTorch loop did (same start, data in order, SGD
 -- with momentum 0.9, cross_entropy), comparisons, and a crash hook.
 --   local H = dofile("spec/helpers/switches.lua")
+local P = require "spec.helpers.parity"
 local H = {}
 
 H.fixture = dofile("spec/fixtures/switches.lua")
-
-function H.T(spec)
-  if #spec.shape == 0 then return torch.tensor(spec.data[1], { dtype = spec.dtype }) end
-  return torch.tensor(spec.data, { dtype = spec.dtype }):view(table.unpack(spec.shape))
-end
+H.T, H.expect_error = P.T, P.expect_error
 
 function H.state(sd)
   local t = {}
@@ -64,13 +61,6 @@ end
 
 function H.assert_same_weights(a, b, what)
   H.assert_state(a:state_dict(), b:state_dict(), what)
-end
-
-function H.expect_error(pattern, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "no error (expected " .. pattern .. ")")
-  assert(tostring(err):find(pattern, 1, true), "error: " .. tostring(err) .. "\nexpected: " .. pattern)
-  return err
 end
 
 -- an on_step_end hook that raises at step k (the last checkpoint is before it)
