@@ -4,8 +4,8 @@
 -- SWALR from swa_start, update_bn at the end), with the averaged model the
 -- one validated, returned and saved; the same numbers as a loop written by
 -- hand over optim.swa_utils; EMA against its formula; an exact resume
--- (averaged weights and n_averaged in the checkpoint); the fast twin's
--- fallback; bad options.
+-- (averaged weights and n_averaged in the checkpoint); the fast twin
+-- (fused training, clear evaluation); bad options.
 -- Tolerance: weights, buffers and lrs bitwise (the same float32 libtorch
 -- operations in PyTorch's order); the SWA BatchNorm statistics too (update_bn
 -- runs the same batches through the same kernels).
@@ -141,12 +141,23 @@ describe("average", function()
     end)
   end
 
-  it("runs in the clear loop under impl = 'fast', saying why", function()
-    local case = H.case("ema")
-    local r = run(case, { impl = "fast" })
-    assert.are.equal("average (averaged weights) runs in the clear loop", fast.last_run.reason)
-    H.assert_state(H.state(case.averaged), r.model:state_dict(), "fast fallback")
-  end)
+  for _, name in ipairs { "ema", "swa" } do
+    it(name .. " under impl = 'fast': fused training, the same weights and numbers", function()
+      local case = H.case(name)
+      local clear, trained_clear = run(case, { data = { train = { H.X, H.Y }, val = { H.X, H.Y }, test = { H.X, H.Y } } })
+      local r, trained = run(case, { impl = "fast", data = { train = { H.X, H.Y }, val = { H.X, H.Y }, test = { H.X, H.Y } } })
+      assert.is_nil(fast.last_run.reason)
+      assert.are.equal(#case.lrs * 3, fast.last_run.fused) -- every training batch, no evaluation batch
+      H.assert_state(H.state(case.averaged), r.model:state_dict(), "fast averaged")
+      H.assert_same_weights(trained_clear, trained, "fast trained")
+      for e = 1, case.epochs do
+        for k, v in pairs(clear.history[e]) do
+          if k ~= "time" then assert.are.equal(v, r.history[e][k], ("epoch %d %s"):format(e, k)) end
+        end
+      end
+      assert.are.same(clear.final, r.final)
+    end)
+  end
 
   it("refuses bad settings at construction, naming the option", function()
     local case = H.case("ema")

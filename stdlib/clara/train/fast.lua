@@ -334,9 +334,11 @@ function M.run(c)
     eval_flags = (counted and COUNT or 0) | (in_lua and KEEP or 0),
     group = {}, rows = {}, -- one step's micro-batches, reused
   }
+  -- averaged weights are evaluated in another model than C's chain
   return clear.run(c, {
     train_epoch = function(_, ctx, row) return train_epoch(F, ctx, row) end,
-    evaluate = function(_, split, row, epoch, tables) return evaluate(F, split, row, epoch, tables) end,
+    evaluate = not c.average and function(_, split, row, epoch, tables) return evaluate(F, split, row, epoch, tables) end
+      or nil,
   })
 end
 
