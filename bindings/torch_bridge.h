@@ -495,6 +495,7 @@ enum { TH_FUSED_TRAIN, TH_FUSED_EVAL }; /* data slots and running sums */
 #define TH_FUSED_SCALED 4    /* backward of total * scale (accumulation) */
 #define TH_FUSED_KEEP 8      /* keep output and batch for th_fused_take */
 #define TH_FUSED_COUNT 16    /* count correct argmax predictions */
+#define TH_FUSED_AUTOCAST 32 /* forward and loss under CPU autocast to bfloat16 */
 
 enum { /* what a micro-batch did */
   TH_FUSED_OK,

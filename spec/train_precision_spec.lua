@@ -5,7 +5,7 @@
 -- when fn raises, and when nested), a bf16 training run equal to PyTorch's
 -- recipe (forward and loss under autocast, backward outside); in the loop,
 -- evaluation under autocast too, backward and weights float32; the fast
--- twin's fallback; bad calls.
+-- twin (autocast in its C step) equal to the clear loop; bad calls.
 -- Tolerances: the bf16 run against PyTorch's bf16 run bitwise (the same
 -- libtorch kernels, same casts); a bf16 run against the float32 run: the
 -- final validation loss within 2% on the seeded MLP and 6% on the seeded
@@ -124,11 +124,38 @@ describe("precision = 'bf16'", function()
     end)
   end
 
-  it("runs in the clear loop under impl = 'fast', saying why", function()
+  it("under impl = 'fast' (forward and loss under autocast in C) gives the clear loop's numbers", function()
     local case = H.case("bf16")
-    local r = H.experiment(case, { precision = "bf16", impl = "fast" }):run()
-    assert.are.equal("precision = bf16 runs in the clear loop", fast.last_run.reason)
-    H.assert_state(H.state(case.final), r.model:state_dict(), "fast fallback")
+    local over = { precision = "bf16", data = { train = { H.X, H.Y }, val = { H.X, H.Y }, test = { H.X, H.Y } },
+                   metrics = { acc = clara.metrics.accuracy }, train_metrics = true }
+    local clear = H.experiment(case, over):run()
+    over.impl = "fast"
+    local r = H.experiment(case, over):run()
+    assert.is_nil(fast.last_run.reason)
+    assert.are.equal(case.epochs * 3 * 2 + 3, fast.last_run.fused) -- training, validation and test batches
+    H.assert_state(H.state(case.final), r.model:state_dict(), "fast bf16")
+    for e = 1, case.epochs do
+      for k, v in pairs(clear.history[e]) do
+        if k ~= "time" then assert.are.equal(v, r.history[e][k], ("epoch %d %s"):format(e, k)) end
+      end
+    end
+    assert.are.same(clear.final, r.final)
+    assert.is_false(torch.is_autocast_cpu_enabled())
+  end)
+
+  it("under impl = 'fast', a batch C leaves to Lua ends as in the clear loop", function()
+    -- class probabilities as targets: C's fused loss takes class indices, so
+    -- each batch goes back to Lua after C's forward
+    local case = H.case("bf16")
+    local soft = torch.zeros(H.X:size(1), 3):scatter(2, H.Y:view(-1, 1), 1.0)
+    local over = { precision = "bf16", data = { train = { H.X, soft }, val = { H.X, soft } } }
+    local clear = H.experiment(case, over):run()
+    over.impl = "fast"
+    local r = H.experiment(case, over):run()
+    assert.is_nil(fast.last_run.reason)
+    assert.is_true(fast.last_run.in_lua > 0)
+    H.assert_same_weights(clear.model, r.model, "fast bf16, objective in Lua")
+    for e = 1, case.epochs do assert.are.equal(clear.history[e].val_loss, r.history[e].val_loss) end
   end)
 
   it("refuses an unknown precision at construction", function()

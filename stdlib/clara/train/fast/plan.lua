@@ -9,7 +9,6 @@
 --     regularizer, extras or intermediates, whose loss is clara's own
 --     cross_entropy, nll, mse, l1 or bce_with_logits, called without options;
 --   no metric reads an intermediate result or an output other than 1.
---   the run is in float32 (precision = "bf16" autocasts in the clear loop).
 -- With average, training is fused (the EMA or SWA update runs in Lua after
 -- the step, as in clear.lua) and evaluation is clear.lua's: the evaluated
 -- model is the averaged copy, not the chain C holds.
@@ -112,7 +111,6 @@ end
 
 function M.build(c)
   local o = c.options
-  if o.precision == "bf16" then return nil, "precision = bf16 runs in the clear loop" end
   if #c.captures > 0 then return nil, "intermediate results are captured" end
   local handles = chain(c.model, {})
   if not handles or #handles == 0 then return nil, "the model is not a chain of native modules" end
