@@ -58,6 +58,10 @@ BENCHES = [
     # libtorch C++'s attention is its own code (scales q before the matmul):
     # its losses agree to ~1e-6, not bitwise
     bench("transformer_step", MS + ("step",), 9, tol=1e-3),
+    # clara against clara: the cnn_epoch epoch with precision = "bf16"
+    # against the same epoch in float32 (losses close, not equal)
+    bench("cnn_epoch_bf16", S + ("epoch",), 7, file="cnn_epoch", env={"BENCH_PRECISION": "bf16"},
+          twins=("clara", "clara float32"), tol=0.05, label="cnn_epoch bf16"),
 ]
 SCALING_ROWS = 20000
 SCALING_BATCHES = (16, 32, 64, 128, 256, 512)
@@ -166,6 +170,8 @@ def twin_commands(b, kind, extra_env=None):
         return [("clara", [CLARA, "bench/%s.lua" % f] + b["args"], env)]
     if kind == "fast":
         return [("clara fast", [CLARA, "bench/%s.lua" % f] + b["args"], dict(env, BENCH_IMPL="fast"))]
+    if kind == "clara float32":
+        return [("clara float32", [CLARA, "bench/%s.lua" % f] + b["args"], dict(env, BENCH_PRECISION="float32"))]
     if kind == "cpp":
         exe = os.path.join(OUT, f)
         if not os.access(exe, os.X_OK):

@@ -26,10 +26,17 @@ def get(res, tag, key="wall"):
     return res.get(tag, {}).get(key)
 
 
+def against_float32(b):
+    """a benchmark of clara against itself in float32 (cnn_epoch bf16)"""
+    return "clara float32" in b["twins"]
+
+
 def main_rows(done, key="wall"):
     """one row per benchmark and clara variant"""
     rows = []
     for b, _, res in done["benches"]:
+        if against_float32(b):
+            continue
         for tag, suffix in VARIANTS:
             if tag == "clara fast" and tag not in res:
                 continue
@@ -41,6 +48,17 @@ def main_rows(done, key="wall"):
 
 
 MAIN_HEADER = ["benchmark", "clara", "libtorch C++", "PyTorch", "clara/C++", "clara/PyTorch"]
+
+
+def precision_rows(done, key="wall"):
+    """clara in a lower precision against clara in float32, same epoch"""
+    return [[b.get("label", b["name"]),
+             fmt_time(get(res, "clara", key), b["unit"]), fmt_time(get(res, "clara float32", key), b["unit"]),
+             ratio(get(res, "clara", key), get(res, "clara float32", key))]
+            for b, _, res in done["benches"] if against_float32(b)]
+
+
+PRECISION_HEADER = ["benchmark", "clara", "clara float32", "clara/float32"]
 
 
 def agree(a, ref, tol):
@@ -56,7 +74,7 @@ def check_lines(done):
         if ref is None:
             ref = get(res, "clara", "check")
         parts, bad = [], []
-        for tag in ("clara", "clara fast", "cpp", "py"):
+        for tag in ("clara", "clara fast", "clara float32", "cpp", "py"):
             v = get(res, tag, "check")
             if v is None:
                 continue
@@ -175,9 +193,16 @@ def sections(done, table):
     """(title, body) pairs, tables drawn by `table`"""
     out = []
     if done["benches"]:
-        out.append(("Median wall time, 1 thread", table(MAIN_HEADER, main_rows(done))))
+        main = main_rows(done)
+        if main:
+            out.append(("Median wall time, 1 thread", table(MAIN_HEADER, main)))
         busy, total = busy_twins(done)
-        if busy:
+        rows = precision_rows(done, "cpu" if busy else "wall")
+        if rows:
+            out.append(("Lower precision against float32 (clara, the same epoch; %s)"
+                        % ("process CPU time: the machine was busy" if busy else "median wall time"),
+                        table(PRECISION_HEADER, rows)))
+        if busy and main:
             out.append(("The machine was busy (%d of %d twins got < %d%% of a core): the same in process CPU time"
                         % (busy, total, BUSY * 100), table(MAIN_HEADER, main_rows(done, "cpu"))))
         out.append(("Checks (the same work: equal losses and sums; PyTorch's DataLoader shuffles its own way)",

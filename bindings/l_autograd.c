@@ -1,6 +1,7 @@
 /*
 ** l_autograd.c: gradients: requires_grad_, backward, retain_grad, and the
-** grad-mode switches (torch.no_grad(fn), torch.enable_grad(fn)).
+** grad-mode switches (torch.no_grad(fn), torch.enable_grad(fn)) and CPU
+** autocast (torch.autocast, stdlib/torch/autocast.lua).
 */
 #include "l_tensor.h"
 
@@ -93,6 +94,37 @@ static int a_is_grad_enabled(lua_State *L) {
   return 1;
 }
 
+/*
+** torch._autocast_cpu(enabled, dtype, fn, ...): fn(...) under libtorch's CPU
+** autocast, left as torch.autocast("cpu") leaves it (the previous state back,
+** the cast cache cleared by the outermost region) whatever happens; an error
+** in fn is raised again after the restore.  torch.autocast (Lua) checks the
+** arguments.
+*/
+static int a_autocast_cpu(lua_State *L) {
+  int enabled = lua_toboolean(L, 1);
+  int dtype = lt_checkdtype(L, 2);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  th_autocast_state prev;
+  if (th_autocast_cpu_enter(enabled, dtype, &prev) != 0) return lt_fail(L, "autocast");
+  int status = lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0);
+  if (th_autocast_cpu_exit(&prev) != 0 && status == LUA_OK) return lt_fail(L, "autocast");
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - 2;
+}
+
+static int a_is_autocast_cpu_enabled(lua_State *L) {
+  lua_pushboolean(L, th_autocast_cpu_enabled() == 1);
+  return 1;
+}
+
+static int a_get_autocast_cpu_dtype(lua_State *L) {
+  int d = th_autocast_cpu_dtype();
+  if (d < 0) return lt_fail(L, "get_autocast_cpu_dtype");
+  lua_pushstring(L, th_dtype_name(d));
+  return 1;
+}
+
 static const luaL_Reg autograd_methods[] = {
     {"requires_grad_", a_requires_grad_},
     {"backward", a_backward},
@@ -104,6 +136,9 @@ static const luaL_Reg autograd_functions[] = {
     {"enable_grad", a_enable_grad},
     {"set_grad_enabled", a_set_grad_enabled},
     {"is_grad_enabled", a_is_grad_enabled},
+    {"_autocast_cpu", a_autocast_cpu},
+    {"is_autocast_cpu_enabled", a_is_autocast_cpu_enabled},
+    {"get_autocast_cpu_dtype", a_get_autocast_cpu_dtype},
     {NULL, NULL}};
 
 void lt_open_autograd(lua_State *L, int meta, int methods, int torch) {

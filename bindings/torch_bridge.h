@@ -213,6 +213,17 @@ int th_backward_inputs(th_tensor t, th_tensor grad, int retain_graph, int create
 int th_grad_fn_name(th_tensor t, char *buf, size_t size); /* "" for none */
 int th_set_grad_enabled(int enabled); /* returns the previous mode */
 int th_is_grad_enabled(void);
+/* CPU autocast (torch.autocast("cpu")): enter keeps the previous state in
+   *prev for exit, which puts it back (and clears the cast cache when the
+   outermost region ends) */
+typedef struct {
+  int enabled;
+  int dtype;
+} th_autocast_state;
+int th_autocast_cpu_enter(int enabled, int dtype, th_autocast_state *prev);
+int th_autocast_cpu_exit(const th_autocast_state *prev);
+int th_autocast_cpu_enabled(void);
+int th_autocast_cpu_dtype(void); /* a TH_* dtype */
 
 /* nn modules (bridge/nn.cpp) */
 /* A module handle is one of libtorch's own torch::nn modules (float32, in
@@ -484,6 +495,7 @@ enum { TH_FUSED_TRAIN, TH_FUSED_EVAL }; /* data slots and running sums */
 #define TH_FUSED_SCALED 4    /* backward of total * scale (accumulation) */
 #define TH_FUSED_KEEP 8      /* keep output and batch for th_fused_take */
 #define TH_FUSED_COUNT 16    /* count correct argmax predictions */
+#define TH_FUSED_AUTOCAST 32 /* forward and loss under CPU autocast to bfloat16 */
 
 enum { /* what a micro-batch did */
   TH_FUSED_OK,

@@ -628,6 +628,34 @@ static void autograd_grad_mode_toggling(void) {
   th_free(z);
 }
 
+/* CPU autocast: matmul in bfloat16 inside, the previous state back after
+   (nested regions too) */
+static void autograd_autocast_enter_exit(void) {
+  cr_assert_eq(th_autocast_cpu_enabled(), 0);
+  th_tensor a = from_floats((float[]){1, 2, 3, 4}, (int64_t[]){2, 2}, 2);
+  th_autocast_state outer, inner;
+  cr_assert_eq(th_autocast_cpu_enter(1, TH_BFLOAT16, &outer), 0);
+  cr_expect_eq(th_autocast_cpu_enabled(), 1);
+  th_tensor m = NULL;
+  cr_assert_eq(th_matmul(&m, a, a), 0);
+  cr_expect_eq(th_dtype(m), TH_BFLOAT16);
+  cr_assert_eq(th_autocast_cpu_enter(0, TH_BFLOAT16, &inner), 0);
+  cr_expect_eq(th_autocast_cpu_enabled(), 0);
+  cr_assert_eq(th_autocast_cpu_exit(&inner), 0);
+  cr_expect_eq(th_autocast_cpu_enabled(), 1);
+  cr_assert_eq(th_autocast_cpu_exit(&outer), 0);
+  cr_expect_eq(th_autocast_cpu_enabled(), 0);
+  cr_expect_eq(th_autocast_cpu_dtype(), TH_BFLOAT16);
+  th_tensor f = NULL;
+  cr_assert_eq(th_matmul(&f, a, a), 0);
+  cr_expect_eq(th_dtype(f), TH_FLOAT32);
+  cr_expect_eq(th_autocast_cpu_enter(1, TH_NDTYPES, &outer), -1, "an unknown dtype fails");
+  cr_expect_eq(th_autocast_cpu_enabled(), 0, "and changes nothing");
+  th_free(a);
+  th_free(m);
+  th_free(f);
+}
+
 static void autograd_requires_grad_option_and_integer_dtype(void) {
   int64_t s2[] = {2};
   th_options rg = {TH_DTYPE_DEFAULT, TH_CPU, 1};
@@ -699,6 +727,7 @@ Test(bridge, autograd_and_grad_mode) {
   autograd_backward_of_sum_of_squares();
   autograd_backward_twice_without_retain_fails();
   autograd_grad_mode_toggling();
+  autograd_autocast_enter_exit();
   autograd_requires_grad_option_and_integer_dtype();
 }
 

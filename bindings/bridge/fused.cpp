@@ -42,6 +42,22 @@ struct Batch {
 
 bool finite(double v) { return std::isfinite(v); }
 
+// precision = "bf16": the forward and the loss under CPU autocast, entered
+// and left as torch.autocast does it (th_autocast_cpu_enter/exit), so the
+// same ops see the same casts as in the clear loop; backward stays outside
+struct Autocast {
+  bool on;
+  th_autocast_state prev;
+  explicit Autocast(bool on_) : on(on_) {
+    if (on && th_autocast_cpu_enter(1, TH_BFLOAT16, &prev) != 0) throw std::runtime_error(th_last_error());
+  }
+  ~Autocast() {
+    if (on) th_autocast_cpu_exit(&prev);
+  }
+  Autocast(const Autocast &) = delete;
+  Autocast &operator=(const Autocast &) = delete;
+};
+
 bool is_class_dtype(const at::Tensor &t) {
   return !t.is_floating_point() && !t.is_complex() && t.scalar_type() != at::kBool;
 }
@@ -224,12 +240,14 @@ void train(th_fused f, const th_fused_args *a, int *status, double *value) {
   if ((a->flags & TH_FUSED_ZERO_GRAD) && f->opt != nullptr && th_optim_zero_grad(f->opt) != 0)
     throw std::runtime_error(th_last_error());
   Batch b;
-  at::Tensor out;
-  if (!front(f, TH_FUSED_TRAIN, a, b, out, status)) return;
-  // 2. the objective, checked as clara.train.objective checks it
-  at::Tensor total;
+  at::Tensor out, total;
   double raw, tot;
-  if (!objective(f, out, b.y, total, raw, tot, status, value)) return;
+  {
+    Autocast autocast((a->flags & TH_FUSED_AUTOCAST) != 0);
+    if (!front(f, TH_FUSED_TRAIN, a, b, out, status)) return;
+    // 2. the objective, checked as clara.train.objective checks it
+    if (!objective(f, out, b.y, total, raw, tot, status, value)) return;
+  }
   // 3. backward, scaled so the micro-batches add up to the step's mean
   if (a->flags & TH_FUSED_SCALED) at::mul(total, wrapped(at::Scalar(a->scale))).backward();
   else total.backward();
@@ -246,6 +264,7 @@ void train(th_fused f, const th_fused_args *a, int *status, double *value) {
 // clara.train.clear's evaluate: a batch whose loss is not finite adds 0/0
 void eval(th_fused f, const th_fused_args *a, int *status, double *value) {
   at::NoGradGuard no_grad;
+  Autocast autocast((a->flags & TH_FUSED_AUTOCAST) != 0);
   Batch b;
   at::Tensor out;
   if (!front(f, TH_FUSED_EVAL, a, b, out, status)) return;

@@ -19,6 +19,10 @@
 --     on_nonfinite = "stop" | "skip", hooks = {...}, recorder = obj, batcher = obj,
 --     classes = {"T-shirt", ...} (class names, 0-based label order, for reports),
 --     impl = "clear",
+--     clip_grad = {norm = 1.0, norm_type = 2} | {value = 0.5},  -- before each step; logs grad_norm
+--     precision = "float32" | "bf16",   -- bf16: forward and loss under CPU autocast
+--     average = {ema = 0.999} | {swa_start = 5, swa_lr = 0.05, anneal_epochs = 10,
+--                                anneal_strategy = "cos"},  -- see clara.train.average
 --   }
 --   local result = exp:run()   -- {history = {rows}, final = {val =, test =}, best =, model =, ...}
 --
@@ -56,6 +60,7 @@ local reader = require("clara.train.select").reader
 local batcher = require "clara.train.batcher"
 local progress = require "clara.train.progress"
 local checkpoint = require "clara.train.checkpoint"
+local average = require "clara.train.average"
 
 local API = "clara.experiment"
 
@@ -300,6 +305,7 @@ local function loop_options(self, data, model)
     min_delta = self.min_delta, patience = self.patience,
     keep_best = self.keep_best and data.val ~= nil and type(model.state_dict) == "function",
     on_nonfinite = self.on_nonfinite, train_metrics = self.train_metrics, final_train = self.final_train,
+    clip_grad = self.clip_grad, precision = self.precision, average = self.average,
   }
 end
 
@@ -316,6 +322,10 @@ local function prepare(self)
   if opt == nil then E.raise(API, "the optimizer factory returned nothing (it must return the optimizer)") end
   local obj = objective.new(self.objective)
   local metrics = resolve_metrics(self.metrics)
+  if (self.clip_grad or self.average) and not require("torch.nn").is_module(model) then
+    E.raise(API, "%s needs the model to be an nn module (its parameters are clipped or averaged), got %s",
+      self.clip_grad and "clip_grad" or "average", E.show(model))
+  end
   -- 3. what the forward pass must capture: intermediates of terms and metrics
   local captures, seen = {}, {}
   for _, n in ipairs(obj:captures()) do if not seen[n] then seen[n] = true; captures[#captures + 1] = n end end
@@ -328,13 +338,15 @@ local function prepare(self)
   local options = loop_options(self, data, model)
   -- 4. what needs the whole experiment: the monitored column must exist
   O.check_monitor(API, options.monitor, O.columns(self, data, obj, metrics))
+  local scheduler = self.scheduler and self.scheduler(opt, hparams_copy(self)) or nil
   return {
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
     recorder = self.recorder, batcher = batcher.resolve(self.batcher), options = options,
-    scheduler = self.scheduler and self.scheduler(opt, hparams_copy(self)) or nil,
-    progress = self.progress or progress.new { verbose = verbose },
+    scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose },
     parameters = count_parameters(model),
+    -- after the experiment's scheduler, as PyTorch's SWA recipe makes them
+    average = average.new(self.average, model, opt), clip_params = self.clip_grad and model:parameters() or nil,
   }
 end
 
@@ -415,7 +427,7 @@ local function body(self, opts, held, dir, changes, kept)
   if held.signal and result.interrupted then held.signal.clear() end
   result.name, result.dir = self.name, r and r.dir
   -- predictions through the model and the postprocessing
-  local model, post, pre = c.model, self.postprocess, self.preprocess
+  local model, post, pre = result.model or c.model, self.postprocess, self.preprocess
   function result.predict(x)
     return torch.no_grad(function()
       if type(model.eval) == "function" then model:eval() end

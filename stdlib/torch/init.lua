@@ -11,6 +11,7 @@ torch.float, torch.double, torch.long, torch.int = "float32", "float64", "int64"
 torch.half, torch.short, torch.byte = "float16", "int16", "uint8"
 
 torch.format = function(t) return require("torch.format")(t) end
+torch.autocast = function(...) return require("torch.autocast")(...) end
 
 -- nn and optim load on first use, so `require "torch"` stays cheap; a
 -- name that is neither here nor lazy raises with the closest ones

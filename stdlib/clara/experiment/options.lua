@@ -71,6 +71,73 @@ local function batcher(v)
   return false, "must have a batches(dataset, info) method or be a function, got " .. E.show(v)
 end
 
+-- a table of settings checked against its own small schema: unknown keys
+-- get the closest name; returns ok, why as a schema check does
+local function settings(v, schema)
+  local names = {}
+  for k in pairs(schema) do names[#names + 1] = k end
+  for k, x in pairs(v) do
+    local spec = type(k) == "string" and schema[k]
+    if not spec then
+      local near = type(k) == "string" and E.closest(k, names)
+      return false, ("has no setting %s%s (settings: %s)"):format(E.show(k),
+        near and (" (did you mean '" .. near .. "'?)") or "", table.concat(E.sorted(names), ", "))
+    end
+    local why = E.check_value(spec, x)
+    if why then return false, ("%s %s"):format(k, why) end
+  end
+  return true
+end
+
+local function positive(v)
+  if v == math.huge or v == -math.huge then return false, "must be finite, got " .. E.show(v) end
+  return true
+end
+
+local CLIP_GRAD = {
+  norm = { type = "number", gt = 0, check = positive },
+  value = { type = "number", gt = 0, check = positive },
+  norm_type = { type = "number|string", gt = 0,
+                check = function(v)
+                  if type(v) == "number" or v == "inf" then return true end
+                  return false, "must be a number > 0 or 'inf', got " .. E.show(v)
+                end },
+}
+
+local function clip_grad(v)
+  local ok, why = settings(v, CLIP_GRAD)
+  if not ok then return false, why end
+  if (v.norm == nil) == (v.value == nil) then
+    return false, "must give norm (clip the total norm) or value (clip each gradient), one of them, got "
+      .. (v.norm and "both" or "neither")
+  end
+  return true
+end
+
+local AVERAGE = {
+  ema = { type = "number", min = 0, lt = 1 },
+  swa_start = { type = "integer", min = 1, what = "an epoch (an integer >= 1)" },
+  swa_lr = { type = "number", gt = 0, check = positive },
+  anneal_epochs = { type = "integer", min = 0 },
+  anneal_strategy = { type = "string", enum = { "cos", "linear" } },
+}
+
+local function average(v)
+  local ok, why = settings(v, AVERAGE)
+  if not ok then return false, why end
+  if v.ema ~= nil then
+    for _, k in ipairs { "swa_start", "swa_lr", "anneal_epochs", "anneal_strategy" } do
+      if v[k] ~= nil then return false, ("gives ema and %s: an EMA ({ema = 0.999}) or SWA ({swa_start =, swa_lr =}), not both"):format(k) end
+    end
+    return true
+  end
+  if v.swa_start == nil or v.swa_lr == nil then
+    return false, "must be {ema = decay} or {swa_start = epoch, swa_lr = lr, ...}, got " .. E.show(v)
+      .. (v.swa_start and " without swa_lr" or v.swa_lr and " without swa_start" or "")
+  end
+  return true
+end
+
 -- {====================== the options ======================
 O.list = {
   -- what is trained
@@ -116,6 +183,14 @@ O.list = {
     doc = "a NaN or infinite loss stops the run with an error, or skips that batch" },
   { name = "impl", type = "string", enum = { "clear", "fast" }, default = "clear",
     doc = "the training loop: the readable reference or its fast twin (same results)" },
+  { name = "clip_grad", type = "table", check = clip_grad, shown = "none (no clipping)",
+    what = "{norm = x, norm_type = 2} or {value = x}",
+    doc = "clip gradients before each step: {norm = 1.0, norm_type = 2} or {value = 0.5}; logs grad_norm" },
+  { name = "precision", type = "string", enum = { "float32", "bf16" }, default = "float32",
+    doc = "'bf16': forward and loss under CPU autocast to bfloat16 (weights and backward float32)" },
+  { name = "average", type = "table", check = average, shown = "none",
+    what = "{ema = decay} or {swa_start = epoch, swa_lr = lr, anneal_epochs =, anneal_strategy =}",
+    doc = "averaged weights, evaluated and saved: {ema = 0.999} or {swa_start = 5, swa_lr = 0.05}" },
   -- the best model and early stopping
   { name = "monitor", type = "string", shown = "'val_loss' with validation data, else 'train_loss'",
     doc = "the history column that picks the best epoch and drives early stopping" },
@@ -160,9 +235,16 @@ for _, spec in ipairs(O.list) do
   end
 end
 
--- the experiment spec checked, with every default filled in
+-- the experiment spec checked, with every default filled in; then what
+-- two options say together
 function O.check(api, spec)
-  return E.options(api, spec, O.schema)
+  local o = E.options(api, spec, O.schema)
+  local a = o.average
+  if a and a.swa_start and a.swa_start > o.epochs then
+    E.raise(api, "average.swa_start is epoch %d, beyond the run's %d epochs (averaging would never start)",
+      a.swa_start, o.epochs)
+  end
+  return o
 end
 
 -- a value that config.json can hold (numbers, strings, booleans and plain
@@ -236,6 +318,7 @@ end
 -- a confusion matrix is a table, not a column).
 function O.columns(exp, data, obj, metrics)
   local cols = { "epoch", "lr", "time" }
+  if exp.clip_grad then cols[#cols + 1], cols[#cols + 2] = "grad_norm", "grad_norm_max" end
   local splits = { "train" }
   if data.val then splits[#splits + 1] = "val" end
   for _, split in ipairs(splits) do

@@ -18,6 +18,7 @@
 local run = require "clara.run"
 local json = require "clara.run.json"
 local E = require "clara.error"
+local average = require "clara.train.average"
 
 local M = {}
 
@@ -59,6 +60,8 @@ function M.capture(c, ctx, at_epoch_end)
   if c.batcher.state then state.loaders = { train = c.batcher:state().train } end
   if ctx.best then state.best = copy_row(ctx.best) end
   if ctx.best_state then state.best_state = ctx.best_state end
+  -- clip_grad's per-step norms; the averaged weights (and SWALR's state)
+  state.grad_norms, state.average = ctx.grad_norms, average.state(c.average)
   if not at_epoch_end then
     -- a cut epoch: where it is, and the sums its row will be made from
     state.row, state.epoch_step, state.batch = copy_row(ctx.row), ctx.epoch_step, ctx.batch
@@ -83,6 +86,7 @@ function M.restore(c, state)
   c.optimizer:load_state_dict(state.optimizer)
   if state.scheduler and c.scheduler then c.scheduler:load_state_dict(state.scheduler) end
   if state.loaders and c.batcher.set_state then c.batcher:set_state(state.loaders, not state.epoch_done) end
+  average.set_state(c.average, state.average)
   run.set_rng_state(state.rng)
   return state
 end
@@ -119,6 +123,7 @@ function M.recorder(r, c, opts)
   end
   function rec:epoch_end(ctx, row)
     r:append_history(row)
+    if ctx.grad_norms then M.write_grad_norms(r, ctx.grad_norms) end
     if ctx.best and ctx.best.epoch == row.epoch and ctx.best_state then
       r:save_checkpoint(ctx.best_state, "best.pt")
     end
@@ -127,11 +132,20 @@ function M.recorder(r, c, opts)
   end
   function rec:run_end(ctx, result)
     -- the weights first: report.json marks the run done
-    if savable then r:save_model(c.model) end
+    if savable then r:save_model(result.model or c.model) end
     r:write_report(result)
     pass("run_end", ctx, result)
   end
   return rec
+end
+
+-- clip_grad's gradient norm of every step so far, grad_norm.csv (rewritten
+-- whole from the list a checkpoint holds: a resume neither repeats nor
+-- loses a step)
+function M.write_grad_norms(r, list)
+  local lines = { "step,grad_norm" }
+  for i, v in ipairs(list) do lines[#lines + 1] = ("%d,%.17g"):format(i, v) end
+  require("clara.fs").write_atomic(r:path("grad_norm.csv"), table.concat(lines, "\n") .. "\n")
 end
 
 -- 4. the run directory a resume continues: resume = true is the newest

@@ -20,6 +20,15 @@
 --   on_validation_end, on_epoch_end (ctx.row is the history row), on_run_end.
 -- Setting ctx.stop = true in a hook ends training after the current step.
 --
+-- Three switches (options): clip_grad clips the gradients between the
+-- step's last backward and opt:step(), keeping the pre-clip total norm
+-- (ctx.grad_norm; rows get grad_norm, the epoch's mean, and grad_norm_max;
+-- result.grad_norms every step's); precision = "bf16" runs forward and
+-- objective under CPU autocast (training and evaluation); average keeps an
+-- averaged copy of the weights (clara.train.average) that evaluation,
+-- keep_best and early stopping (they monitor its validation), the final
+-- numbers and result.model use once it holds weights.
+--
 -- The recorder (c.recorder; clara.run plugs in here to write runs to
 -- disk): an object whose optional methods are called as
 --   recorder:run_start(ctx)  recorder:step_end(ctx)
@@ -31,10 +40,13 @@
 local torch = require "torch"
 local E = require "clara.error"
 local optim = require "torch.optim"
+local nn = require "torch.nn"
+local average = require "clara.train.average"
 local sums = require "clara.train.sums"
 local progress = require "clara.train.progress"
 
 local clock = progress.clock
+local AUTOCAST = { dtype = "bfloat16" }
 
 local M = {}
 
@@ -85,6 +97,21 @@ local function inputs(c, b)
   return x, { table.unpack(b, 2, b.n) }
 end
 
+-- the forward and the objective (pcall'd: a non-finite loss raises a
+-- table): outputs, captured, then pcall's results
+local function forward_objective(c, model, x, targets)
+  local outputs, captured = forward(model, x, c.captures)
+  return outputs, captured, pcall(c.objective.evaluate, c.objective, model, outputs, captured, targets)
+end
+
+-- fn(...) in the run's precision: precision = "bf16" runs it under CPU
+-- autocast (the forward and the loss; backward stays outside, the master
+-- weights float32, as PyTorch's torch.autocast recipe)
+local function precise(c, fn, ...)
+  if c.options.precision == "bf16" then return torch.autocast("cpu", AUTOCAST, fn, ...) end
+  return fn(...)
+end
+
 -- the message of a non-finite loss, at the user's line (the exp:run call)
 local function nonfinite_message(err, epoch, batch, split)
   local where = E.where()
@@ -107,6 +134,7 @@ local function snapshot(model)
 end
 
 M.call, M.record, M.forward, M.batch_size = call, record, forward, batch_size
+M.precise = precise
 M.nonfinite_message = nonfinite_message
 
 -- }=====================================================================
@@ -134,16 +162,32 @@ function M.epoch_start(c, ctx)
     end
     ctx.resume_metrics = nil
   end
-  ctx.sums = s
+  ctx.sums, ctx.epoch_step = s, step
   ctx.skipped = ctx.skipped or 0
   return it, s, step, batch
 end
 
+-- the mean and the largest pre-clip gradient norm of the epoch's steps
+-- (a step whose micro-batches were all skipped has none: NaN in the list)
+local function grad_norm_columns(ctx, row)
+  local list = ctx.grad_norms
+  local sum, n, max = 0, 0, nil
+  for i = ctx.step - ctx.epoch_step + 1, ctx.step do
+    local v = list[i]
+    if v == v then
+      sum, n = sum + v, n + 1
+      if max == nil or v > max then max = v end
+    end
+  end
+  row.grad_norm, row.grad_norm_max = n > 0 and sum / n or 0 / 0, max or 0 / 0
+end
+
 -- The end of a training epoch: its means (also of a cut-short one); false
 -- when training must end.
-function M.epoch_end(c, row, s)
+function M.epoch_end(c, row, s, ctx)
   sums.into(row, "train", s, c.columns)
   if c.options.train_metrics then sums.metrics_into(row, "train", c.metrics) end
+  if ctx.grad_norms then grad_norm_columns(ctx, row) end
   return row.stopped == nil
 end
 
@@ -151,24 +195,54 @@ end
 -- step's micro-batches add up to the mean over all of them), training
 -- metrics.  Returns false when its loss was not finite and is skipped.
 local function micro_batch(c, ctx, b, scale)
-  -- 1. preprocess, forward (capturing intermediates the objective or metrics need)
+  -- 1. preprocess, forward (capturing intermediates the objective or metrics
+  --    need), the objective: the one loss and its terms as numbers; in the
+  --    run's precision
   local x, targets = inputs(c, b)
-  local outputs, captured = forward(c.model, x, c.captures)
-  -- 2. the objective: the one loss, and its terms as numbers
-  local ok, total, terms = pcall(c.objective.evaluate, c.objective, c.model, outputs, captured, targets)
+  local outputs, captured, ok, total, terms = precise(c, forward_objective, c, c.model, x, targets)
   if not ok then
     if type(total) ~= "table" then error(total, 0) end
     if c.options.on_nonfinite ~= "skip" then error(nonfinite_message(total, ctx.epoch, ctx.batch, "train"), 0) end
     ctx.skipped = ctx.skipped + 1
     return false
   end
-  -- 3. backward
+  -- 2. backward
   if scale == 1 then total:backward() else (total * scale):backward() end
   sums.add(ctx.sums, terms, b.size)
   ctx.loss, ctx.terms = terms.loss, terms
-  -- 4. training metrics, on the outputs already computed
+  -- 3. training metrics, on the outputs already computed
   if c.options.train_metrics then sums.update_metrics(c.metrics, outputs, captured, targets) end
   return true
+end
+
+-- clip_grad: the gradients clipped (by their total norm, or each value),
+-- the total norm before clipping kept for this step (ctx.grad_norm, and
+-- the run's list ctx.grad_norms; NaN for a step without gradients)
+local function clip(c, ctx, stepped)
+  local cg = c.options.clip_grad
+  if not cg then return end
+  local norm = 0 / 0
+  if stepped then
+    -- value clipping logs the norm too: a max_norm of inf scales by exactly 1
+    norm = nn.utils.clip_grad_norm_(c.clip_params, cg.norm or math.huge, { norm_type = cg.norm_type or 2 }):item()
+    if cg.value then nn.utils.clip_grad_value_(c.clip_params, cg.value) end
+  end
+  ctx.grad_norm = norm
+  ctx.grad_norms[#ctx.grad_norms + 1] = norm
+end
+
+-- The end of an optimizer step whose micro-batches ran backward (stepped:
+-- one of them was finite; in_c: the fast twin's C took the step, which it
+-- does only without clipping): clipping, the step, the EMA, a per-batch
+-- scheduler (not once SWA drives the learning rate).
+function M.optimizer_step(c, ctx, stepped, in_c)
+  if not in_c then clip(c, ctx, stepped) end
+  if not stepped then return end
+  if not in_c then c.optimizer:step() end
+  average.after_step(c.average, c.model)
+  if c.scheduler and c.options.scheduler_step == "batch" and not average.swa_active(c.average, ctx.epoch) then
+    c.scheduler:step()
+  end
 end
 
 -- One optimizer step over a group of micro-batches (accumulate of them):
@@ -185,11 +259,9 @@ local function train_step(c, ctx, group, n_total)
       call(c.hooks, "on_batch_end", ctx)
     end
   end
-  -- the step (and a per-batch scheduler) unless every micro-batch was skipped
-  if stepped then
-    opt:step()
-    if c.scheduler and c.options.scheduler_step == "batch" then c.scheduler:step() end
-  end
+  -- clipping, the step, the EMA, a per-batch scheduler (unless every
+  -- micro-batch was skipped)
+  M.optimizer_step(c, ctx, stepped, false)
 end
 
 -- One training epoch; returns false when training must end (max_steps,
@@ -223,7 +295,7 @@ local function train_epoch(c, ctx, row)
     if o.max_steps and ctx.step >= o.max_steps then row.stopped = "max_steps"; break end
   end
   -- 5. the epoch's means (also of a cut-short epoch)
-  return M.epoch_end(c, row, s)
+  return M.epoch_end(c, row, s, ctx)
 end
 
 -- }=====================================================================
@@ -234,8 +306,9 @@ end
 -- batches; also whether the model was training (for evaluate_end).
 function M.evaluate_start(c, split, epoch)
   local o = c.options
-  local was_training = c.model.training
-  set_mode(c.model, false)
+  local model = average.model(c)
+  local was_training = model.training
+  set_mode(model, false)
   for _, m in ipairs(c.metrics) do m.metric:reset() end
   local it = c.batcher:batches(c.data[split], { split = split, epoch = epoch, seed = o.seed,
     batch_size = o.eval_batch_size or o.batch_size })
@@ -246,24 +319,24 @@ end
 function M.evaluate_end(c, split, row, s, tables, was_training)
   sums.into(row, split, s, c.columns)
   sums.metrics_into(row, split, c.metrics, tables)
-  set_mode(c.model, was_training ~= false)
+  set_mode(average.model(c), was_training ~= false)
 end
 
--- Loss, terms and metrics of a split in eval mode, without gradients,
--- into row (and a confusion matrix into tables).
+-- Loss, terms and metrics of a split in eval mode, without gradients, in
+-- the run's precision, into row (and a confusion matrix into tables); the
+-- model evaluated is the averaged one when there is one (average).
 function M.evaluate(c, split, row, epoch, tables)
   if c.data[split] == nil then return end
   -- 1. eval mode, fresh metrics, the split's batches
   local it, was_training = M.evaluate_start(c, split, epoch)
-  local s = sums.new()
+  local s, model = sums.new(), average.model(c)
   torch.no_grad(function()
     -- 2. every batch: forward, objective, metrics (a non-finite batch counts as NaN)
     while true do
       local b = table.pack(it())
       if b[1] == nil then break end
       local x, targets = inputs(c, b)
-      local outputs, captured = forward(c.model, x, c.captures)
-      local ok, err, terms = pcall(c.objective.evaluate, c.objective, c.model, outputs, captured, targets)
+      local outputs, captured, ok, err, terms = precise(c, forward_objective, c, model, x, targets)
       if not ok then
         if type(err) ~= "table" then error(err, 0) end
         terms = { loss = 0 / 0, raw = {}, weighted = {} }
@@ -286,6 +359,11 @@ local function start(c, result)
   local ctx = { experiment = c.experiment, model = c.model, optimizer = c.optimizer, epoch = 0, step = 0,
                 history = result.history, stop = false, bad_epochs = 0 }
   local s = c.start
+  -- clip_grad: every step's gradient norm, from the checkpoint's on
+  if c.options.clip_grad then
+    ctx.grad_norms = {}
+    for i = 1, s and s.step or 0 do ctx.grad_norms[i] = s.grad_norms and s.grad_norms[i] or 0 / 0 end
+  end
   if not s then return ctx, 1 end
   ctx.step, ctx.history, ctx.bad_epochs, ctx.skipped = s.step, s.history, s.bad_epochs, s.skipped
   ctx.best, ctx.best_state, result.history = s.best, s.best_state, s.history
@@ -297,8 +375,10 @@ local function start(c, result)
   return ctx, s.epoch_done and s.epoch + 1 or s.epoch
 end
 
--- the epoch's scheduler step (ReduceLROnPlateau is given the monitored value)
+-- the epoch's scheduler step (ReduceLROnPlateau is given the monitored
+-- value); SWALR's instead from SWA's start on
 local function schedule(c, row)
+  if average.swa_active(c.average, row.epoch) then c.average.scheduler:step(); return end
   if not c.scheduler or c.options.scheduler_step == "batch" then return end
   if getmetatable(c.scheduler) == optim.lr_scheduler.ReduceLROnPlateau_class then
     c.scheduler:step(row[c.options.monitor])
@@ -316,7 +396,7 @@ local function judge(c, ctx, result, row)
     ctx.bad_epochs = 0
     ctx.best = { epoch = row.epoch, value = value, monitor = o.monitor }
     result.best = ctx.best
-    if o.keep_best then ctx.best_state = snapshot(c.model) end
+    if o.keep_best then ctx.best_state = snapshot(average.model(c)) end
   else
     ctx.bad_epochs = ctx.bad_epochs + 1
   end
@@ -327,12 +407,15 @@ local function judge(c, ctx, result, row)
   return true
 end
 
--- the best weights back, then the final numbers on every split: the last
+-- the best weights back (into the averaged model, when there is one: the
+-- result's model), then the final numbers on every split: the last
 -- validation's when it saw these very weights, else a fresh evaluation
 local function final(c, ctx, result, evaluate)
   local last = ctx.last_val
+  average.finish(c.average, c)
+  result.model = average.model(c)
   if ctx.best_state then
-    if not (last and last.epoch == result.best.epoch) then c.model:load_state_dict(ctx.best_state) end
+    if not (last and last.epoch == result.best.epoch) then result.model:load_state_dict(ctx.best_state) end
     result.restored = result.best.epoch
   end
   local reuse = last and last.epoch == ctx.epoch and (result.restored == nil or result.restored == last.epoch)
@@ -384,7 +467,9 @@ function M.run(c, twin)
       result.interrupted, result.steps, result.epochs = ctx.interrupted, ctx.step, #ctx.history
       return result
     end
-    -- 2. validate (kept: the final numbers reuse them when nothing changed since)
+    -- 2. SWA takes the epoch's weights in; validate (kept: the final
+    --    numbers reuse them when nothing changed since)
+    average.after_epoch(c.average, c, epoch)
     local val_tables = {}
     evaluate(c, "val", row, epoch, val_tables)
     ctx.last_val = c.data.val and { epoch = epoch, row = row, tables = val_tables } or nil
@@ -405,6 +490,7 @@ function M.run(c, twin)
   -- 6. the best weights, the final numbers
   final(c, ctx, result, evaluate)
   result.steps, result.epochs, result.skipped = ctx.step, #ctx.history, ctx.skipped or 0
+  result.grad_norms = ctx.grad_norms
   result.parameters = c.parameters
   result.time = clock() - t_start
   call(c.hooks, "on_run_end", ctx)

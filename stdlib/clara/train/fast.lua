@@ -21,7 +21,12 @@
 --     range, a module that raises): C stops after the forward and the
 --     batch ends here as in clear.lua, errors and all;
 --   on_batch_start / on_batch_end hooks: zero_grad / the step in Lua, so
---     that they run where the clear loop runs them.
+--     that they run where the clear loop runs them;
+--   clip_grad: the clipping and the step in Lua, after C's backward;
+--   average: the EMA/SWA updates in Lua (clear.lua's), and evaluation is
+--     clear.lua's (the averaged model is not the chain C holds).
+-- precision = "bf16": C runs forward and loss under CPU autocast, as
+-- clear.lua does (core.AUTOCAST).
 -- M.last_run tells what the last run did: {fused = micro-batches run in
 -- C, in_lua = finished in Lua, reason = why the whole run was clear's}.
 local torch = require "torch"
@@ -36,6 +41,7 @@ local call, record, forward = clear.call, clear.record, clear.forward
 local update_metrics, batch_size = sums.update_metrics, clear.batch_size
 local TRAIN, EVAL, OK = core.TRAIN, core.EVAL, core.OK
 local ZERO_GRAD, STEP, SCALED, KEEP, COUNT = core.ZERO_GRAD, core.STEP, core.SCALED, core.KEEP, core.COUNT
+local AUTOCAST = core.AUTOCAST
 
 local M = {}
 
@@ -100,11 +106,15 @@ end
 -- {====================== training ======================
 
 -- the clear loop's forward (when C's raised) and objective, for a batch C
--- left to Lua: outputs, captured, then pcall's results
-local function lua_objective(c, x, targets, outputs)
+-- left to Lua, in the run's precision: outputs, captured, then pcall's results
+local function objective_of(c, x, targets, outputs)
   local captured = {}
   if outputs == nil then outputs, captured = forward(c.model, x, c.captures) end
   return outputs, captured, pcall(c.objective.evaluate, c.objective, c.model, outputs, captured, targets)
+end
+
+local function lua_objective(c, x, targets, outputs)
+  return clear.precise(c, objective_of, c, x, targets, outputs)
 end
 
 local function nonfinite(F, ctx, err)
@@ -224,11 +234,9 @@ local function train_epoch(F, ctx, row)
         if hooks.on_batch_end then pull_sums(F, TRAIN, s); call(hooks, "on_batch_end", ctx) end
       end
     end
-    -- 4. the optimizer step (unless C took it) and a per-batch scheduler
-    if stepped then
-      if not c_stepped then opt:step() end
-      if c.scheduler and o.scheduler_step == "batch" then c.scheduler:step() end
-    end
+    -- 4. clipping and the optimizer step (unless C took it), a per-batch
+    --    scheduler: clear.lua's
+    clear.optimizer_step(c, ctx, stepped, c_stepped)
     step = step + 1
     ctx.step, ctx.epoch_step = ctx.step + 1, step
     pull_sums(F, TRAIN, s)
@@ -242,7 +250,7 @@ local function train_epoch(F, ctx, row)
   end
   -- 6. the epoch's means (also of a cut-short epoch)
   pull_sums(F, TRAIN, s)
-  return clear.epoch_end(c, row, s)
+  return clear.epoch_end(c, row, s, ctx)
 end
 
 -- }=================================================================
@@ -328,17 +336,20 @@ function M.run(c)
   if not p then return clear.run(c) end
   local counted, in_lua = #p.counted > 0, #p.in_lua > 0
   local train_metrics = c.options.train_metrics
+  local autocast = c.options.precision == "bf16" and AUTOCAST or 0
   local F = {
     c = c, plan = p, st = core.new(p.handles, p.opt_core, p.loss, p.term.weight),
     name = p.term.name, weight = p.term.weight, pre = c.preprocess, run = M.last_run,
     quiet = getmetatable(c.progress) == QUIET and not c.progress.verbose,
-    train_flags = (train_metrics and counted and COUNT or 0) | (train_metrics and in_lua and KEEP or 0),
-    eval_flags = (counted and COUNT or 0) | (in_lua and KEEP or 0),
+    train_flags = (train_metrics and counted and COUNT or 0) | (train_metrics and in_lua and KEEP or 0) | autocast,
+    eval_flags = (counted and COUNT or 0) | (in_lua and KEEP or 0) | autocast,
     group = {}, rows = {}, -- one step's micro-batches, reused
   }
+  -- averaged weights are evaluated in another model than C's chain
   return clear.run(c, {
     train_epoch = function(_, ctx, row) return train_epoch(F, ctx, row) end,
-    evaluate = function(_, split, row, epoch, tables) return evaluate(F, split, row, epoch, tables) end,
+    evaluate = not c.average and function(_, split, row, epoch, tables) return evaluate(F, split, row, epoch, tables) end
+      or nil,
   })
 end
 

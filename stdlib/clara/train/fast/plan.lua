@@ -9,9 +9,14 @@
 --     regularizer, extras or intermediates, whose loss is clara's own
 --     cross_entropy, nll, mse, l1 or bce_with_logits, called without options;
 --   no metric reads an intermediate result or an output other than 1.
+-- With average, training is fused (the EMA or SWA update runs in Lua after
+-- the step, as in clear.lua) and evaluation is clear.lua's: the evaluated
+-- model is the averaged copy, not the chain C holds.
 -- Then:
 --   plan.step_in_c: a libtorch optimizer (SGD, Adam, AdamW, RMSprop,
---     Adagrad) steps inside the call; any other optimizer steps in Lua;
+--     Adagrad) steps inside the call, unless clip_grad clips the gradients
+--     between backward and step (then the step is Lua's, after C's
+--     backward); any other optimizer steps in Lua;
 --   plan.counted: the accuracy metrics (clara.metrics.accuracy without
 --     num_classes) whose correct predictions C counts; plan.in_lua: the
 --     other metrics, updated in Lua from the output handed back;
@@ -109,6 +114,7 @@ local function native_optimizer(opt)
 end
 
 function M.build(c)
+  local o = c.options
   if #c.captures > 0 then return nil, "intermediate results are captured" end
   local handles = chain(c.model, {})
   if not handles or #handles == 0 then return nil, "the model is not a chain of native modules" end
@@ -118,7 +124,8 @@ function M.build(c)
   if not counted then return nil, "a metric reads an intermediate result or another output" end
   local opt_core = native_optimizer(c.optimizer)
   return {
-    handles = handles, loss = loss, term = term, opt_core = opt_core, step_in_c = opt_core ~= nil,
+    handles = handles, loss = loss, term = term, opt_core = opt_core,
+    step_in_c = opt_core ~= nil and not o.clip_grad,
     counted = counted, in_lua = in_lua, targets_beyond_1 = beyond,
     default_batcher = getmetatable(c.batcher) == DEFAULT_BATCHER,
   }
