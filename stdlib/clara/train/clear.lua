@@ -187,8 +187,12 @@ local function train_step(c, ctx, group, n_total)
   end
   -- the step (and a per-batch scheduler) unless every micro-batch was skipped
   if stepped then
+    -- applying: the weights are half-updated until the step ends (an error
+    -- now leaves no checkpoint of this step's boundary: clara.train.boundary)
+    ctx.applying = true
     opt:step()
     if c.scheduler and c.options.scheduler_step == "batch" then c.scheduler:step() end
+    ctx.applying = false
   end
 end
 

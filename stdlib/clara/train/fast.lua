@@ -226,8 +226,11 @@ local function train_epoch(F, ctx, row)
     end
     -- 4. the optimizer step (unless C took it) and a per-batch scheduler
     if stepped then
+      -- (a step C took came after its forward and backward succeeded)
+      ctx.applying = true
       if not c_stepped then opt:step() end
       if c.scheduler and o.scheduler_step == "batch" then c.scheduler:step() end
+      ctx.applying = false
     end
     step = step + 1
     ctx.step, ctx.epoch_step = ctx.step + 1, step
