@@ -368,6 +368,25 @@ local function prepare(self)
   }
 end
 
+-- The learning-rate range test (clara.train.lr_find) on a copy: fresh
+-- pieces from the factories, as a run prepares them; the experiment, its
+-- run directories and torch's RNG state stay as they were.
+function Experiment:lr_find(opts)
+  local c
+  local r = require("clara.train.lr_find").run(function()
+    c = prepare(self)
+    c.user_batcher = self.batcher ~= nil
+    return c
+  end, opts)
+  if self.verbose then
+    local last = r.lrs[#r.lrs]
+    c.progress:line(("lr_find: %d steps (%s at lr %.3g), suggestion: %s"):format(#r.lrs,
+      r.stopped == "num_iter" and "ended" or r.stopped, last,
+      r.suggestion and ("lr = %.3g"):format(r.suggestion) or "none (too few points)"))
+  end
+  return r
+end
+
 -- what a run holds until it returns or raises (a to-be-closed variable,
 -- so error positions stay the caller's): with handle_signals the signal
 -- handlers, from the start (clara.signal.scope); the run directory's lock

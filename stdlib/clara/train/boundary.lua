@@ -55,7 +55,8 @@ function M.mark(c, ctx, buffers)
                        weighted = copy(ctx.sums.weighted) },
               buffers = {}, groups = {}, metrics = {} }
   for name, t in pairs(buffers) do b.buffers[name] = t:clone() end
-  for i, m in ipairs(c.metrics) do
+  -- (training metrics only count when they are shown)
+  for i, m in ipairs(c.options.train_metrics and c.metrics or {}) do
     if type(m.metric.state) == "function" then b.metrics[i] = { name = m.name, state = m.metric:state() } end
   end
   for i, g in ipairs(c.optimizer.param_groups or {}) do
@@ -63,7 +64,10 @@ function M.mark(c, ctx, buffers)
     for k, v in pairs(g) do if k ~= "params" and type(v) ~= "table" then h[k] = v end end
     b.groups[i] = h
   end
-  if c.scheduler and c.scheduler.state_dict then b.scheduler = c.scheduler:state_dict() end
+  -- a scheduler stepping per batch moves only while a step is applied
+  if c.scheduler and c.scheduler.state_dict and c.options.scheduler_step ~= "batch" then
+    b.scheduler = c.scheduler:state_dict()
+  end
   if not M.rewinds(c.batcher) and c.batcher.state then b.loaders = c.batcher:state() end
   return b
 end
@@ -88,7 +92,7 @@ function M.state(c, history, b, buffers, capture)
                 bad_epochs = b.bad_epochs, history = table.move(history, 1, b.n_history, 1, {}), best = b.best, best_state = b.best_state,
                 row = b.row, sums = b.sums }
   local s = capture(c, ctx, false)
-  s.rng, s.metrics, s.scheduler = b.rng, b.metrics, b.scheduler
+  s.rng, s.metrics, s.scheduler = b.rng, b.metrics, b.scheduler or s.scheduler
   for name, t in pairs(b.buffers) do s.model[name] = t end
   for i, h in ipairs(b.groups) do
     for k, v in pairs(h) do s.optimizer.param_groups[i][k] = v end
