@@ -43,8 +43,15 @@
 -- experiment (resume = dir: that run) exactly where its checkpoint was,
 -- with the settings its config.json recorded; exp:run{resume =, set =
 -- {epochs = 20}} changes one, recorded in config.json (`changes`) and the
--- history.  A run that fails leaves error.txt (message, traceback) in its
--- directory and raises the error.
+-- history.  checkpoints = {save_top_k = 3, save_last = 2} also keeps
+-- checkpoints/epoch-N.pt of the best and the last epochs (clara.train.keep);
+-- exp:run{resume = "<run>/checkpoints/epoch-0003.pt"} continues one in a new
+-- run directory.  A run that fails leaves error.txt (message, traceback)
+-- in its directory and raises the error; before that, checkpoint.pt gets
+-- the last step boundary before the error (checkpoints.save_on_error,
+-- clara.train.boundary says when it cannot).
+-- exp:lr_find{start_lr =, end_lr =, num_iter =} runs the learning-rate
+-- range test on a copy (clara.train.lr_find).
 -- handle_signals = true (set by `clara run`): SIGTERM/USR1/INT make the
 -- loop write its checkpoint at the next step boundary and return
 -- result.interrupted = "TERM" (`clara run` then exits with code 75).
