@@ -115,6 +115,9 @@ describe("checkpoints = {save_top_k =, save_last =}", function()
       assert.are.equal(e.epoch, st.epoch); assert.is_true(st.epoch_done)
     end
     assert.are.same(want, kept_epochs(read_json(fs.join(r.dir, "report.json")).checkpoints))
+    local md = fs.read(fs.join(r.dir, "report.md"))
+    assert.matches("## Kept checkpoints", md, 1, true)
+    for _, e in ipairs(want) do assert.matches(("| %d | "):format(e), md, 1, true) end
     assert.is_true(clara.run.is_done(r.dir))
   end)
 
