@@ -33,12 +33,6 @@ local function positive(flag)
   end
 end
 
--- "0.01" -> 0.01, "64" -> 64, "true" -> true, else the text (as `clara run --set`)
-local function parse_value(s)
-  if s == "true" then return true elseif s == "false" then return false end
-  return math.tointeger(tonumber(s)) or tonumber(s) or s
-end
-
 -- 1. the command line
 local function parse(args)
   local o, rest = cmd:parse(args, { ["start-lr"] = positive("--start-lr"), ["end-lr"] = positive("--end-lr"),
@@ -46,25 +40,14 @@ local function parse(args)
     { ["-q"] = "quiet" })
   o.script = cmd:single(rest, "experiment script")
   o.sets = {}
-  for _, kv in ipairs(o.set or {}) do
-    local k, v = kv:match("^([%a_][%w_.]*)=(.*)$")
-    if not k then cmd:die("--set expects key=value, got '" .. kv .. "'") end
-    o.sets[k] = parse_value(v)
-  end
+  for _, kv in ipairs(cmd:settings(o.set)) do o.sets[kv[1]] = kv[2] end
   return o
 end
 
 local function main(...)
   local o = parse({ ... })
-  local clara = require "clara"
   -- 2. the experiment the script returns
-  local chunk, err = loadfile(o.script)
-  if not chunk then cmd:die(err) end
-  local spec = chunk()
-  if type(spec) ~= "table" then
-    cmd:die(("'%s' must return an experiment (a table or clara.experiment), got %s"):format(o.script, type(spec)))
-  end
-  local exp = getmetatable(spec) == clara.experiment.Experiment and spec or clara.experiment(spec)
+  local exp = cmd:experiment(o.script)
   if next(o.sets) then exp = exp:set(o.sets) end
   exp = exp:with { verbose = false }
   -- 3. the test, its files, the suggestion

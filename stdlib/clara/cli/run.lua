@@ -24,24 +24,13 @@ function cmd.help(o)
   return USAGE .. "\n\n" .. options.help()
 end
 
--- "0.01" -> 0.01, "64" -> 64, "true" -> true, "nil" -> nil, else the text
-local function parse_value(s)
-  if s == "true" then return true elseif s == "false" then return false elseif s == "nil" then return nil end
-  return math.tointeger(tonumber(s)) or tonumber(s) or s
-end
-
 -- 1. the command line
 local function parse(args)
   local o, rest = cmd:parse(args, { set = "list", out = "string", resume = "optional", quiet = "flag",
                                    markdown = "flag" },
                             { ["-q"] = "quiet" })
   o.script = cmd:single(rest, "experiment script")
-  o.sets = {}
-  for _, kv in ipairs(o.set or {}) do
-    local k, v = kv:match("^([%a_][%w_.]*)=(.*)$")
-    if not k then cmd:die("--set expects key=value, got '" .. kv .. "'") end
-    o.sets[#o.sets + 1] = { k, parse_value(v) }
-  end
+  o.sets = cmd:settings(o.set)
   return o
 end
 
@@ -50,15 +39,8 @@ local function main(...)
   -- the checkpoint), not only in the training loop
   require("clara.signal").install()
   local o = parse({ ... })
-  local clara = require "clara"
   -- 2. the experiment the script returns
-  local chunk, err = loadfile(o.script)
-  if not chunk then cmd:die(err) end
-  local spec = chunk()
-  if type(spec) ~= "table" then
-    cmd:die(("'%s' must return an experiment (a table or clara.experiment), got %s"):format(o.script, type(spec)))
-  end
-  local exp = getmetatable(spec) == clara.experiment.Experiment and spec or clara.experiment(spec)
+  local exp = cmd:experiment(o.script)
   -- 3. this command's own fields, then the overrides (exp:set): a new run
   --    takes them at once, a resume applies them over the run's recorded
   --    settings and records them
