@@ -282,6 +282,16 @@ describe("save_on_error", function()
   it("saves the boundary when the data, the model or the loss fails mid-step", function()
     local pre = once(7)
     fail_and_resume({ preprocess = function(x) pre(); return x end }, nil, nil, SAVED)
+    -- a dataset whose get(i) raises once, while a batch is assembled
+    local data = dofile("spec/helpers/resume_experiment.lua").data
+    local function flaky(raise)
+      local ds = data.train
+      return setmetatable({ get = function(_, i) if raise then raise() end; return ds:get(i) end },
+        { __len = function() return #ds end })
+    end
+    local ref = experiment { out_dir = tmpdir(), data = { train = flaky(), val = data.val } }:run()
+    fail_and_resume({ data = { train = flaky(once(150)), val = data.val } },
+      { data = { train = flaky(), val = data.val } }, ref, SAVED)
     -- the model raises after its forward pass (dropout has drawn numbers,
     -- batch normalization and a Lua module's buffer have moved)
     local factory = dofile("spec/helpers/resume_experiment.lua").model

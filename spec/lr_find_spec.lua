@@ -131,6 +131,16 @@ describe("lr_find on a linear regression (the analysis)", function()
     assert.are.equal(30, #r.lrs); assert.are.equal("num_iter", r.stopped)
     assert.are.equal(3, r.lrs[30]); assert.are.equal(1e-3, r.lrs[1])
   end)
+
+  it("stops at a non-finite loss, which the suggestion leaves out", function()
+    local r = regression(1):lr_find { start_lr = 1e-3, end_lr = 1e12, num_iter = 200, diverge = false }
+    assert.are.equal("nonfinite", r.stopped)
+    assert.is_true(#r.lrs < 200)
+    local last = r.raw_losses[#r.raw_losses]
+    assert.is_true(last ~= last or last == math.huge)
+    for i = 1, #r.lrs - 1 do assert.is_true(r.raw_losses[i] < math.huge) end
+    assert.is_true(r.suggestion < 1)
+  end)
 end)
 
 describe("the suggestion (Lightning's rule)", function()
