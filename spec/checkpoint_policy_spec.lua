@@ -263,6 +263,10 @@ describe("save_on_error", function()
     assert_same_weights(r.model, (ref or reference).model, note)
     assert_same_history((ref or reference).history, r.history, note)
     assert.are.same((ref or reference).confusion, r.confusion)
+    assert.are.same((ref or reference).best, r.best)
+    -- the final checkpoints agree on the judgement too (patience's count)
+    local a, b = torch.load(fs.join((ref or reference).dir, "checkpoint.pt")), torch.load(fs.join(dir, "checkpoint.pt"))
+    assert.are.same({ a.step, a.bad_epochs, a.best }, { b.step, b.bad_epochs, b.best }, note)
     return text
   end
 
@@ -335,8 +339,15 @@ describe("save_on_error", function()
   end)
 
   it("saves the last step boundary when an epoch's end fails (validation, its hooks)", function()
-    fail_and_resume({ hooks = { on_validation_end = once(2) } }, nil, nil, SAVED)
-    fail_and_resume({ hooks = { on_epoch_end = once(2) } }, nil, nil, SAVED)
+    for _, k in ipairs { 1, 2 } do
+      fail_and_resume({ hooks = { on_validation_end = once(k) } }, nil, nil, SAVED)
+      fail_and_resume({ hooks = { on_epoch_end = once(k) } }, nil, nil, SAVED)
+    end
+    -- the judgement is redone from the boundary's: not an epoch without
+    -- improvement (patience = 1 would stop the resumed run)
+    local ref = experiment { out_dir = tmpdir(), patience = 1 }:run()
+    assert.are.equal(3, #ref.history)
+    fail_and_resume({ patience = 1, hooks = { on_epoch_end = once(1) } }, nil, ref, SAVED)
     fail_and_resume({ hooks = { on_epoch_start = once(3) } }, nil, nil, "checkpoint.pt holds the last step boundary")
   end)
 

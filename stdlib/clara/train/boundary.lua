@@ -77,9 +77,11 @@ end
 local DEFAULT = getmetatable(require("clara.train.batcher").default())
 function M.rewinds(batcher) return getmetatable(batcher) == DEFAULT end
 
--- state(c, history, b, buffers, capture) -> the checkpoint of boundary b
--- (history: the run's, capture: clara.train.checkpoint's), or nil and why not
-function M.state(c, history, b, buffers, capture)
+-- state(c, live_ctx, b, buffers, capture) -> the checkpoint of boundary b
+-- (live_ctx: the run's context now, capture: clara.train.checkpoint's), or
+-- nil and why not
+function M.state(c, live_ctx, b, buffers, capture)
+  local history = live_ctx.history
   local live = c.model:state_dict()
   for name, t in pairs(buffers) do
     -- a module that replaced a buffer instead of updating it: the copy is
@@ -88,9 +90,11 @@ function M.state(c, history, b, buffers, capture)
       return nil, ("buffer '%s' was replaced rather than updated in place"):format(name)
     end
   end
-  local ctx = { epoch = b.epoch, step = b.step, epoch_step = b.epoch_step, batch = b.batch, skipped = b.skipped,
-                bad_epochs = b.bad_epochs, history = table.move(history, 1, b.n_history, 1, {}), best = b.best, best_state = b.best_state,
-                row = b.row, sums = b.sums }
+  -- the boundary's context; what it did not keep is the live one's (false:
+  -- the boundary had no best epoch yet, whatever the live context has now)
+  local ctx = setmetatable({ epoch = b.epoch, step = b.step, epoch_step = b.epoch_step, batch = b.batch,
+    skipped = b.skipped, bad_epochs = b.bad_epochs, history = table.move(history, 1, b.n_history, 1, {}),
+    best = b.best or false, best_state = b.best_state or false, row = b.row, sums = b.sums }, { __index = live_ctx })
   local s = capture(c, ctx, false)
   s.rng, s.metrics, s.scheduler = b.rng, b.metrics, b.scheduler or s.scheduler
   for name, t in pairs(b.buffers) do s.model[name] = t end

@@ -166,7 +166,7 @@ function M.recorder(r, c, opts)
       return last.disk and ("checkpoint.pt holds the last step boundary before the error (step %d)")
         :format(ctx.step) or nil
     else
-      state, why = boundary.state(c, ctx.history, last, buffers, M.capture)
+      state, why = boundary.state(c, ctx, last, buffers, M.capture)
     end
     if state then
       local ok, err = pcall(r.save_checkpoint, r, state)
