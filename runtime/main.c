@@ -59,7 +59,7 @@ static void print_help(FILE *f, const char *progname) {
     "when stdin is a terminal.  The globals torch, nn, optim and clara are\n"
     "preloaded.\n"
     "Commands (when no file has that name): %s run exp.lua [--set k=v]\n"
-    "[--resume[=DIR]] [--out DIR] [--quiet] trains an experiment;\n"
+    "[--resume[=DIR|FILE]] [--out DIR] [--quiet] trains an experiment;\n"
     "%s lr-find exp.lua [--out DIR] runs its learning-rate range test.\n",
     progname, progname, progname);
   fflush(f);

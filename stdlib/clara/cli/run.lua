@@ -6,15 +6,16 @@
 -- (numbers, true/false and nil are parsed, anything else stays a string);
 -- --out sets out_dir,
 -- --resume continues the newest run of the experiment (or the run
--- directory given as --resume=DIR) with the settings that run recorded
--- (a --set on the resume changes one, recorded in config.json and the
--- history), --quiet (-q) sets verbose = false: only errors are printed.
+-- directory given as --resume=DIR; --resume=FILE: a kept checkpoint,
+-- checkpoints/epoch-N.pt, continued in a new run) with the settings that
+-- run recorded (a --set on the resume changes one, recorded in config.json
+-- and the history), --quiet (-q) sets verbose = false: only errors are printed.
 -- --help lists every experiment option (clara.experiment.options);
 -- --help --markdown writes them as docs/options.md.
 -- Signals are handled: SIGTERM/USR1/INT write a checkpoint at the next
 -- step boundary and the process exits with code 75 (clara.signal.REQUEUE).
 local USAGE = [=[
-usage: clara run exp.lua [--set key=value ...] [--resume[=DIR]] [--out DIR] [--quiet|-q]
+usage: clara run exp.lua [--set key=value ...] [--resume[=DIR|FILE]] [--out DIR] [--quiet|-q]
        clara run --help [--markdown]   (every experiment option)]=]
 
 local cmd = require("clara.cli.args").command("run", USAGE)

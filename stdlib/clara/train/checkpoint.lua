@@ -189,7 +189,7 @@ end
 function M.find(out_dir, name, resume)
   local fs = require "clara.fs"
   if type(resume) == "string" then
-    if not fs.isdir(resume) then E.raise("clara.experiment", "resume: '%s' is not a directory", resume) end
+    if not fs.isdir(resume) then E.raise("clara.experiment", "resume: '%s' is not a directory (nor a checkpoint file)", resume) end
     return resume
   end
   local parent, newest = fs.join(out_dir, name), nil
