@@ -59,8 +59,9 @@ static void print_help(FILE *f, const char *progname) {
     "when stdin is a terminal.  The globals torch, nn, optim and clara are\n"
     "preloaded.\n"
     "Commands (when no file has that name): %s run exp.lua [--set k=v]\n"
-    "[--resume[=DIR]] [--out DIR] [--quiet] trains an experiment.\n",
-    progname, progname);
+    "[--resume[=DIR|FILE]] [--out DIR] [--quiet] trains an experiment;\n"
+    "%s lr-find exp.lua [--out DIR] runs its learning-rate range test.\n",
+    progname, progname, progname);
   fflush(f);
 }
 
@@ -192,18 +193,25 @@ static int pushargs(lua_State *L) {
 }
 
 /* `clara run exp.lua`: a bare lowercase word that is not a file names a
-   subcommand, the stdlib script clara/cli/<word>.lua; pushes its path, or
-   returns NULL (a file of that name in the cwd runs as a script, as lua
-   would run it) */
+   subcommand, the stdlib script clara/cli/<word>.lua (`clara lr-find`:
+   clara/cli/lr_find.lua); pushes its path, or returns NULL (a file of that
+   name in the cwd runs as a script, as lua would run it) */
 static const char *cli_command(lua_State *L, const char *word) {
   const char *c;
   const char *path = NULL;
-  for (c = word; *c; c++)
-    if (*c < 'a' || *c > 'z') return NULL;
+  char module[64];
+  size_t n = 0;
+  for (c = word; *c; c++) {
+    int inner_dash = *c == '-' && c != word && c[1] != '\0' && c[-1] != '-';
+    if ((*c < 'a' || *c > 'z') && !inner_dash) return NULL;
+    if (n + 1 >= sizeof module) return NULL;
+    module[n++] = *c == '-' ? '_' : *c;
+  }
+  module[n] = '\0';
   if (*word == '\0' || access(word, F_OK) == 0) return NULL;
   lua_getglobal(L, "package");
   if (lua_getfield(L, -1, "searchpath") == LUA_TFUNCTION) {
-    lua_pushfstring(L, "clara.cli.%s", word);
+    lua_pushfstring(L, "clara.cli.%s", module);
     lua_getfield(L, -3, "path");
     if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1))
       path = lua_tostring(L, -1);

@@ -127,10 +127,11 @@ describe("average", function()
         local out = tmpdir()
         local exp = H.experiment(case, { out_dir = out, checkpoint_every = 1, average = average_option(case) })
         H.expect_error("crash at step " .. k, function() exp:with { hooks = H.crash_at(k) }:run() end)
-        -- the checkpoint of step k - 1 holds the averaged state and its count
+        -- the crash's checkpoint (save on error: the boundary of step k,
+        -- whose on_step_end raised) holds the averaged state and its count
         local st = torch.load(fs.join(runs(fs.join(out, "sw_" .. name))[1], "checkpoint.pt"))
-        assert.are.equal(k - 1, st.step)
-        local expected_n = case.ema and k - 1 or math.max(0, (k - 1) // 3 - case.swa.swa_start + 1)
+        assert.are.equal(k, st.step)
+        local expected_n = case.ema and k or math.max(0, (k - 1) // 3 - case.swa.swa_start + 1)
         assert.are.equal(expected_n, st.average.model.n_averaged:item())
         local r = exp:run { resume = true }
         H.assert_same_weights(reference.model, r.model, ("%s resumed at step %d"):format(name, k))
@@ -140,6 +141,25 @@ describe("average", function()
       end
     end)
   end
+
+  it("swa: an error after the epoch's averaging leaves the epoch's start on disk, and a resume averages once", function()
+    local case = H.case("swa")
+    local reference = run(case, { out_dir = tmpdir() })
+    local e = case.swa.swa_start -- an epoch of the SWA phase
+    local out = tmpdir()
+    local exp = H.experiment(case, { out_dir = out, average = average_option(case) })
+    local crash = { on_validation_end = function(ctx) if ctx.epoch == e then error("crash in validation", 0) end end }
+    H.expect_error("crash in validation", function() exp:with { hooks = crash }:run() end)
+    -- the averaged copy took epoch e in: the step boundary before it is gone,
+    -- so save-on-error writes nothing and checkpoint.pt is epoch e - 1's end
+    local dir = runs(fs.join(out, "sw_swa"))[1]
+    local st = torch.load(fs.join(dir, "checkpoint.pt"))
+    assert.is_true(st.epoch_done)
+    assert.are.equal(e - 1, st.epoch)
+    assert.matches("no checkpoint of the step boundary", io.open(fs.join(dir, "error.txt")):read("a"))
+    local r = exp:run { resume = true }
+    H.assert_same_weights(reference.model, r.model, "resumed after the crash in validation")
+  end)
 
   for _, name in ipairs { "ema", "swa" } do
     it(name .. " under impl = 'fast': fused training, the same weights and numbers", function()

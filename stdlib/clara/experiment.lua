@@ -47,8 +47,15 @@
 -- experiment (resume = dir: that run) exactly where its checkpoint was,
 -- with the settings its config.json recorded; exp:run{resume =, set =
 -- {epochs = 20}} changes one, recorded in config.json (`changes`) and the
--- history.  A run that fails leaves error.txt (message, traceback) in its
--- directory and raises the error.
+-- history.  checkpoints = {save_top_k = 3, save_last = 2} also keeps
+-- checkpoints/epoch-N.pt of the best and the last epochs (clara.train.keep);
+-- exp:run{resume = "<run>/checkpoints/epoch-0003.pt"} continues one in a new
+-- run directory.  A run that fails leaves error.txt (message, traceback)
+-- in its directory and raises the error; before that, checkpoint.pt gets
+-- the last step boundary before the error (checkpoints.save_on_error,
+-- clara.train.boundary says when it cannot).
+-- exp:lr_find{start_lr =, end_lr =, num_iter =} runs the learning-rate
+-- range test on a copy (clara.train.lr_find).
 -- handle_signals = true (set by `clara run`): SIGTERM/USR1/INT make the
 -- loop write its checkpoint at the next step boundary and return
 -- result.interrupted = "TERM" (`clara run` then exits with code 75).
@@ -206,10 +213,22 @@ end
 -- {====================== the run directory ======================
 
 -- the directory a resume continues: opts.dir (a CV fold, a battery entry),
--- the directory opts.resume names, or the newest run of the experiment
+-- the directory opts.resume names, or the newest run of the experiment.
+-- opts.resume naming a checkpoint file (a kept one, checkpoints/epoch-N.pt)
+-- gives the run it is from, and the file, which a new run continues.
 local function resume_dir(self, opts)
   if opts.dir then return opts.dir end
   if self.out_dir == false then E.raise(API, "resume needs a run directory (out_dir is false)") end
+  local fs = require "clara.fs"
+  local path = opts.resume
+  if type(path) == "string" and fs.exists(path) and not fs.isdir(path) then
+    local dir = fs.dirname(path)
+    if not fs.exists(fs.join(dir, "config.json")) then dir = fs.dirname(dir) end
+    if not fs.exists(fs.join(dir, "config.json")) then
+      E.raise(API, "resume: '%s' is not in a run directory (no config.json next to it or above)", path)
+    end
+    return dir, path
+  end
   return checkpoint.find(self.out_dir, self.name or "experiment", opts.resume)
 end
 
@@ -278,18 +297,38 @@ local function open_run(self, opts, dir)
   return run.open(self.out_dir, name)
 end
 
--- A run that fails says why in its directory: error.txt holds the message
--- and the traceback (the first line is the message, as in a battery).
-local function write_error(r, msg, traceback)
+-- A resume from a kept checkpoint (`from`) is a new run of the experiment:
+-- the source run stays as it is; the new one starts with its config.json
+-- (recording resumed_from), model.txt and, as checkpoint.pt, the state
+-- resumed from.  Returns the run and that state.
+local function branch(self, opts, dir, from)
   local fs = require "clara.fs"
-  pcall(fs.write_atomic, r:path("error.txt"), msg .. "\n\n" .. traceback .. "\n")
+  local ok, state = pcall(torch.load, from)
+  if not ok then E.raise(API, "resume: cannot read the checkpoint '%s': %s", from, (tostring(state):gsub("^[^:]*:%d+: ", ""))) end
+  local r = opts.dir and require("clara.run").at(opts.dir, self.name or "experiment")
+            or require("clara.run").open(self.out_dir, self.name or "experiment")
+  local cfg = read_config(dir)
+  cfg.run_id, cfg.resumed_from = nil, from
+  r:write_config(cfg)
+  fs.write_atomic(r:path("model.txt"), fs.read(fs.join(dir, "model.txt")) or "")
+  r:save_checkpoint(state)
+  return r, state
+end
+
+-- A run that fails says why in its directory: error.txt holds the message
+-- and the traceback (the first line is the message, as in a battery), and
+-- what became of the checkpoint (note).
+local function write_error(r, msg, traceback, note)
+  local fs = require "clara.fs"
+  pcall(fs.write_atomic, r:path("error.txt"), msg .. "\n\n" .. (note and (note .. "\n\n") or "") .. traceback .. "\n")
 end
 -- }================================================================
 
 -- {====================== the run ======================
 
 local RUN_OPTIONS = {
-  resume = { type = "boolean|string", doc = "true: the newest run of the experiment; a directory: that run" },
+  resume = { type = "boolean|string",
+             doc = "true: the newest run of the experiment; a directory: that run; a kept checkpoint file: a new run from it" },
   dir = { type = "string", doc = "the run directory exactly (made if missing)" },
   set = { type = "table", doc = "settings changed for this run (exp:set); on a resume, recorded as changes" },
 }
@@ -350,6 +389,25 @@ local function prepare(self)
   }
 end
 
+-- The learning-rate range test (clara.train.lr_find) on a copy: fresh
+-- pieces from the factories, as a run prepares them; the experiment, its
+-- run directories and torch's RNG state stay as they were.
+function Experiment:lr_find(opts)
+  local c
+  local r = require("clara.train.lr_find").run(function()
+    c = prepare(self)
+    c.user_batcher = self.batcher ~= nil
+    return c
+  end, opts)
+  if self.verbose then
+    local last = r.lrs[#r.lrs]
+    c.progress:line(("lr_find: %d steps (%s at lr %.3g), suggestion: %s"):format(#r.lrs,
+      r.stopped == "num_iter" and "ended" or r.stopped, last,
+      r.suggestion and ("lr = %.3g"):format(r.suggestion) or "none (too few points)"))
+  end
+  return r
+end
+
 -- what a run holds until it returns or raises (a to-be-closed variable,
 -- so error positions stay the caller's): with handle_signals the signal
 -- handlers, from the start (clara.signal.scope); the run directory's lock
@@ -377,7 +435,7 @@ local function record_changes(r, self, c, state, changes)
   c.changes = table.concat(changes, " ")
 end
 
-local function body(self, opts, held, dir, changes, kept)
+local function body(self, opts, held, dir, changes, kept, from)
   local c = prepare(self)
   local verbose = self.verbose
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(c.objective))) end
@@ -386,17 +444,18 @@ local function body(self, opts, held, dir, changes, kept)
   if sig then held.signal.clear(); return { interrupted = sig, name = self.name, history = {} } end
   -- the run directory (held by this process); a resume puts every object's state back
   held.opened = true
-  local r = open_run(self, opts, dir)
+  local r, state
+  if from then r, state = branch(self, opts, dir, from) else r = open_run(self, opts, dir) end
   held.run = r
-  local state
   if r then
     os.remove(r:path("error.txt"))   -- an earlier attempt's
-    if opts.resume then
+    if opts.resume and not state then
       state = r:load_checkpoint()
       if state == nil then E.raise(API, "resume: no checkpoint.pt in '%s'", r.dir) end
     end
     c.recorder = checkpoint.recorder(r, c, { every = self.checkpoint_every, signals = self.handle_signals,
-      user = self.recorder, resumed = state ~= nil })
+      user = self.recorder, resumed = state ~= nil, keep = require("clara.train.keep").policy(self.checkpoints) })
+    held.recorder = c.recorder
     if verbose then c.progress:line((state and "resuming " or "run ") .. r.dir) end
     if verbose and kept and #kept > 0 then
       c.progress:line("the run's recorded settings kept for " .. table.concat(kept, ", ")
@@ -440,13 +499,15 @@ end
 
 -- A failed run's error.txt: in its directory, opened now when the failure
 -- came before it was (a factory, a check); not when opening it failed.
+-- The checkpoint of the last step boundary first (clara.train.boundary).
 local function record_failure(self, opts, held, dir, msg, trace)
   local r = held.run
   if r == nil and not held.opened then
     local ok, opened = pcall(open_run, self, opts, dir)
     if ok then r, held.run = opened, opened end
   end
-  if r then write_error(r, msg, trace) end
+  local note = held.recorder and held.recorder:failed()
+  if r then write_error(r, msg, trace, note) end
 end
 
 -- trains, validates, tests; returns the result table.  opts.resume = true
@@ -459,9 +520,9 @@ end
 function Experiment:run(opts)
   opts = E.options("clara.experiment: run", opts, RUN_OPTIONS)
   local held <close> = holder(self)
-  local dir, changes, kept = nil, {}, nil
+  local dir, changes, kept, from = nil, {}, nil, nil
   if opts.resume then
-    dir = resume_dir(self, opts)
+    dir, from = resume_dir(self, opts)
     local cfg = read_config(dir)
     if cfg then
       self, changes, kept = resumed(self, cfg, opts.set, dir)
@@ -475,7 +536,7 @@ function Experiment:run(opts)
   local ok, result = xpcall(body, function(e)
     trace = debug.traceback(type(e) == "string" and e or E.show(e), 2)
     return e
-  end, self, opts, held, dir, changes, kept)
+  end, self, opts, held, dir, changes, kept, from)
   if not ok then
     result = E.relocate(result)
     record_failure(self, opts, held, dir, tostring(result), trace)

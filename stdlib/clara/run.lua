@@ -5,6 +5,8 @@
 --   report.json/.md  the final result, for programs and for people
 --   model.pt/best.pt the weights: a state_dict that PyTorch's torch.load reads
 --   checkpoint.pt    everything needed to resume (any table torch.save takes)
+--   checkpoints/, checkpoints.json   the kept per-epoch checkpoints and their
+--                    values, with a checkpoint policy (clara.train.keep)
 -- Every file is written atomically (clara.fs.write_atomic, torch.save), so
 -- a run killed at any moment leaves each file whole: old or new.  The
 -- process writing a run holds it (an exclusive lock on <dir>/.lock): a
@@ -183,7 +185,8 @@ end
 
 -- the result files a finished run may have; report.json lists those that
 -- exist when it is written
-local RESULT_FILES = { "config.json", "model.txt", "history.csv", "model.pt", "best.pt", "report.md" }
+local RESULT_FILES = { "config.json", "model.txt", "history.csv", "model.pt", "best.pt", "report.md",
+                       "checkpoints.json" }
 
 -- write_report(result): report.md, then report.json, the mark of
 -- completion (see clara.run.report): write the other results first

@@ -97,6 +97,37 @@ function Command:single(rest, what)
   return rest[1]
 end
 
+-- "0.01" -> 0.01, "64" -> 64, "true" -> true, "nil" -> nil, else the text
+function M.value(s)
+  if s == "true" then return true elseif s == "false" then return false elseif s == "nil" then return nil end
+  return math.tointeger(tonumber(s)) or tonumber(s) or s
+end
+
+-- settings(list) -> {{key, value}, ...} from --set's "key=value" strings
+-- (values by M.value; a pair, so that a nil value keeps its key)
+function Command:settings(list)
+  local out = {}
+  for _, kv in ipairs(list or {}) do
+    local k, v = kv:match("^([%a_][%w_.]*)=(.*)$")
+    if not k then self:die("--set expects key=value, got '" .. kv .. "'") end
+    out[#out + 1] = { k, M.value(v) }
+  end
+  return out
+end
+
+-- experiment(path) -> the experiment the script at path returns (the
+-- table clara.experiment takes, or a clara.experiment object)
+function Command:experiment(path)
+  local clara = require "clara"
+  local chunk, err = loadfile(path)
+  if not chunk then self:die(err) end
+  local spec = chunk()
+  if type(spec) ~= "table" then
+    self:die(("'%s' must return an experiment (a table or clara.experiment), got %s"):format(path, type(spec)))
+  end
+  return getmetatable(spec) == clara.experiment.Experiment and spec or clara.experiment(spec)
+end
+
 -- main(fn, ...): runs fn(...); its error is one line ("clara WORD: msg",
 -- without the Lua position) and exit code 1; else exit with what fn
 -- returned (0 when nothing)

@@ -6,15 +6,16 @@
 -- (numbers, true/false and nil are parsed, anything else stays a string);
 -- --out sets out_dir,
 -- --resume continues the newest run of the experiment (or the run
--- directory given as --resume=DIR) with the settings that run recorded
--- (a --set on the resume changes one, recorded in config.json and the
--- history), --quiet (-q) sets verbose = false: only errors are printed.
+-- directory given as --resume=DIR; --resume=FILE: a kept checkpoint,
+-- checkpoints/epoch-N.pt, continued in a new run) with the settings that
+-- run recorded (a --set on the resume changes one, recorded in config.json
+-- and the history), --quiet (-q) sets verbose = false: only errors are printed.
 -- --help lists every experiment option (clara.experiment.options);
 -- --help --markdown writes them as docs/options.md.
 -- Signals are handled: SIGTERM/USR1/INT write a checkpoint at the next
 -- step boundary and the process exits with code 75 (clara.signal.REQUEUE).
 local USAGE = [=[
-usage: clara run exp.lua [--set key=value ...] [--resume[=DIR]] [--out DIR] [--quiet|-q]
+usage: clara run exp.lua [--set key=value ...] [--resume[=DIR|FILE]] [--out DIR] [--quiet|-q]
        clara run --help [--markdown]   (every experiment option)]=]
 
 local cmd = require("clara.cli.args").command("run", USAGE)
@@ -24,24 +25,13 @@ function cmd.help(o)
   return USAGE .. "\n\n" .. options.help()
 end
 
--- "0.01" -> 0.01, "64" -> 64, "true" -> true, "nil" -> nil, else the text
-local function parse_value(s)
-  if s == "true" then return true elseif s == "false" then return false elseif s == "nil" then return nil end
-  return math.tointeger(tonumber(s)) or tonumber(s) or s
-end
-
 -- 1. the command line
 local function parse(args)
   local o, rest = cmd:parse(args, { set = "list", out = "string", resume = "optional", quiet = "flag",
                                    markdown = "flag" },
                             { ["-q"] = "quiet" })
   o.script = cmd:single(rest, "experiment script")
-  o.sets = {}
-  for _, kv in ipairs(o.set or {}) do
-    local k, v = kv:match("^([%a_][%w_.]*)=(.*)$")
-    if not k then cmd:die("--set expects key=value, got '" .. kv .. "'") end
-    o.sets[#o.sets + 1] = { k, parse_value(v) }
-  end
+  o.sets = cmd:settings(o.set)
   return o
 end
 
@@ -50,15 +40,8 @@ local function main(...)
   -- the checkpoint), not only in the training loop
   require("clara.signal").install()
   local o = parse({ ... })
-  local clara = require "clara"
   -- 2. the experiment the script returns
-  local chunk, err = loadfile(o.script)
-  if not chunk then cmd:die(err) end
-  local spec = chunk()
-  if type(spec) ~= "table" then
-    cmd:die(("'%s' must return an experiment (a table or clara.experiment), got %s"):format(o.script, type(spec)))
-  end
-  local exp = getmetatable(spec) == clara.experiment.Experiment and spec or clara.experiment(spec)
+  local exp = cmd:experiment(o.script)
   -- 3. this command's own fields, then the overrides (exp:set): a new run
   --    takes them at once, a resume applies them over the run's recorded
   --    settings and records them

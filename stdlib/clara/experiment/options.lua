@@ -219,6 +219,12 @@ O.list = {
     doc = "directory of the run directories (false: nothing on disk); --out DIR" },
   { name = "checkpoint_every", type = "integer", min = 1, shown = "each epoch's end only",
     doc = "write checkpoint.pt every this many optimizer steps too" },
+  { name = "checkpoints", type = "table", check = require("clara.train.keep").check,
+    what = "a table {save_top_k =, save_last =, save_on_error =}",
+    shown = "{save_top_k = 0, save_last = 0, save_on_error = true}",
+    doc = "checkpoints kept besides checkpoint.pt (<run>/checkpoints/epoch-N.pt): of the save_top_k best epochs "
+      .. "by monitor (-1: all) and the save_last last; save_on_error: a failed run's checkpoint.pt is its last "
+      .. "step boundary" },
   { name = "verbose", type = "boolean", default = true, invocation = true,
     doc = "print progress and summaries (--quiet: false)" },
   { name = "handle_signals", type = "boolean", invocation = true, shown = "true under `clara run`",

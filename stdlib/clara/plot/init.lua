@@ -57,7 +57,7 @@ local FORMATS = { png = true, svg = true }
 -- the keys each chart reads: those of every chart, and its own
 local KEYS = {
   all = { "file", "formats", "title", "xlabel", "ylabel", "width", "height" },
-  lines = { "series", "logy" }, heatmap = { "matrix", "row_labels", "col_labels", "format" },
+  lines = { "series", "logy", "logx" }, heatmap = { "matrix", "row_labels", "col_labels", "format" },
   boxplot = { "groups" }, bars = { "labels", "values", "errors", "color", "format" },
   histogram = { "edges", "counts", "color" },
 }
@@ -142,7 +142,7 @@ end
 local function height_for(bottom) return 360 + 18 * bottom end
 -- }====================
 
--- lines{file, series = {{name, x, y, style, dash, color}}, title, xlabel, ylabel, logy}
+-- lines{file, series = {{name, x, y, style, dash, color}}, title, xlabel, ylabel, logy, logx}
 local function lines(o)
   local keyed = type(o) == "table" and type(o.series) == "table" and #o.series > 1
   local s, formats = common("lines", o, keyed)
@@ -183,6 +183,7 @@ local function lines(o)
     s[#s + 1] = hi - lo <= 15 and "set xtics 1" or "set format x '%.0f'"
   end
   if o.logy then s[#s + 1] = "set logscale y" end
+  if o.logx then s[#s + 1] = "set logscale x"; s[#s + 1] = "set format x '%.0e'" end
   -- the key above the plot, under the title (the key's own), leaves the
   -- plot its whole width; one series needs none (the title names it)
   s[#s + 1] = not keyed and "unset key"

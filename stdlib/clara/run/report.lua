@@ -121,7 +121,7 @@ function report.markdown(title, result, rows)
   -- 2. the other scalar facts (best epoch, time, stop reason)
   local facts = {}
   for k, v in pairs(result) do
-    if k ~= "metrics" and k ~= "history" then
+    if k ~= "metrics" and k ~= "history" and k ~= "checkpoints" then
       if type(v) ~= "table" then
         facts[#facts + 1] = string.format("- %s: %s", k, fmt(v))
       else   -- one level down: best = {epoch = 7, value = 0.31}
@@ -135,7 +135,11 @@ function report.markdown(title, result, rows)
   end
   table.sort(facts)
   if #facts > 0 then out[#out + 1] = "## Summary\n\n" .. table.concat(facts, "\n") .. "\n" end
-  -- 3. the history, per epoch
+  -- 3. the kept checkpoints (clara.train.keep), with their monitored values
+  if type(result.checkpoints) == "table" and #result.checkpoints > 0 then
+    out[#out + 1] = "## Kept checkpoints\n\n" .. table_md({ "epoch", "value", "file" }, result.checkpoints, 1)
+  end
+  -- 4. the history, per epoch
   rows = result.history or rows or {}
   if #rows > 0 then
     out[#out + 1] = "## Per epoch\n\n" .. table_md(H.columns(rows), rows, 1)

@@ -19,6 +19,8 @@ local run = require "clara.run"
 local json = require "clara.run.json"
 local E = require "clara.error"
 local average = require "clara.train.average"
+local keep = require "clara.train.keep"
+local boundary = require "clara.train.boundary"
 
 local M = {}
 
@@ -92,7 +94,10 @@ function M.restore(c, state)
 end
 
 -- 3. the recorder clara.train.clear calls; `user` (the experiment's own
--- recorder, if any) is called too
+-- recorder, if any) is called too.  opts.keep: the checkpoint policy
+-- (clara.train.keep.policy): the kept per-epoch checkpoints, and
+-- save_on_error: rec:failed() after an error writes the checkpoint of the
+-- last step boundary (clara.train.boundary) and says what it did.
 function M.recorder(r, c, opts)
   opts = opts or {}
   local signal = opts.signals and require "clara.signal" or nil
@@ -103,8 +108,16 @@ function M.recorder(r, c, opts)
   end
   -- a foreign model or optimizer (no state_dict) runs without checkpoints
   local savable = type(c.model.state_dict) == "function" and type(c.optimizer.state_dict) == "function"
+  local policy = opts.keep or keep.policy(nil)
+  local keeper = savable and policy.active and keep.new(r, policy, c.options.monitor, c.options.mode) or nil
+  local on_error = savable and policy.save_on_error
+  -- the run's context, and its last step boundary: {disk = true} when
+  -- checkpoint.pt holds it, else what clara.train.boundary kept of it
+  local seen, last, buffers, written
   local function save(ctx, at_epoch_end)
-    if savable then r:save_checkpoint(M.capture(c, ctx, at_epoch_end)) end
+    if not savable then return end
+    r:save_checkpoint(M.capture(c, ctx, at_epoch_end))
+    last, written = { disk = true, step = ctx.step }, ctx.step
   end
   function rec:run_start(ctx)
     if not opts.resumed then
@@ -113,12 +126,19 @@ function M.recorder(r, c, opts)
       r:write_model_txt { model = c.model, preprocess = c.experiment.preprocess,
                           postprocess = c.experiment.postprocess }
     end
+    seen, last, written = ctx, { disk = opts.resumed, step = ctx.step }, opts.resumed and ctx.step or nil
+    if on_error then buffers = boundary.buffers(c.model) end
+    if keeper then keeper:start(ctx.history, c.start and c.start.epoch_done and r:path("checkpoint.pt")) end
     pass("run_start", ctx)
   end
   function rec:step_end(ctx)
     pass("step_end", ctx)
     local sig = signal and signal.pending()
-    if sig or (opts.every and ctx.step % opts.every == 0) then save(ctx, false) end
+    if sig or (opts.every and ctx.step % opts.every == 0) then
+      save(ctx, false)
+    elseif on_error then
+      last = boundary.mark(c, ctx, buffers)
+    end
     if sig then ctx.interrupted = sig end
   end
   function rec:epoch_end(ctx, row)
@@ -128,13 +148,42 @@ function M.recorder(r, c, opts)
       r:save_checkpoint(ctx.best_state, "best.pt")
     end
     save(ctx, true)
+    if keeper then keeper:epoch_end(row, r:path("checkpoint.pt")) end
     pass("epoch_end", ctx, row)
   end
   function rec:run_end(ctx, result)
+    if keeper then result.checkpoints = keeper:list() end
     -- the weights first: report.json marks the run done
     if savable then r:save_model(result.model or c.model) end
     r:write_report(result)
     pass("run_end", ctx, result)
+  end
+  -- after an error: the last step boundary's checkpoint, when it is not
+  -- on disk yet; returns a sentence for error.txt (nil: nothing to say)
+  function rec:failed()
+    if not (on_error and seen and last) then return nil end
+    local ctx, state, why = seen, nil, nil
+    if ctx.applying then
+      why = ("the error came while step %d was applied (the weights half-updated)"):format(ctx.step + 1)
+    elseif ctx.step == last.step + 1 then
+      state = M.capture(c, ctx, false)   -- in the boundary's hooks: the objects are the boundary's
+    elseif last.disk or ctx.step == 0 then
+      return last.disk and ("checkpoint.pt holds the last step boundary before the error (step %d)")
+        :format(ctx.step) or nil
+    else
+      state, why = boundary.state(c, ctx, last, buffers, M.capture)
+    end
+    if state then
+      local ok, err = pcall(r.save_checkpoint, r, state)
+      if ok then
+        return ("checkpoint.pt: step %d, the last step boundary before the error (resume continues from it)")
+          :format(state.step)
+      end
+      why = "writing it failed: " .. tostring(err)
+    end
+    return ("no checkpoint of the step boundary before the error: %s; %s"):format(why,
+      written and ("checkpoint.pt is the last one written (step " .. written .. ")")
+      or "there is no checkpoint.pt (a resume has nothing to continue: run it again)")
   end
   return rec
 end
@@ -154,7 +203,7 @@ end
 function M.find(out_dir, name, resume)
   local fs = require "clara.fs"
   if type(resume) == "string" then
-    if not fs.isdir(resume) then E.raise("clara.experiment", "resume: '%s' is not a directory", resume) end
+    if not fs.isdir(resume) then E.raise("clara.experiment", "resume: '%s' is not a directory (nor a checkpoint file)", resume) end
     return resume
   end
   local parent, newest = fs.join(out_dir, name), nil

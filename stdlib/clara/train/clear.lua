@@ -238,11 +238,15 @@ end
 function M.optimizer_step(c, ctx, stepped, in_c)
   if not in_c then clip(c, ctx, stepped) end
   if not stepped then return end
+  -- applying: the weights are half-updated until the step ends (an error
+  -- now leaves no checkpoint of this step's boundary: clara.train.boundary)
+  ctx.applying = true
   if not in_c then c.optimizer:step() end
   average.after_step(c.average, c.model)
   if c.scheduler and c.options.scheduler_step == "batch" and not average.swa_active(c.average, ctx.epoch) then
     c.scheduler:step()
   end
+  ctx.applying = false
 end
 
 -- One optimizer step over a group of micro-batches (accumulate of them):
@@ -467,8 +471,10 @@ function M.run(c, twin)
       result.interrupted, result.steps, result.epochs = ctx.interrupted, ctx.step, #ctx.history
       return result
     end
-    -- 2. SWA takes the epoch's weights in; validate (kept: the final
-    --    numbers reuse them when nothing changed since)
+    -- 2. SWA takes the epoch's weights in (from here to the epoch's
+    --    checkpoint the last step boundary is gone: ctx.applying); validate
+    --    (kept: the final numbers reuse them when nothing changed since)
+    ctx.applying = average.swa_active(c.average, epoch)
     average.after_epoch(c.average, c, epoch)
     local val_tables = {}
     evaluate(c, "val", row, epoch, val_tables)
@@ -484,6 +490,7 @@ function M.run(c, twin)
     c.progress:epoch_end(progress.summary(row, o.epochs))
     call(c.hooks, "on_epoch_end", ctx)
     record(c.recorder, "epoch_end", ctx, row)
+    ctx.applying = false
     if ctx.stop and not row.stopped then row.stopped = "hook" end
     if not go_on or ctx.stop then result.stopped = row.stopped; break end
   end
