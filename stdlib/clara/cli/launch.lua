@@ -19,7 +19,7 @@ usage: clara launch [--nproc N] [--nnodes M --node-rank K --master-addr HOST --m
 local HELP = [=[
 
 Starts N ranks, each `clara script.lua args...`, torchrun-like.
-  --nproc N          ranks on this node (default 1)
+  --nproc N          ranks on this node (default 1; also --nproc-per-node)
   --nnodes M         nodes in the job (default 1); with M > 1, start one launcher
                      per node, each with its --node-rank and the same --master-addr
                      and --master-port (both required then)
@@ -83,7 +83,7 @@ end
 local function parse(args)
   local o, rest = cmd:parse(args, { nproc = "count", nnodes = "count", ["node-rank"] = node_rank,
     ["master-addr"] = "string", ["master-port"] = port, ["log-dir"] = "string", threads = "count",
-    grace = seconds })
+    grace = seconds }, { ["--nproc-per-node"] = "nproc" })
   if #rest == 0 then cmd:die("no script given") end
   check_script(rest[1])
   o.nproc, o.nnodes, o.node_rank, o.grace = o.nproc or 1, o.nnodes or 1, o.node_rank or 0, o.grace or 10
