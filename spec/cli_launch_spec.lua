@@ -300,3 +300,32 @@ describe("clara launch", function()
     end
   end)
 end)
+
+describe("clara.launch.lines", function()
+  local lines = require "clara.launch.lines"
+  -- a file that records each write
+  local function sink()
+    return { writes = {}, write = function(self, s) self.writes[#self.writes + 1] = s end, flush = function() end }
+  end
+
+  it("writes whole lines, prefixed, however the pieces are cut", function()
+    local f = sink()
+    local out = lines.new(f, "[rank 2] ")
+    for _, piece in ipairs { "a", "b\nc", "", "d\n\ne", "\n", "tail" } do out:add(piece) end
+    out:finish()
+    assert.are.same({ "[rank 2] ab\n", "[rank 2] cd\n[rank 2] \n", "[rank 2] e\n", "[rank 2] tail\n" }, f.writes)
+    out:finish()   -- nothing left
+    assert.are.equal(4, #f.writes)
+  end)
+
+  it("cuts a line longer than MAX_LINE into pieces of that size", function()
+    local f = sink()
+    local saved = lines.MAX_LINE
+    lines.MAX_LINE = 4
+    local out = lines.new(f, "> ")
+    out:add("abcdefghij")
+    out:add("k\n")
+    lines.MAX_LINE = saved
+    assert.are.same({ "> abcd\n", "> efgh\n", "> ijk\n" }, f.writes)
+  end)
+end)
