@@ -8,6 +8,7 @@
 --   kill9       rank 1 dies by SIGKILL after 0.5 s; the others run
 --   signals     waits for a signal, writes DIR/got-<RANK> with its name and
 --               exits 75 (a checkpoint, by the requeue contract)
+--   deaf        catches every signal and never exits
 --   sleep       sleeps 60 s (a signal's default action ends it)
 --   stubborn    rank 1 ignores SIGTERM (the launcher must SIGKILL it), rank
 --               0 exits 4 after 0.5 s
@@ -18,7 +19,7 @@ local signal = require "clara.signal"
 local mode, dir = arg[1], arg[2]
 local rank = tonumber(os.getenv("RANK"))
 -- the handlers before the pid is out: the spec signals once it sees the pid
-if mode == "signals" or mode == "stubborn" then signal.install { "TERM", "INT", "USR1", "HUP" } end
+if mode == "signals" or mode == "stubborn" or mode == "deaf" then signal.install { "TERM", "INT", "USR1", "HUP" } end
 fs.write_atomic(fs.join(dir, "pid-" .. rank), tostring(signal.getpid()))
 
 local function wait_for_signal(seconds)
@@ -62,7 +63,7 @@ elseif mode == "signals" then
   os.exit(name and 75 or 1)
 elseif mode == "sleep" then
   proc.sleep(60)
-elseif mode == "stubborn" then
-  if rank == 0 then proc.sleep(0.5); os.exit(4) end
+elseif mode == "stubborn" or mode == "deaf" then
+  if rank == 0 and mode == "stubborn" then proc.sleep(0.5); os.exit(4) end
   while true do proc.sleep(1) end
 end

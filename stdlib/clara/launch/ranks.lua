@@ -10,8 +10,9 @@
 -- one other than 0 (128 + n for signal n), 0 when all exit 0.  A signal to
 -- the launcher (FORWARDED) goes to every rank, and the launcher waits for
 -- them however long they take to checkpoint (75 from a rank is then what it
--- was asked for).  Any other non-zero end is a failure: the other ranks get
--- SIGTERM, and SIGKILL (their whole process group) after `grace` seconds.
+-- was asked for); a second SIGINT adds SIGKILL after `grace` seconds.  Any
+-- other non-zero end is a failure: the other ranks get SIGTERM, and SIGKILL
+-- (their whole process group) after `grace` seconds.
 local fs = require "clara.fs"
 local proc = require "clara.process.core"
 local signal = require "clara.signal"
@@ -97,10 +98,17 @@ function Launch:send(name, group)
   for pid in pairs(self.running) do proc.kill(pid, name, group) end
 end
 
+-- a second Ctrl-C means "now": the ranks get it too, and SIGKILL after
+-- the grace period (other signals repeat as a scheduler's do: each passed on)
 function Launch:forward(name)
-  say("SIG%s received: passed on to %d rank%s, waiting for them", name, self.n_running,
-    self.n_running == 1 and "" or "s")
   self.forwarded = self.forwarded or {}
+  if name == "INT" and self.forwarded.SIGINT and not self.kill_at then
+    say("SIGINT again: passed on; SIGKILL to the ranks still running in %g s", self.grace)
+    self.kill_at = clock() + self.grace
+  else
+    say("SIG%s received: passed on to %d rank%s, waiting for them", name, self.n_running,
+      self.n_running == 1 and "" or "s")
+  end
   self.forwarded["SIG" .. name] = true
   self:send(name)
 end
@@ -114,7 +122,7 @@ end
 -- started too)
 function Launch:escalate()
   for pid, r in pairs(self.running) do
-    say("rank %d (pid %d) still running %g s after SIGTERM: SIGKILL", r.rank, pid, self.grace)
+    say("rank %d (pid %d) still running %g s after it was asked to stop: SIGKILL", r.rank, pid, self.grace)
     proc.kill(pid, "KILL", true)
   end
   self.kill_at = math.huge
