@@ -38,10 +38,11 @@ LOCAL_WORLD_SIZE (N), GROUP_RANK (the node rank), GROUP_WORLD_SIZE (M),
 MASTER_ADDR and MASTER_PORT; its stdout is line-buffered (CLARA_INIT, unless
 CLARA_INIT or LUA_INIT is set).  SIGTERM, SIGINT, SIGUSR1 and SIGHUP are passed
 on to every rank, and the launcher waits for them (a second Ctrl-C: SIGKILL
-after --grace seconds); if the launcher dies, each rank gets SIGTERM.  A rank that ends with a non-zero code (or by a signal) makes
-the launcher stop the others (SIGTERM, SIGKILL after --grace seconds) and exit
-with that rank's code (128 + the signal's number if one killed it); 75 (a
-checkpoint was written, requeue) passes through.  All ranks exit 0: exit 0.
+after --grace seconds); if the launcher dies, each rank gets SIGTERM.  A rank
+that ends with a non-zero code (or by a signal) makes the launcher stop the
+others (SIGTERM, SIGKILL after --grace seconds) and exit with that rank's code
+(128 + the signal's number if one killed it); 75 (a checkpoint was written,
+requeue) passes through.  All ranks exit 0: exit 0.
 
 example:
   clara launch --nproc 2 train.lua --epochs 3
