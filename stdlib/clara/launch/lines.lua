@@ -28,7 +28,7 @@ end
 
 function Lines:add(chunk)
   local text = self.partial .. chunk
-  local last = text:match(".*()\n")
+  local last = text:match("^.*()\n")   -- anchored: one pass, not one per start
   if last then
     emit(self, text:sub(1, last))
     text = text:sub(last + 1)
