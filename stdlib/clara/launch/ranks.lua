@@ -61,18 +61,20 @@ end
 local Launch = {}
 Launch.__index = Launch
 
--- 2. output: what the ranks' pipes hold now, or at the end all they hold
+-- 2. output: what a rank's pipe holds now, up to 16 reads (1 MiB), so
+-- that a rank that never stops writing does not keep the launcher from
+-- the others and from its signals
 local function pump(self, fd)
   local r = self.by_fd[fd]
-  repeat
+  for _ = 1, 16 do
     local chunk = proc.read(fd)
-    if chunk then
-      r.streams[fd]:add(chunk)
-    elseif chunk == false then
+    if chunk == false then
       r.streams[fd]:finish()
       r.streams[fd], self.by_fd[fd] = nil, nil
     end
-  until not chunk
+    if not chunk then return end
+    r.streams[fd]:add(chunk)
+  end
 end
 
 function Launch:open_fds()
@@ -81,7 +83,8 @@ function Launch:open_fds()
   return fds
 end
 
--- a descendant of a rank may hold its pipe open: the rank's end is the end
+-- the ranks ended: what their pipes still hold (a descendant of a rank
+-- may hold a pipe open: the rank's end is the end)
 function Launch:drain()
   for fd, r in pairs(self.by_fd) do
     pump(self, fd)
