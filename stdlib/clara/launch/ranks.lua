@@ -183,6 +183,7 @@ function M.launch(o)
     end
   end)
   if not ok then
+    self.kill_at = math.huge -- their deaths are this stop, not failures to report
     self:send("KILL", true)
     self:watch()
     error(err, 0)
