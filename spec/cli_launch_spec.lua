@@ -93,6 +93,20 @@ describe("clara launch", function()
     assert_gone(dir, 3)
   end)
 
+  it("gives an environment PyTorch's env:// init (c10d, Gloo) accepts, on the free port", function()
+    local _, _, has_torch = os.execute("/usr/bin/python3 -c 'import torch' 2>/dev/null")
+    if has_torch ~= 0 then
+      print("skipped: /usr/bin/python3 cannot import torch")
+      return
+    end
+    local dir = tmpdir()
+    local text, rc = launch("--nproc 2", "c10d", dir)
+    assert.are.equal(0, rc, text)
+    assert.matches("[rank 0] rank 0 of 2 sum 3.0", text, 1, true)
+    assert.matches("[rank 1] rank 1 of 2 sum 3.0", text, 1, true)
+    assert_gone(dir, 2)
+  end)
+
   it("takes the threads from --threads, else from the caller's OMP_NUM_THREADS", function()
     local dir = tmpdir()
     local text, rc = launch("--nproc 2 --threads 2", "env", dir)

@@ -9,6 +9,8 @@
 --   signals     waits for a signal, writes DIR/got-<RANK> with its name and
 --               exits 75 (a checkpoint, by the requeue contract)
 --   deaf        catches every signal and never exits
+--   c10d        runs PyTorch's own env:// init (Gloo) and an all_reduce in
+--               /usr/bin/python3 with this environment
 --   sleep       sleeps 60 s (a signal's default action ends it)
 --   stubborn    rank 1 ignores SIGTERM (the launcher must SIGKILL it), rank
 --               0 exits 4 after 0.5 s
@@ -61,6 +63,15 @@ elseif mode == "signals" then
   local name = wait_for_signal(60)
   fs.write_atomic(fs.join(dir, "got-" .. rank), tostring(name))
   os.exit(name and 75 or 1)
+elseif mode == "c10d" then
+  local _, _, code = os.execute([[/usr/bin/python3 -c "
+import torch, torch.distributed as d
+d.init_process_group('gloo')
+t = torch.ones(1) * (d.get_rank() + 1)
+d.all_reduce(t)
+print('rank', d.get_rank(), 'of', d.get_world_size(), 'sum', t.item(), flush=True)
+"]])
+  os.exit(code)
 elseif mode == "sleep" then
   proc.sleep(60)
 elseif mode == "stubborn" or mode == "deaf" then
