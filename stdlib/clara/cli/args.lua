@@ -12,6 +12,8 @@
 -- Values come as `--name value` or `--name=value`; `--help`/`-h` prints the
 -- usage (or what cmd.help(o) returns, o being the other options parsed)
 -- and exits; `--` ends the options.  In the result, '-' in names becomes '_'.
+-- With cmd.passthrough set, the first positional argument ends the options
+-- too: it and all after it are a script's own command line (`clara launch`).
 local M = {}
 
 local Command = {}
@@ -79,6 +81,9 @@ function Command:parse(args, options, aliases)
       end
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       self:die("unknown option '" .. a .. "'" .. (self.unknown_suffix or ""))
+    elseif self.passthrough then
+      table.move(args, i, #args, #rest + 1, rest)
+      break
     else
       rest[#rest + 1] = a
     end
