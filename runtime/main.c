@@ -346,7 +346,9 @@ static void *clara_thread(void *p) {
 /* The commands whose contract is checkpoint-and-exit-75 on a signal
    (clara run, clara battery; a file of that name runs as a script) */
 static int requeues_on_signal(int argc, char **argv) {
-  return argc > 1 && (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "battery") == 0) &&
+  return argc > 1 &&
+         (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "battery") == 0 ||
+          strcmp(argv[1], "launch") == 0) &&
          access(argv[1], F_OK) != 0;
 }
 
