@@ -118,6 +118,33 @@ function scripts.context(b, opts, who, schema)
   return ctx
 end
 
+-- script_context(file, opts, who[, schema]): context's paths for a job
+-- that runs one clara script (`clara FILE ARGS`) instead of a battery:
+-- ctx.script (absolute), name and job_name from the file's name, log_dir
+-- (default: <the script's directory>/logs)
+function scripts.script_context(file, opts, who, schema)
+  if type(file) ~= "string" or file == "" then fail(who .. ": the script's path expected, got " .. type(file)) end
+  local full = {}
+  for k, v in pairs(scripts.COMMON) do full[k] = v end
+  for k, v in pairs(schema or {}) do full[k] = v end
+  full.battery_file = nil
+  opts = E.options(who, opts, full)
+  local cwd = lfs.currentdir()
+  local path = absolute(file, cwd)
+  local ctx = {
+    name = path:match("([^/]+)$"):gsub("%.lua$", ""),
+    workdir = absolute(opts.workdir or cwd, cwd),
+    script = path,
+    clara = absolute(opts.clara or this_clara(cwd), cwd),
+  }
+  ctx.log_dir = absolute(opts.log_dir or fs.join(fs.dirname(path), "logs"), cwd)
+  for _, k in ipairs { "workdir", "script", "clara", "log_dir" } do
+    if ctx[k]:find("[%c]") then fail(("%s: the path '%s' holds a control character"):format(who, ctx[k])) end
+  end
+  ctx.job_name = ctx.name:gsub("[^%w%._%-]", "_")
+  return ctx
+end
+
 -- entry_lines(ctx): "#    1  batch_size=64,lr=0.01" for each entry
 function scripts.entry_lines(ctx)
   local width = #tostring(#ctx.entries)
@@ -140,5 +167,6 @@ end
 
 function scripts.slurm(b, opts) return require("clara.scripts.slurm")(b, opts) end
 function scripts.bash(b, opts) return require("clara.scripts.bash")(b, opts) end
+function scripts.slurm_script(file, opts) return require("clara.scripts.slurm").script(file, opts) end
 
 return scripts

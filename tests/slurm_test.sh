@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# A real SLURM cluster (tests/slurm/cluster.sh: munged, slurmctld, slurmd of
+# this host, private to this test) runs:
+#   - `sbatch --wait` of a trivial job, and `srun --ntasks=2` (each task
+#     sees SLURM_PROCID 0/1, SLURM_NTASKS=2, SLURM_JOB_NODELIST);
+#   - the job array `clara script slurm` writes for a two-entry battery of a
+#     tiny experiment: task 1 gets USR1 mid-training (`scancel --signal=USR1
+#     --batch`, as `--signal=B:USR1@...` sends it), checkpoints, exits 75,
+#     is requeued by the script, resumes and finishes; both entries end with
+#     the numbers of the same battery run uninterrupted outside SLURM;
+#   - the multi-task job `clara script slurm --script --ntasks-per-node 2`
+#     writes for a plain clara script: srun starts two ranks, USR1 to the
+#     batch shell reaches both, they exit 75, the job is requeued, and the
+#     second attempt finishes.
+# Skips with one line where not root or slurm-wlm/munge are missing.
+# One "ok N - ..." / "not ok N - ..." line per check.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+clara="${CLARA:-$PWD/clara}"
+# shellcheck source=tests/slurm/cluster.sh
+. tests/slurm/cluster.sh
+if ! why=$(cluster_check); then
+  echo "ok 1 # SKIP slurm cluster: $why"
+  exit 0
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/clara slurm.XXXXXX")
+chmod 0755 "$tmp"
+trap 'cluster_stop; rm -rf "$tmp"' EXIT
+trap 'exit 143' TERM HUP
+trap 'exit 130' INT
+n=0
+failed=0
+started=$SECONDS
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() {
+  n=$((n + 1))
+  echo "not ok $n - $1"
+  failed=$((failed + 1))
+  if [ -n "${2:-}" ] && [ -f "$2" ]; then tail -20 "$2" | sed 's/^/#   /'; fi
+}
+check() { # check DESCRIPTION COMMAND...: ok when the command succeeds
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else notok "$what" "$tmp/last.out"; fi
+}
+
+# wait_for SECONDS COMMAND...: until COMMAND succeeds
+wait_for() {
+  local i
+  for ((i = 0; i < $1 * 5; i++)); do
+    "${@:2}" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+# job_gone JOB: no task of JOB is pending or running any more
+job_gone() { [ -z "$(squeue -h -j "$1" 2>/dev/null)" ]; }
+# job_field JOB FIELD: FIELD of `scontrol show job` (one task: JOB_I)
+job_field() { scontrol show job "$1" 2>/dev/null | grep -oE "\b$2=[^ ]*" | head -1 | cut -d= -f2; }
+
+# 1. the cluster
+if ! cluster_start >"$tmp/last.out" 2>&1; then
+  notok "the cluster starts" "$tmp/last.out"
+  exit 1
+fi
+ok "the cluster starts (munged, slurmctld, slurmd; node idle after $((SECONDS - started)) s)"
+
+# 2. plain SLURM: sbatch --wait, srun --ntasks=2
+# shellcheck disable=SC2016  # expanded by the job
+timeout 60 sbatch --wait --quiet -o "$tmp/trivial.out" --wrap 'echo "hello from job $SLURM_JOB_ID"' >"$tmp/last.out" 2>&1
+check "sbatch --wait of a trivial job exits 0" [ $? -eq 0 ]
+check "the trivial job wrote its output" grep -q "^hello from job [0-9]" "$tmp/trivial.out"
+# shellcheck disable=SC2016  # expanded by the tasks
+timeout 60 srun --ntasks=2 bash -c 'echo "$SLURM_PROCID $SLURM_NTASKS $SLURM_JOB_NODELIST"' >"$tmp/srun.out" 2>"$tmp/last.out"
+sort "$tmp/srun.out" >"$tmp/srun.sorted"
+printf '0 2 %s\n1 2 %s\n' "$CLUSTER_NODE" "$CLUSTER_NODE" >"$tmp/srun.expected"
+cp "$tmp/srun.out" "$tmp/last.out"
+check "srun --ntasks=2: SLURM_PROCID 0 and 1, SLURM_NTASKS=2, SLURM_JOB_NODELIST" cmp -s "$tmp/srun.sorted" "$tmp/srun.expected"
+
+# 3. a battery of two entries of a tiny experiment.  With CLARA_TEST_READY
+#    set, the first attempt of array task 1 writes that file at step 12 (of
+#    the 20 of its 2 epochs), then waits for a signal.
+cat >"$tmp/exp.lua" <<'EOF'
+local clara, torch, nn, optim = require "clara", require "torch", require "torch.nn", require "torch.optim"
+local function data(n, seed)
+  torch.manual_seed(seed)
+  local x = torch.randn(n, 4)
+  return clara.data.TensorDataset(x, (x[{ {}, 1 }] - x[{ {}, 3 }]):gt(0):long())
+end
+local function wait_for_signal(ctx)
+  local ready = os.getenv("CLARA_TEST_READY")
+  if not ready or ctx.step ~= 12 or os.getenv("SLURM_ARRAY_TASK_ID") ~= "1"
+     or (tonumber(os.getenv("SLURM_RESTART_COUNT")) or 0) > 0 then return end
+  io.open(ready, "w"):close()
+  local signal, deadline = require "clara.signal", os.time() + 60
+  while not signal.pending() and os.time() < deadline do os.execute("sleep 0.05") end
+end
+return {
+  name = "tiny",
+  data = { train = data(320, 1), val = data(100, 2) },
+  hparams = { lr = 0.1 },
+  model = function() return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 2)) end,
+  objective = clara.losses.cross_entropy,
+  metrics = { acc = clara.metrics.accuracy },
+  optimizer = function(m, hp) return optim.SGD(m, { lr = hp.lr, momentum = 0.9 }) end,
+  batch_size = 32, epochs = 2, seed = 3, verbose = false,
+  hooks = { on_step_end = wait_for_signal },
+}
+EOF
+battery() { # battery NAME: the battery over exp.lua, its runs under $tmp/runs
+  cat >"$tmp/$1.lua" <<EOF
+local clara = require "clara"
+return clara.battery{
+  name = "$1",
+  base = dofile([[$tmp/exp.lua]]),
+  grid = { lr = { 0.1, 0.05 } },
+  out_dir = [[$tmp/runs]],
+}
+EOF
+}
+battery reference
+battery cluster
+"$clara" battery "$tmp/reference.lua" >"$tmp/last.out" 2>&1
+check "the reference battery runs uninterrupted outside SLURM" [ $? -eq 0 ]
+mapfile -t entries < <("$clara" battery "$tmp/cluster.lua" --list 2>/dev/null)
+check "the battery lists two entries" [ "${#entries[@]}" -eq 2 ]
+
+"$clara" script slurm "$tmp/cluster.lua" --time 00:10:00 --signal-lead 60 --cpus 1 --mem 500M \
+  --out "$tmp/array.sh" >"$tmp/last.out" 2>&1
+check "clara script slurm writes the array job" [ -x "$tmp/array.sh" ]
+job=$(CLARA_TEST_READY="$tmp/ready" sbatch --parsable "$tmp/array.sh" 2>"$tmp/last.out")
+check "sbatch takes the array job" [ -n "$job" ]
+if wait_for 60 [ -e "$tmp/ready" ]; then
+  ok "task 1 reaches step 12 and waits"
+  scancel --signal=USR1 --batch "${job}_1" 2>"$tmp/last.out"
+  check "scancel --signal=USR1 --batch ${job}_1 is accepted" [ $? -eq 0 ]
+else
+  notok "task 1 reaches step 12 and waits" "$tmp/runs/cluster/logs/cluster-${job}_1.out"
+fi
+wait_for 150 job_gone "$job"
+check "both tasks end within 150 s" job_gone "$job"
+log1="$tmp/runs/cluster/logs/cluster-${job}_1.out"
+cp "$log1" "$tmp/last.out" 2>/dev/null
+check "task 1 was interrupted and requeued itself" grep -q "entry 1 interrupted, checkpoint written: requeueing ${job}_1" "$log1"
+check "task 1 ran a second attempt" grep -q "clara battery entry 1, attempt 2" "$log1"
+check "task 1 finished (exit 0) in its second attempt" grep -q "entry 1 exited with 0" "$log1"
+check "SLURM counts one restart of task 1" [ "$(job_field "${job}_1" Restarts)" = 1 ]
+check "task 1 is COMPLETED" [ "$(job_field "${job}_1" JobState)" = COMPLETED ]
+check "task 2 is COMPLETED without a restart" [ "$(job_field "${job}_2" JobState)/$(job_field "${job}_2" Restarts)" = COMPLETED/0 ]
+
+# the reports' numbers: every metric of every epoch, and the final ones
+cat >"$tmp/numbers.lua" <<'EOF'
+local cjson = require "cjson"
+local f = assert(io.open(arg[1]))
+local r = cjson.decode(f:read("a"))
+f:close()
+local out = {}
+local function walk(prefix, v)
+  if type(v) == "table" then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    for _, k in ipairs(keys) do
+      -- times and places differ between two runs of the same numbers
+      if not tostring(k):match("time") and not tostring(k):match("dir") and not tostring(k):match("date")
+         and not tostring(k):match("host") and not tostring(k):match("path") then
+        walk(prefix .. "." .. tostring(k), v[k])
+      end
+    end
+  elseif type(v) == "number" then
+    out[#out + 1] = ("%s=%.17g"):format(prefix, v)
+  end
+end
+walk("", r.history or {})
+walk("final", r.final or r.metrics or {})
+print(table.concat(out, "\n"))
+EOF
+for i in 1 2; do
+  e=${entries[i - 1]}
+  "$clara" "$tmp/numbers.lua" "$tmp/runs/reference/$e/report.json" >"$tmp/ref-$i.txt" 2>&1
+  "$clara" "$tmp/numbers.lua" "$tmp/runs/cluster/$e/report.json" >"$tmp/got-$i.txt" 2>&1
+  diff "$tmp/ref-$i.txt" "$tmp/got-$i.txt" >"$tmp/last.out" 2>&1
+  check "entry $i ($e): the report's numbers equal the uninterrupted run's ($(grep -c = "$tmp/ref-$i.txt") numbers)" \
+    [ $? -eq 0 ] && [ -s "$tmp/ref-$i.txt" ]
+done
+
+# 4. two ranks of a plain clara script, started by srun from the script
+#    `clara script slurm --script` writes.  Each rank says who it is; in
+#    the first attempt it waits for USR1 and exits 75.
+cat >"$tmp/ranks.lua" <<'EOF'
+local signal = require "clara.signal"
+signal.install { "USR1" }
+local rank, attempt = os.getenv("SLURM_PROCID"), tonumber(os.getenv("SLURM_RESTART_COUNT")) or 0
+print(("rank %s of %s, local %s, master %s:%s, attempt %d, args %s"):format(rank, os.getenv("SLURM_NTASKS"),
+  os.getenv("SLURM_LOCALID"), os.getenv("MASTER_ADDR"), os.getenv("MASTER_PORT"), attempt + 1, table.concat(arg, "|")))
+io.stdout:flush()
+if attempt > 0 then os.exit(0) end
+io.open(arg[1] .. "/rank-" .. rank, "w"):close()
+local deadline = os.time() + 60
+while not signal.pending() and os.time() < deadline do os.execute("sleep 0.05") end
+print(("rank %s got %s"):format(rank, tostring(signal.pending())))
+os.exit(signal.pending() and 75 or 1)
+EOF
+"$clara" script slurm --script "$tmp/ranks.lua" --ntasks-per-node 2 --cpus 1 --mem 500M --time 00:10:00 \
+  --signal-lead 60 --out "$tmp/ranks.sh" -- "$tmp" "two words" >"$tmp/last.out" 2>&1
+check "clara script slurm --script --ntasks-per-node 2 writes the job" [ -x "$tmp/ranks.sh" ]
+shellcheck "$tmp/ranks.sh" >"$tmp/last.out" 2>&1
+check "the multi-task job passes shellcheck" [ $? -eq 0 ]
+job=$(sbatch --parsable "$tmp/ranks.sh" 2>"$tmp/last.out")
+check "sbatch takes the multi-task job" [ -n "$job" ]
+log="$tmp/logs/ranks-$job.out"
+if wait_for 60 [ -e "$tmp/rank-0" ] && wait_for 10 [ -e "$tmp/rank-1" ]; then
+  ok "srun starts both ranks"
+  scancel --signal=USR1 --batch "$job" 2>"$tmp/last.out"
+  check "scancel --signal=USR1 --batch $job is accepted" [ $? -eq 0 ]
+else
+  notok "srun starts both ranks" "$log"
+fi
+wait_for 90 job_gone "$job"
+check "the multi-task job ends within 90 s" job_gone "$job"
+cp "$log" "$tmp/last.out" 2>/dev/null
+for r in 0 1; do
+  check "rank $r saw its SLURM_PROCID, SLURM_NTASKS=2, MASTER_ADDR and the arguments" \
+    grep -q "^rank $r of 2, local $r, master $CLUSTER_NODE:[0-9]*, attempt 1, args $tmp|two words$" "$log"
+  check "USR1 reached rank $r" grep -q "^rank $r got USR1" "$log"
+  check "rank $r ran again after the requeue" grep -q "^rank $r of 2, local $r, .*, attempt 2" "$log"
+done
+check "the job requeued itself on exit 75" grep -q "job $job interrupted, checkpoint written: requeueing $job" "$log"
+check "the job finished (exit 0) in its second attempt" grep -q "job $job exited with 0" "$log"
+check "SLURM counts one restart, the job COMPLETED" [ "$(job_field "$job" JobState)/$(job_field "$job" Restarts)" = COMPLETED/1 ]
+
+echo "# slurm tests took $((SECONDS - started)) s"
+[ "$failed" -eq 0 ]
