@@ -150,7 +150,8 @@ check "SLURM counts one restart of task 1" [ "$(job_field "${job}_1" Restarts)" 
 check "task 1 is COMPLETED" [ "$(job_field "${job}_1" JobState)" = COMPLETED ]
 check "task 2 is COMPLETED without a restart" [ "$(job_field "${job}_2" JobState)/$(job_field "${job}_2" Restarts)" = COMPLETED/0 ]
 
-# the reports' numbers: every metric of every epoch, and the final ones
+# the reports' numbers (every metric of every epoch, the best and final
+# ones, steps, ...), bitwise: a resumed run repeats the same arithmetic
 cat >"$tmp/numbers.lua" <<'EOF'
 local cjson = require "cjson"
 local f = assert(io.open(arg[1]))
@@ -173,8 +174,7 @@ local function walk(prefix, v)
     out[#out + 1] = ("%s=%.17g"):format(prefix, v)
   end
 end
-walk("", r.history or {})
-walk("final", r.final or r.metrics or {})
+walk("report", r)
 print(table.concat(out, "\n"))
 EOF
 for i in 1 2; do
