@@ -89,10 +89,19 @@ local function data(n, seed)
   local x = torch.randn(n, 4)
   return clara.data.TensorDataset(x, (x[{ {}, 1 }] - x[{ {}, 3 }]):gt(0):long())
 end
+local logged
 local function wait_for_signal(ctx)
   local ready = os.getenv("CLARA_TEST_READY")
-  if not ready or ctx.step ~= 12 or os.getenv("SLURM_ARRAY_TASK_ID") ~= "1"
-     or (tonumber(os.getenv("SLURM_RESTART_COUNT")) or 0) > 0 then return end
+  if not ready or os.getenv("SLURM_ARRAY_TASK_ID") ~= "1" then return end
+  -- each attempt's first step: where it started (or resumed)
+  local attempt = (tonumber(os.getenv("SLURM_RESTART_COUNT")) or 0) + 1
+  if not logged then
+    logged = true
+    local f = io.open(ready .. ".steps", "a")
+    f:write(attempt, " ", ctx.step, "\n")
+    f:close()
+  end
+  if attempt > 1 or ctx.step ~= 12 then return end
   io.open(ready, "w"):close()
   local signal, deadline = require "clara.signal", os.time() + 60
   while not signal.pending() and os.time() < deadline do os.execute("sleep 0.05") end
@@ -145,6 +154,9 @@ log1="$tmp/runs/cluster/logs/cluster-${job}_1.out"
 cp "$log1" "$tmp/last.out" 2>/dev/null
 check "task 1 was interrupted and requeued itself" grep -q "entry 1 interrupted, checkpoint written: requeueing ${job}_1" "$log1"
 check "task 1 ran a second attempt" grep -q "clara battery entry 1, attempt 2" "$log1"
+printf '1 1\n2 13\n' >"$tmp/steps.expected"
+cp "$tmp/ready.steps" "$tmp/last.out" 2>/dev/null
+check "task 1 resumed at step 13, after the checkpoint of step 12" cmp -s "$tmp/ready.steps" "$tmp/steps.expected"
 check "task 1 finished (exit 0) in its second attempt" grep -q "entry 1 exited with 0" "$log1"
 check "SLURM counts one restart of task 1" [ "$(job_field "${job}_1" Restarts)" = 1 ]
 check "task 1 is COMPLETED" [ "$(job_field "${job}_1" JobState)" = COMPLETED ]
