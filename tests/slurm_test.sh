@@ -9,9 +9,9 @@
 #     is requeued by the script, resumes and finishes; both entries end with
 #     the numbers of the same battery run uninterrupted outside SLURM;
 #   - the multi-task job `clara script slurm --script --ntasks-per-node 2`
-#     writes for a plain clara script: srun starts two ranks, USR1 to the
-#     batch shell reaches both, they exit 75, the job is requeued, and the
-#     second attempt finishes.
+#     writes for a plain clara script: srun starts two ranks; USR1 to the
+#     batch shell, then to the job's steps, reaches both, they exit 75,
+#     the job is requeued each time, and the third attempt finishes.
 # Skips with one line where not root or slurm-wlm/munge are missing.
 # One "ok N - ..." / "not ok N - ..." line per check.
 set -u
@@ -24,9 +24,7 @@ if ! why=$(cluster_check); then
   exit 0
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/clara slurm.XXXXXX")
-chmod 0755 "$tmp"
-trap 'cluster_stop; rm -rf "$tmp"' EXIT
+trap 'cluster_stop' EXIT
 trap 'exit 143' TERM HUP
 trap 'exit 130' INT
 n=0
@@ -60,11 +58,17 @@ job_gone() { [ -z "$(squeue -h -j "$1" 2>/dev/null)" ]; }
 # job_field JOB FIELD: FIELD of `scontrol show job` (one task: JOB_I)
 job_field() { scontrol show job "$1" 2>/dev/null | grep -oE "\b$2=[^ ]*" | head -1 | cut -d= -f2; }
 
-# 1. the cluster
-if ! cluster_start >"$tmp/last.out" 2>&1; then
-  notok "the cluster starts" "$tmp/last.out"
+# 1. the cluster.  The test's files are in its directory (a path with a
+#    space in it), so that they go with it even when this test is killed
+start_log=$(mktemp)
+if ! cluster_start >"$start_log" 2>&1; then
+  notok "the cluster starts" "$start_log"
+  rm -f "$start_log"
   exit 1
 fi
+rm -f "$start_log"
+tmp=$(mktemp -d "$CLUSTER_DIR/clara test.XXXXXX")
+chmod 0755 "$tmp"
 ok "the cluster starts (munged, slurmctld, slurmd; node idle after $((SECONDS - started)) s)"
 
 # 2. plain SLURM: sbatch --wait, srun --ntasks=2
@@ -200,19 +204,23 @@ done
 
 # 4. two ranks of a plain clara script, started by srun from the script
 #    `clara script slurm --script` writes.  Each rank says who it is; in
-#    the first attempt it waits for USR1 and exits 75.
+#    its first two attempts it waits for USR1 and exits 75.  USR1 comes
+#    first to the batch shell only (`--batch`, as `--signal=B:USR1@...`
+#    sends it: the script passes it to srun, srun to every rank), then to
+#    the job's steps only (no `--batch`, as `--signal=USR1@...` without B:
+#    sends it: every rank gets it directly, srun exits 75).
 cat >"$tmp/ranks.lua" <<'EOF'
 local signal = require "clara.signal"
 signal.install { "USR1" }
-local rank, attempt = os.getenv("SLURM_PROCID"), tonumber(os.getenv("SLURM_RESTART_COUNT")) or 0
+local rank, attempt = os.getenv("SLURM_PROCID"), (tonumber(os.getenv("SLURM_RESTART_COUNT")) or 0) + 1
 print(("rank %s of %s, local %s, master %s:%s, attempt %d, args %s"):format(rank, os.getenv("SLURM_NTASKS"),
-  os.getenv("SLURM_LOCALID"), os.getenv("MASTER_ADDR"), os.getenv("MASTER_PORT"), attempt + 1, table.concat(arg, "|")))
+  os.getenv("SLURM_LOCALID"), os.getenv("MASTER_ADDR"), os.getenv("MASTER_PORT"), attempt, table.concat(arg, "|")))
 io.stdout:flush()
-if attempt > 0 then os.exit(0) end
-io.open(arg[1] .. "/rank-" .. rank, "w"):close()
+if attempt > 2 then os.exit(0) end
+io.open(("%s/rank-%s-%d"):format(arg[1], rank, attempt), "w"):close()
 local deadline = os.time() + 60
 while not signal.pending() and os.time() < deadline do os.execute("sleep 0.05") end
-print(("rank %s got %s"):format(rank, tostring(signal.pending())))
+print(("rank %s got %s in attempt %d"):format(rank, tostring(signal.pending()), attempt))
 os.exit(signal.pending() and 75 or 1)
 EOF
 "$clara" script slurm --script "$tmp/ranks.lua" --ntasks-per-node 2 --cpus 1 --mem 500M --time 00:10:00 \
@@ -223,25 +231,31 @@ check "the multi-task job passes shellcheck" [ $? -eq 0 ]
 job=$(sbatch --parsable "$tmp/ranks.sh" 2>"$tmp/last.out")
 check "sbatch takes the multi-task job" [ -n "$job" ]
 log="$tmp/logs/ranks-$job.out"
-if wait_for 60 [ -e "$tmp/rank-0" ] && wait_for 10 [ -e "$tmp/rank-1" ]; then
-  ok "srun starts both ranks"
-  scancel --signal=USR1 --batch "$job" 2>"$tmp/last.out"
-  check "scancel --signal=USR1 --batch $job is accepted" [ $? -eq 0 ]
-else
-  notok "srun starts both ranks" "$log"
-fi
+for attempt in 1 2; do
+  if [ "$attempt" = 1 ]; then to=(--batch) what="the batch shell"; else to=() what="the job's steps"; fi
+  if wait_for 60 [ -e "$tmp/rank-0-$attempt" ] && wait_for 10 [ -e "$tmp/rank-1-$attempt" ]; then
+    ok "srun starts both ranks (attempt $attempt)"
+    scancel --signal=USR1 "${to[@]}" "$job" 2>"$tmp/last.out"
+    check "scancel sends USR1 to $what of job $job" [ $? -eq 0 ]
+  else
+    notok "srun starts both ranks (attempt $attempt)" "$log"
+  fi
+done
 wait_for 90 job_gone "$job"
 check "the multi-task job ends within 90 s" job_gone "$job"
 cp "$log" "$tmp/last.out" 2>/dev/null
 for r in 0 1; do
   check "rank $r saw its SLURM_PROCID, SLURM_NTASKS=2, MASTER_ADDR and the arguments" \
     grep -q "^rank $r of 2, local $r, master $CLUSTER_NODE:[0-9]*, attempt 1, args $tmp|two words$" "$log"
-  check "USR1 reached rank $r" grep -q "^rank $r got USR1" "$log"
-  check "rank $r ran again after the requeue" grep -q "^rank $r of 2, local $r, .*, attempt 2" "$log"
+  for attempt in 1 2; do
+    check "USR1 reached rank $r in attempt $attempt" grep -q "^rank $r got USR1 in attempt $attempt" "$log"
+  done
+  check "rank $r ran a third time after two requeues" grep -q "^rank $r of 2, local $r, .*, attempt 3" "$log"
 done
-check "the job requeued itself on exit 75" grep -q "job $job interrupted, checkpoint written: requeueing $job" "$log"
-check "the job finished (exit 0) in its second attempt" grep -q "job $job exited with 0" "$log"
-check "SLURM counts one restart, the job COMPLETED" [ "$(job_field "$job" JobState)/$(job_field "$job" Restarts)" = COMPLETED/1 ]
+check "the job requeued itself on exit 75, twice" \
+  [ "$(grep -c "job $job interrupted, checkpoint written: requeueing $job" "$log")" = 2 ]
+check "the job finished (exit 0) in its third attempt" grep -q "job $job exited with 0" "$log"
+check "SLURM counts two restarts, the job COMPLETED" [ "$(job_field "$job" JobState)/$(job_field "$job" Restarts)" = COMPLETED/2 ]
 
 echo "# slurm tests took $((SECONDS - started)) s"
 [ "$failed" -eq 0 ]
