@@ -15,21 +15,8 @@ cd "$(dirname "$0")/.." || exit 1
 clara="${CLARA:-$PWD/clara}" # CLARA=path tests another build
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/clara scripts.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-n=0
-failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-  n=$((n + 1))
-  echo "not ok $n - $1"
-  failed=$((failed + 1))
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then tail -20 "$2" | sed 's/^/#   /'; fi
-}
-check() { # check DESCRIPTION COMMAND...: ok when the command succeeds
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else notok "$what" "$tmp/last.out"; fi
-}
+# shellcheck source=tests/tap.sh
+. tests/tap.sh
 
 # wait_file PATH: until it exists (at most 60 s)
 wait_file() {

@@ -27,22 +27,9 @@ fi
 trap 'cluster_stop' EXIT
 trap 'exit 143' TERM HUP
 trap 'exit 130' INT
-n=0
-failed=0
+# shellcheck source=tests/tap.sh
+. tests/tap.sh
 started=$SECONDS
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-  n=$((n + 1))
-  echo "not ok $n - $1"
-  failed=$((failed + 1))
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then tail -20 "$2" | sed 's/^/#   /'; fi
-}
-check() { # check DESCRIPTION COMMAND...: ok when the command succeeds
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else notok "$what" "$tmp/last.out"; fi
-}
 
 # wait_for SECONDS COMMAND...: until COMMAND succeeds
 wait_for() {
@@ -83,64 +70,17 @@ printf '0 2 %s\n1 2 %s\n' "$CLUSTER_NODE" "$CLUSTER_NODE" >"$tmp/srun.expected"
 cp "$tmp/srun.out" "$tmp/last.out"
 check "srun --ntasks=2: SLURM_PROCID 0 and 1, SLURM_NTASKS=2, SLURM_JOB_NODELIST" cmp -s "$tmp/srun.sorted" "$tmp/srun.expected"
 
-# 3. a battery of two entries of a tiny experiment.  With CLARA_TEST_READY
-#    set, the first attempt of array task 1 writes that file at step 12 (of
-#    the 20 of its 2 epochs), then waits for a signal.
-cat >"$tmp/exp.lua" <<'EOF'
-local clara, torch, nn, optim = require "clara", require "torch", require "torch.nn", require "torch.optim"
-local function data(n, seed)
-  torch.manual_seed(seed)
-  local x = torch.randn(n, 4)
-  return clara.data.TensorDataset(x, (x[{ {}, 1 }] - x[{ {}, 3 }]):gt(0):long())
-end
-local logged
-local function wait_for_signal(ctx)
-  local ready = os.getenv("CLARA_TEST_READY")
-  if not ready or os.getenv("SLURM_ARRAY_TASK_ID") ~= "1" then return end
-  -- each attempt's first step: where it started (or resumed)
-  local attempt = (tonumber(os.getenv("SLURM_RESTART_COUNT")) or 0) + 1
-  if not logged then
-    logged = true
-    local f = io.open(ready .. ".steps", "a")
-    f:write(attempt, " ", ctx.step, "\n")
-    f:close()
-  end
-  if attempt > 1 or ctx.step ~= 12 then return end
-  io.open(ready, "w"):close()
-  local signal, deadline = require "clara.signal", os.time() + 60
-  while not signal.pending() and os.time() < deadline do os.execute("sleep 0.05") end
-end
-return {
-  name = "tiny",
-  data = { train = data(320, 1), val = data(100, 2) },
-  hparams = { lr = 0.1 },
-  model = function() return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 2)) end,
-  objective = clara.losses.cross_entropy,
-  metrics = { acc = clara.metrics.accuracy },
-  optimizer = function(m, hp) return optim.SGD(m, { lr = hp.lr, momentum = 0.9 }) end,
-  batch_size = 32, epochs = 2, seed = 3, verbose = false,
-  hooks = { on_step_end = wait_for_signal },
-}
-EOF
-battery() { # battery NAME: the battery over exp.lua, its runs under $tmp/runs
-  cat >"$tmp/$1.lua" <<EOF
-local clara = require "clara"
-return clara.battery{
-  name = "$1",
-  base = dofile([[$tmp/exp.lua]]),
-  grid = { lr = { 0.1, 0.05 } },
-  out_dir = [[$tmp/runs]],
-}
-EOF
-}
-battery reference
-battery cluster
-"$clara" battery "$tmp/reference.lua" >"$tmp/last.out" 2>&1
+# 3. the battery of tests/slurm/battery.lua: two entries of a tiny
+#    experiment (tests/slurm/tiny.lua).  With CLARA_TEST_READY set, the
+#    first attempt of array task 1 writes that file at step 12 (of the 20 of
+#    its 2 epochs), then waits for a signal.
+CLARA_TEST_RUNS="$tmp/reference" "$clara" battery tests/slurm/battery.lua >"$tmp/last.out" 2>&1
 check "the reference battery runs uninterrupted outside SLURM" [ $? -eq 0 ]
-mapfile -t entries < <("$clara" battery "$tmp/cluster.lua" --list 2>/dev/null)
+export CLARA_TEST_RUNS="$tmp/runs"
+mapfile -t entries < <("$clara" battery tests/slurm/battery.lua --list 2>/dev/null)
 check "the battery lists two entries" [ "${#entries[@]}" -eq 2 ]
 
-"$clara" script slurm "$tmp/cluster.lua" --time 00:10:00 --signal-lead 60 --cpus 1 --mem 500M \
+"$clara" script slurm tests/slurm/battery.lua --time 00:10:00 --signal-lead 60 --cpus 1 --mem 500M \
   --out "$tmp/array.sh" >"$tmp/last.out" 2>&1
 check "clara script slurm writes the array job" [ -x "$tmp/array.sh" ]
 job=$(CLARA_TEST_READY="$tmp/ready" sbatch --parsable "$tmp/array.sh" 2>"$tmp/last.out")
@@ -150,11 +90,11 @@ if wait_for 60 [ -e "$tmp/ready" ]; then
   scancel --signal=USR1 --batch "${job}_1" 2>"$tmp/last.out"
   check "scancel --signal=USR1 --batch ${job}_1 is accepted" [ $? -eq 0 ]
 else
-  notok "task 1 reaches step 12 and waits" "$tmp/runs/cluster/logs/cluster-${job}_1.out"
+  notok "task 1 reaches step 12 and waits" "$tmp/runs/tiny/logs/tiny-${job}_1.out"
 fi
 wait_for 150 job_gone "$job"
 check "both tasks end within 150 s" job_gone "$job"
-log1="$tmp/runs/cluster/logs/cluster-${job}_1.out"
+log1="$tmp/runs/tiny/logs/tiny-${job}_1.out"
 cp "$log1" "$tmp/last.out" 2>/dev/null
 check "task 1 was interrupted and requeued itself" grep -q "entry 1 interrupted, checkpoint written: requeueing ${job}_1" "$log1"
 check "task 1 ran a second attempt" grep -q "clara battery entry 1, attempt 2" "$log1"
@@ -168,38 +108,14 @@ check "task 2 is COMPLETED without a restart" [ "$(job_field "${job}_2" JobState
 
 # the reports' numbers (every metric of every epoch, the best and final
 # ones, steps, ...), bitwise: a resumed run repeats the same arithmetic
-cat >"$tmp/numbers.lua" <<'EOF'
-local cjson = require "cjson"
-local f = assert(io.open(arg[1]))
-local r = cjson.decode(f:read("a"))
-f:close()
-local out = {}
-local function walk(prefix, v)
-  if type(v) == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    for _, k in ipairs(keys) do
-      -- times and places differ between two runs of the same numbers
-      if not tostring(k):match("time") and not tostring(k):match("dir") and not tostring(k):match("date")
-         and not tostring(k):match("host") and not tostring(k):match("path") then
-        walk(prefix .. "." .. tostring(k), v[k])
-      end
-    end
-  elseif type(v) == "number" then
-    out[#out + 1] = ("%s=%.17g"):format(prefix, v)
-  end
-end
-walk("report", r)
-print(table.concat(out, "\n"))
-EOF
 for i in 1 2; do
   e=${entries[i - 1]}
-  "$clara" "$tmp/numbers.lua" "$tmp/runs/reference/$e/report.json" >"$tmp/ref-$i.txt" 2>&1
-  "$clara" "$tmp/numbers.lua" "$tmp/runs/cluster/$e/report.json" >"$tmp/got-$i.txt" 2>&1
-  diff "$tmp/ref-$i.txt" "$tmp/got-$i.txt" >"$tmp/last.out" 2>&1
+  "$clara" tests/slurm/numbers.lua "$tmp/reference/tiny/$e/report.json" >"$tmp/ref-$i.txt" 2>&1
+  "$clara" tests/slurm/numbers.lua "$tmp/runs/tiny/$e/report.json" >"$tmp/got-$i.txt" 2>&1
+  same=no
+  diff "$tmp/ref-$i.txt" "$tmp/got-$i.txt" >"$tmp/last.out" 2>&1 && [ -s "$tmp/ref-$i.txt" ] && same=yes
   check "entry $i ($e): the report's numbers equal the uninterrupted run's ($(grep -c = "$tmp/ref-$i.txt") numbers)" \
-    [ $? -eq 0 ] && [ -s "$tmp/ref-$i.txt" ]
+    [ "$same" = yes ]
 done
 
 # 4. two ranks of a plain clara script, started by srun from the script
@@ -209,21 +125,7 @@ done
 #    sends it: the script passes it to srun, srun to every rank), then to
 #    the job's steps only (no `--batch`, as `--signal=USR1@...` without B:
 #    sends it: every rank gets it directly, srun exits 75).
-cat >"$tmp/ranks.lua" <<'EOF'
-local signal = require "clara.signal"
-signal.install { "USR1" }
-local rank, attempt = os.getenv("SLURM_PROCID"), (tonumber(os.getenv("SLURM_RESTART_COUNT")) or 0) + 1
-print(("rank %s of %s, local %s, master %s:%s, attempt %d, args %s"):format(rank, os.getenv("SLURM_NTASKS"),
-  os.getenv("SLURM_LOCALID"), os.getenv("MASTER_ADDR"), os.getenv("MASTER_PORT"), attempt, table.concat(arg, "|")))
-io.stdout:flush()
-if attempt > 2 then os.exit(0) end
-io.open(("%s/rank-%s-%d"):format(arg[1], rank, attempt), "w"):close()
-local deadline = os.time() + 60
-while not signal.pending() and os.time() < deadline do os.execute("sleep 0.05") end
-print(("rank %s got %s in attempt %d"):format(rank, tostring(signal.pending()), attempt))
-os.exit(signal.pending() and 75 or 1)
-EOF
-"$clara" script slurm --script "$tmp/ranks.lua" --ntasks-per-node 2 --cpus 1 --mem 500M --time 00:10:00 \
+"$clara" script slurm --script tests/slurm/ranks.lua --log-dir "$tmp/logs" --ntasks-per-node 2 --cpus 1 --mem 500M --time 00:10:00 \
   --signal-lead 60 --out "$tmp/ranks.sh" -- "$tmp" "two words" >"$tmp/last.out" 2>&1
 check "clara script slurm --script --ntasks-per-node 2 writes the job" [ -x "$tmp/ranks.sh" ]
 shellcheck "$tmp/ranks.sh" >"$tmp/last.out" 2>&1
