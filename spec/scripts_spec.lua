@@ -429,8 +429,9 @@ end
   end)
 end)
 
+local SRUN = 'srun --cpus-per-task="$SLURM_CPUS_PER_TASK" '
+
 describe("clara.scripts.slurm, multi-task jobs", function()
-  local SRUN = 'srun --cpus-per-task="$SLURM_CPUS_PER_TASK" '
 
   it("gives each array task nodes and ranks that srun starts", function()
     local d = tmpdir()
@@ -535,6 +536,23 @@ describe("clara script slurm --script", function()
     has(text, "\n#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=3\n")
     has(text, [["$CLARA" "$SCRIPT" "--lr" "0.1" &]])
     assert.is_true(fs.isdir(fs.join(d, "logs")))
+    -- a clara command and its arguments, relative to the job's directory
+    out, rc = sh(("cd %s && %s script slurm --script run exp.lua --ntasks-per-node 2 --out run.sh -- --set lr=0.1")
+      :format(q(d), CLARA))
+    assert.are.equal(0, rc, out)
+    text = fs.read(fs.join(d, "run.sh"))
+    has(text, '\nSCRIPT="run"\n')
+    has(text, SRUN .. [["$CLARA" "$SCRIPT" "exp.lua" "--set" "lr=0.1" &]])
+    has(text, "\n#SBATCH --job-name=exp\n")
+    has(text, "\n# `clara run` with its arguments\n")
+    has(text, '\n#SBATCH --output="' .. d .. '/logs/%x-%j.out"\n')
+    check(text, d)
+    out, rc = sh(("cd %s && %s script slurm --script run exp.lua --set lr=0.1"):format(q(d), CLARA))
+    assert.are.equal(2, rc, out)
+    assert.matches("unknown option '--set' for clara script slurm (the script's own options go after '--')", out, 1, true)
+    out, rc = sh(("cd %s && %s script slurm --script missing.lua"):format(q(d), CLARA))
+    assert.are.equal(2, rc, out)
+    assert.matches("clara script: cannot open missing.lua", out, 1, true)
     out, rc = sh(("cd %s && %s script slurm --script"):format(q(d), CLARA))
     assert.are.equal(2, rc, out)
     assert.matches("clara script: no script file given", out, 1, true)

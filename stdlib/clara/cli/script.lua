@@ -10,6 +10,7 @@ usage: clara script slurm battery.lua [--time HH:MM:SS] [--signal-lead SECONDS] 
                                       [--gpus N] [--max-requeues N] [--log-dir DIR] [--out FILE]
                                       [--nodes N] [--ntasks-per-node K]
        clara script slurm --script script.lua [same options] [-- ARGS]
+       clara script slurm --script run exp.lua [same options] [-- ARGS]   (any clara command)
        clara script bash battery.lua [--jobs N] [--nohup] [--log-dir DIR] [--out FILE]]=]
 
 local cmd = require("clara.cli.args").command("script", USAGE)
@@ -34,6 +35,10 @@ local function parse(args)
   for k, v in pairs(COMMON) do options[k] = v end
   for k, v in pairs(OPTIONS[kind]) do options[k] = v end
   cmd.unknown_suffix = " for clara script " .. kind
+  for _, a in ipairs(args) do
+    if a == "--" then break end
+    if a == "--script" then cmd.unknown_suffix = cmd.unknown_suffix .. " (the script's own options go after '--')" end
+  end
   local opts, rest = cmd:parse({ table.unpack(args, 2) }, options, { ["-j"] = kind == "bash" and "jobs" or nil })
   -- --script: a clara script and its arguments, not a battery
   if opts.script then
@@ -49,10 +54,13 @@ local function main(...)
   local clara = require "clara"
   local fs = require "clara.fs"
   local scripts = require "clara.scripts"
-  -- 2. the battery, and the script
-  local f = io.open(o.file, "r")
-  if not f then cmd:die("cannot open " .. o.file) end
-  f:close()
+  -- 2. the battery (or clara script; a clara command's word is no file),
+  --    and the job script
+  if not (o.script and scripts.is_command(o.file)) then
+    local f = io.open(o.file, "r")
+    if not f then cmd:die("cannot open " .. o.file) end
+    f:close()
+  end
   local opts = o.opts
   local out = opts.out
   opts.out = nil
