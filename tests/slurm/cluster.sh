@@ -97,7 +97,7 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 # cred_expire: a requeued job waits that long before it can start again
-AuthInfo=socket=$d/munge/munge.socket,cred_expire=10
+AuthInfo=socket=$d/run/munge.socket,cred_expire=10
 StateSaveLocation=$d/state
 SlurmdSpoolDir=$d/spool/%n
 SlurmctldPidFile=$d/run/slurmctld.pid
@@ -138,12 +138,12 @@ _start_munge() {
   mungekey --create --keyfile="$d/munge/munge.key" >/dev/null 2>&1 ||
     dd if=/dev/urandom of="$d/munge/munge.key" bs=1024 count=1 2>/dev/null
   chmod 0400 "$d/munge/munge.key"
-  # --force: the socket's directory is under /tmp, which munged would
-  # otherwise refuse as world-writable
-  _spawn munged /usr/sbin/munged --foreground --force --socket="$d/munge/munge.socket" \
+  # munged checks the modes: the key's directory private, the socket's
+  # (run/) open to every user
+  _spawn munged /usr/sbin/munged --foreground --socket="$d/run/munge.socket" \
     --key-file="$d/munge/munge.key" --pid-file="$d/run/munged.pid" \
     --log-file="$d/log/munged.log" --seed-file="$d/munge/munged.seed"
-  _until 10 munge --socket="$d/munge/munge.socket" -n
+  _until 10 munge --socket="$d/run/munge.socket" -n
 }
 
 # the watchdog: stops the cluster once the process that started it is gone
@@ -169,6 +169,7 @@ cluster_start() {
   CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/clara-slurm.XXXXXX") || return 1
   chmod 0755 "$CLUSTER_DIR"
   mkdir -p "$CLUSTER_DIR"/{state,spool,run,log}
+  chmod 0755 "$CLUSTER_DIR/run"
   : >"$CLUSTER_DIR/pids"
   export SLURM_CONF=$CLUSTER_DIR/slurm.conf
   _watch "$owner"
