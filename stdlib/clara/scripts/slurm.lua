@@ -246,6 +246,14 @@ MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))
 export MASTER_ADDR MASTER_PORT
 ]=]
 
+-- with srun, what the signal paths are
+local FORWARD_SRUN = [=[
+
+# Here the trap signals srun, which passes USR1 on to every rank on every
+# node.  A USR1 sent to the job's steps instead (`scancel --signal=USR1
+# JOBID`, or --signal without "B:") reaches the ranks directly; they exit
+# with 75 and so does srun.]=]
+
 -- the values every form fills: the #SBATCH lines and the shared body
 local function common_values(ctx, o, log)
   local shape = o.array and ("#SBATCH --array=" .. o.array .. "\n") or ""
@@ -261,7 +269,7 @@ local function common_values(ctx, o, log)
     LOG_COMMENT = scripts.comment_text(log), CLARA = scripts.shell_quote(ctx.clara),
     WORKDIR = scripts.shell_quote(ctx.workdir), MAX_REQUEUES = o.max_requeues,
     RENDEZVOUS = o.srun and RENDEZVOUS or "",
-    FORWARD_NOTE = o.srun and "\n# Here the trap signals srun, which passes USR1 on to every rank." or "",
+    FORWARD_NOTE = o.srun and FORWARD_SRUN or "",
   }
 end
 
