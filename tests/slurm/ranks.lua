@@ -10,7 +10,7 @@ print(("rank %s of %s, local %s, master %s:%s, attempt %d, args %s"):format(rank
 io.stdout:flush()
 if attempt > 2 then os.exit(0) end
 io.open(("%s/rank-%s-%d"):format(arg[1], rank, attempt), "w"):close()
-local deadline = os.time() + 60
-while not signal.pending() and os.time() < deadline do os.execute("sleep 0.05") end
-print(("rank %s got %s in attempt %d"):format(rank, tostring(signal.pending()), attempt))
+local start = os.time()
+while not signal.pending() and os.time() < start + 60 do os.execute("sleep 0.05") end
+print(("rank %s got %s in attempt %d, after %d s"):format(rank, tostring(signal.pending()), attempt, os.time() - start))
 os.exit(signal.pending() and 75 or 1)
