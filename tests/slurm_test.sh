@@ -41,8 +41,12 @@ wait_for() {
   done
   return 1
 }
-# job_gone JOB: no task of JOB is pending or running any more
-job_gone() { [ -z "$(squeue -h -j "$1" 2>/dev/null)" ]; }
+# job_gone JOB: no task of JOB is pending or running any more (squeue
+# answered: the finished job stays known for MinJobAge)
+job_gone() {
+  local out
+  out=$(squeue -h -j "$1" 2>/dev/null) && [ -z "$out" ]
+}
 # job_field JOB FIELD: FIELD of `scontrol show job` (one task: JOB_I)
 job_field() { scontrol show job "$1" 2>/dev/null | grep -oE "\b$2=[^ ]*" | head -1 | cut -d= -f2; }
 
