@@ -1,4 +1,5 @@
--- The experiment of tests/slurm_test.sh's battery: a tiny classifier (320
+-- The experiment of the SLURM tests' batteries (tests/slurm_test.sh on the
+-- real cluster, tests/scripts_test.sh outside it): a tiny classifier (320
 -- random samples, 2 epochs of 10 steps, dropout and momentum, so that an
 -- exact resume has RNG and optimizer state to restore).  With
 -- CLARA_TEST_READY set, array task 1 logs the first step of each attempt
