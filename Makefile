@@ -34,6 +34,8 @@ DEB_PKGS := liblua5.4-dev libtorch-dev libopenblas0-pthread libedit-dev \
             python3-torch python3-scipy tmux \
             libtcmalloc-minimal4 clang libclang-rt-14-dev \
             g++ make pkg-config
+# the real one-node SLURM cluster of tests/slurm_test.sh (tests/slurm/cluster.sh)
+DEB_PKGS += slurm-wlm munge
 
 BRIDGE_SRC  := $(wildcard bindings/bridge/*.cpp)
 BIND_SRC    := $(wildcard bindings/*.c)

@@ -426,5 +426,131 @@ end
     bad("bash missing.lua", 2, "cannot open missing.lua")
     bad("slurm b.lua --time forever", 1, "clara.scripts.slurm: time must be a SLURM time limit")
     bad("bash b.lua --jobs none", 1, "clara.scripts.bash: jobs must be a positive integer, got 'none'")
+    bad("slurm --script run exp.lua --set lr=0.1", 2,
+        "unknown option '--set' for clara script slurm (the script's own options go after '--')")
+    bad("slurm --script missing.lua", 2, "cannot open missing.lua")
+    bad("slurm --script", 2, "no script file given")
+    bad("slurm --script b.lua --nodes none", 1, "clara.scripts.slurm: nodes must be a positive integer, got 'none'")
+  end)
+end)
+
+local SRUN = 'srun --cpus-per-task="$SLURM_CPUS_PER_TASK" '
+
+describe("clara.scripts.slurm, multi-task jobs", function()
+
+  it("gives each array task nodes and ranks that srun starts", function()
+    local d = tmpdir()
+    local b = battery("grid", fs.join(d, "runs"), { "a=1", "a=2", "a=3" })
+    local text = scripts.slurm(b, { battery_file = fs.join(d, "b.lua"), clara = "/opt/clara/clara",
+                                    nodes = 2, ntasks_per_node = "4", cpus = 2 })
+    has(text, "\n#SBATCH --array=1-3\n#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=4\n")
+    has(text, "\n" .. SRUN .. '"$CLARA" battery "$BATTERY" --entry "$task" --threads "$OMP_NUM_THREADS" &\n')
+    has(text, "# 8 ranks (2 node(s) x 4), started by srun")
+    has(text, '\nMASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)\n')
+    has(text, "\nexport MASTER_ADDR MASTER_PORT\n")
+    has(text, 'scontrol requeue "${SLURM_ARRAY_JOB_ID}_${task}"')
+    check(text, d)
+    -- one of the two is enough: the other is 1
+    text = scripts.slurm(b, { battery_file = "b.lua", ntasks_per_node = 2 })
+    has(text, "\n#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=2\n")
+    text = scripts.slurm(b, { battery_file = "b.lua", nodes = 3 })
+    has(text, "\n#SBATCH --nodes=3\n#SBATCH --ntasks-per-node=1\n")
+    -- neither: one process, no srun
+    text = scripts.slurm(b, { battery_file = "b.lua" })
+    hasnt(text, SRUN)
+    hasnt(text, "--nodes")
+    hasnt(text, "MASTER_ADDR")
+  end)
+
+  it("runs one clara script with its arguments as one job (--script)", function()
+    local d = tmpdir()
+    local file = fs.join(d, "my train.lua")
+    for _, opts in ipairs { {}, { nodes = 2, ntasks_per_node = 2 } } do
+      opts.clara = "/opt/clara/clara"; opts.args = { "--lr", "0.1", [[it's "$HOME"]] }; opts.time = "30"
+      local text, ctx = scripts.slurm_script(file, opts)
+      hasnt(text, "--array")
+      has(text, '\n#SBATCH --output="' .. d .. '/logs/%x-%j.out"\n')
+      has(text, "\n#SBATCH --job-name=my_train\n")
+      has(text, "\n#SBATCH --time=30\n")
+      has(text, '\nSCRIPT="' .. file .. '"\n')
+      has(text, (opts.nodes and SRUN or "\n") .. [["$CLARA" "$SCRIPT" "--lr" "0.1" "it's \"\$HOME\"" &]] .. "\n")
+      has(text, 'scontrol requeue "$SLURM_JOB_ID"')
+      has(text, ': "${SLURM_JOB_ID:?not a SLURM job: submit this script with sbatch}"')
+      assert.are.equal(d .. "/logs", ctx.log_dir)
+      assert.is_nil(ctx.entries)
+      check(text, d)
+    end
+  end)
+
+  it("explains bad options", function()
+    local b = battery("g", "runs", { "a=1" })
+    local function bad(f, msg)
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      assert.matches(msg, err, 1, true)
+    end
+    bad(function() return scripts.slurm(b, { battery_file = "b.lua", nodes = 0 }) end,
+        "clara.scripts.slurm: nodes must be a positive integer, got '0'")
+    bad(function() return scripts.slurm(b, { battery_file = "b.lua", ntasks_per_node = "two" }) end,
+        "clara.scripts.slurm: ntasks_per_node must be a positive integer, got 'two'")
+    bad(function() return scripts.slurm_script("t.lua", { max_parallel = 2 }) end, "max_parallel")
+    bad(function() return scripts.slurm_script("t.lua", { args = "a b" }) end, "args")
+    bad(function() return scripts.slurm_script(nil, {}) end, "clara.scripts.slurm: the script's path expected, got nil")
+  end)
+
+  it("forwards USR1 to srun and requeues the job when the ranks exit 75 (run outside SLURM)", function()
+    local d = tmpdir()
+    fs.mkdir_p(fs.join(d, "bin"))
+    write(fs.join(d, "bin", "scontrol"), '#!/bin/sh\necho "$*" >>' .. q(fs.join(d, "scontrol")) .. "\n", true)
+    -- srun as it behaves for the job script: USR1 reaches every rank, which
+    -- exit 75; srun exits with the ranks' status
+    write(fs.join(d, "bin", "srun"), [[#!/bin/bash
+echo "srun $*"
+trap 'echo "srun got USR1"; exit 75' USR1
+touch "$(dirname "$0")/../ready"
+for _ in $(seq 100); do sleep 0.1; done
+exit 0
+]], true)
+    write(fs.join(d, "job.sh"), scripts.slurm_script(fs.join(d, "t.lua"),
+      { clara = "/opt/clara/clara", ntasks_per_node = 2, args = { "x" } }))
+    local p = io.popen(("cd %s && PATH=%s:$PATH SLURM_JOB_ID=4250 SLURM_CPUS_PER_TASK=1 "
+      .. "SLURM_JOB_NODELIST=n1 bash job.sh >out.txt 2>&1 & echo $!"):format(q(d), q(fs.join(d, "bin"))))
+    local pid = p:read("l"); p:close()
+    assert.is_true(wait_file(fs.join(d, "ready")), fs.read(fs.join(d, "out.txt")))
+    os.execute("kill -USR1 " .. pid)
+    assert.is_true(wait_file(fs.join(d, "scontrol")), fs.read(fs.join(d, "out.txt")))
+    os.execute("sleep 0.2")
+    local calls = fs.read(fs.join(d, "scontrol"))
+    assert.matches("requeue 4250\n$", calls)
+    local out = fs.read(fs.join(d, "out.txt"))
+    assert.matches("srun --cpus-per-task=1 /opt/clara/clara " .. d .. "/t.lua x", out, 1, true)
+    assert.matches("srun got USR1", out, 1, true)
+    assert.matches("job 4250 interrupted, checkpoint written: requeueing 4250", out, 1, true)
+  end)
+end)
+
+describe("clara script slurm --script", function()
+  it("writes a job for a clara script and its arguments", function()
+    local d = tmpdir()
+    write(fs.join(d, "t.lua"), "print(1)")
+    local out, rc = sh(("cd %s && %s script slurm --script t.lua --nodes 2 --ntasks-per-node 3 --out job.sh -- --lr 0.1")
+      :format(q(d), CLARA))
+    assert.are.equal(0, rc, out)
+    assert.matches("clara script: wrote job.sh (slurm, one job)", out, 1, true)
+    local text = fs.read(fs.join(d, "job.sh"))
+    has(text, "\n#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=3\n")
+    has(text, [["$CLARA" "$SCRIPT" "--lr" "0.1" &]])
+    assert.is_true(fs.isdir(fs.join(d, "logs")))
+    -- a clara command and its arguments, relative to the job's directory
+    out, rc = sh(("cd %s && %s script slurm --script run exp.lua --ntasks-per-node 2 --out run.sh -- --set lr=0.1")
+      :format(q(d), CLARA))
+    assert.are.equal(0, rc, out)
+    text = fs.read(fs.join(d, "run.sh"))
+    has(text, '\nSCRIPT="run"\n')
+    has(text, SRUN .. [["$CLARA" "$SCRIPT" "exp.lua" "--set" "lr=0.1" &]])
+    has(text, "\n#SBATCH --job-name=exp\n")
+    has(text, "\n# `clara run` with its arguments\n")
+    has(text, '\n#SBATCH --output="' .. d .. '/logs/%x-%j.out"\n')
+    check(text, d)
   end)
 end)

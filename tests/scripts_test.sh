@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `clara script bash|slurm` on a real two-entry battery (a tiny experiment:
-# 300 random samples, 1 epoch) in a temporary directory whose path has a
+# 320 random samples, 2 epochs) in a temporary directory whose path has a
 # space in it:
 #   - the bash runner, generated with --jobs 2, really runs: both entries
 #     finish (report.json, summary) and a second run skips them;
@@ -15,21 +15,8 @@ cd "$(dirname "$0")/.." || exit 1
 clara="${CLARA:-$PWD/clara}" # CLARA=path tests another build
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/clara scripts.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-n=0
-failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-  n=$((n + 1))
-  echo "not ok $n - $1"
-  failed=$((failed + 1))
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then tail -20 "$2" | sed 's/^/#   /'; fi
-}
-check() { # check DESCRIPTION COMMAND...: ok when the command succeeds
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else notok "$what" "$tmp/last.out"; fi
-}
+# shellcheck source=tests/tap.sh
+. tests/tap.sh
 
 # wait_file PATH: until it exists (at most 60 s)
 wait_file() {
@@ -48,41 +35,16 @@ if ! "$clara" -e 'require "clara.battery"' >/dev/null 2>&1; then
   exit 0
 fi
 
-# 1. the experiment and two batteries of two entries each.  The hook lets
-#    the SLURM check interrupt a run at a known point: with CLARA_TEST_READY
-#    set it writes that file at the first step, then waits for a signal.
-cat >"$tmp/exp.lua" <<'EOF'
-local clara, torch, nn, optim = require "clara", require "torch", require "torch.nn", require "torch.optim"
-local function data(n, seed)
-  torch.manual_seed(seed)
-  local x = torch.randn(n, 4)
-  return clara.data.TensorDataset(x, (x[{ {}, 1 }] - x[{ {}, 3 }]):gt(0):long())
-end
-local function wait_for_signal()
-  local ready = os.getenv("CLARA_TEST_READY")
-  if not ready or io.open(ready) then return end
-  io.open(ready, "w"):close()
-  local signal, deadline = require "clara.signal", os.time() + 60
-  while not signal.pending() and os.time() < deadline do os.execute("sleep 0.05") end
-end
-return {
-  name = "tiny",
-  data = { train = data(300, 1), val = data(100, 2) },
-  hparams = { lr = 0.1 },
-  model = function() return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)) end,
-  objective = clara.losses.cross_entropy,
-  metrics = { acc = clara.metrics.accuracy },
-  optimizer = function(m, hp) return optim.SGD(m, { lr = hp.lr }) end,
-  batch_size = 32, epochs = 1, seed = 3, verbose = false,
-  hooks = { on_step_end = wait_for_signal },
-}
-EOF
-battery() { # battery NAME: a battery file over exp.lua, its runs under $tmp/runs
+# 1. two batteries of two entries each of the SLURM tests' tiny experiment
+#    (tests/slurm/tiny.lua).  Its hook lets the SLURM check interrupt a run
+#    at a known point: with CLARA_TEST_READY set, array task 1 writes that
+#    file at step 12 of 20, then waits for a signal.
+battery() { # battery NAME: a battery file over tiny.lua, its runs under $tmp/runs
   cat >"$tmp/$1.lua" <<EOF
 local clara = require "clara"
 return clara.battery{
   name = "$1",
-  base = dofile([[$tmp/exp.lua]]),
+  base = dofile([[$PWD/tests/slurm/tiny.lua]]),
   grid = { lr = { 0.1, 0.05 } },
   out_dir = [[$tmp/runs]],
 }

@@ -81,14 +81,20 @@ local function check_battery(b, who)
   end
 end
 
+-- the options of every script and the generator's own, less one
+local function full_schema(schema, without)
+  local full = {}
+  for k, v in pairs(scripts.COMMON) do full[k] = v end
+  for k, v in pairs(schema or {}) do full[k] = v end
+  if without then full[without] = nil end
+  return full
+end
+
 -- context(b, opts, who[, schema]): what every template needs, with absolute
 -- paths; opts checked against COMMON and the generator's schema
 function scripts.context(b, opts, who, schema)
   check_battery(b, who)
-  local full = {}
-  for k, v in pairs(scripts.COMMON) do full[k] = v end
-  for k, v in pairs(schema or {}) do full[k] = v end
-  opts = E.options(who, opts, full)
+  opts = E.options(who, opts, full_schema(schema))
   -- 1. the directory relative out_dirs are resolved from, and the files
   -- (paths given relative are relative to the current directory; the
   -- battery's out_dir to workdir, where the scripts will run clara)
@@ -118,6 +124,48 @@ function scripts.context(b, opts, who, schema)
   return ctx
 end
 
+-- a bare lowercase word that is no file names a clara command (`run`), as
+-- the clara program itself reads its first argument
+local function clara_command(word)
+  return word:match("^%l+$") ~= nil and not fs.exists(word)
+    and package.searchpath("clara.cli." .. word, package.path) ~= nil
+end
+scripts.is_command = clara_command
+
+-- script_context(file, opts, who[, schema]): context's paths for a job
+-- that runs one clara script (`clara FILE ARGS`), or a clara command
+-- (`clara run exp.lua ...`: FILE is the command's word), instead of a
+-- battery: ctx.script (absolute; the word of a command), ctx.command,
+-- name and job_name from the file's name (a command's: its first
+-- argument's), log_dir (default: <the script's directory>/logs; a
+-- command's: <workdir>/logs)
+function scripts.script_context(file, opts, who, schema)
+  if type(file) ~= "string" or file == "" then fail(who .. ": the script's path expected, got " .. type(file)) end
+  opts = E.options(who, opts, full_schema(schema, "battery_file"))
+  local cwd = lfs.currentdir()
+  local ctx = {
+    workdir = absolute(opts.workdir or cwd, cwd),
+    command = clara_command(file),
+    clara = absolute(opts.clara or this_clara(cwd), cwd),
+  }
+  local named = file
+  if ctx.command then
+    ctx.script = file
+    named = type(opts.args) == "table" and tostring(opts.args[1] or file) or file
+  else
+    ctx.script = absolute(file, cwd)
+  end
+  ctx.name = named:match("([^/]*)$"):gsub("%.lua$", "")
+  if ctx.name == "" then ctx.name = "clara" end
+  local home = ctx.command and ctx.workdir or fs.dirname(ctx.script)
+  ctx.log_dir = absolute(opts.log_dir or fs.join(home, "logs"), cwd)
+  for _, k in ipairs { "workdir", "script", "clara", "log_dir" } do
+    if ctx[k]:find("[%c]") then fail(("%s: the path '%s' holds a control character"):format(who, ctx[k])) end
+  end
+  ctx.job_name = ctx.name:gsub("[^%w%._%-]", "_")
+  return ctx
+end
+
 -- entry_lines(ctx): "#    1  batch_size=64,lr=0.01" for each entry
 function scripts.entry_lines(ctx)
   local width = #tostring(#ctx.entries)
@@ -140,5 +188,6 @@ end
 
 function scripts.slurm(b, opts) return require("clara.scripts.slurm")(b, opts) end
 function scripts.bash(b, opts) return require("clara.scripts.bash")(b, opts) end
+function scripts.slurm_script(file, opts) return require("clara.scripts.slurm").script(file, opts) end
 
 return scripts
