@@ -193,11 +193,14 @@ c10::intrusive_ptr<c10d::Store> open_store(th_pg_s *g, int kind, const char *whe
   }
 }
 
-// Gloo's rendezvous: each rank publishes its address under its number
+// Gloo's rendezvous: each rank publishes its address under "rank_R" (this
+// libgloo) or "R" (older ones), below the device's number
 std::vector<int> not_joined(th_pg_s *g, const c10::intrusive_ptr<c10d::Store> &pgstore) {
   std::vector<int> out;
-  for (int r = 0; r < g->size; r++)
-    if (!pgstore->check({"0/" + std::to_string(r)})) out.push_back(r);
+  for (int r = 0; r < g->size; r++) {
+    std::string n = std::to_string(r);
+    if (!pgstore->check({"0/rank_" + n}) && !pgstore->check({"0/" + n})) out.push_back(r);
+  }
   return out;
 }
 
