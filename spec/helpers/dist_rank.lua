@@ -3,7 +3,7 @@
 --   DIST_INIT      env:// (the default) or a tcp:// or file:// url
 --   DIST_RANK, DIST_WORLD   rank and world_size options (absent: env://'s)
 --   DIST_TIMEOUT   seconds
---   DIST_SCENARIO  collectives | env | join | loop | hang | disagree
+--   DIST_SCENARIO  collectives | env | loop | hang | disagree | mixed
 --   DIST_READY     loop: a file written once the loop runs
 --   DIST_HANG      hang: the rank that never calls the collective
 local torch = require "torch"
@@ -103,6 +103,26 @@ local function disagree()
   results.again = tostring(again)
 end
 
+-- The same steps as spec/helpers/dist_rank.py, in a group mixing both
+local function mixed()
+  local vals = {}
+  for k = 1, 8 do vals[k] = math.sin(k * (rank + 1)) end
+  local x = torch.tensor(vals, { dtype = "float64" })
+  local s = x:clone(); dist.all_reduce(s); results.sum = s:totable()
+  local m = x:float(); dist.all_reduce(m, { op = "max" }); results.max = m:totable()
+  local a = x:clone(); dist.all_reduce(a, { op = "avg" }); results.avg = a:totable()
+  local b = rank == 1 and x:clone() or torch.zeros(8, { dtype = "float64" })
+  dist.broadcast(b, 1); results.broadcast = b:totable()
+  local outs = {}
+  for i = 1, world do outs[i] = torch.zeros(2, { dtype = "int64" }) end
+  dist.all_gather(outs, torch.tensor({ rank, 10 * rank }, { dtype = "int64" }))
+  results.all_gather = {}
+  for i, o in ipairs(outs) do results.all_gather[i] = o:totable() end
+  local r = x:clone(); dist.reduce(r, 0); if rank == 0 then results.reduce = r:totable() end
+  dist.barrier()
+  dist.destroy_process_group()
+end
+
 -- all_reduce until the group fails (a peer killed or hanging)
 local function loop()
   local hang = num("DIST_HANG")
@@ -131,6 +151,7 @@ elseif scenario == "env" then
   results.sum = t:totable()
   dist.destroy_process_group()
 elseif scenario == "disagree" then disagree()
+elseif scenario == "mixed" then mixed()
 elseif scenario == "loop" or scenario == "hang" then loop()
 end
 finish(0)
