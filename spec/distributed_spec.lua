@@ -176,6 +176,7 @@ describe("torch.distributed in one process", function()
     fails("init_process_group: rank is not given", init, { init_method = file, world_size = 1 })
     fails("init_process_group: timeout must be a number, got 'x'", init, { timeout = "x" })
     fails("torch.distributed.nope does not exist", function() return dist.nope end)
+    fails("torch.distributed.ReduceOp.MEAN does not exist", function() return dist.ReduceOp.MEAN end)
 
     init { init_method = file, rank = 0, world_size = 1, timeout = 5 }
     fails("init_process_group: the default process group is already initialized", init,

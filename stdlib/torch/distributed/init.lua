@@ -11,7 +11,8 @@ local env = require "torch.distributed.env"
 local API = "torch.distributed"
 local dist = {}
 
-dist.ReduceOp = { SUM = "sum", AVG = "avg", PRODUCT = "product", MIN = "min", MAX = "max" }
+dist.ReduceOp = E.namespace({ SUM = "sum", AVG = "avg", PRODUCT = "product", MIN = "min", MAX = "max" },
+  "torch.distributed.ReduceOp")
 local OPS = { sum = 0, avg = 1, product = 2, min = 3, max = 4 } -- TH_DIST_*
 
 local state -- {group, rank, world_size, local_rank, init_method} while initialized
