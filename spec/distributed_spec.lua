@@ -149,6 +149,13 @@ describe("torch.distributed in one process", function()
     dist.all_gather(outs, x)
     assert.is_true(torch.equal(x, outs[1]))
     dist.barrier()
+    -- parameters too (a data-parallel start), outside any graph
+    local w = torch.ones(3, { requires_grad = true })
+    dist.all_reduce(w, "avg")
+    dist.all_reduce_coalesced({ w, torch.ones(2, { requires_grad = true }) }, "avg")
+    dist.broadcast(w, 0)
+    assert.is_true(torch.equal(torch.ones(3), w:detach()))
+    assert.is_true(w.requires_grad)
   end)
 
   it("bad calls name the function and what is wrong", function()

@@ -246,7 +246,10 @@ void finish_init(th_pg_s *g, bool check) {
   g->pg->setSequenceNumberForGroup();
 }
 
+// Parameters are reduced and broadcast too (a data-parallel start): the
+// collectives are not part of any graph, as in PyTorch
 void reduce_in_place(th_pg_s *g, at::Tensor &t, int op, int root, bool all) {
+  at::NoGradGuard no_grad;
   check_dense(t, "the tensor");
   check_avg(op, t);
   agree(g, all ? 0 : 3, &t, all ? op : root);
@@ -315,6 +318,7 @@ int th_dist_all_reduce_coalesced(th_pg g, const th_tensor *ts, int n, int op) {
                   " (one dtype per call)");
             flat.push_back(T(ts[i]).reshape({-1}));
           }
+          at::NoGradGuard no_grad;
           at::Tensor buf = at::cat(flat);
           reduce_in_place(g, buf, op, 0, true);
           int64_t off = 0;
