@@ -36,6 +36,8 @@ local function start(dir, ranks, envs)
   return R.start(dir, list)
 end
 
+local function report(fmt, ...) io.stderr:write("  [distributed_faults] ", fmt:format(...), "\n") end
+
 local function ended_with(group, i, pattern)
   local p = group.procs[i]
   local res = R.results(p)
@@ -75,6 +77,7 @@ describe("torch.distributed timeouts", function()
     for i = 1, 2 do
       local res = ended_with(group, i, "init_process_group: rank 2 did not join within 3 s")
       assert.is_true(res.init_seconds <= TIMEOUT + SLACK, "init took " .. res.init_seconds .. " s")
+      report("TCPStore: init ended after %.2f s (timeout %d s)", res.init_seconds, TIMEOUT)
     end
   end)
 
@@ -92,12 +95,13 @@ describe("torch.distributed timeouts", function()
     local dir = tmpdir()
     group = start(dir, { 0, 1, 2 }, tcp_env(R.port(), 3, { DIST_SCENARIO = "loop", DIST_READY = dir .. "/ready" }))
     ready(dir, group, 3)
-    R.kill(group, victim + 1)
     local at = clock()
+    R.kill(group, victim + 1)
     R.wait(group, TIMEOUT + MEET + 60)
     for r = 0, 2 do
       if r ~= victim then
         local res = ended_with(group, r + 1, pattern)
+        report("rank %d ended %.2f s after rank %d was killed (timeout %d s)", r, res.failed_at - at, victim, TIMEOUT)
         assert.is_true(res.failed_at - at <= TIMEOUT + MEET + SLACK,
           ("rank %d ended %.1f s after the kill"):format(r, res.failed_at - at))
       end
@@ -122,6 +126,7 @@ describe("torch.distributed timeouts", function()
     local at = clock()
     R.wait(group, TIMEOUT + MEET + 60, { true, false })
     local res = ended_with(group, 1, "all_reduce #%d+ failed on rank 0: rank 1 did not take part")
+    report("rank 0 ended %.2f s after rank 1 stopped (timeout %d s)", res.failed_at - at, TIMEOUT)
     assert.is_true(res.failed_at - at <= TIMEOUT + MEET + SLACK,
       ("rank 0 ended %.1f s after rank 1 stopped"):format(res.failed_at - at))
     assert.is_nil(group.procs[2].code) -- still asleep, until after_each kills it

@@ -58,24 +58,34 @@ std::string seconds(ms t) {
 
 // After a collective failed: say so in the store, wait (until the deadline)
 // for every other rank to say the same, and name those that never do.  A
-// rank that is dead, stuck elsewhere or gone home never checks in.
+// rank that is dead, stuck elsewhere or gone home never checks in.  Rank 0
+// hosts a TCPStore: once it has checked in it may leave (its own error
+// ends it), and the store with it, while others still wait.
 std::string missing_after_failure(th_pg_s *g, Clock::time_point deadline) {
-  std::vector<int> missing;
+  auto key = [](int r) { return std::vector<std::string>{"clara_failed/" + std::to_string(r)}; };
+  std::vector<bool> seen(g->size, false);
+  seen[g->rank] = true;
+  bool store_gone = false;
   try {
-    g->store->set("clara_failed/" + std::to_string(g->rank), {'1'});
-    for (int r = 0; r < g->size; r++) {
-      if (r == g->rank) continue;
-      std::vector<std::string> key{"clara_failed/" + std::to_string(r)};
-      while (!g->store->check(key) && Clock::now() < deadline)
-        std::this_thread::sleep_for(ms(20));
-      if (!g->store->check(key)) missing.push_back(r);
+    g->store->set(key(g->rank)[0], {'1'});
+    while (true) {
+      bool all = true;
+      for (int r = 0; r < g->size; r++) {
+        if (!seen[r]) seen[r] = g->store->check(key(r));
+        all = all && seen[r];
+      }
+      if (all || Clock::now() >= deadline) break;
+      std::this_thread::sleep_for(ms(20));
     }
   } catch (const std::exception &) {
-    if (g->tcp && g->rank != 0)
-      return "rank 0 is gone (its store at " + g->where + " no longer answers)";
-    return "the store at " + g->where + " no longer answers";
+    store_gone = true;
   }
-  if (missing.empty()) return "";
+  if (store_gone && g->tcp && !seen[0])
+    return "rank 0 is gone (its store at " + g->where + " no longer answers)";
+  std::vector<int> missing;
+  for (int r = 0; r < g->size; r++)
+    if (!seen[r]) missing.push_back(r);
+  if (missing.empty()) return store_gone ? "the store at " + g->where + " no longer answers" : "";
   return rank_word(missing) + " did not take part (exited, killed, or stuck elsewhere)";
 }
 
