@@ -3,6 +3,7 @@
 --   DIST_INIT      env:// (the default) or a tcp:// or file:// url
 --   DIST_RANK, DIST_WORLD   rank and world_size options (absent: env://'s)
 --   DIST_TIMEOUT   seconds
+--   DIST_CHECK     0: the option check = false
 --   DIST_SCENARIO  collectives | env | loop | hang | disagree | mixed
 --   DIST_READY     loop: a file written once the loop runs
 --   DIST_HANG      hang: the rank that never calls the collective
@@ -33,7 +34,7 @@ local clock = require("clara.sys.core").clock -- one clock for the whole machine
 local started = clock()
 local ok, err = pcall(dist.init_process_group, {
   init_method = os.getenv("DIST_INIT") or "env://", rank = num("DIST_RANK"),
-  world_size = num("DIST_WORLD"), timeout = num("DIST_TIMEOUT") or 10 })
+  world_size = num("DIST_WORLD"), timeout = num("DIST_TIMEOUT") or 10, check = os.getenv("DIST_CHECK") ~= "0" })
 results.init_seconds = clock() - started
 if not ok then
   results.error = err
