@@ -32,8 +32,15 @@ struct th_pg_s {
 
 namespace {
 
+enum What { ALL_REDUCE, BROADCAST, ALL_GATHER, REDUCE, BARRIER };
 const char *const OP_NAMES[] = {"all_reduce", "broadcast", "all_gather",
                                 "reduce", "barrier"};
+
+// libtorch's message without its C++ backtrace
+std::string message(const std::exception &e) {
+  if (auto *c = dynamic_cast<const c10::Error *>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
 
 // Slack on top of the timeout for the ranks of a failed collective to meet
 // in the store: they fail at different moments (a closed socket at once, a
@@ -91,7 +98,7 @@ std::string missing_after_failure(th_pg_s *g, Clock::time_point deadline) {
 
 // Run one collective: wait for it with the timeout; on failure, mark the
 // group broken and name the missing ranks.
-void run(th_pg_s *g, int what, const std::function<c10::intrusive_ptr<c10d::Work>()> &start) {
+void run(th_pg_s *g, What what, const std::function<c10::intrusive_ptr<c10d::Work>()> &start) {
   if (!g->broken.empty())
     throw std::runtime_error("the process group failed earlier (" + g->broken +
                              "); destroy_process_group() and init again");
@@ -101,8 +108,7 @@ void run(th_pg_s *g, int what, const std::function<c10::intrusive_ptr<c10d::Work
     auto work = start();
     work->wait(g->timeout + SLACK);
   } catch (const std::exception &e) {
-    std::string gloo = e.what();
-    if (auto *c = dynamic_cast<const c10::Error *>(&e)) gloo = c->what_without_backtrace();
+    std::string gloo = message(e);
     std::string who = missing_after_failure(g, begun + g->timeout + SLACK);
     std::ostringstream s;
     s << OP_NAMES[what] << " #" << g->seq << " failed on rank " << g->rank;
@@ -120,16 +126,17 @@ struct Fingerprint {
 };
 
 std::string describe(const Fingerprint &f) {
+  if (f.what < ALL_REDUCE || f.what > BARRIER) return "an unknown collective";
   std::ostringstream s;
   s << OP_NAMES[f.what];
-  if (f.what != 4)
+  if (f.what != BARRIER)
     s << " of " << th_dtype_name((int)f.dtype) << " with " << f.numel << " element"
       << (f.numel == 1 ? "" : "s");
-  if (f.what == 1 || f.what == 3) s << " (root " << f.arg << ")";
+  if (f.what == BROADCAST || f.what == REDUCE) s << " (root " << f.arg << ")";
   return s.str();
 }
 
-void agree(th_pg_s *g, int what, const at::Tensor *t, int64_t arg) {
+void agree(th_pg_s *g, What what, const at::Tensor *t, int64_t arg) {
   if (!g->check) return;
   int dtype = t ? bridge::dtype_of(t->scalar_type()) : -1;
   Fingerprint mine{what, dtype, t ? t->numel() : 0, arg};
@@ -193,8 +200,7 @@ c10::intrusive_ptr<c10d::Store> open_store(th_pg_s *g, int kind, const char *whe
   try {
     return c10::make_intrusive<c10d::TCPStore>(where, o);
   } catch (const std::exception &e) {
-    std::string why = e.what();
-    if (auto *c = dynamic_cast<const c10::Error *>(&e)) why = c->what_without_backtrace();
+    std::string why = message(e);
     if (g->rank == 0)
       throw std::runtime_error("rank 0 cannot host the store at " + g->where + ": " + why);
     throw std::runtime_error("cannot reach rank 0's store at " + g->where + " within " +
@@ -223,8 +229,7 @@ void join(th_pg_s *g) {
   } catch (const std::exception &e) {
     std::vector<int> missing;
     try { missing = not_joined(g, pgstore); } catch (const std::exception &) {}
-    std::string why = e.what();
-    if (auto *c = dynamic_cast<const c10::Error *>(&e)) why = c->what_without_backtrace();
+    std::string why = message(e);
     if (missing.empty()) throw std::runtime_error("joining the group failed: " + why);
     throw std::runtime_error(rank_word(missing) + " did not join within " +
                              seconds(g->timeout) + " (Gloo: " + why + ")");
@@ -262,17 +267,17 @@ void reduce_in_place(th_pg_s *g, at::Tensor &t, int op, int root, bool all) {
   at::NoGradGuard no_grad;
   check_dense(t, "the tensor");
   check_avg(op, t);
-  agree(g, all ? 0 : 3, &t, all ? op : root);
+  agree(g, all ? ALL_REDUCE : REDUCE, &t, all ? op : root);
   std::vector<at::Tensor> ts{t};
   if (all) {
     c10d::AllreduceOptions o;
     o.reduceOp = reduce_op(op);
-    run(g, 0, [&] { return g->pg->allreduce(ts, o); });
+    run(g, ALL_REDUCE, [&] { return g->pg->allreduce(ts, o); });
   } else {
     c10d::ReduceOptions o;
     o.reduceOp = reduce_op(op);
     o.rootRank = root;
-    run(g, 3, [&] { return g->pg->reduce(ts, o); });
+    run(g, REDUCE, [&] { return g->pg->reduce(ts, o); });
   }
   if (op == TH_DIST_AVG && (all || g->rank == root)) t.div_(g->size);
 }
@@ -342,11 +347,11 @@ int th_dist_all_reduce_coalesced(th_pg g, const th_tensor *ts, int n, int op) {
 
 int th_dist_broadcast(th_pg g, th_tensor t, int src) {
   PROTECT(check_dense(T(t), "the tensor");
-          agree(g, 1, &T(t), src);
+          agree(g, BROADCAST, &T(t), src);
           std::vector<at::Tensor> ts{T(t)};
           c10d::BroadcastOptions o;
           o.rootRank = src;
-          run(g, 1, [&] { return g->pg->broadcast(ts, o); });)
+          run(g, BROADCAST, [&] { return g->pg->broadcast(ts, o); });)
 }
 
 int th_dist_all_gather(th_pg g, const th_tensor *outs, int n, th_tensor t) {
@@ -364,13 +369,13 @@ int th_dist_all_gather(th_pg g, const th_tensor *outs, int n, th_tensor t) {
             check_dense(x, ("output " + std::to_string(r + 1)).c_str());
             o.push_back(x);
           }
-          agree(g, 2, &T(t), 0);
+          agree(g, ALL_GATHER, &T(t), 0);
           std::vector<std::vector<at::Tensor>> outputs{o};
           std::vector<at::Tensor> inputs{T(t)};
-          run(g, 2, [&] { return g->pg->allgather(outputs, inputs); });)
+          run(g, ALL_GATHER, [&] { return g->pg->allgather(outputs, inputs); });)
 }
 
 int th_dist_barrier(th_pg g) {
-  PROTECT(agree(g, 4, nullptr, 0);
-          run(g, 4, [&] { return g->pg->barrier(); });)
+  PROTECT(agree(g, BARRIER, nullptr, 0);
+          run(g, BARRIER, [&] { return g->pg->barrier(); });)
 }
