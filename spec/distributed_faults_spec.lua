@@ -91,6 +91,19 @@ describe("torch.distributed timeouts", function()
     end
   end)
 
+  it("ranks started with different world sizes are told so, within the timeout", function()
+    local dir = tmpdir()
+    local worlds = { [0] = 2, [1] = 3 }
+    group = start(dir, { 0, 1 }, function(r)
+      return file_env(dir .. "/store", worlds[r])(r)
+    end)
+    R.wait(group, TIMEOUT + 60)
+    local res = ended_with(group, 1, "init_process_group: ranks disagree: rank 1 has world_size 3, rank 0 2")
+    assert.is_true(res.init_seconds <= TIMEOUT + SLACK, "init took " .. res.init_seconds .. " s")
+    res = ended_with(group, 2, "init_process_group: ranks disagree: rank 0 has world_size 2, rank 1 3")
+    assert.is_true(res.init_seconds <= TIMEOUT + SLACK, "init took " .. res.init_seconds .. " s")
+  end)
+
   local function killed(victim, pattern)
     local dir = tmpdir()
     group = start(dir, { 0, 1, 2 }, tcp_env(R.port(), 3, { DIST_SCENARIO = "loop", DIST_READY = dir .. "/ready" }))

@@ -220,7 +220,29 @@ std::vector<int> not_joined(th_pg_s *g, const c10::intrusive_ptr<c10d::Store> &p
   return out;
 }
 
+// A rank started with another world_size waits for ranks that will never
+// come, or is waited for: say so rather than who is missing
+std::string world_disagreement(th_pg_s *g) {
+  std::ostringstream s;
+  try {
+    for (int r = 0; r < g->size; r++) {
+      std::vector<std::string> k{"clara_world/" + std::to_string(r)};
+      if (r == g->rank || !g->store->check(k)) continue;
+      auto v = g->store->get(k[0]);
+      std::string theirs(v.begin(), v.end());
+      if (theirs != std::to_string(g->size))
+        s << (s.tellp() > 0 ? ", " : "") << "rank " << r << " has world_size " << theirs;
+    }
+  } catch (const std::exception &) {
+  }
+  if (s.tellp() <= 0) return "";
+  return "ranks disagree: " + s.str() + ", rank " + std::to_string(g->rank) + " " +
+         std::to_string(g->size);
+}
+
 void join(th_pg_s *g) {
+  std::string size = std::to_string(g->size);
+  g->store->set("clara_world/" + std::to_string(g->rank), std::vector<uint8_t>(size.begin(), size.end()));
   auto pgstore = c10::make_intrusive<c10d::PrefixStore>("0", g->store);
   auto opts = c10d::ProcessGroupGloo::Options::create(g->timeout);
   opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
@@ -230,6 +252,8 @@ void join(th_pg_s *g) {
     std::vector<int> missing;
     try { missing = not_joined(g, pgstore); } catch (const std::exception &) {}
     std::string why = message(e);
+    std::string disagree = world_disagreement(g);
+    if (!disagree.empty()) throw std::runtime_error(disagree + " (Gloo: " + why + ")");
     if (missing.empty()) throw std::runtime_error("joining the group failed: " + why);
     throw std::runtime_error(rank_word(missing) + " did not join within " +
                              seconds(g->timeout) + " (Gloo: " + why + ")");
@@ -246,10 +270,13 @@ void finish_init(th_pg_s *g, bool check) {
   auto deadline = Clock::now() + g->timeout;
   int64_t count;
   while ((count = g->store->add(key, 0)) != g->size) {
-    if (Clock::now() > deadline)
+    if (Clock::now() > deadline) {
+      std::string disagree = world_disagreement(g);
+      if (!disagree.empty()) throw std::runtime_error(disagree);
       throw std::runtime_error("only " + std::to_string(count) + " of " +
                                std::to_string(g->size) + " ranks finished init within " +
                                seconds(g->timeout));
+    }
     std::this_thread::sleep_for(ms(10));
   }
   g->check = true;
