@@ -108,15 +108,17 @@ describe("torch.distributed collectives", function()
     end
   end)
 
-  it("ranks that disagree on dtype are told which rank called what, and the group stays usable", function()
+  it("ranks that disagree on dtype or op are told which rank called what, and the group stays usable", function()
     local store
     local out = run(2, function(r, dir)
       store = store or (dir .. "/store")
       return { DIST_SCENARIO = "disagree", DIST_INIT = "file://" .. store, DIST_RANK = r, DIST_WORLD = 2 }
     end)
-    assert.matches("all_reduce: ranks disagree: rank 1 called all_reduce of float64 with 3 elements, "
-      .. "rank 0 all_reduce of float32 with 3 elements", out[0].error)
+    assert.matches("all_reduce: ranks disagree: rank 1 called all_reduce of float64 with 3 elements %(op sum%), "
+      .. "rank 0 all_reduce of float32 with 3 elements %(op sum%)", out[0].error)
     assert.matches("ranks disagree: rank 0 called all_reduce of float32", out[1].error)
+    assert.matches("ranks disagree: rank 1 called all_reduce of float32 with 2 elements %(op min%), "
+      .. "rank 0 all_reduce of float32 with 2 elements %(op max%)", out[0].op)
     assert.are.equal("nil", out[0].again)
   end)
 end)

@@ -122,8 +122,14 @@ void run(th_pg_s *g, What what, const std::function<c10::intrusive_ptr<c10d::Wor
 // What each rank is about to do, compared before it does it: Gloo itself
 // hangs or mixes bytes when ranks disagree on dtype or size.
 struct Fingerprint {
-  int64_t what, dtype, numel, arg;
+  int64_t what, dtype, numel, root, op;
+  bool operator!=(const Fingerprint &o) const {
+    return what != o.what || dtype != o.dtype || numel != o.numel || root != o.root || op != o.op;
+  }
 };
+const int N_FIELDS = 5;
+
+const char *const REDUCE_NAMES[] = {"sum", "avg", "product", "min", "max"};
 
 std::string describe(const Fingerprint &f) {
   if (f.what < ALL_REDUCE || f.what > BARRIER) return "an unknown collective";
@@ -132,26 +138,28 @@ std::string describe(const Fingerprint &f) {
   if (f.what != BARRIER)
     s << " of " << th_dtype_name((int)f.dtype) << " with " << f.numel << " element"
       << (f.numel == 1 ? "" : "s");
-  if (f.what == BROADCAST || f.what == REDUCE) s << " (root " << f.arg << ")";
+  if ((f.what == ALL_REDUCE || f.what == REDUCE) && f.op >= 0 && f.op <= TH_DIST_MAX)
+    s << " (op " << REDUCE_NAMES[f.op] << ")";
+  if (f.what == BROADCAST || f.what == REDUCE) s << " (root " << f.root << ")";
   return s.str();
 }
 
-void agree(th_pg_s *g, What what, const at::Tensor *t, int64_t arg) {
+// root and op: -1 where the collective has none
+void agree(th_pg_s *g, What what, const at::Tensor *t, int64_t root, int64_t op) {
   if (!g->check) return;
   int dtype = t ? bridge::dtype_of(t->scalar_type()) : -1;
-  Fingerprint mine{what, dtype, t ? t->numel() : 0, arg};
-  auto in = at::tensor({mine.what, mine.dtype, mine.numel, mine.arg}, at::kLong);
+  Fingerprint mine{what, dtype, t ? t->numel() : 0, root, op};
+  auto in = at::tensor({mine.what, mine.dtype, mine.numel, mine.root, mine.op}, at::kLong);
   std::vector<at::Tensor> outs;
-  for (int r = 0; r < g->size; r++) outs.push_back(at::empty({4}, at::kLong));
+  for (int r = 0; r < g->size; r++) outs.push_back(at::empty({N_FIELDS}, at::kLong));
   std::vector<std::vector<at::Tensor>> outputs{outs};
   std::vector<at::Tensor> inputs{in};
   run(g, what, [&] { return g->pg->allgather(outputs, inputs); });
   g->seq--; // the check and its collective count as one
   for (int r = 0; r < g->size; r++) {
     auto p = outs[r].data_ptr<int64_t>();
-    Fingerprint f{p[0], p[1], p[2], p[3]};
-    if (f.what != mine.what || f.dtype != mine.dtype || f.numel != mine.numel ||
-        f.arg != mine.arg)
+    Fingerprint f{p[0], p[1], p[2], p[3], p[4]};
+    if (f != mine)
       throw std::runtime_error("ranks disagree: rank " + std::to_string(r) + " called " +
                                describe(f) + ", rank " + std::to_string(g->rank) + " " +
                                describe(mine));
@@ -294,7 +302,7 @@ void reduce_in_place(th_pg_s *g, at::Tensor &t, int op, int root, bool all) {
   at::NoGradGuard no_grad;
   check_dense(t, "the tensor");
   check_avg(op, t);
-  agree(g, all ? ALL_REDUCE : REDUCE, &t, all ? op : root);
+  agree(g, all ? ALL_REDUCE : REDUCE, &t, all ? -1 : root, op);
   std::vector<at::Tensor> ts{t};
   if (all) {
     c10d::AllreduceOptions o;
@@ -374,7 +382,7 @@ int th_dist_all_reduce_coalesced(th_pg g, const th_tensor *ts, int n, int op) {
 
 int th_dist_broadcast(th_pg g, th_tensor t, int src) {
   PROTECT(check_dense(T(t), "the tensor");
-          agree(g, BROADCAST, &T(t), src);
+          agree(g, BROADCAST, &T(t), src, -1);
           std::vector<at::Tensor> ts{T(t)};
           c10d::BroadcastOptions o;
           o.rootRank = src;
@@ -396,13 +404,13 @@ int th_dist_all_gather(th_pg g, const th_tensor *outs, int n, th_tensor t) {
             check_dense(x, ("output " + std::to_string(r + 1)).c_str());
             o.push_back(x);
           }
-          agree(g, ALL_GATHER, &T(t), 0);
+          agree(g, ALL_GATHER, &T(t), -1, -1);
           std::vector<std::vector<at::Tensor>> outputs{o};
           std::vector<at::Tensor> inputs{T(t)};
           run(g, ALL_GATHER, [&] { return g->pg->allgather(outputs, inputs); });)
 }
 
 int th_dist_barrier(th_pg g) {
-  PROTECT(agree(g, BARRIER, nullptr, 0);
+  PROTECT(agree(g, BARRIER, nullptr, -1, -1);
           run(g, BARRIER, [&] { return g->pg->barrier(); });)
 }

@@ -100,6 +100,8 @@ local function disagree()
   local t = rank == 1 and torch.ones(3, { dtype = "float64" }) or torch.ones(3)
   local _, e = pcall(dist.all_reduce, t)
   results.error = tostring(e)
+  local _, op = pcall(dist.all_reduce, torch.ones(2), { op = rank == 0 and "max" or "min" })
+  results.op = tostring(op)
   local _, again = pcall(dist.barrier)
   results.again = tostring(again)
 end
