@@ -31,7 +31,7 @@ VERSION  := 0.1.0
 DEB_PKGS := liblua5.4-dev libtorch-dev libopenblas0-pthread libedit-dev \
             libcriterion-dev zlib1g-dev lua-filesystem lua-cjson lua-busted \
             dataset-fashion-mnist gnuplot-nox fonts-dejavu-core lua-expat shellcheck chromium \
-            python3-torch python3-scipy tmux \
+            python3-torch python3-scipy tmux libgloo-dev \
             libtcmalloc-minimal4 clang libclang-rt-14-dev \
             g++ make pkg-config
 # the real one-node SLURM cluster of tests/slurm_test.sh (tests/slurm/cluster.sh)
@@ -90,6 +90,9 @@ $(BUILD)/%.o: %.c $(wildcard bindings/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DCLARA_VERSION='"$(VERSION)"' -DCLARA_PREFIX='"$(PREFIX)"' \
 	  $(if $(filter runtime/main.c,$<),-DCLARA_TORCH_VERSION='$(TORCH_VERSION)') -c $< -o $@
+
+# c10d's Gloo headers (torch.distributed) compile only with this
+$(BUILD)/bindings/bridge/dist.o: CXXFLAGS += -DUSE_C10D_GLOO
 
 $(BUILD)/%.o: %.cpp bindings/torch_bridge.h $(wildcard bindings/bridge/*.h)
 	@mkdir -p $(dir $@)

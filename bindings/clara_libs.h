@@ -20,6 +20,7 @@ int luaopen_torch_rng_core(lua_State *L); /* l_rng.c */
 int luaopen_clara_sys_core(lua_State *L); /* l_sys.c */
 int luaopen_clara_train_fast_core(lua_State *L); /* l_fused.c */
 int luaopen_clara_process_core(lua_State *L); /* l_process.c */
+int luaopen_torch_distributed_core(lua_State *L); /* l_dist.c */
 
 /* every C module, by the name `require` knows it (lists end with
    {NULL, NULL}): those without libtorch, linked into the program, which

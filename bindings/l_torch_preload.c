@@ -16,4 +16,5 @@ const luaL_Reg clara_torch_preloads[] = {
     {"clara.losses.core", luaopen_clara_losses_core},
     {"torch.rng.core", luaopen_torch_rng_core},
     {"clara.train.fast.core", luaopen_clara_train_fast_core},
+    {"torch.distributed.core", luaopen_torch_distributed_core},
     {NULL, NULL}};

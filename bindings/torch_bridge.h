@@ -549,6 +549,34 @@ int th_fused_add(th_fused f, int which, int64_t rows, double loss, int terms,
 /* the last finite training batch's loss and total: 1, or 0 before any */
 int th_fused_last(double *raw, double *total, th_fused f);
 
+/* {====================== distributed (bridge/dist.cpp) ======================
+   A process group over c10d's Gloo backend.  Ranks are 0-based (an
+   identity).  Every collective works in place and waits for its end; one
+   that fails or outlives the timeout names the ranks that did not take part,
+   and the group is broken from then on (th_dist_free lets it go). */
+typedef struct th_pg_s *th_pg;
+enum { TH_DIST_TCP, TH_DIST_FILE };
+enum { TH_DIST_SUM, TH_DIST_AVG, TH_DIST_PRODUCT, TH_DIST_MIN, TH_DIST_MAX };
+
+/* kind TH_DIST_TCP: where is the master's host, rank 0 hosts the store on
+   port; TH_DIST_FILE: where is the file.  timeout in seconds, for the
+   rendezvous and every collective.  check: compare every collective's op,
+   dtype and size across ranks first (on only when every rank asks for it:
+   a Python peer does not) */
+int th_dist_init(th_pg *out, int kind, const char *where, int port, int rank,
+                 int world_size, double timeout, int check);
+void th_dist_free(th_pg g);
+int th_dist_checked(th_pg g); /* 1: the collective checks are on */
+int th_dist_all_reduce(th_pg g, th_tensor t, int op);
+/* n tensors of one dtype, flattened into one buffer: one collective */
+int th_dist_all_reduce_coalesced(th_pg g, const th_tensor *ts, int n, int op);
+int th_dist_reduce(th_pg g, th_tensor t, int dst, int op);
+int th_dist_broadcast(th_pg g, th_tensor t, int src);
+/* outs: n == world_size tensors shaped as t */
+int th_dist_all_gather(th_pg g, const th_tensor *outs, int n, th_tensor t);
+int th_dist_barrier(th_pg g);
+/* }========================================================================= */
+
 #ifdef __cplusplus
 }
 #endif

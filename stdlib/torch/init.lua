@@ -16,14 +16,14 @@ torch.autocast = function(...) return require("torch.autocast")(...) end
 -- nn and optim load on first use, so `require "torch"` stays cheap; a
 -- name that is neither here nor lazy raises with the closest ones
 -- (probe optional names with rawget)
-local LAZY = { "nn", "optim", "jit", "ops", "get_rng_state", "set_rng_state", "save", "load", "load_safe" }
+local LAZY = { "nn", "optim", "jit", "ops", "distributed", "get_rng_state", "set_rng_state", "save", "load", "load_safe" }
 require("clara.error").namespace(torch, "torch", LAZY, function(self, key)
     if key == "nn" or key == "optim" then
       local mod = require("torch." .. key)
       rawset(self, key, mod)
       return mod
     end
-    if key == "jit" or key == "ops" then
+    if key == "jit" or key == "ops" or key == "distributed" then
       local mod = require("torch." .. key)
       rawset(self, key, mod)
       return mod
