@@ -255,7 +255,9 @@ int lt_index_set(lua_State *L) {
       return 0;
     }
     if (strcmp(k, "data") == 0) { /* PyTorch's t.data = v: same tensor, new data */
-      if (th_set_data(t, lt_check(L, 3)) != 0) lt_fail(L, "data");
+      th_tensor v = lt_test(L, 3);
+      if (v == NULL) return luaL_error(L, "data: expected a tensor, got %s", luaL_typename(L, 3));
+      if (th_set_data(t, v) != 0) lt_fail(L, "data");
       return 0;
     }
     return luaL_error(L, "cannot set field '%s' of a tensor", k);

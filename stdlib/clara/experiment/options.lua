@@ -125,7 +125,7 @@ O.list = {
     doc = "the training loop: the readable reference or its fast twin (same results)" },
   { name = "device", type = "string", check = device_name, default = "cpu",
     doc = "where the model and each batch go: 'cpu', 'cuda' or 'cuda:<index>'" },
-  { name = "dtype", type = "string", enum = { "float32", "float64", "float16", "bfloat16" },
+  { name = "dtype", type = "string", enum = { "float16", "bfloat16", "float32", "float64" },
     shown = "the model's and the data's own",
     doc = "the floating point dtype of the model and of each batch's floating tensors" },
   -- the best model and early stopping

@@ -18,7 +18,7 @@ local function idle(device, dtype) return device == "cpu" and dtype == nil end
 function M.model(api, model, device, dtype)
   device = placement.device(api, device)
   if idle(device, dtype) then return model end
-  if type(model.to) ~= "function" then
+  if type(model) ~= "table" or type(model.to) ~= "function" then
     require("clara.error").raise(api, "device = '%s'%s needs a model with to() (an nn.Module or a TorchScript model)",
       device, dtype and (", dtype = '" .. dtype .. "'") or "")
   end

@@ -16,6 +16,8 @@ local placement = {}
 
 local FLOATING = { float32 = true, float64 = true, float16 = true, bfloat16 = true }
 local ALIASES = { float = "float32", double = "float64", half = "float16" }
+local OTHER_DTYPES = { int64 = true, int32 = true, int16 = true, int8 = true, uint8 = true, bool = true,
+                       long = true, int = true, short = true, char = true, byte = true }
 
 -- a device name as libtorch names it; a device this build or machine lacks
 -- ("cuda" on a libtorch without CUDA) is an error naming the API
@@ -46,9 +48,9 @@ local TARGET = {
 local function target(api, x)
   if torch.is_tensor(x) then return x.dtype, placement.device(api, x.device) end
   if type(x) == "string" then
-    -- devices are "cpu", "cuda", "cuda:1", ...; anything else names a dtype
-    if x:find("^cpu") or x:find("^cuda") or x:find(":", 1, true) then return nil, placement.device(api, x) end
-    return dtype(api, x), nil
+    local name = x:gsub("^torch%.", "")
+    if FLOATING[name] or ALIASES[name] or OTHER_DTYPES[name] then return dtype(api, x), nil end
+    return nil, placement.device(api, x)
   end
   if type(x) == "table" and getmetatable(x) == nil then
     local o = E.options(api, x, TARGET)
