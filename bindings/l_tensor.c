@@ -233,8 +233,10 @@ static int t_to(lua_State *L) {
     return to_dtype(L, o.dtype, o.device, "to");
   }
   const char *name = luaL_checkstring(L, 2);
-  if (lt_dtype_from_name(name) >= 0) return to_dtype(L, lt_checkdtype(L, 2), th_device(t), "to");
-  return to_dtype(L, TH_DTYPE_DEFAULT, lt_checkdevice(L, 2, name), "to");
+  /* a device is "cpu", "cuda", "cuda:1" (libtorch's "type:index"); else a dtype */
+  if (strncmp(name, "cpu", 3) == 0 || strncmp(name, "cuda", 4) == 0 || strchr(name, ':'))
+    return to_dtype(L, TH_DTYPE_DEFAULT, lt_checkdevice(L, 2, name), "to");
+  return to_dtype(L, lt_checkdtype(L, 2), th_device(t), "to");
 }
 
 #define CONVERTER(fname, dtype)                                         \

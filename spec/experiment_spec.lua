@@ -78,7 +78,7 @@ describe("clara.experiment", function()
     local nll = exp:with { objective = function(o, t) return L.nll(o:log_softmax(2), t) end }:run()
     assert.is_true(math.abs(nll.history[2].train_loss - sgd.history[2].train_loss) < 1e-5)
     assert.has_error(function() exp:with { bogus = 1 } end, "clara.experiment: unknown option 'bogus' (known: accumulate, batch_size, batcher, checkpoint_every, "
-      .. "classes, data, drop_last, epochs, eval_batch_size, final_train, handle_signals, hooks, hparams, impl, "
+      .. "classes, data, device, drop_last, dtype, epochs, eval_batch_size, final_train, handle_signals, hooks, hparams, impl, "
       .. "keep_best, max_steps, metrics, min_delta, mode, model, monitor, name, objective, on_nonfinite, optimizer, "
       .. "out_dir, patience, postprocess, preprocess, progress, recorder, scheduler, scheduler_step, seed, shuffle, "
       .. "train_metrics, verbose)")

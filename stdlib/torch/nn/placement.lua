@@ -16,8 +16,6 @@ local placement = {}
 
 local FLOATING = { float32 = true, float64 = true, float16 = true, bfloat16 = true }
 local ALIASES = { float = "float32", double = "float64", half = "float16" }
-local OTHER_DTYPES = { int64 = true, int32 = true, int16 = true, int8 = true, uint8 = true, bool = true,
-                       long = true, int = true, short = true, char = true, byte = true }
 
 -- a device name as libtorch names it; a device this build or machine lacks
 -- ("cuda" on a libtorch without CUDA) is an error naming the API
@@ -48,9 +46,9 @@ local TARGET = {
 local function target(api, x)
   if torch.is_tensor(x) then return x.dtype, placement.device(api, x.device) end
   if type(x) == "string" then
-    local name = x:gsub("^torch%.", "")
-    if FLOATING[name] or ALIASES[name] or OTHER_DTYPES[name] then return dtype(api, x), nil end
-    return nil, placement.device(api, x)
+    -- as tensor:to reads it: a device is "cpu", "cuda", "cuda:1"; else a dtype
+    if x:find("^cpu") or x:find("^cuda") or x:find(":", 1, true) then return nil, placement.device(api, x) end
+    return dtype(api, x), nil
   end
   if type(x) == "table" and getmetatable(x) == nil then
     local o = E.options(api, x, TARGET)
