@@ -190,6 +190,16 @@ describe("module placement", function()
     assert.are.equal(1, bn.num_batches_tracked:item())
   end)
 
+  it("a placed model's clone keeps its dtype (native children rebuilt, then given the data)", function()
+    local m = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.LSTM(2, 3)):double()
+    local c = m:clone()
+    for k, v in pairs(c:state_dict()) do
+      assert.are.equal(m:state_dict()[k].dtype, v.dtype, k)
+      assert.is_true(torch.equal(m:state_dict()[k], v), k)
+    end
+    assert.are.equal("float64", c(torch.randn(3, 2, { dtype = "float64" }))[1].dtype)
+  end)
+
   it("two arguments (device, dtype) and a tensor as the target", function()
     local m = model():to("cpu", "float64")
     assert.are.equal("float64", m:parameters()[1].dtype)
