@@ -375,6 +375,27 @@ describe("experiment device and dtype", function()
     assert.are.equal("s", v[4])
   end)
 
+  it("a float64 run that crashed resumes to the very weights of an uninterrupted one", function()
+    local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+    finally(cleanup)
+    local function exp(over)
+      local t = dofile("spec/helpers/resume_experiment.lua")
+      t.dtype, t.checkpoint_every = "float64", 1
+      for k, v in pairs(over) do t[k] = v end
+      return clara.experiment(t)
+    end
+    local reference = exp { out_dir = tmpdir() }:run()
+    local e = exp { out_dir = tmpdir() }
+    local crash = { on_step_end = function(ctx) if ctx.step == 17 then error("crash", 0) end end }
+    assert.is_false(pcall(function() e:with { hooks = crash }:run() end))
+    local r = e:run { resume = true }
+    for k, v in pairs(reference.model:state_dict()) do
+      assert.are.equal("float64", r.model:state_dict()[k].dtype, k)
+      assert.is_true(torch.equal(v, r.model:state_dict()[k]), k)
+    end
+    assert.are.equal("float64", clara.run.read(r.dir).config.dtype)
+  end)
+
   it("device = 'cuda' fails before the first step with the clear error", function()
     local started = false
     local exp = clara.experiment(spec { device = "cuda", hooks = { on_run_start = function() started = true end } })
