@@ -222,6 +222,8 @@ describe("module placement", function()
     raises("nn.Linear:to: expected a dtype, a device, a tensor or {dtype =, device =}", m.to, m)
     raises("nn.Linear:to: expected a dtype, a device, a tensor or {dtype =, device =}, got 3", m.to, m, 3)
     raises("nn.Linear:to: unknown device 'cuda:x'", m.to, m, "cuda:x")
+    raises("nn.Linear:to: only floating point dtypes (float32, float64, float16, bfloat16) place a module, got 'int64'",
+      m.to, m, torch.zeros(1, { dtype = "int64" }))
     raises("nn.Linear:to: only floating point dtypes (float32, float64, float16, bfloat16) place a module, got 'gpu'",
       m.to, m, "gpu")
     raises("nn.Linear:to: unknown option 'dtyp' (did you mean 'dtype'?)", m.to, m, { dtyp = "float64" })

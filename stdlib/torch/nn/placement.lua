@@ -20,7 +20,9 @@ local ALIASES = { float = "float32", double = "float64", half = "float16" }
 -- a device name as libtorch names it; a device this build or machine lacks
 -- ("cuda" on a libtorch without CUDA) is an error naming the API
 function placement.device(api, name)
-  if type(name) ~= "string" then E.raise(api, "device must be a string such as 'cpu' or 'cuda:0', got %s", E.show(name)) end
+  if type(name) ~= "string" then
+    E.raise(api, "device must be a string such as 'cpu' or 'cuda:0', got %s", E.show(name))
+  end
   local canonical, why = torch._device(name)
   if not canonical then E.raise(api, "%s", why) end
   return canonical
@@ -44,7 +46,7 @@ local TARGET = {
 -- one argument of to(): a dtype name or a device name (strings), a tensor
 -- (its dtype and device) or {dtype =, device =}; -> dtype, device (nil: keep)
 local function target(api, x)
-  if torch.is_tensor(x) then return x.dtype, placement.device(api, x.device) end
+  if torch.is_tensor(x) then return dtype(api, x.dtype), placement.device(api, x.device) end
   if type(x) == "string" then
     -- as tensor:to reads it: a device is "cpu", "cuda", "cuda:1"; else a dtype
     if x:find("^cpu") or x:find("^cuda") or x:find(":", 1, true) then return nil, placement.device(api, x) end
