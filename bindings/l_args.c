@@ -100,16 +100,12 @@ int lt_checkdtype(lua_State *L, int arg) {
   return d;
 }
 
-static int check_device(lua_State *L, int arg, const char *name) {
-  if (strcmp(name, "cpu") == 0) return TH_CPU;
-  if (strcmp(name, "cuda") == 0 || strncmp(name, "cuda:", 5) == 0) {
-    if (!th_cuda_is_available())
-      luaL_argerror(L, arg, "device 'cuda' requested but this libtorch was "
-                            "built without CUDA (or no GPU is visible)");
-    return TH_CUDA;
-  }
-  luaL_argerror(L, arg, lua_pushfstring(L, "unknown device '%s'", name));
-  return TH_CPU;
+/* a device name ("cpu", "cuda:1") as its code; an unknown one or one this
+   build or machine lacks is an argument error */
+int lt_checkdevice(lua_State *L, int arg, const char *name) {
+  int code = TH_CPU;
+  if (th_parse_device(&code, name) != 0) luaL_argerror(L, arg, lt_errormsg(L, NULL));
+  return code;
 }
 
 static void push_error_fn(lua_State *L, const char *fn);
@@ -154,7 +150,7 @@ th_options lt_checkoptions(lua_State *L, int arg, th_options o,
       if (lua_type(L, top) != LUA_TSTRING)
         luaL_argerror(L, arg, lua_pushfstring(L, "option 'device' must be a device name, got %s",
                                               luaL_typename(L, top)));
-      o.device = check_device(L, arg, lua_tostring(L, top));
+      o.device = lt_checkdevice(L, arg, lua_tostring(L, top));
     }
     else if (strcmp(key, "requires_grad") == 0) {
       if (!lua_isboolean(L, top))

@@ -95,7 +95,9 @@ static int property(lua_State *L, th_tensor t, const char *k) {
   }
   if (strcmp(k, "dtype") == 0) return push_dtype(L, t);
   if (strcmp(k, "device") == 0) {
-    lua_pushstring(L, th_device(t) == TH_CUDA ? "cuda" : "cpu");
+    char name[32];
+    th_device_name(name, sizeof name, th_device(t));
+    lua_pushstring(L, name);
     return 1;
   }
   if (strcmp(k, "ndim") == 0) {
@@ -250,6 +252,12 @@ int lt_index_set(lua_State *L) {
     if (strcmp(k, "requires_grad") == 0) {
       luaL_checktype(L, 3, LUA_TBOOLEAN);
       if (th_set_requires_grad(t, lua_toboolean(L, 3)) != 0) lt_fail(L, "requires_grad");
+      return 0;
+    }
+    if (strcmp(k, "data") == 0) { /* PyTorch's t.data = v: same tensor, new data */
+      th_tensor v = lt_test(L, 3);
+      if (v == NULL) return luaL_error(L, "data: expected a tensor, got %s", luaL_typename(L, 3));
+      if (th_set_data(t, v) != 0) lt_fail(L, "data");
       return 0;
     }
     return luaL_error(L, "cannot set field '%s' of a tensor", k);

@@ -351,14 +351,16 @@ static int j_roundtrip(lua_State *L) {
 ** Script modules
 ** =======================================================*/
 
-/* load(path) -> handle */
+/* load(path [, device]) -> handle; device: map_location, where every
+   tensor goes (else where the file says) */
 static int j_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  int device = lua_isnoneornil(L, 2) ? -1 : lt_checkdevice(L, 2, luaL_checkstring(L, 2));
   size_t len;
   const char *data = lj_readfile(L, path, &len, "torch.jit.load");
   th_script *slot = new_script(L);
   lj_load_limits(L);
-  if (th_script_load(slot, data, len) != 0)
+  if (th_script_load(slot, data, len, device) != 0)
     return luaL_error(L, "torch.jit.load: '%s': %s", path, lt_errormsg(L, NULL));
   return 1;
 }

@@ -144,17 +144,33 @@ static int s_pickle_save(lua_State *L) {
   return 0;
 }
 
-/* pickle_load(path) -> value: torch.load */
+/* pickle_load(path [, map]) -> value, locations: torch.load.  map: a list
+   {location, device, ...} (torch.serialize resolves map_location into it) */
+#define MAX_LOCATIONS 64
 static int s_pickle_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  const char *map[2 * MAX_LOCATIONS];
+  int n = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    n = (int)luaL_len(L, 2) / 2;
+    luaL_argcheck(L, n <= MAX_LOCATIONS, 2, "too many locations");
+    for (int i = 0; i < 2 * n; i++) {
+      lua_rawgeti(L, 2, i + 1); /* the strings stay referenced by the table */
+      map[i] = luaL_checkstring(L, -1);
+      lua_pop(L, 1);
+    }
+  }
   size_t len;
   const char *data = lj_readfile(L, path, &len, "torch.load");
   th_value *out = lj_newvalue(L);
+  th_value *locations = lj_newvalue(L);
   lj_load_limits(L);
-  if (th_pickle_load(out, data, len) != 0)
+  if (th_pickle_load(out, locations, data, len, map, n) != 0)
     return luaL_error(L, "torch.load: '%s': %s", path, lt_errormsg(L, NULL));
   lj_pushvalue(L, *out, "torch.load");
-  return 1;
+  lj_pushvalue(L, *locations, "torch.load");
+  return 2;
 }
 
 static int s_inject_failure(lua_State *L) {

@@ -34,7 +34,23 @@ static int g_cuda_is_available(lua_State *L) {
   return 1;
 }
 
+/* torch._device(name) -> "cuda:1" as libtorch names it, or nil, why not
+   (unknown, or not on this build or machine): for placement in Lua */
+static int g_device(lua_State *L) {
+  int code;
+  char name[32];
+  if (th_parse_device(&code, luaL_checkstring(L, 1)) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, th_last_error());
+    return 2;
+  }
+  th_device_name(name, sizeof name, code);
+  lua_pushstring(L, name);
+  return 1;
+}
+
 static const luaL_Reg state_functions[] = {
+    {"_device", g_device},
     {"manual_seed", g_manual_seed},
     {"initial_seed", g_initial_seed},
     {"set_num_threads", g_set_num_threads},

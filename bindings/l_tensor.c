@@ -221,7 +221,8 @@ static int to_dtype(lua_State *L, int dtype, int device, const char *fname) {
   return lt_push(L, slot, th_to(slot, t, dtype, device), fname);
 }
 
-/* t:to("float64"), t:to("cpu"), t:to{dtype=..., device=...}, t:to(other) */
+/* t:to("float64"), t:to("cpu"), t:to("cuda:1"), t:to{dtype=..., device=...},
+   t:to(other): a dtype keeps the device, a device keeps the dtype */
 static int t_to(lua_State *L) {
   th_tensor t = lt_check(L, 1);
   th_tensor other = lt_test(L, 2);
@@ -232,9 +233,9 @@ static int t_to(lua_State *L) {
     return to_dtype(L, o.dtype, o.device, "to");
   }
   const char *name = luaL_checkstring(L, 2);
-  if (strcmp(name, "cpu") == 0) return to_dtype(L, TH_DTYPE_DEFAULT, TH_CPU, "to");
-  if (strncmp(name, "cuda", 4) == 0)
-    return to_dtype(L, TH_DTYPE_DEFAULT, TH_CUDA, "to");
+  /* a device is "cpu", "cuda", "cuda:1" (libtorch's "type:index"); else a dtype */
+  if (strncmp(name, "cpu", 3) == 0 || strncmp(name, "cuda", 4) == 0 || strchr(name, ':'))
+    return to_dtype(L, TH_DTYPE_DEFAULT, lt_checkdevice(L, 2, name), "to");
   return to_dtype(L, lt_checkdtype(L, 2), th_device(t), "to");
 }
 
@@ -251,9 +252,16 @@ CONVERTER(short, TH_INT16)
 CONVERTER(byte, TH_UINT8)
 CONVERTER(bool, TH_BOOL)
 CONVERTER(half, TH_FLOAT16)
+CONVERTER(bfloat16, TH_BFLOAT16)
 
 static int t_cpu(lua_State *L) { return to_dtype(L, TH_DTYPE_DEFAULT, TH_CPU, "cpu"); }
-static int t_cuda(lua_State *L) { return to_dtype(L, TH_DTYPE_DEFAULT, TH_CUDA, "cuda"); }
+/* t:cuda([index]) */
+static int t_cuda(lua_State *L) {
+  lt_check(L, 1);
+  const char *name = lua_isnoneornil(L, 2) ? "cuda"
+                     : lua_pushfstring(L, "cuda:%d", (int)luaL_checkinteger(L, 2));
+  return to_dtype(L, TH_DTYPE_DEFAULT, lt_checkdevice(L, 2, name), "cuda");
+}
 
 static int t_item(lua_State *L) {
   th_tensor t = lt_check(L, 1);
@@ -335,6 +343,7 @@ static const luaL_Reg tensor_methods[] = {
     {"byte", t_byte},
     {"bool", t_bool},
     {"half", t_half},
+    {"bfloat16", t_bfloat16},
     {"cpu", t_cpu},
     {"cuda", t_cuda},
     {"item", t_item},

@@ -37,6 +37,7 @@ int lt_optsizes_end(lua_State *L, int first); /* last size arg before opts */
 th_options lt_checkoptions(lua_State *L, int arg, th_options def,
                            const char *const *extra);
 int lt_checkdtype(lua_State *L, int arg);
+int lt_checkdevice(lua_State *L, int arg, const char *name);
 int lt_dtype_from_name(const char *name);
 th_scalar lt_checkscalar(lua_State *L, int arg);
 int lt_optbool(lua_State *L, int arg, const char *key, int def);

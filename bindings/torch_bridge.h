@@ -29,7 +29,10 @@ enum {
 };
 #define TH_DTYPE_DEFAULT (-1)
 
+/* devices: TH_CPU, TH_CUDA (the current CUDA device) or TH_CUDA_INDEX(k)
+   for cuda:k, so one int carries what at::Device holds */
 enum { TH_CPU, TH_CUDA };
+#define TH_CUDA_INDEX(k) (TH_CUDA + 1 + (k))
 
 /* creation options; dtype TH_DTYPE_DEFAULT means float32 */
 typedef struct {
@@ -57,6 +60,11 @@ int th_seed(uint64_t *out);
 int th_set_num_threads(int n);
 int th_get_num_threads(void);
 int th_cuda_is_available(void);
+/* "cpu", "cuda", "cuda:1" as at::Device parses them, into *code; an unknown
+   name or a device this build or machine lacks is an error */
+int th_parse_device(int *code, const char *name);
+/* the name of a device code ("cpu", "cuda:0"), into buf */
+void th_device_name(char *buf, size_t size, int code);
 int th_test_throw(int kind); /* 0 c10::Error, 1 std::runtime_error, 2 int */
 
 /* lifetime and inspection */
@@ -67,6 +75,8 @@ int th_sizes(th_tensor t, int64_t *sizes); /* returns dim; sizes[TH_MAX_DIMS] */
 int th_strides(th_tensor t, int64_t *strides);
 int th_dtype(th_tensor t);
 int th_device(th_tensor t);
+/* PyTorch's `t.data = v`: t keeps its identity, takes v's data, dtype, device */
+int th_set_data(th_tensor t, th_tensor v);
 int64_t th_numel(th_tensor t);
 int64_t th_nbytes(th_tensor t); /* bytes of the storage it holds */
 int th_is_contiguous(th_tensor t);
@@ -407,7 +417,11 @@ int th_value_insert(th_value dict, th_value key, th_value item);
 
 /* pickles in PyTorch's zip format (torch.save / torch.load in Python) */
 int th_pickle_save(th_value *bytes, th_value v);
-int th_pickle_load(th_value *out, const char *data, size_t len);
+/* map (optional): n pairs location, device ("cuda:0", "cpu"; location "*"
+   for any other); storages of an unmapped location load on the CPU.
+   *locations: the list of the file's storage locations, each once */
+int th_pickle_load(th_value *out, th_value *locations, const char *data, size_t len,
+                   const char *const *map, int n);
 /* the readers' limits (clara.limits.pickle_depth, script_depth,
    script_terms); 0 keeps one.  torch.load and torch.jit.load refuse
    nesting and TorchScript statements beyond them */
@@ -416,7 +430,9 @@ void th_load_set_limits(int64_t pickle_depth, int64_t script_depth, int64_t scri
 /* TorchScript modules */
 enum { TH_SLOT_PARAMETER, TH_SLOT_BUFFER, TH_SLOT_MODULE, TH_SLOT_ATTRIBUTE };
 void th_script_free(th_script m);
-int th_script_load(th_script *out, const char *data, size_t len);
+/* device: a device code where every tensor goes (map_location), or -1:
+   where the file says */
+int th_script_load(th_script *out, const char *data, size_t len, int device);
 int th_script_save(th_value *bytes, th_script m);
 int th_script_new(th_script *out, const char *name); /* empty, training */
 int th_script_register(th_script m, const char *name, th_value v, int slot);

@@ -192,7 +192,8 @@ describe("experiment option schema", function()
       if s.type == "boolean" then return not s.default end
       if s.type == "integer" then return (s.default or s.min) + 1 end
       if s.type == "number" then return 0.5 end
-      return ({ name = "named", monitor = "train_loss" })[s.name]
+      -- device: the one this build has is the default, set explicitly
+      return ({ name = "named", monitor = "train_loss", device = "cpu" })[s.name]
     end
     local n = 0
     for _, s in ipairs(O.list) do

@@ -159,7 +159,7 @@ Test(jit, save_and_load_bytes) {
   size_t len = 0;
   const char *data = th_value_string(bytes, &len);
   cr_assert(data != NULL && len > 100 && memcmp(data, "PK", 2) == 0);
-  cr_assert_eq(th_script_load(&back, data, len), 0, "%s", th_last_error());
+  cr_assert_eq(th_script_load(&back, data, len, -1), 0, "%s", th_last_error());
   th_tensor tx = vec(x, 2);
   th_tensor y = call1(back, "forward", tx);
   const float want[] = {2.5f, 5};
@@ -186,7 +186,9 @@ Test(jit, pickle_round_trip) {
   cr_assert_eq(th_pickle_save(&bytes, dict), 0, "%s", th_last_error());
   size_t len = 0;
   const char *data = th_value_string(bytes, &len);
-  cr_assert_eq(th_pickle_load(&back, data, len), 0, "%s", th_last_error());
+  th_value locations = NULL;
+  cr_assert_eq(th_pickle_load(&back, &locations, data, len, NULL, 0), 0, "%s", th_last_error());
+  cr_assert_eq(th_value_len(locations), 1); /* "cpu", once */
   cr_assert_eq(th_value_kind(back), TH_V_DICT);
   th_value xs = NULL, x0 = NULL, x1 = NULL;
   cr_assert_eq(th_value_at(&xs, back, 0), 0);
@@ -199,7 +201,7 @@ Test(jit, pickle_round_trip) {
   th_tensor got = NULL;
   cr_assert_eq(th_value_tensor(&got, x1), 0);
   expect_floats(got, w, 2);
-  th_value values[] = {dict, key, list, n, t, bytes, back, xs, x0, x1};
+  th_value values[] = {dict, key, list, n, t, bytes, back, xs, x0, x1, locations};
   for (size_t i = 0; i < sizeof values / sizeof *values; i++) th_value_free(values[i]);
   th_free(tw);
   th_free(got);
@@ -211,10 +213,10 @@ Test(jit, failures) {
   th_value v = (th_value)(uintptr_t)0x5eed;
 
   /* 1. corrupt bytes: a sentinel, a message, *out untouched */
-  cr_assert_eq(th_script_load(&m, junk, sizeof junk), -1);
+  cr_assert_eq(th_script_load(&m, junk, sizeof junk, -1), -1);
   cr_expect_eq(m, (th_script)(uintptr_t)0x5eed);
   expect_clean_error("script load of junk", "corrupt");
-  cr_assert_eq(th_pickle_load(&v, junk, sizeof junk), -1);
+  cr_assert_eq(th_pickle_load(&v, &v, junk, sizeof junk, NULL, 0), -1);
   cr_expect_eq(v, (th_value)(uintptr_t)0x5eed);
   expect_clean_error("pickle load of junk", "not a zip archive");
 
@@ -224,11 +226,11 @@ Test(jit, failures) {
   cr_assert_eq(th_script_save(&bytes, good), 0);
   size_t len = 0;
   const char *data = th_value_string(bytes, &len);
-  cr_assert_eq(th_script_load(&m, data, len / 2), -1);
+  cr_assert_eq(th_script_load(&m, data, len / 2, -1), -1);
   expect_clean_error("script load of half a file", "truncated or corrupt");
 
   /* 3. a TorchScript archive is not a pickle file */
-  cr_assert_eq(th_pickle_load(&v, data, len), -1);
+  cr_assert_eq(th_pickle_load(&v, &v, data, len, NULL, 0), -1);
   expect_clean_error("pickle load of a model", "torch.jit.load");
 
   /* 4. source that does not compile, a missing method, a bad argument */

@@ -21,6 +21,8 @@ inline th_tensor wrap(at::Tensor &&t) {
 at::ScalarType scalar_type(int dtype); // TH_* -> at::ScalarType (throws)
 int dtype_of(at::ScalarType st);       // at::ScalarType -> TH_* or -1
 at::TensorOptions options(const th_options &o);
+at::Device device_of(int code);          // TH_CPU, TH_CUDA_INDEX(k) -> at::Device (throws)
+int device_code(const at::Device &d);    // at::Device -> TH_CPU, TH_CUDA_INDEX(k)
 at::Scalar to_scalar(const th_scalar &s);
 at::IntArrayRef dims(const int64_t *v, int n);
 

@@ -411,12 +411,14 @@ int th_value_insert(th_value dict, th_value key, th_value item) {
 
 void th_script_free(th_script m) { delete m; }
 
-int th_script_load(th_script *out, const char *data, size_t len) {
+int th_script_load(th_script *out, const char *data, size_t len, int device) {
   PROTECT({
     bridge::check_archive(data, len); // libtorch trusts what it reads
     std::istringstream in(std::string(data, len));
+    c10::optional<at::Device> where;
+    if (device >= 0) where = bridge::device_of(device);
     try {
-      *out = new th_script_s{torch::jit::load(in)};
+      *out = new th_script_s{torch::jit::load(in, where)};
     } catch (const c10::Error &e) {
       std::string msg = e.what_without_backtrace(), known = archive_error(msg);
       throw std::runtime_error(known != msg ? known : bridge::load_message(msg));

@@ -8,6 +8,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -54,7 +55,8 @@ int th_pickle_save(th_value *bytes, th_value v) {
   })
 }
 
-int th_pickle_load(th_value *out, const char *data, size_t len) {
+int th_pickle_load(th_value *out, th_value *locations, const char *data, size_t len,
+                   const char *const *map, int n) {
   PROTECT({
     if (len < 4 || std::memcmp(data, "PK\x03\x04", 4) != 0)
       throw std::runtime_error(
@@ -90,8 +92,22 @@ int th_pickle_load(th_value *out, const char *data, size_t len) {
       auto rec = zip.getRecord("data/" + key);
       return std::make_pair(std::move(std::get<0>(rec)), std::get<1>(rec));
     };
+    // 3. map_location, and the locations seen
+    std::vector<std::string> seen;
+    bridge::Placer place = [&](const std::string &location) {
+      if (std::find(seen.begin(), seen.end(), location) == seen.end()) seen.push_back(location);
+      const char *exact = nullptr, *any = nullptr;
+      for (int i = 0; i < n; i++) {
+        if (location == map[2 * i]) exact = map[2 * i + 1];
+        if (std::strcmp(map[2 * i], "*") == 0) any = map[2 * i + 1];
+      }
+      return at::Device(exact ? exact : any ? any : "cpu");
+    };
     *out = bridge::make_value(
-        bridge::unpickle((const char *)pkl.get(), size, records, false, "data.pkl"));
+        bridge::unpickle((const char *)pkl.get(), size, records, false, "data.pkl", &place));
+    c10::List<std::string> list;
+    for (auto &l : seen) list.push_back(l);
+    *locations = bridge::make_value(IValue(list));
   })
 }
 

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/function.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <cstring>
@@ -33,13 +34,32 @@ int dtype_of(at::ScalarType st) {
   return -1;
 }
 
+static const char kNoCUDA[] =
+    "clara was built with a libtorch without CUDA: device '%s' is not available "
+    "(LIBTORCH=<dir> builds against a CUDA libtorch)";
+
+static std::string no_cuda(const std::string &name) {
+  char msg[256];
+  snprintf(msg, sizeof msg, kNoCUDA, name.c_str());
+  return msg;
+}
+
+at::Device device_of(int code) {
+  if (code == TH_CPU) return at::Device(at::kCPU);
+  if (!at::hasCUDA()) throw std::runtime_error(no_cuda(code == TH_CUDA ? "cuda" : "cuda:" +
+                                                       std::to_string(code - TH_CUDA_INDEX(0))));
+  if (code == TH_CUDA) return at::Device(at::kCUDA);
+  return at::Device(at::kCUDA, (c10::DeviceIndex)(code - TH_CUDA_INDEX(0)));
+}
+
+int device_code(const at::Device &d) {
+  if (d.is_cpu()) return TH_CPU;
+  if (d.is_cuda()) return d.has_index() ? TH_CUDA_INDEX(d.index()) : TH_CUDA;
+  throw std::runtime_error("tensor on device '" + d.str() + "', which clara does not handle");
+}
+
 at::TensorOptions options(const th_options &o) {
-  if (o.device == TH_CUDA && !at::hasCUDA())
-    throw std::runtime_error(
-        "device 'cuda' requested but this libtorch was built without CUDA");
-  return at::TensorOptions()
-      .dtype(scalar_type(o.dtype))
-      .device(o.device == TH_CUDA ? at::kCUDA : at::kCPU);
+  return at::TensorOptions().dtype(scalar_type(o.dtype)).device(device_of(o.device));
 }
 
 at::Scalar to_scalar(const th_scalar &s) {
@@ -83,7 +103,35 @@ int th_set_num_threads(int n) {
 
 int th_get_num_threads(void) { PROTECT_RET(-1, return at::get_num_threads();) }
 
-int th_cuda_is_available(void) { PROTECT_RET(0, return at::hasCUDA();) }
+int th_cuda_is_available(void) { PROTECT_RET(0, return torch::cuda::is_available();) }
+
+int th_parse_device(int *code, const char *name) {
+  PROTECT(
+    at::Device d(at::kCPU);
+    try {
+      d = at::Device(std::string(name));
+    } catch (const c10::Error &) {
+      throw std::invalid_argument(std::string("unknown device '") + name +
+                                  "' (expected 'cpu', 'cuda' or 'cuda:<index>')");
+    }
+    if (!d.is_cpu() && !d.is_cuda())
+      throw std::invalid_argument(std::string("device '") + name +
+                                  "' is not supported by clara ('cpu' or 'cuda')");
+    if (d.is_cuda()) {
+      if (!at::hasCUDA()) throw std::runtime_error(no_cuda(name));
+      int64_t n = (int64_t)torch::cuda::device_count();
+      if (n == 0 || (d.has_index() && d.index() >= n))
+        throw std::runtime_error(std::string("device '") + name + "' is not available: " +
+                                 std::to_string(n) + " CUDA device(s) visible");
+    }
+    *code = device_code(d);)
+}
+
+void th_device_name(char *buf, size_t size, int code) {
+  if (code == TH_CPU) snprintf(buf, size, "cpu");
+  else if (code == TH_CUDA) snprintf(buf, size, "cuda");
+  else snprintf(buf, size, "cuda:%d", code - TH_CUDA_INDEX(0));
+}
 
 int th_test_throw(int kind) {
   PROTECT(if (kind == 0) TORCH_CHECK(false, "c10 error for the test");
@@ -118,7 +166,11 @@ int th_strides(th_tensor t, int64_t *strides) {
 int th_dtype(th_tensor t) { PROTECT_RET(-1, return dtype_of(T(t).scalar_type());) }
 
 int th_device(th_tensor t) {
-  PROTECT_RET(-1, return T(t).is_cuda() ? TH_CUDA : TH_CPU;)
+  PROTECT_RET(-1, return device_code(T(t).device());)
+}
+
+int th_set_data(th_tensor t, th_tensor v) {
+  PROTECT(T(t).set_data(T(v));)
 }
 
 int64_t th_numel(th_tensor t) { PROTECT_RET(-1, return T(t).numel();) }

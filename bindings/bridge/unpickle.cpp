@@ -152,8 +152,8 @@ int64_t depth(const IValue &root, int64_t limit, const std::string &name,
 class Reader {
 public:
   Reader(const char *p, size_t n, const Records &records, bool scan,
-         const std::string &name)
-      : p_(p), end_(p + n), records_(records), scan_(scan), name_(name) {}
+         const std::string &name, const Placer *place)
+      : p_(p), end_(p + n), records_(records), place_(place), scan_(scan), name_(name) {}
 
   IValue run() {
     try {
@@ -176,6 +176,7 @@ public:
 private:
   const char *p_, *end_;
   const Records &records_;
+  const Placer *place_;
   bool scan_;
   std::string name_;
   std::vector<Item> stack_;
@@ -535,6 +536,10 @@ private:
             " its tensors need (truncated or corrupt file)");
       at::Storage s(c10::Storage::use_byte_size_t(), (size_t)nbytes,
                     std::move(rec.first), nullptr, false);
+      // map_location: the whole storage moves, so tensors sharing it still do
+      at::Device device = place_ && e[3].isString() ? (*place_)(e[3].toStringRef()) : at::Device(at::kCPU);
+      if (!device.is_cpu())
+        s = at::empty({0}, at::TensorOptions().dtype(st->second)).set_(s).to(device).storage();
       known = storages_.emplace(key, s).first;
     }
     return at::empty({0}, at::TensorOptions().dtype(st->second)).set_(known->second);
@@ -544,8 +549,8 @@ private:
 } // namespace
 
 IValue unpickle(const char *p, size_t n, const Records &records, bool scan,
-                const std::string &name) {
-  return Reader(p, n, records, scan, name).run();
+                const std::string &name, const Placer *place) {
+  return Reader(p, n, records, scan, name, place).run();
 }
 
 } // namespace bridge

@@ -26,13 +26,18 @@ extern LoadLimits load_limits;
 // DataPtr when only its size matters (a scan), and its size in bytes.
 using Records = std::function<std::pair<at::DataPtr, size_t>(const std::string &key)>;
 
+// Where the storages saved at a location ("cpu", "cuda:0") go: torch.load's
+// map_location, resolved for each storage as it is read.
+using Placer = std::function<at::Device(const std::string &location)>;
+
 // Read a pickle.  `name` prefixes messages ("data.pkl").  A scan accepts
 // any class (as a dict holding its state) for checking an archive; a load
 // accepts only what torch.save files of tensors hold.  Throws
 // std::runtime_error on a malformed, cyclic or too deep pickle, and on a
 // tensor that does not fit its storage.
+// `place` (optional) moves each storage to the device of its location.
 c10::IValue unpickle(const char *p, size_t n, const Records &records,
-                     bool scan, const std::string &name);
+                     bool scan, const std::string &name, const Placer *place = nullptr);
 
 // The archive's directory (parse_zip.c), checked: entries inside the
 // file that do not overlap.  The caller frees it with zip_free_list.

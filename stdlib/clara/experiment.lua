@@ -65,6 +65,7 @@ local O = require "clara.experiment.options"
 local objective = require "clara.train.objective"
 local reader = require("clara.train.select").reader
 local batcher = require "clara.train.batcher"
+local place = require "clara.train.place"
 local progress = require "clara.train.progress"
 local checkpoint = require "clara.train.checkpoint"
 local average = require "clara.train.average"
@@ -357,6 +358,7 @@ local function prepare(self)
   -- 2. fresh pieces from the factories
   local model = self.model(hparams_copy(self))
   if model == nil then E.raise(API, "the model factory returned nothing (it must return the model)") end
+  place.model(API, model, self.device, self.dtype)
   local opt = self.optimizer(model, hparams_copy(self))
   if opt == nil then E.raise(API, "the optimizer factory returned nothing (it must return the optimizer)") end
   local obj = objective.new(self.objective)
@@ -381,8 +383,8 @@ local function prepare(self)
   return {
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
-    recorder = self.recorder, batcher = batcher.resolve(self.batcher), options = options,
-    scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose },
+    recorder = self.recorder, batcher = place.batcher(batcher.resolve(self.batcher), self.device, self.dtype),
+    options = options, scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose },
     parameters = count_parameters(model),
     -- after the experiment's scheduler, as PyTorch's SWA recipe makes them
     average = average.new(self.average, model, opt), clip_params = self.clip_grad and model:parameters() or nil,
@@ -490,6 +492,7 @@ local function body(self, opts, held, dir, changes, kept, from)
   function result.predict(x)
     return torch.no_grad(function()
       if type(model.eval) == "function" then model:eval() end
+      x = place.value(x, self.device, self.dtype) -- as the loop's batches: placed, then preprocessed
       local out = model(pre and pre(x) or x)
       return post and post(out) or out
     end)

@@ -10,6 +10,21 @@ end
 torch.float, torch.double, torch.long, torch.int = "float32", "float64", "int64", "int32"
 torch.half, torch.short, torch.byte = "float16", "int16", "uint8"
 
+-- torch.device("cuda", 1) or torch.device("cuda:1") -> "cuda:1": devices,
+-- like dtypes, are their names; whether this build has one is checked where
+-- a tensor is placed on it
+function torch.device(kind, index)
+  local E = require "clara.error"
+  if type(kind) ~= "string" or not (kind == "cpu" or kind:find("^cuda$") or kind:find("^cuda:%d+$")) then
+    E.raise("torch.device", "expected 'cpu', 'cuda' or 'cuda:<index>', got %s", E.show(kind))
+  end
+  if index == nil then return kind end
+  if math.type(index) ~= "integer" or index < 0 or kind ~= "cuda" then
+    E.raise("torch.device", "an index (an integer >= 0) goes with 'cuda', got %s, %s", E.show(kind), E.show(index))
+  end
+  return kind .. ":" .. index
+end
+
 torch.format = function(t) return require("torch.format")(t) end
 torch.autocast = function(...) return require("torch.autocast")(...) end
 

@@ -149,6 +149,9 @@ function ScriptModule:eval()
   return self:train(false)
 end
 
+-- m:to(...), :float(), :double(), :cpu(), ... as for clara's modules
+require("torch.nn.placement").install(ScriptModule, function(_, method) return API .. ":" .. method end)
+
 -- }======================================================
 
 -- {======================================================
@@ -357,11 +360,18 @@ end
 -- Making script modules
 -- =======================================================
 
-function jit.load(path)
+-- torch.jit.load(path [, {map_location = device}]): every tensor of the
+-- model on that device (else where the file says: the CPU for a model saved
+-- there)
+local LOAD_OPTS = { map_location = { type = "string", doc = "the device every tensor goes to" } }
+
+function jit.load(path, opts)
   if type(path) ~= "string" then
     E.raise("torch.jit.load", "path (a string) expected, got %s", type(path))
   end
-  return wrap(rethrow(pcall(core.load, path)), path)
+  local where = E.options("torch.jit.load", opts, LOAD_OPTS).map_location
+  if where then where = require("torch.nn.placement").device("torch.jit.load", where) end
+  return wrap(rethrow(pcall(core.load, path, where)), path)
 end
 
 -- entries of a {name = value} table (sorted by name) or of a list of

@@ -2,6 +2,7 @@
 -- numbers, strings and booleans in PyTorch's file format, so Python's
 -- torch.load reads what clara saves and clara reads what Python saves
 -- (state_dicts above all).  String keys make a dict, 1..n a list.
+local torch = require "torch"
 local core = require "torch.jit.core"
 local E = require "clara.error"
 
@@ -23,20 +24,73 @@ function serialize.save(a, b)
   core.pickle_save(path, value)
 end
 
--- torch.load(path): the file is untrusted (the limits of clara.limits
--- apply); an error names the path and the problem, at the caller's line
-function serialize.load(path)
-  if type(path) ~= "string" then
-    E.raise("torch.load", "path (a string) expected, got %s", type(path))
+-- map_location, as PyTorch's for the forms that make sense here: a device
+-- ("cpu", "cuda:1") for every storage; {[saved location] = device}; or
+-- function(storage, location) -> tensor, called once per location in the
+-- file with an empty tensor standing for its storages: where the result
+-- lies is where they go (a nil result: the CPU).  A storage whose location
+-- nothing maps loads on the CPU.
+local LOAD_OPTS = { map_location = { type = "any", doc = "a device, {[location] = device} or function(storage, location)" } }
+
+local placement = require "torch.nn.placement"
+
+-- the {location, device, ...} list the loader reads
+local function location_map(api, m, locations)
+  if type(m) == "string" then return { "*", placement.device(api, m) } end
+  local list = {}
+  if type(m) == "function" then
+    for _, loc in ipairs(locations) do
+      local r = m(torch.empty(0), loc)
+      if r ~= nil and not torch.is_tensor(r) then
+        E.raise(api, "map_location(storage, '%s') must return a tensor (or nil), got %s", loc, E.show(r))
+      end
+      list[#list + 1], list[#list + 2] = loc, r and placement.device(api, r.device) or "cpu"
+    end
+    return list
   end
-  local ok, v = pcall(core.pickle_load, path)
+  if type(m) ~= "table" or getmetatable(m) ~= nil then
+    E.raise(api, "map_location must be a device name, a table {[location] = device} or a function, got %s", E.show(m))
+  end
+  for loc, dev in pairs(m) do
+    if type(loc) ~= "string" then E.raise(api, "map_location's keys must be locations such as 'cuda:0', got %s", E.show(loc)) end
+    list[#list + 1], list[#list + 2] = loc, placement.device(api, dev)
+  end
+  return list
+end
+
+-- true when every location the map names goes to the CPU
+local function all_cpu(list)
+  for i = 2, #list, 2 do if list[i] ~= "cpu" then return false end end
+  return true
+end
+
+-- torch.load(path [, {map_location =}]): the file is untrusted (the limits
+-- of clara.limits apply); an error names the path and the problem, at the
+-- caller's line
+function serialize.load(path, opts)
+  local api = "torch.load"
+  if type(path) ~= "string" then
+    E.raise(api, "path (a string) expected, got %s", type(path))
+  end
+  local m = E.options(api, opts, LOAD_OPTS).map_location
+  local map = (m ~= nil and type(m) ~= "function") and location_map(api, m) or nil
+  local ok, v, locations = pcall(core.pickle_load, path, map)
   if not ok then error(v, E.user_level()) end
+  if type(m) == "function" then
+    -- the function sees the file's locations, known once it is read: a
+    -- second read places the storages where it sends them
+    map = location_map(api, m, locations)
+    if not all_cpu(map) then
+      ok, v = pcall(core.pickle_load, path, map)
+      if not ok then error(v, E.user_level()) end
+    end
+  end
   return v
 end
 
 -- nil, message instead of an error (a missing or corrupt file)
-function serialize.load_safe(path)
-  local ok, v = pcall(serialize.load, path)
+function serialize.load_safe(path, opts)
+  local ok, v = pcall(serialize.load, path, opts)
   if ok then return v end
   return nil, v
 end

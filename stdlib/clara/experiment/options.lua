@@ -66,6 +66,13 @@ local function hook_table(v)
   return true
 end
 
+-- syntax only: whether this build has the device is checked before the
+-- first step (clara.train.place), so a script for a GPU still loads here
+local function device_name(v)
+  if v == "cpu" or v == "cuda" or v:find("^cuda:%d+$") then return true end
+  return false, "must be 'cpu', 'cuda' or 'cuda:<index>', got " .. E.show(v)
+end
+
 local function batcher(v)
   if type(v) == "function" or (type(v) == "table" and type(v.batches) == "function") then return true end
   return false, "must have a batches(dataset, info) method or be a function, got " .. E.show(v)
@@ -191,6 +198,11 @@ O.list = {
   { name = "average", type = "table", check = average, shown = "none",
     what = "{ema = decay} or {swa_start = epoch, swa_lr = lr, anneal_epochs =, anneal_strategy =}",
     doc = "averaged weights, evaluated and saved: {ema = 0.999} or {swa_start = 5, swa_lr = 0.05}" },
+  { name = "device", type = "string", check = device_name, default = "cpu",
+    doc = "where the model and each batch go: 'cpu', 'cuda' or 'cuda:<index>'" },
+  { name = "dtype", type = "string", enum = { "float16", "bfloat16", "float32", "float64" },
+    shown = "the model's and the data's own",
+    doc = "the floating point dtype of the model and of each batch's floating tensors" },
   -- the best model and early stopping
   { name = "monitor", type = "string", shown = "'val_loss' with validation data, else 'train_loss'",
     doc = "the history column that picks the best epoch and drives early stopping" },

@@ -228,8 +228,8 @@ local confusion = {
     grow(self.cm, K)
     -- one scatter_add counts every (true, predicted) pair of the batch
     local flat = y * K + pred
-    local counts = torch.zeros(K * K, { dtype = "int64" })
-      :scatter_add(1, flat, torch.ones(n, { dtype = "int64" })):totable()
+    local counts = torch.zeros(K * K, { dtype = "int64", device = flat.device })
+      :scatter_add(1, flat, torch.ones(n, { dtype = "int64", device = flat.device })):totable()
     for i = 1, K do
       local row = self.cm[i]
       for j = 1, K do row[j] = row[j] + counts[(i - 1) * K + j] end

@@ -37,7 +37,7 @@ local M = {}
 
 -- t minus t shifted down by one (0 before the first), int64
 local function steps(t)
-  return aten.diff(t, 1, 0, torch.zeros(1, { dtype = "int64" }))
+  return aten.diff(t, 1, 0, torch.zeros(1, { dtype = "int64", device = t.device }))
 end
 
 -- the curve through the distinct scores, highest first: the positives and
@@ -47,7 +47,7 @@ local function curve(s, y)
   local sorted, order = aten["sort.stable"](s, true, 0, true)
   local tps = y:index_select(1, order):cumsum(1)
   -- the last position of each run of equal scores
-  local last = torch.ones(1, { dtype = "bool" })
+  local last = torch.ones(1, { dtype = "bool", device = s.device })
   if n > 1 then last = torch.cat { sorted:narrow(1, 1, n - 1):ne(sorted:narrow(1, 2, n - 1)), last } end
   local at = last:nonzero():reshape(-1)
   tps = tps:index_select(1, at)

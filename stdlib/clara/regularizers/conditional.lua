@@ -49,7 +49,7 @@ end
 -- the samples to keep as a bool (N) tensor, or nil to decline altogether
 local function keep_mask(self, output, extras)
   local n = output:size(1)
-  local keep = torch.ones(n, { dtype = "bool" })
+  local keep = torch.ones(n, { dtype = "bool", device = output.device })
   if self.below_loss then
     local loss = extras.loss
     if loss == nil then fail("Conditional: below_loss needs extras.loss") end

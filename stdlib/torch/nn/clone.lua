@@ -55,12 +55,14 @@ return function(Parameter, is_module)
         if memo[p] ~= nil then
           c[name] = memo[p] -- tied to a parameter copied before
         else
-          params[name]:copy_(p):requires_grad_(p.requires_grad)
+          -- .data, not copy_: the copy keeps a placed model's dtype and device
+          params[name].data = p:detach():clone()
+          params[name]:requires_grad_(p.requires_grad)
           memo[p] = params[name]
         end
       end
       for name, b in pairs(rawget(m, "_buffers")) do
-        rawget(c, "_buffers")[name]:copy_(b)
+        rawget(c, "_buffers")[name].data = b:detach():clone()
         memo[b] = rawget(c, "_buffers")[name]
       end
     end)

@@ -410,6 +410,12 @@ local function guard(class, name)
   return E.methods(class, "nn." .. name, is_instance, except)
 end
 
+-- model:to(...), :float(), :double(), :cpu(), ...: every parameter and
+-- buffer of the tree placed in place (torch.nn.placement)
+require("torch.nn.placement").install(Module, function(self, method)
+  return "nn." .. self:_get_name() .. ":" .. method
+end)
+
 -- model:clone(): a deep copy (torch.nn.clone), as Python's copy.deepcopy
 Module.clone = require("torch.nn.clone")(Parameter, is_module)
 
