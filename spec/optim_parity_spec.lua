@@ -259,7 +259,7 @@ describe("maximize", function()
     local plan = require "clara.train.fast.plan"
     local model = nn.Sequential(nn.Linear(3, 2))
     local function c(opts)
-      return { captures = {}, model = model, metrics = {}, batcher = require("clara.train.batcher").default(),
+      return { captures = {}, model = model, metrics = {}, options = {}, batcher = require("clara.train.batcher").default(),
                objective = { terms = { { loss = require("clara.losses").mse, output = 1, target = 1, weight = 1 } } },
                optimizer = optim.SGD(model, opts) }
     end
