@@ -28,4 +28,7 @@ void lj_writefile(lua_State *L, const char *path, const char *data,
                   size_t len, const char *fname);
 void lj_open_serialize(lua_State *L); /* into the table on top */
 
+/* l_dispatch.c: ATen operators by name (torch.ops), into the table on top */
+void lj_open_dispatch(lua_State *L);
+
 #endif
