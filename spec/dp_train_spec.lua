@@ -130,6 +130,30 @@ describe("data-parallel experiments", function()
     assert.are.same(out[1].weights, out[2].weights)
   end)
 
+  it("resumed after SIGTERM to one rank mid-epoch, a 2-rank run equals the uninterrupted one bitwise", function()
+    local base = { DP_DROPOUT = "1", DP_EPOCHS = 3, DP_SIGNALS = "1" }
+    local function with(t)
+      local e = {}
+      for k, v in pairs(base) do e[k] = v end
+      for k, v in pairs(t) do e[k] = v end
+      return e
+    end
+    local whole = run(2, with { DP_DIR = tmpdir() .. "/run" })
+    local dir, flag = tmpdir() .. "/run", tmpdir() .. "/ready"
+    local group = start(2, with { DP_DIR = dir, DP_SLOW = 0.3, DP_READY = flag })
+    ready(flag, 2)
+    proc.kill(group.procs[2].pid, "TERM")
+    local cut = finish(group, 60, 75)
+    assert.are.equal("TERM", cut[1].interrupted)
+    assert.is_true(cut[1].steps < 12 and cut[1].steps % 4 ~= 0, "cut mid-epoch at step " .. cut[1].steps)
+    local resumed = run(2, with { DP_DIR = dir, DP_RESUME = "1" })
+    for i = 1, 2 do
+      assert.are.same(whole[i].weights, resumed[i].weights)
+      assert.are.same(whole[i].history, resumed[i].history)
+      assert.are.same(whole[i].final, resumed[i].final)
+    end
+  end)
+
   it("a killed rank ends the job within the timeout, naming it", function()
     local flag = tmpdir() .. "/ready"
     local group = start(2, { DP_SLOW = 0.1, DP_EPOCHS = 50, DP_READY = flag, DP_TIMEOUT = 8 })
