@@ -141,7 +141,13 @@ end
 function DP:merge_metrics(metrics)
   if #metrics == 0 then return end
   local states = {}
-  for i, m in ipairs(metrics) do states[i] = m.metric:state() end
+  for i, m in ipairs(metrics) do
+    if type(m.metric.state) ~= "function" or type(m.metric.merge) ~= "function" then
+      E.raise(API, "metric '%s' has no state() and merge(): data-parallel training cannot combine it over the ranks",
+        tostring(m.name))
+    end
+    states[i] = m.metric:state()
+  end
   local all = self:gather(states)
   for i, m in ipairs(metrics) do
     m.metric:reset()
