@@ -385,7 +385,9 @@ local function prepare(self)
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
     recorder = self.recorder, batcher = batcher.resolve(self.batcher), options = options,
-    scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose }, dp = dp,
+    -- data-parallel: rank 0 alone shows progress (every rank has the same numbers)
+    scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose and not (dp and dp.rank > 0) },
+    dp = dp,
     parameters = count_parameters(model),
     -- after the experiment's scheduler, as PyTorch's SWA recipe makes them
     average = average.new(self.average, model, opt), clip_params = self.clip_grad and model:parameters() or nil,

@@ -1,7 +1,8 @@
 -- clara.train.distributed: data-parallel training, in one place.  An
 -- experiment trains data-parallel when torch.distributed's process group
--- is up (or with `distributed = true`, which brings it up from env://, as
--- `clara launch` sets it); nothing else in the script changes.  The loop
+-- is up, or brings it up from env:// with `distributed = true` or, by
+-- default, under a launcher (WORLD_SIZE > 1: clara launch, torchrun);
+-- nothing else in the script changes.  The loop
 -- calls these pieces at numbered places:
 --   1. setup, after the model factory: parameters and buffers broadcast
 --      from rank 0; then rank r > 0 reseeds torch's generator with
@@ -55,7 +56,8 @@ end
 function M.setup(exp, model)
   local d = dist()
   if not d.is_initialized() then
-    if not exp.distributed then return nil end
+    local launched = (tonumber(os.getenv("WORLD_SIZE") or "") or 1) > 1
+    if not (exp.distributed or exp.distributed == nil and launched) then return nil end
     d.init_process_group { backend = "gloo" }
   end
   local self = setmetatable({ rank = d.get_rank(), world_size = d.get_world_size(), model = model,
