@@ -4,7 +4,7 @@
 -- numbers, confusion matrices; floats written exactly) go to DIST_OUT:
 --   DP_GROUP       1: torch.distributed's group from env:// first
 --   DP_DISTRIBUTED 1: the option distributed = true instead
---   DP_BATCH       batch_size (default 8); DP_IMPL clear | fast
+--   DP_BATCH       batch_size (default 8); DP_IMPL clear | fast; DP_ACCUMULATE
 --   DP_EPOCHS      (default 2); DP_MAX_STEPS; DP_DIR the run directory
 --   DP_SIGNALS     1: handle_signals; DP_STOP_AT a step whose hook (rank
 --                  DP_STOP_RANK's only) sets ctx.stop
@@ -68,7 +68,7 @@ local exp = clara.experiment {
   metrics = { acc = Mt.accuracy, f1 = Mt.f1 { average = "macro" }, cm = Mt.confusion_matrix,
               auc = Mt.roc_auc { multi_class = "ovr", logits = true } },
   optimizer = function(m) return optim.SGD(m, { lr = 0.1, momentum = 0.9 }) end,
-  batch_size = num("DP_BATCH") or 8, epochs = num("DP_EPOCHS") or 2, seed = 7, verbose = false,
+  batch_size = num("DP_BATCH") or 8, accumulate = num("DP_ACCUMULATE"), epochs = num("DP_EPOCHS") or 2, seed = 7, verbose = false,
   max_steps = num("DP_MAX_STEPS"), impl = os.getenv("DP_IMPL") or "clear", hooks = hooks,
   distributed = flag("DP_DISTRIBUTED"), handle_signals = flag("DP_SIGNALS"),
   out_dir = false,
