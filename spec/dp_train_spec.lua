@@ -76,8 +76,11 @@ describe("data-parallel experiments", function()
       assert.are.equal("hook", res.stopped)
     end
     assert.are.same(out[1].weights, out[2].weights)
-    out = run(2, { DP_MAX_STEPS = 5 })
+    -- one rank skipping a non-finite batch still steps with the others
+    out = run(2, { DP_MAX_STEPS = 5, DP_NAN = "1" })
     for _, res in ipairs(out) do assert.are.equal(5, res.steps) end
+    assert.are.equal(1, out[1].skipped + out[2].skipped)
+    assert.are.same(out[1].weights, out[2].weights)
   end)
 
   it("a signal to one rank stops every rank at the same step", function()

@@ -73,14 +73,23 @@ function DP:shard(info)
   return info
 end
 
--- 3. the gradients averaged over the ranks, once per optimizer step
-function DP:reduce_grads()
+-- 3. the gradients averaged over the ranks, once per optimizer step;
+-- stepped: this rank had a finite micro-batch (on_nonfinite = "skip");
+-- returns whether any rank had one (then every rank steps, a rank that
+-- skipped adding zeros), in the same collective
+function DP:reduce_grads(stepped)
   local grads = {}
   for _, p in ipairs(self.model:parameters()) do
-    local g = p.grad
-    if g ~= nil then grads[#grads + 1] = g end
+    if p.requires_grad then
+      if p.grad == nil and not stepped then p.grad = torch.zeros_like(p) end
+      if p.grad ~= nil then grads[#grads + 1] = p.grad end
+    end
   end
-  if #grads > 0 then dist().all_reduce_coalesced(grads, "avg") end
+  if #grads == 0 then return stepped end
+  local any = torch.tensor({ stepped and 1 or 0 }, { dtype = grads[1].dtype })
+  grads[#grads + 1] = any
+  dist().all_reduce_coalesced(grads, "avg")
+  return any:item() > 0
 end
 
 -- 4. the split's sums added over the ranks (float64: counts stay exact)
