@@ -445,7 +445,9 @@ local function body(self, opts, held, dir, changes, kept, from)
   local verbose = self.verbose
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(c.objective))) end
   -- a signal during the factories: nothing on disk yet, run it again
-  local sig = held.pending()
+  -- (data-parallel: it stays pending, for the ranks to agree on at the
+  -- first step, as one rank alone cannot leave the group)
+  local sig = not c.dp and held.pending()
   if sig then held.signal.clear(); return { interrupted = sig, name = self.name, history = {} } end
   -- the run directory (held by this process); a resume puts every object's state back
   held.opened = true
@@ -489,7 +491,7 @@ local function body(self, opts, held, dir, changes, kept, from)
     end
   end
   -- a signal while the checkpoint loaded: the one on disk is still the last
-  sig = held.pending()
+  sig = not c.dp and held.pending()
   if sig then
     held.signal.clear()
     return { interrupted = sig, name = self.name, dir = r and r.dir, history = state and state.history or {} }
