@@ -12,7 +12,7 @@
 --   DP_READY       a file written after the second step (handlers are up)
 --   DP_RESUME      1: resume DP_DIR
 --   DP_TIMEOUT     the group's timeout in seconds (default 15)
---   DP_DROPOUT     1: dropout 0.1 (else 0)
+--   DP_DROPOUT     1: dropout 0.1 (else 0); DP_FINAL_TRAIN 1: final_train
 --   DP_NAN         1: training sample 1 is NaN (on_nonfinite = "skip")
 local torch = require "torch"
 local nn, optim = torch.nn, torch.optim
@@ -64,7 +64,7 @@ end
 
 local exp = clara.experiment {
   data = { train = train, val = data(30, 2), test = data(27, 3) },
-  on_nonfinite = flag("DP_NAN") and "skip" or "stop",
+  on_nonfinite = flag("DP_NAN") and "skip" or "stop", final_train = flag("DP_FINAL_TRAIN"),
   model = function()
     -- dropout draws differ per rank: a world of 2 then matches a single process only without it
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(flag("DP_DROPOUT") and 0.1 or 0), nn.Linear(8, 3))

@@ -525,7 +525,7 @@ function M.evaluate_start(c, split, epoch)
   set_mode(model, false)
   for _, m in ipairs(c.metrics) do m.metric:reset() end
   local it = c.batcher:batches(c.data[split], M.shard(c, { split = split, epoch = epoch, seed = o.seed,
-    batch_size = o.eval_batch_size or o.batch_size }))
+    batch_size = o.eval_batch_size or o.batch_size, evaluate = true }))
   return it, was_training
 end
 
