@@ -458,7 +458,6 @@ local function body(self, opts, held, dir, changes, kept, from)
   -- data-parallel: rank 0 alone writes the run directory; the others
   -- take part in its checkpoints (clara.train.distributed)
   if c.dp and c.dp.rank > 0 then
-    held.follower = true
     state = c.dp:follow(c, { dir = dir or opts.dir, writes = dir or opts.dir or self.out_dir ~= false,
       resume = opts.resume, every = self.checkpoint_every, user = self.recorder })
   elseif from then r, state = branch(self, opts, dir, from) else r = open_run(self, opts, dir) end
@@ -518,7 +517,8 @@ end
 -- The checkpoint of the last step boundary first (clara.train.boundary).
 local function record_failure(self, opts, held, dir, msg, trace)
   local r = held.run
-  if held.follower then return end
+  -- data-parallel: rank 0 writes the error (also one before the loop)
+  if distributed.follower() then return end
   if r == nil and not held.opened then
     local ok, opened = pcall(open_run, self, opts, dir)
     if ok then r, held.run = opened, opened end

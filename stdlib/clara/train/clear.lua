@@ -134,6 +134,8 @@ local function snapshot(model)
 end
 
 M.call, M.record, M.forward, M.batch_size = call, record, forward, batch_size
+M.precise = precise
+M.nonfinite_message = nonfinite_message
 
 -- a batcher's info, with this rank's shard when training data-parallel
 function M.shard(c, info)
@@ -147,8 +149,6 @@ function M.reduce(c, s, with_metrics)
   c.dp:reduce_sums(s, c.columns)
   if with_metrics then c.dp:merge_metrics(c.metrics) end
 end
-M.precise = precise
-M.nonfinite_message = nonfinite_message
 
 -- }=====================================================================
 

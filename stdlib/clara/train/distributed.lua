@@ -67,6 +67,12 @@ function M.setup(exp, model)
   return self
 end
 
+-- a rank other than 0 of an initialized group (it writes no run directory)
+function M.follower()
+  local d = dist()
+  return d.is_initialized() and d.get_rank() > 0
+end
+
 -- 2. what the batcher is told (info.rank, info.world_size)
 function DP:shard(info)
   info.rank, info.world_size = self.rank, self.world_size
