@@ -14,6 +14,7 @@
 --   DP_TIMEOUT     the group's timeout in seconds (default 15)
 --   DP_DROPOUT     1: dropout 0.1 (else 0); DP_FINAL_TRAIN 1: final_train
 --   DP_NAN         1: training sample 1 is NaN (on_nonfinite = "skip")
+--   DP_CV          k: cross-validation with k folds under DP_DIR instead
 local torch = require "torch"
 local nn, optim = torch.nn, torch.optim
 local proc = require "clara.process.core"
@@ -78,6 +79,22 @@ local exp = clara.experiment {
   distributed = flag("DP_DISTRIBUTED"), handle_signals = flag("DP_SIGNALS"),
   out_dir = false,
 }
+local function out_file()
+  -- "{rank}" in DIST_OUT: one file per rank (ranks started by clara launch)
+  return (os.getenv("DIST_OUT"):gsub("{rank}", os.getenv("RANK") or "x"))
+end
+
+if num("DP_CV") then
+  local cv = exp:with { data = { train = train, test = data(27, 3) }, monitor = "val_loss" }
+    :cross_validate { folds = num("DP_CV"), dir = os.getenv("DP_DIR") }
+  local folds = {}
+  for j, f in ipairs(cv.folds) do folds[j] = f.metrics end
+  local f = assert(io.open(out_file(), "w"))
+  f:write("return ", serialize({ folds = folds, summary = cv.summary }), "\n")
+  f:close()
+  os.exit(0)
+end
+
 local r = exp:run { dir = os.getenv("DP_DIR"), resume = flag("DP_RESUME") and os.getenv("DP_DIR") or nil }
 
 local weights = {}
@@ -85,9 +102,7 @@ for k, t in pairs(r.model:state_dict()) do weights[k] = t:reshape({ -1 }):totabl
 local results = { weights = weights, history = r.history, final = r.final, confusion = r.confusion,
                   steps = r.steps, skipped = r.skipped, fused = require("clara.train.fast").last_run, interrupted = r.interrupted, stopped = r.stopped,
                   rank = torch.distributed.is_initialized() and torch.distributed.get_rank() or -1 }
--- "{rank}" in DIST_OUT: one file per rank (ranks started by clara launch)
-local out = os.getenv("DIST_OUT"):gsub("{rank}", os.getenv("RANK") or "x")
-local f = assert(io.open(out, "w"))
+local f = assert(io.open(out_file(), "w"))
 f:write("return ", serialize(results), "\n")
 f:close()
 os.exit(r.interrupted and 75 or 0)

@@ -51,15 +51,22 @@ local function broadcast_state(model)
   end)
 end
 
+-- whether the experiment runs data-parallel: a group is up, or it brings
+-- one up (distributed = true, or by default under a launcher)
+function M.active(exp)
+  local d = dist()
+  if d.is_initialized() then return true end
+  local launched = (tonumber(os.getenv("WORLD_SIZE") or "") or 1) > 1
+  if not (exp.distributed or exp.distributed == nil and launched) then return false end
+  d.init_process_group { backend = "gloo" }
+  return true
+end
+
 -- 1. the data-parallel state of a run (nil without a process group):
 -- called after the model factory, before the optimizer's
 function M.setup(exp, model)
+  if not M.active(exp) then return nil end
   local d = dist()
-  if not d.is_initialized() then
-    local launched = (tonumber(os.getenv("WORLD_SIZE") or "") or 1) > 1
-    if not (exp.distributed or exp.distributed == nil and launched) then return nil end
-    d.init_process_group { backend = "gloo" }
-  end
   local self = setmetatable({ rank = d.get_rank(), world_size = d.get_world_size(), model = model,
                               handle_signals = exp.handle_signals }, DP)
   broadcast_state(model)
@@ -137,8 +144,9 @@ local function from_bytes(t, len)
 end
 
 -- every rank's value, in rank order (all_gather of their bytes)
-function DP:gather(value)
-  local d, W = dist(), self.world_size
+local function gather(value)
+  local d = dist()
+  local W = d.get_world_size()
   local bytes = to_bytes(value)
   local lens = {}
   for r = 1, W do lens[r] = torch.zeros(1, { dtype = "int64" }) end
@@ -152,6 +160,18 @@ function DP:gather(value)
   local values = {}
   for r = 1, W do values[r] = from_bytes(outs[r], lens[r]:item()) end
   return values
+end
+
+function DP:gather(value) return gather(value) end
+
+-- rank 0's value on every rank (what rank 0 alone decided: a directory)
+function M.share(value) return gather(value)[1] end
+
+-- a pending signal (its name) on any rank, agreed: nil or one name
+function M.agree_signal(sig)
+  local t = torch.tensor({ sig and SIGNAL_CODE[sig] or 0 }, { dtype = "int64" })
+  dist().all_reduce(t, { op = "max" })
+  return SIGNALS[t:item()]
 end
 
 -- 4. every metric's state merged over the ranks, in rank order
