@@ -15,6 +15,7 @@
 --   DP_DROPOUT     1: dropout 0.1 (else 0); DP_FINAL_TRAIN 1: final_train
 --   DP_NAN         1: training sample 1 is NaN (on_nonfinite = "skip")
 --   DP_CV          k: cross-validation with k folds under DP_DIR instead
+--   DP_BATTERY     1: a battery of 2 seeds under DP_DIR instead
 local torch = require "torch"
 local nn, optim = torch.nn, torch.optim
 local proc = require "clara.process.core"
@@ -63,7 +64,7 @@ function hooks.on_step_end(ctx)
   if stop_at and ctx.step == stop_at and rank == stop_rank then ctx.stop = true end
 end
 
-local exp = clara.experiment {
+local spec = {
   data = { train = train, val = data(30, 2), test = data(27, 3) },
   on_nonfinite = flag("DP_NAN") and "skip" or "stop", final_train = flag("DP_FINAL_TRAIN"),
   model = function()
@@ -79,6 +80,7 @@ local exp = clara.experiment {
   distributed = flag("DP_DISTRIBUTED"), handle_signals = flag("DP_SIGNALS"),
   out_dir = false,
 }
+local exp = clara.experiment(spec)
 local function out_file()
   -- "{rank}" in DIST_OUT: one file per rank (ranks started by clara launch)
   return (os.getenv("DIST_OUT"):gsub("{rank}", os.getenv("RANK") or "x"))
@@ -91,6 +93,15 @@ if num("DP_CV") then
   for j, f in ipairs(cv.folds) do folds[j] = f.metrics end
   local f = assert(io.open(out_file(), "w"))
   f:write("return ", serialize({ folds = folds, summary = cv.summary }), "\n")
+  f:close()
+  os.exit(0)
+end
+
+if flag("DP_BATTERY") then
+  spec.out_dir = os.getenv("DP_DIR")
+  local counts = clara.battery({ name = "b", base = spec, grid = { seed = { 7, 8 } } }):run { log = function() end }
+  local f = assert(io.open(out_file(), "w"))
+  f:write("return ", serialize({ rows = counts.rows, done = counts.done }), "\n")
   f:close()
   os.exit(0)
 end
