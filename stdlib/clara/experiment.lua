@@ -69,6 +69,7 @@ local place = require "clara.train.place"
 local progress = require "clara.train.progress"
 local checkpoint = require "clara.train.checkpoint"
 local average = require "clara.train.average"
+local distributed = require "clara.train.distributed"
 
 local API = "clara.experiment"
 
@@ -359,6 +360,8 @@ local function prepare(self)
   local model = self.model(hparams_copy(self))
   if model == nil then E.raise(API, "the model factory returned nothing (it must return the model)") end
   place.model(API, model, self.device, self.dtype)
+  -- data-parallel: rank 0's weights everywhere before the optimizer sees them
+  local dp = distributed.setup(self, model)
   local opt = self.optimizer(model, hparams_copy(self))
   if opt == nil then E.raise(API, "the optimizer factory returned nothing (it must return the optimizer)") end
   local obj = objective.new(self.objective)
@@ -384,7 +387,10 @@ local function prepare(self)
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
     recorder = self.recorder, batcher = place.batcher(batcher.resolve(self.batcher), self.device, self.dtype),
-    options = options, scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose },
+    options = options, scheduler = scheduler,
+    -- data-parallel: rank 0 alone shows progress (every rank has the same numbers)
+    progress = self.progress or progress.new { verbose = verbose and not (dp and dp.rank > 0) },
+    dp = dp,
     parameters = count_parameters(model),
     -- after the experiment's scheduler, as PyTorch's SWA recipe makes them
     average = average.new(self.average, model, opt), clip_params = self.clip_grad and model:parameters() or nil,
@@ -442,12 +448,22 @@ local function body(self, opts, held, dir, changes, kept, from)
   local verbose = self.verbose
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(c.objective))) end
   -- a signal during the factories: nothing on disk yet, run it again
-  local sig = held.pending()
+  -- (data-parallel: it stays pending, for the ranks to agree on at the
+  -- first step, as one rank alone cannot leave the group)
+  local sig = not c.dp and held.pending()
   if sig then held.signal.clear(); return { interrupted = sig, name = self.name, history = {} } end
   -- the run directory (held by this process); a resume puts every object's state back
   held.opened = true
   local r, state
-  if from then r, state = branch(self, opts, dir, from) else r = open_run(self, opts, dir) end
+  if c.dp and from then
+    E.raise(API, "resume: a data-parallel run resumes from its run directory, not from a kept checkpoint file")
+  end
+  -- data-parallel: rank 0 alone writes the run directory; the others
+  -- take part in its checkpoints (clara.train.distributed)
+  if c.dp and c.dp.rank > 0 then
+    state = c.dp:follow(c, { dir = dir or opts.dir, writes = dir or opts.dir or self.out_dir ~= false,
+      resume = opts.resume, every = self.checkpoint_every, user = self.recorder })
+  elseif from then r, state = branch(self, opts, dir, from) else r = open_run(self, opts, dir) end
   held.run = r
   if r then
     os.remove(r:path("error.txt"))   -- an earlier attempt's
@@ -466,8 +482,8 @@ local function body(self, opts, held, dir, changes, kept, from)
   end
   if state then
     c.start = checkpoint.restore(c, state)
-    r:set_history(state.history)
-    if #changes > 0 then record_changes(r, self, c, state, changes) end
+    if r then r:set_history(state.history) end
+    if r and #changes > 0 then record_changes(r, self, c, state, changes) end
     for _, ch in ipairs(changes) do
       if verbose and not O.schema[ch:match("^[^=]*")] then
         c.progress:line("note: " .. ch .. " reaches the factories, but the weights, optimizer and scheduler "
@@ -477,7 +493,7 @@ local function body(self, opts, held, dir, changes, kept, from)
     end
   end
   -- a signal while the checkpoint loaded: the one on disk is still the last
-  sig = held.pending()
+  sig = not c.dp and held.pending()
   if sig then
     held.signal.clear()
     return { interrupted = sig, name = self.name, dir = r and r.dir, history = state and state.history or {} }
@@ -505,6 +521,8 @@ end
 -- The checkpoint of the last step boundary first (clara.train.boundary).
 local function record_failure(self, opts, held, dir, msg, trace)
   local r = held.run
+  -- data-parallel: rank 0 writes the error (also one before the loop)
+  if distributed.follower() then return end
   if r == nil and not held.opened then
     local ok, opened = pcall(open_run, self, opts, dir)
     if ok then r, held.run = opened, opened end

@@ -102,11 +102,21 @@ function M.matcher(pattern)
 end
 
 local function write_index(self)
+  -- data-parallel: rank 0 alone writes the battery's files
+  if require("clara.train.distributed").follower() then return end
   fs.mkdir_p(self:dir())
   local list = {}
   for i, e in ipairs(self.list) do list[i] = { name = e.name, settings = e.settings } end
   fs.write_atomic(fs.join(self:dir(), "battery.json"), json.encode({ name = self.name, entries = list,
     cv = self.cv, source = self.source }))
+end
+
+-- the entry's directory, held by this process (data-parallel: by rank 0;
+-- the other ranks hold nothing: false)
+local function claim(dir, lead)
+  if not lead then return false end
+  fs.mkdir_p(dir)
+  return fs.try_lock(dir)
 end
 
 -- run_entry(i, {handle_signals =, verbose =}) -> status ("done",
@@ -117,10 +127,10 @@ function Battery:run_entry(i, opts)
   -- 1. a finished entry is not run again, one another process holds is not touched
   if S.status(e.dir) == "done" then return "done", "already finished" end
   write_index(self)
-  fs.mkdir_p(e.dir)
-  local lock <close>, busy = fs.try_lock(e.dir)
-  if not lock then return "busy", busy end
-  os.remove(fs.join(e.dir, "error.txt"))
+  local lead = not require("clara.train.distributed").follower()
+  local lock <close>, busy = claim(e.dir, lead)
+  if lead and not lock then return "busy", busy end
+  if lead then os.remove(fs.join(e.dir, "error.txt")) end
   -- 2. the run, or the CV; each resumes what an earlier attempt left
   local exp = self:experiment(i):with { handle_signals = opts.handle_signals, verbose = opts.verbose }
   local ok, result = pcall(function()
@@ -134,7 +144,7 @@ function Battery:run_entry(i, opts)
   -- 3. the outcome, on disk for the summary
   if not ok then
     local msg = tostring(result)
-    fs.write_atomic(fs.join(e.dir, "error.txt"), msg .. "\n")
+    if lead then fs.write_atomic(fs.join(e.dir, "error.txt"), msg .. "\n") end
     return "failed", msg
   end
   if result.interrupted then return "interrupted", result.interrupted end
@@ -171,15 +181,24 @@ function Battery:run(opts)
   if #todo == 0 and counts.skipped == 0 then
     E.raise("clara.battery", "no entry matches '%s'", tostring(opts.only))
   end
+  -- data-parallel entries (every entry's run over the ranks): one at a
+  -- time; rank 0 alone writes and logs
+  local dp = #todo > 0 and require("clara.train.distributed").active(self:experiment(todo[1]))
+  if dp and jobs > 1 then
+    E.raise("clara.battery", "data-parallel entries run one at a time (jobs = 1), got jobs = %d", jobs)
+  end
+  local lead = not (dp and require("clara.train.distributed").follower())
+  if not lead then log = function() end end
   write_index(self)
   log(("battery %s: %d %s to run, %d already finished (%s)"):format(self.name, #todo,
     #todo == 1 and "entry" or "entries", counts.skipped, self:dir()))
   if jobs == 1 then
-    require("clara.battery.serial").run(self, todo, counts, opts, log)
+    require("clara.battery.serial").run(self, todo, counts, opts, log, dp)
   else
     require("clara.battery.pool").run(self, todo, counts, jobs, opts, log)
   end
-  counts.rows = S.write(self)
+  counts.rows = lead and S.write(self) or nil
+  if dp then counts.rows = require("clara.train.distributed").share(counts.rows or false) end
   log(("battery %s: %d done, %d failed, %d interrupted, %d skipped%s; summary in %s")
     :format(self.name, counts.done, counts.failed, counts.interrupted, counts.skipped,
       counts.busy > 0 and (", %d busy (held by another process)"):format(counts.busy) or "",

@@ -4,12 +4,14 @@
 -- between two entries ends it before the next starts.
 local M = {}
 
-function M.run(battery, todo, counts, opts, log)
+-- dp: data-parallel entries, whose ranks agree on a signal between two
+function M.run(battery, todo, counts, opts, log, dp)
   local clock = require("clara.train.progress").clock
   local signal = opts.handle_signals and require "clara.signal" or nil
   for n, i in ipairs(todo) do
     local e, t0 = battery:entry(i), clock()
-    local sig = signal and signal.pending()
+    local sig = signal and signal.pending() or nil
+    if dp then sig = require("clara.train.distributed").agree_signal(sig) end
     if sig then
       log(("battery: %s received, stopping before %s"):format(sig, e.name))
       signal.clear()

@@ -28,6 +28,7 @@ local R = require "clara.run.report"
 local dataset = require "clara.data.dataset"
 local cvs = require "clara.data.cv"
 local checkpoint = require "clara.train.checkpoint"
+local distributed = require "clara.train.distributed"
 
 local M = {}
 
@@ -221,23 +222,32 @@ function M.run(exp, opts)
     if h.done then h.done() end
     if h.lock then h.lock:release() end
   end })
+  -- data-parallel: every fold is data-parallel; rank 0 alone decides the
+  -- directory and folds and writes the CV's files
+  local dp = distributed.active(exp)
+  local lead = not (dp and distributed.follower())
+  verbose = verbose and lead
   -- 2. the folds (reused from cv.json when resuming)
-  local dir = cv_dir(exp, opts)
+  local dir = lead and cv_dir(exp, opts) or nil
   if dir then
     fs.mkdir_p(dir)
     held.lock = fs.lock(dir, "clara.experiment: cross_validate")
   end
-  local scheme
+  local scheme, resumed
   if dir and fs.exists(fs.join(dir, "cv.json")) then
-    scheme = cvs.from_assignment(read_json(fs.join(dir, "cv.json")))
-    -- a resumed CV continues with the settings it recorded, not the script's
-    local cfg = read_json(fs.join(dir, "config.json"))
-    if cfg then exp = require("clara.experiment").resumed(exp, cfg, nil, dir) end
+    scheme, resumed = cvs.from_assignment(read_json(fs.join(dir, "cv.json"))), true
   else
     scheme = scheme_of(opts, dev, opts.seed or exp.seed)
   end
+  if dp then
+    local shared = distributed.share(lead and { dir = dir, folds = scheme:assignment(), resumed = resumed } or false)
+    dir, resumed, scheme = shared.dir, shared.resumed, cvs.from_assignment(shared.folds)
+  end
+  -- a resumed CV continues with the settings it recorded, not the script's
+  local cfg = resumed and read_json(fs.join(dir, "config.json"))
+  if cfg then exp = require("clara.experiment").resumed(exp, cfg, nil, dir) end
   -- 3. the CV's own files first, so that an interrupted CV can be resumed
-  if dir then
+  if dir and lead then
     fs.mkdir_p(dir)
     if not fs.exists(fs.join(dir, "cv.json")) then
       local cfg = checkpoint.config(exp)
@@ -251,7 +261,8 @@ function M.run(exp, opts)
   local folds = {}
   for j = 1, #scheme do
     -- a signal between two folds: the finished ones are on disk
-    local sig = signal and signal.pending()
+    local sig = signal and signal.pending() or nil
+    if dp then sig = distributed.agree_signal(sig) end
     if sig then
       signal.clear()
       return { interrupted = sig, folds = folds, dir = dir, fold = j }
@@ -270,7 +281,7 @@ function M.run(exp, opts)
   local summary = R.fold_summary(folds)
   local report = { kind = "cv", folds = {}, summary = summary, scheme = scheme.scheme, k = #scheme }
   for j, f in ipairs(folds) do report.folds[j] = { fold = j, dir = f.dir_name, metrics = f.metrics } end
-  if dir then
+  if dir and lead then
     local rows = folds_rows(folds)
     fs.write_atomic(fs.join(dir, "folds.csv"), H.encode(H.columns(rows, { "fold" }), rows))
     fs.write_atomic(fs.join(dir, "report.md"), markdown((exp.name or "experiment") .. " / cross-validation", folds, summary))

@@ -33,11 +33,12 @@ local torch = require "torch"
 local clear = require "clara.train.clear"
 local sums = require "clara.train.sums"
 local plan = require "clara.train.fast.plan"
+local batcher = require "clara.train.batcher"
 local core = require "clara.train.fast.core"
 local ocore = require "torch.optim.core"
 local progress = require "clara.train.progress"
 
-local call, record, forward = clear.call, clear.record, clear.forward
+local call, forward = clear.call, clear.forward
 local update_metrics, batch_size = sums.update_metrics, clear.batch_size
 local TRAIN, EVAL, OK = core.TRAIN, core.EVAL, core.OK
 local ZERO_GRAD, STEP, SCALED, KEEP, COUNT = core.ZERO_GRAD, core.STEP, core.SCALED, core.KEEP, core.COUNT
@@ -240,8 +241,7 @@ local function train_epoch(F, ctx, row)
     step = step + 1
     ctx.step, ctx.epoch_step = ctx.step + 1, step
     pull_sums(F, TRAIN, s)
-    call(hooks, "on_step_end", ctx)
-    record(c.recorder, "step_end", ctx)
+    clear.step_end(c, ctx)
     if ctx.interrupted then return false end
     -- 5. progress: the running stats only for a display that shows them
     c.progress:step(step, F.quiet and NO_STATS or sums.running(s, c.metrics, o.train_metrics))
@@ -306,7 +306,8 @@ local function evaluate(F, split, row, epoch, tables)
   local it, was_training = clear.evaluate_start(c, split, epoch)
   local s = sums.new()
   push_sums(F, EVAL, s)
-  local loader = c_loader(F, split, ds, EVAL)
+  local key = batcher.key { split = split, evaluate = true, world_size = c.dp and c.dp.world_size }
+  local loader = c_loader(F, key, ds, EVAL)
   torch.no_grad(function()
     -- 2. every batch: forward, objective, metrics
     if loader then
