@@ -68,6 +68,7 @@ local batcher = require "clara.train.batcher"
 local progress = require "clara.train.progress"
 local checkpoint = require "clara.train.checkpoint"
 local average = require "clara.train.average"
+local distributed = require "clara.train.distributed"
 
 local API = "clara.experiment"
 
@@ -357,6 +358,8 @@ local function prepare(self)
   -- 2. fresh pieces from the factories
   local model = self.model(hparams_copy(self))
   if model == nil then E.raise(API, "the model factory returned nothing (it must return the model)") end
+  -- data-parallel: rank 0's weights everywhere before the optimizer sees them
+  local dp = distributed.setup(self, model)
   local opt = self.optimizer(model, hparams_copy(self))
   if opt == nil then E.raise(API, "the optimizer factory returned nothing (it must return the optimizer)") end
   local obj = objective.new(self.objective)
@@ -382,7 +385,7 @@ local function prepare(self)
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
     recorder = self.recorder, batcher = batcher.resolve(self.batcher), options = options,
-    scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose },
+    scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose }, dp = dp,
     parameters = count_parameters(model),
     -- after the experiment's scheduler, as PyTorch's SWA recipe makes them
     average = average.new(self.average, model, opt), clip_params = self.clip_grad and model:parameters() or nil,
@@ -445,7 +448,12 @@ local function body(self, opts, held, dir, changes, kept, from)
   -- the run directory (held by this process); a resume puts every object's state back
   held.opened = true
   local r, state
-  if from then r, state = branch(self, opts, dir, from) else r = open_run(self, opts, dir) end
+  if c.dp and opts.resume then
+    E.raise(API, "resume: a data-parallel run cannot be resumed yet (start it again)")
+  end
+  -- data-parallel: rank 0 alone writes the run directory
+  if c.dp and c.dp.rank > 0 then held.follower = true
+  elseif from then r, state = branch(self, opts, dir, from) else r = open_run(self, opts, dir) end
   held.run = r
   if r then
     os.remove(r:path("error.txt"))   -- an earlier attempt's
@@ -502,6 +510,7 @@ end
 -- The checkpoint of the last step boundary first (clara.train.boundary).
 local function record_failure(self, opts, held, dir, msg, trace)
   local r = held.run
+  if held.follower then return end
   if r == nil and not held.opened then
     local ok, opened = pcall(open_run, self, opts, dir)
     if ok then r, held.run = opened, opened end

@@ -34,7 +34,17 @@ local OPTIONS = {
   drop_last = { type = "boolean", default = false, doc = "drop the last batch when it is short" },
   collate = { type = "callable", doc = "collate(samples) -> batch (else stack per field)" },
   impl = { type = "string", enum = { "fast", "clear" }, default = "fast", doc = "how batches are assembled" },
+  num_replicas = { type = "integer", min = 1, default = 1, doc = "data-parallel ranks sharing the data" },
+  rank = { type = "integer", min = 0, default = 0, doc = "this rank's shard (0-based)" },
+  pad = { type = "boolean", default = true,
+          doc = "shards padded to equal length by wrapping (DistributedSampler's), else rank r keeps r, r+W, ..." },
 }
+
+-- the samples of rank r's shard of n: every rank as many when padded
+local function shard_length(n, W, r, pad)
+  if pad then return (n + W - 1) // W end
+  return math.max(0, (n - r + W - 1) // W)
+end
 
 
 -- the default collate: field k of every sample stacked into one tensor
@@ -62,13 +72,17 @@ function M.collate(samples)
 end
 
 function M.DataLoader(ds, opts)
-  local n = length(ds, "DataLoader")
+  local total = length(ds, "DataLoader")
   opts = E.options("DataLoader", opts, OPTIONS)
+  local W, r = math.tointeger(opts.num_replicas), math.tointeger(opts.rank)
+  if r >= W then raise(("DataLoader: rank %d is not below num_replicas %d"):format(r, W)) end
+  local n = W > 1 and shard_length(total, W, r, opts.pad) or total
   local bs, impl = math.tointeger(opts.batch_size), opts.impl
   local self = setmetatable({
     dataset = ds, n = n, batch_size = bs, shuffle = opts.shuffle,
     seed = math.tointeger(opts.seed), drop_last = opts.drop_last, collate = opts.collate,
     epoch = 0, position = 0, perm = nil, resume = false,
+    total = total, replicas = W, rank = r,
   }, DataLoader)
   -- the fast path only when the dataset can do it and no custom collate asked otherwise
   self.fast = impl == "fast" and opts.collate == nil and type(ds.batch) == "function"
@@ -87,6 +101,8 @@ DataLoader.__tostring = function(self)
       self.fast and "fast index_select" or "per-sample collate")
 end
 
+local shard
+
 -- 1. a new epoch: its permutation (0-based indices), position 0
 local function start_epoch(self)
   self.epoch = self.epoch + 1
@@ -96,11 +112,20 @@ local function start_epoch(self)
     -- PyTorch's DataLoader does; it is recorded in the state either way
     self.epoch_seed = self.seed or rng.draw_seed()
     local stream = self.seed and self.epoch or 0
-    self.perm = torch.tensor(rng.new(self.epoch_seed, stream):permutation(self.n), { dtype = "int64" })
+    self.perm = torch.tensor(rng.new(self.epoch_seed, stream):permutation(self.total), { dtype = "int64" })
   else
     self.epoch_seed = nil
-    self.perm = torch.arange(self.n, { dtype = "int64" })
+    self.perm = torch.arange(self.total, { dtype = "int64" })
   end
+  if self.replicas > 1 then self.perm = shard(self) end
+end
+
+-- rank r's part of the epoch's permutation, as DistributedSampler takes
+-- it: positions r, r + W, ... of the permutation, wrapped past its end
+-- when padded (the same permutation on every rank: seeded)
+function shard(self)
+  local positions = torch.arange(self.rank, self.n * self.replicas, self.replicas, { dtype = "int64" })
+  return self.perm:index_select(1, positions:remainder(self.total))
 end
 
 -- 2. batch b (1-based) of the current permutation

@@ -96,6 +96,48 @@ function Metric:set_state(s)
   return self
 end
 
+-- merge(s): another metric's state (state(), e.g. another rank's, over
+-- other samples) added in, so that compute() gives the value over both:
+-- counts add (numbers, tensors, lists of numbers element-wise), kept
+-- lists of tensors (scores) concatenate, and what fixes the problem
+-- (MERGE_SAME: the classes, the problem's kind) must agree.  A metric
+-- whose state is not additive (R2's running mean) has its own merge.
+local MERGE_SAME = { classes = true, problem = true }
+
+local function add_into(mine, other, api, key)
+  if mine == nil then return copy_plain(other) end
+  if other == nil then return mine end
+  if type(mine) == "number" then return mine + other end
+  if torch.is_tensor(mine) then return mine + other end
+  if type(mine) ~= "table" then
+    if mine ~= other then fail(("%s: merge: '%s' differs (%s, %s)"):format(api, key, E.show(mine), E.show(other))) end
+    return mine
+  end
+  if torch.is_tensor(mine[1]) or torch.is_tensor(other[1]) then
+    for _, t in ipairs(other) do mine[#mine + 1] = t:clone() end
+    return mine
+  end
+  for k, v in pairs(other) do mine[k] = add_into(mine[k], v, api, key .. "." .. tostring(k)) end
+  return mine
+end
+
+function Metric:merge(s)
+  if type(s) ~= "table" then fail(("%s: merge expects a table from state(), got %s"):format(self.name, type(s))) end
+  if (s.count or 0) == 0 then return self end
+  local empty = self.count == 0
+  for k, v in pairs(s) do
+    if MERGE_SAME[k] then
+      if self[k] ~= nil and v ~= nil and self[k] ~= v and not empty then
+        fail(("%s: merge: the states disagree on %s (%s, %s)"):format(self.name, k, E.show(self[k]), E.show(v)))
+      end
+      if self[k] == nil or empty then self[k] = v end
+    else
+      self[k] = add_into(self[k], v, self.name, k)
+    end
+  end
+  return self
+end
+
 Metric.__tostring = function(self)
   return ("%s(%s)"):format(self.kind, self:describe())
 end

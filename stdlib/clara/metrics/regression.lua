@@ -100,6 +100,21 @@ M.r2 = base.class("R2", {
     end
     self.count = self.count + nb
   end,
+  -- another state's samples in: Chan's formula, as between batches
+  merge = function(self, st)
+    if (st.count or 0) == 0 then return self end
+    if not self.sse then
+      self.sse, self.mean, self.m2, self.count = st.sse:clone(), st.mean:clone(), st.m2:clone(), st.count
+      return self
+    end
+    local na, nb = self.count, st.count
+    local n = na + nb
+    local delta = st.mean - self.mean
+    self.mean = self.mean + delta * (nb / n)
+    self.m2 = self.m2 + st.m2 + delta * delta * (na * nb / n)
+    self.sse, self.count = self.sse + st.sse, n
+    return self
+  end,
   result = function(self)
     local sse, sst = self.sse:totable(), self.m2:totable()
     local per, sum, wsum, wtotal = {}, 0, 0, 0

@@ -4,7 +4,8 @@
 --   obj:batches(dataset, info) -> iterator, count
 --
 -- info = {split = "train" | "val" | "test", epoch =, batch_size =,
--- drop_last =, shuffle =, seed =}; the iterator yields one batch per call
+-- drop_last =, shuffle =, seed =, rank =, world_size =}: a data-parallel
+-- run (world_size > 1) wants rank's shard of the split; the iterator yields one batch per call
 -- as several values (input, target1, target2, ...) and nil at the end;
 -- count is the number of batches (nil when unknown: the progress display
 -- then shows no total).  The default below wraps clara.data.DataLoader,
@@ -25,8 +26,11 @@ function Default:batches(dataset, info)
   local key = info.split
   local loader = self.loaders[key]
   if loader == nil or loader.dataset ~= dataset then
+    -- data-parallel shards: training ones padded (every rank the same
+    -- number of steps), evaluation ones not (no sample counted twice)
     loader = DataLoader(dataset, { batch_size = info.batch_size, shuffle = train and info.shuffle ~= false,
-                                   seed = info.seed, drop_last = train and info.drop_last or false })
+                                   seed = info.seed, drop_last = train and info.drop_last or false,
+                                   num_replicas = info.world_size, rank = info.rank, pad = train })
     self.loaders[key] = loader
   end
   -- a resumed run: the loader continues the epoch a checkpoint cut

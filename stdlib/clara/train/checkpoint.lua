@@ -133,7 +133,8 @@ function M.recorder(r, c, opts)
   end
   function rec:step_end(ctx)
     pass("step_end", ctx)
-    local sig = signal and signal.pending()
+    -- data-parallel: a signal any rank had (clara.train.distributed)
+    local sig = ctx.dp_signal or signal and signal.pending()
     if sig or (opts.every and ctx.step % opts.every == 0) then
       save(ctx, false)
     elseif on_error then

@@ -134,6 +134,19 @@ local function snapshot(model)
 end
 
 M.call, M.record, M.forward, M.batch_size = call, record, forward, batch_size
+
+-- a batcher's info, with this rank's shard when training data-parallel
+function M.shard(c, info)
+  if c.dp then return c.dp:shard(info) end
+  return info
+end
+
+-- data-parallel: a split's sums (and metrics) over every rank's shard
+function M.reduce(c, s, with_metrics)
+  if not c.dp then return end
+  c.dp:reduce_sums(s, c.columns)
+  if with_metrics then c.dp:merge_metrics(c.metrics) end
+end
 M.precise = precise
 M.nonfinite_message = nonfinite_message
 
@@ -321,8 +334,7 @@ function train_epoch(c, ctx, row)
     train_step(c, ctx, group, n_total)
     step = step + 1
     ctx.step, ctx.epoch_step = ctx.step + 1, step
-    call(c.hooks, "on_step_end", ctx)
-    record(c.recorder, "step_end", ctx)
+    M.step_end(c, ctx)
     if ctx.interrupted then return false end
     -- 4. progress, and the step limits
     c.progress:step(step, sums.running(s, c.metrics, o.train_metrics))
@@ -341,8 +353,8 @@ function M.epoch_start(c, ctx)
   local o = c.options
   set_mode(c.model, true)
   for _, m in ipairs(c.metrics) do m.metric:reset() end
-  local it, count = c.batcher:batches(c.data.train, { split = "train", epoch = ctx.epoch, seed = o.seed,
-    batch_size = o.batch_size, drop_last = o.drop_last, shuffle = o.shuffle })
+  local it, count = c.batcher:batches(c.data.train, M.shard(c, { split = "train", epoch = ctx.epoch, seed = o.seed,
+    batch_size = o.batch_size, drop_last = o.drop_last, shuffle = o.shuffle }))
   c.progress:epoch_start(ctx.epoch, o.epochs, count and math.ceil(count / o.accumulate) or nil)
   local s, step, batch = sums.new(), 0, 0
   if ctx.resume_sums then
@@ -407,6 +419,8 @@ end
 -- does only without clipping): clipping, the step, the EMA, a per-batch
 -- scheduler (not once SWA drives the learning rate).
 function M.optimizer_step(c, ctx, stepped, in_c)
+  -- data-parallel: the gradients averaged over the ranks first
+  if c.dp then c.dp:reduce_grads() end
   if not in_c then clip(c, ctx, stepped) end
   if not stepped then return end
   -- applying: the weights are half-updated until the step ends (an error
@@ -436,9 +450,19 @@ function clip(c, ctx, stepped)
   ctx.grad_norms[#ctx.grad_norms + 1] = norm
 end
 
+-- The end of an optimizer step: the hooks, the ranks agreeing on a stop
+-- (data-parallel: every rank stops at the same step), the recorder.
+function M.step_end(c, ctx)
+  call(c.hooks, "on_step_end", ctx)
+  if c.dp then c.dp:agree(ctx) end
+  record(c.recorder, "step_end", ctx)
+  if ctx.dp_signal then ctx.interrupted = ctx.interrupted or ctx.dp_signal end
+end
+
 -- The end of a training epoch: its means (also of a cut-short one); false
 -- when training must end.
 function M.epoch_end(c, row, s, ctx)
+  M.reduce(c, s, c.options.train_metrics)
   sums.into(row, "train", s, c.columns)
   if c.options.train_metrics then sums.metrics_into(row, "train", c.metrics) end
   if ctx.grad_norms then grad_norm_columns(ctx, row) end
@@ -499,13 +523,14 @@ function M.evaluate_start(c, split, epoch)
   local was_training = model.training
   set_mode(model, false)
   for _, m in ipairs(c.metrics) do m.metric:reset() end
-  local it = c.batcher:batches(c.data[split], { split = split, epoch = epoch, seed = o.seed,
-    batch_size = o.eval_batch_size or o.batch_size })
+  local it = c.batcher:batches(c.data[split], M.shard(c, { split = split, epoch = epoch, seed = o.seed,
+    batch_size = o.eval_batch_size or o.batch_size }))
   return it, was_training
 end
 
 -- The end of an evaluation: the split's columns, the model's mode back.
 function M.evaluate_end(c, split, row, s, tables, was_training)
+  M.reduce(c, s, true)
   sums.into(row, split, s, c.columns)
   sums.metrics_into(row, split, c.metrics, tables)
   set_mode(average.model(c), was_training ~= false)

@@ -37,7 +37,7 @@ local core = require "clara.train.fast.core"
 local ocore = require "torch.optim.core"
 local progress = require "clara.train.progress"
 
-local call, record, forward = clear.call, clear.record, clear.forward
+local call, forward = clear.call, clear.forward
 local update_metrics, batch_size = sums.update_metrics, clear.batch_size
 local TRAIN, EVAL, OK = core.TRAIN, core.EVAL, core.OK
 local ZERO_GRAD, STEP, SCALED, KEEP, COUNT = core.ZERO_GRAD, core.STEP, core.SCALED, core.KEEP, core.COUNT
@@ -240,8 +240,7 @@ local function train_epoch(F, ctx, row)
     step = step + 1
     ctx.step, ctx.epoch_step = ctx.step + 1, step
     pull_sums(F, TRAIN, s)
-    call(hooks, "on_step_end", ctx)
-    record(c.recorder, "step_end", ctx)
+    clear.step_end(c, ctx)
     if ctx.interrupted then return false end
     -- 5. progress: the running stats only for a display that shows them
     c.progress:step(step, F.quiet and NO_STATS or sums.running(s, c.metrics, o.train_metrics))

@@ -125,7 +125,8 @@ function M.build(c)
   local opt_core = native_optimizer(c.optimizer)
   return {
     handles = handles, loss = loss, term = term, opt_core = opt_core,
-    step_in_c = opt_core ~= nil and not o.clip_grad,
+    -- data-parallel: the gradients are averaged between backward and step
+    step_in_c = opt_core ~= nil and not o.clip_grad and not c.dp,
     counted = counted, in_lua = in_lua, targets_beyond_1 = beyond,
     default_batcher = getmetatable(c.batcher) == DEFAULT_BATCHER,
   }

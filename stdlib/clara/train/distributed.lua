@@ -1,0 +1,163 @@
+-- clara.train.distributed: data-parallel training, in one place.  An
+-- experiment trains data-parallel when torch.distributed's process group
+-- is up (or with `distributed = true`, which brings it up from env://, as
+-- `clara launch` sets it); nothing else in the script changes.  The loop
+-- calls these pieces at numbered places:
+--   1. setup, after the model factory: parameters and buffers broadcast
+--      from rank 0; then rank r > 0 reseeds torch's generator with
+--      (seed or torch.initial_seed()) + r, so dropout and augmentation
+--      differ per rank and are reproducible (rank 0 keeps its stream: a
+--      world of 1 is bitwise a run without a group);
+--   2. shards: the batcher is told rank and world_size (the default one
+--      takes rank r's positions r, r + W, ... of the same seeded
+--      permutation; training shards padded by wrapping as PyTorch's
+--      DistributedSampler, evaluation shards not);
+--   3. reduce_grads, once per optimizer step after accumulation, before
+--      clip_grad and opt:step(): the gradients averaged (one coalesced
+--      all_reduce);
+--   4. reduce_sums and merge_metrics at an epoch's end and after an
+--      evaluation: the sums add, metric states merge (Metric:merge), so
+--      every rank has the numbers of the whole split;
+--   5. agree, at each step boundary: ctx.stop (hooks) and a pending
+--      signal on any rank stop every rank at that same step (one small
+--      all_reduce max);
+--   6. rank 0 alone writes the run directory (clara.experiment).
+local torch = require "torch"
+local E = require "clara.error"
+
+local M = {}
+
+local API = "clara.experiment"
+local SIGNALS = { "HUP", "INT", "USR1", "USR2", "TERM" }
+local SIGNAL_CODE = {}
+for i, s in ipairs(SIGNALS) do SIGNAL_CODE[s] = i end
+
+local DP = {}
+DP.__index = DP
+
+local function dist() return require "torch.distributed" end
+
+-- every tensor of the model's state (parameters and buffers) from rank 0
+local function broadcast_state(model)
+  if type(model.state_dict) ~= "function" then
+    E.raise(API, "data-parallel training needs an nn module (its parameters are broadcast), got %s", E.show(model))
+  end
+  local sd, names = model:state_dict(), {}
+  for k in pairs(sd) do names[#names + 1] = k end
+  table.sort(names)
+  torch.no_grad(function()
+    for _, k in ipairs(names) do dist().broadcast(sd[k], 0) end
+  end)
+end
+
+-- 1. the data-parallel state of a run (nil without a process group):
+-- called after the model factory, before the optimizer's
+function M.setup(exp, model)
+  local d = dist()
+  if not d.is_initialized() then
+    if not exp.distributed then return nil end
+    d.init_process_group { backend = "gloo" }
+  end
+  local self = setmetatable({ rank = d.get_rank(), world_size = d.get_world_size(), model = model,
+                              handle_signals = exp.handle_signals }, DP)
+  broadcast_state(model)
+  if self.rank > 0 then torch.manual_seed((exp.seed or torch.initial_seed()) + self.rank) end
+  return self
+end
+
+-- 2. what the batcher is told (info.rank, info.world_size)
+function DP:shard(info)
+  info.rank, info.world_size = self.rank, self.world_size
+  return info
+end
+
+-- 3. the gradients averaged over the ranks, once per optimizer step
+function DP:reduce_grads()
+  local grads = {}
+  for _, p in ipairs(self.model:parameters()) do
+    local g = p.grad
+    if g ~= nil then grads[#grads + 1] = g end
+  end
+  if #grads > 0 then dist().all_reduce_coalesced(grads, "avg") end
+end
+
+-- 4. the split's sums added over the ranks (float64: counts stay exact)
+function DP:reduce_sums(s, columns)
+  local v = { s.n, s.loss }
+  for i, col in ipairs(columns) do v[i + 2] = s[col[2]][col[1]] or 0 end
+  local t = torch.tensor(v, { dtype = "float64" })
+  dist().all_reduce(t)
+  v = t:totable()
+  s.n, s.loss = math.tointeger(v[1]) or v[1], v[2]
+  for i, col in ipairs(columns) do s[col[2]][col[1]] = v[i + 2] end
+end
+
+-- bytes of a Lua value (torch.save's format) as a uint8 tensor, and back
+local function to_bytes(value)
+  local path = os.tmpname()
+  torch.save(path, value)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  os.remove(path)
+  local bytes = {}
+  for i = 1, #s, 4096 do
+    table.move({ s:byte(i, math.min(i + 4095, #s)) }, 1, math.min(4096, #s - i + 1), #bytes + 1, bytes)
+  end
+  return torch.tensor(bytes, { dtype = "uint8" })
+end
+
+local function from_bytes(t, len)
+  local list, parts = t:narrow(1, 1, len):totable(), {}
+  for i = 1, len, 4096 do parts[#parts + 1] = string.char(table.unpack(list, i, math.min(i + 4095, len))) end
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(table.concat(parts))
+  f:close()
+  local v = torch.load(path)
+  os.remove(path)
+  return v
+end
+
+-- every rank's value, in rank order (all_gather of their bytes)
+function DP:gather(value)
+  local d, W = dist(), self.world_size
+  local bytes = to_bytes(value)
+  local lens = {}
+  for r = 1, W do lens[r] = torch.zeros(1, { dtype = "int64" }) end
+  d.all_gather(lens, torch.tensor({ bytes:numel() }, { dtype = "int64" }))
+  local longest = 1
+  for r = 1, W do longest = math.max(longest, lens[r]:item()) end
+  local padded, outs = torch.zeros(longest, { dtype = "uint8" }), {}
+  if bytes:numel() > 0 then padded:narrow(1, 1, bytes:numel()):copy_(bytes) end
+  for r = 1, W do outs[r] = torch.zeros(longest, { dtype = "uint8" }) end
+  d.all_gather(outs, padded)
+  local values = {}
+  for r = 1, W do values[r] = from_bytes(outs[r], lens[r]:item()) end
+  return values
+end
+
+-- 4. every metric's state merged over the ranks, in rank order
+function DP:merge_metrics(metrics)
+  if #metrics == 0 then return end
+  local states = {}
+  for i, m in ipairs(metrics) do states[i] = m.metric:state() end
+  local all = self:gather(states)
+  for i, m in ipairs(metrics) do
+    m.metric:reset()
+    for r = 1, self.world_size do m.metric:merge(all[r][i]) end
+  end
+end
+
+-- 5. a stop (ctx.stop from a hook, a pending signal) on any rank is every
+-- rank's, at this step boundary: ctx.stop, ctx.interrupted agreed
+function DP:agree(ctx)
+  local sig = self.handle_signals and require("clara.signal").pending() or nil
+  local t = torch.tensor({ ctx.stop and 1 or 0, sig and SIGNAL_CODE[sig] or 0 }, { dtype = "int64" })
+  dist().all_reduce(t, { op = "max" })
+  local v = t:totable()
+  if v[1] > 0 then ctx.stop = true end
+  if v[2] > 0 then ctx.dp_signal = SIGNALS[v[2]] end
+end
+
+return M
