@@ -30,7 +30,7 @@ end
 local spec = dofile(here .. "/tiny.lua")
 spec.name, spec.distributed = "dp", true
 spec.out_dir = assert(arg[1], "usage: clara tests/slurm/dp.lua OUT_DIR")
-spec.hooks = { on_step_end = wait_for_signal }
+spec.hooks, spec.handle_signals = { on_step_end = wait_for_signal }, true
 local result = clara.experiment(spec):run { resume = attempt > 1 }
 if result.interrupted then
   print(("rank %d interrupted (%s) in attempt %d"):format(dist.get_rank(), result.interrupted, attempt))
