@@ -9,7 +9,9 @@
 --   DP_SIGNALS     1: handle_signals; DP_STOP_AT a step whose hook (rank
 --                  DP_STOP_RANK's only) sets ctx.stop
 --   DP_SLOW        seconds each step sleeps (to be signalled mid-run)
+--   DP_READY       a file written after the second step (handlers are up)
 --   DP_RESUME      1: resume DP_DIR
+--   DP_TIMEOUT     the group's timeout in seconds (default 15)
 --   DP_DROPOUT     1: dropout 0.1 (else 0)
 local torch = require "torch"
 local nn, optim = torch.nn, torch.optim
@@ -40,13 +42,18 @@ local function data(n, seed)
   return clara.data.TensorDataset(x, y)
 end
 
-if flag("DP_GROUP") then torch.distributed.init_process_group { backend = "gloo", timeout = 30 } end
+if flag("DP_GROUP") then torch.distributed.init_process_group { backend = "gloo", timeout = num("DP_TIMEOUT") or 15 } end
 
 local stop_at, stop_rank = num("DP_STOP_AT"), num("DP_STOP_RANK") or 0
 local slow = num("DP_SLOW")
 local hooks = {}
 function hooks.on_step_end(ctx)
   if slow then proc.sleep(slow) end
+  local ready = os.getenv("DP_READY")
+  if ready and ctx.step == 2 then
+    local rank = os.getenv("RANK") or "x"
+    local f = assert(io.open(ready .. "." .. rank, "w")); f:close()
+  end
   local rank = torch.distributed.is_initialized() and torch.distributed.get_rank() or 0
   if stop_at and ctx.step == stop_at and rank == stop_rank then ctx.stop = true end
 end

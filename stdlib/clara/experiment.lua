@@ -448,11 +448,15 @@ local function body(self, opts, held, dir, changes, kept, from)
   -- the run directory (held by this process); a resume puts every object's state back
   held.opened = true
   local r, state
-  if c.dp and opts.resume then
-    E.raise(API, "resume: a data-parallel run cannot be resumed yet (start it again)")
+  if c.dp and from then
+    E.raise(API, "resume: a data-parallel run resumes from its run directory, not from a kept checkpoint file")
   end
-  -- data-parallel: rank 0 alone writes the run directory
-  if c.dp and c.dp.rank > 0 then held.follower = true
+  -- data-parallel: rank 0 alone writes the run directory; the others
+  -- take part in its checkpoints (clara.train.distributed)
+  if c.dp and c.dp.rank > 0 then
+    held.follower = true
+    state = c.dp:follow(c, { dir = dir or opts.dir, writes = dir or opts.dir or self.out_dir ~= false,
+      resume = opts.resume, every = self.checkpoint_every, user = self.recorder })
   elseif from then r, state = branch(self, opts, dir, from) else r = open_run(self, opts, dir) end
   held.run = r
   if r then
@@ -472,8 +476,8 @@ local function body(self, opts, held, dir, changes, kept, from)
   end
   if state then
     c.start = checkpoint.restore(c, state)
-    r:set_history(state.history)
-    if #changes > 0 then record_changes(r, self, c, state, changes) end
+    if r then r:set_history(state.history) end
+    if r and #changes > 0 then record_changes(r, self, c, state, changes) end
     for _, ch in ipairs(changes) do
       if verbose and not O.schema[ch:match("^[^=]*")] then
         c.progress:line("note: " .. ch .. " reaches the factories, but the weights, optimizer and scheduler "

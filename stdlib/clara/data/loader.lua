@@ -124,6 +124,8 @@ end
 -- it: positions r, r + W, ... of the permutation, wrapped past its end
 -- when padded (the same permutation on every rank: seeded)
 function shard(self)
+  -- an unpadded shard may be empty (fewer samples than ranks)
+  if self.n == 0 then return torch.zeros(0, { dtype = "int64" }) end
   local positions = torch.arange(self.rank, self.n * self.replicas, self.replicas, { dtype = "int64" })
   return self.perm:index_select(1, positions:remainder(self.total))
 end

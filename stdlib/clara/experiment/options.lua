@@ -183,7 +183,7 @@ O.list = {
     doc = "a NaN or infinite loss stops the run with an error, or skips that batch" },
   { name = "impl", type = "string", enum = { "clear", "fast" }, default = "clear",
     doc = "the training loop: the readable reference or its fast twin (same results)" },
-  { name = "distributed", type = "boolean", default = false,
+  { name = "distributed", type = "boolean", default = false, invocation = true,
     doc = "data-parallel over torch.distributed's ranks (env://, e.g. clara launch); on anyway once a group is up" },
   { name = "clip_grad", type = "table", check = clip_grad, shown = "none (no clipping)",
     what = "{norm = x, norm_type = 2} or {value = x}",

@@ -69,6 +69,22 @@ M.rmse = error_metric("RMSE", "rmse", function(e) return e * e end, math.sqrt)
 -- which stays exact where sum(y²) - n mean² would cancel digits away.
 local multioutputs = { "uniform_average", "raw_values", "variance_weighted" }
 
+-- nb more samples with their sum of squared errors, mean and sum of
+-- squared deviations, into the running state
+local function combine(self, nb, sse_b, mean_b, m2_b)
+  if not self.sse then
+    self.sse, self.mean, self.m2 = sse_b, mean_b, m2_b
+  else
+    local na = self.count
+    local n = na + nb
+    local delta = mean_b - self.mean
+    self.mean = self.mean + delta * (nb / n)
+    self.m2 = self.m2 + m2_b + delta * delta * (na * nb / n)
+    self.sse = self.sse + sse_b
+  end
+  self.count = self.count + nb
+end
+
 M.r2 = base.class("R2", {
   check = function(self, output, target)
     local checked = check_values(self.name, output, target)
@@ -84,35 +100,13 @@ M.r2 = base.class("R2", {
     local nb = t:size(1)
     if nb == 0 then return end
     local e = o - t
-    local sse_b = (e * e):sum(1)
     local mean_b = t:mean(1)
     local d = t - mean_b
-    local m2_b = (d * d):sum(1)
-    if not self.sse then
-      self.sse, self.mean, self.m2 = sse_b, mean_b, m2_b
-    else
-      local na = self.count
-      local n = na + nb
-      local delta = mean_b - self.mean
-      self.mean = self.mean + delta * (nb / n)
-      self.m2 = self.m2 + m2_b + delta * delta * (na * nb / n)
-      self.sse = self.sse + sse_b
-    end
-    self.count = self.count + nb
+    combine(self, nb, (e * e):sum(1), mean_b, (d * d):sum(1))
   end,
-  -- another state's samples in: Chan's formula, as between batches
+  -- another state's samples in (another rank's), as another batch
   merge = function(self, st)
-    if (st.count or 0) == 0 then return self end
-    if not self.sse then
-      self.sse, self.mean, self.m2, self.count = st.sse:clone(), st.mean:clone(), st.m2:clone(), st.count
-      return self
-    end
-    local na, nb = self.count, st.count
-    local n = na + nb
-    local delta = st.mean - self.mean
-    self.mean = self.mean + delta * (nb / n)
-    self.m2 = self.m2 + st.m2 + delta * delta * (na * nb / n)
-    self.sse, self.count = self.sse + st.sse, n
+    if (st.count or 0) > 0 then combine(self, st.count, st.sse:clone(), st.mean:clone(), st.m2:clone()) end
     return self
   end,
   result = function(self)

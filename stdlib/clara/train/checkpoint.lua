@@ -84,6 +84,7 @@ function M.restore(c, state)
   if type(state) ~= "table" or state.format ~= 1 then
     E.raise("clara.experiment", "not a checkpoint written by clara.train.checkpoint")
   end
+  if c.dp then state = c.dp:own(state) end
   c.model:load_state_dict(state.model)
   c.optimizer:load_state_dict(state.optimizer)
   if state.scheduler and c.scheduler then c.scheduler:load_state_dict(state.scheduler) end
@@ -116,7 +117,10 @@ function M.recorder(r, c, opts)
   local seen, last, buffers, written
   local function save(ctx, at_epoch_end)
     if not savable then return end
-    r:save_checkpoint(M.capture(c, ctx, at_epoch_end))
+    local state = M.capture(c, ctx, at_epoch_end)
+    -- data-parallel: every rank's own part (its RNG, loader, sums)
+    if c.dp then state.ranks = c.dp:gather(c.dp.part(c, ctx, at_epoch_end)) end
+    r:save_checkpoint(state)
     last, written = { disk = true, step = ctx.step }, ctx.step
   end
   function rec:run_start(ctx)
@@ -133,8 +137,8 @@ function M.recorder(r, c, opts)
   end
   function rec:step_end(ctx)
     pass("step_end", ctx)
-    -- data-parallel: a signal any rank had (clara.train.distributed)
-    local sig = ctx.dp_signal or signal and signal.pending()
+    -- data-parallel: a signal any rank had, agreed (clara.train.distributed)
+    local sig = ctx.dp_signal or (not c.dp and signal and signal.pending()) or nil
     if sig or (opts.every and ctx.step % opts.every == 0) then
       save(ctx, false)
     elseif on_error then
@@ -163,6 +167,8 @@ function M.recorder(r, c, opts)
   -- on disk yet; returns a sentence for error.txt (nil: nothing to say)
   function rec:failed()
     if not (on_error and seen and last) then return nil end
+    -- data-parallel: the other ranks' parts cannot be gathered after an error
+    if c.dp then return written and ("checkpoint.pt is the last one written (step " .. written .. ")") or nil end
     local ctx, state, why = seen, nil, nil
     if ctx.applying then
       why = ("the error came while step %d was applied (the weights half-updated)"):format(ctx.step + 1)

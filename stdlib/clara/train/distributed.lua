@@ -160,4 +160,61 @@ function DP:agree(ctx)
   if v[2] > 0 then ctx.dp_signal = SIGNALS[v[2]] end
 end
 
+-- {====================== 6. checkpoints ======================
+
+-- what differs between the ranks in a checkpoint: the RNG, the train
+-- loader's shard and place, a cut epoch's sums and metrics
+function DP.part(c, ctx, at_epoch_end)
+  local s = require("clara.train.checkpoint").capture(c, ctx, at_epoch_end)
+  return { rng = s.rng, loaders = s.loaders, sums = s.sums, metrics = s.metrics }
+end
+
+-- a checkpoint as this rank resumes it: rank 0's, with this rank's part
+function DP:own(state)
+  local ranks = state.ranks
+  if type(ranks) ~= "table" or #ranks ~= self.world_size then
+    E.raise(API, "resume: the checkpoint is of %s, this run has %d ranks", type(ranks) == "table"
+      and (#ranks .. " ranks") or "a run without data parallelism", self.world_size)
+  end
+  local mine = {}
+  for k, v in pairs(state) do mine[k] = v end
+  for k, v in pairs(ranks[self.rank + 1]) do mine[k] = v end
+  mine.ranks = nil
+  return mine
+end
+
+-- A rank other than 0: no run directory, but its part of every checkpoint
+-- rank 0 writes (o.writes: rank 0 has a run directory), at the same step
+-- boundaries (every checkpoint_every steps, an agreed signal, each
+-- epoch's end).  Returns the checkpoint to resume from (o.resume: read
+-- from o.dir, as rank 0 reads it: a directory all ranks see).
+function DP:follow(c, o)
+  local user = o.user
+  local function pass(name, ...)
+    if user and user[name] then user[name](user, ...) end
+  end
+  local savable = type(c.model.state_dict) == "function" and type(c.optimizer.state_dict) == "function"
+  local rec = {}
+  function rec.run_start(_, ctx) pass("run_start", ctx) end
+  function rec.step_end(_, ctx)
+    pass("step_end", ctx)
+    if o.writes and savable and (ctx.dp_signal or (o.every and ctx.step % o.every == 0)) then
+      self:gather(DP.part(c, ctx, false))
+    end
+  end
+  function rec.epoch_end(_, ctx, row)
+    if o.writes and savable then self:gather(DP.part(c, ctx, true)) end
+    pass("epoch_end", ctx, row)
+  end
+  function rec.run_end(_, ctx, result) pass("run_end", ctx, result) end
+  c.recorder = rec
+  if not o.resume then return nil end
+  local path = require("clara.fs").join(o.dir, "checkpoint.pt")
+  local state = torch.load(path)
+  if state == nil then E.raise(API, "resume: no checkpoint.pt in '%s'", o.dir) end
+  return state
+end
+
+-- }=================================================================
+
 return M
