@@ -1,7 +1,8 @@
 -- bench/exp_twin.lua: what the Lua twins that train through
 -- clara.experiment share: the impl chosen by BENCH_IMPL (clear | fast),
--- the SKIP line when that loop is not in the tree, timing by hooks, and a
--- note of what the fast loop did.
+-- the SKIP line when that loop is not in the tree, timing by hooks, a
+-- note of what the fast loop did, and data-parallel training when started
+-- by `clara launch` (bench/parallel.py's 2x1 twin).
 local M = {}
 
 -- the ranks of `clara launch` (WORLD_SIZE > 1) join one process group:

@@ -177,6 +177,7 @@ check "SLURM counts two restarts, the job COMPLETED" [ "$(job_field "$job" JobSt
 #    waits at step 6 of the first attempt; USR1 to the job's steps reaches
 #    both ranks, which checkpoint at the same step and exit 75; the job
 #    requeues itself, resumes at step 7 and ends with the same numbers.
+dp_started=$SECONDS
 "$clara" launch --nproc 2 tests/slurm/dp.lua "$tmp/dp-ref" >"$tmp/last.out" 2>&1
 check "the reference 2-rank data-parallel run (clara launch, outside SLURM) finishes" [ $? -eq 0 ]
 "$clara" tests/slurm/numbers.lua "$tmp"/dp-ref/dp/*/report.json >"$tmp/dp-ref.txt" 2>&1
@@ -232,5 +233,6 @@ check "cut job: resumed at step 7, after the checkpoint of step 6" cmp -s "$tmp/
 check "SLURM counts no restart of the plain job, one of the cut job, both COMPLETED" \
   [ "$(job_field "${dp_job[plain]}" JobState)/$(job_field "${dp_job[plain]}" Restarts) $(job_field "${dp_job[cut]}" JobState)/$(job_field "${dp_job[cut]}" Restarts)" = "COMPLETED/0 COMPLETED/1" ]
 
+echo "# the data-parallel jobs took $((SECONDS - dp_started)) s"
 echo "# slurm tests took $((SECONDS - started)) s"
 [ "$failed" -eq 0 ]
