@@ -162,3 +162,60 @@ describe("Metric:merge", function()
     assert.has_error(function() a:merge(3) end, "roc_auc: merge expects a table from state(), got number")
   end)
 end)
+
+describe("data-parallel experiments, bad calls", function()
+  local dist = torch.distributed
+  local L = clara.losses
+  local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+  teardown(cleanup)
+
+  local function exp(over)
+    local x = torch.randn(8, 2)
+    local spec = {
+      data = { train = clara.data.TensorDataset(x, torch.zeros(8, { dtype = "int64" })) },
+      model = function() return torch.nn.Linear(2, 2) end, objective = L.cross_entropy,
+      optimizer = function(m) return torch.optim.SGD(m, { lr = 0.1 }) end,
+      batch_size = 4, epochs = 1, seed = 1, verbose = false, out_dir = false,
+    }
+    for k, v in pairs(over or {}) do spec[k] = v end
+    return clara.experiment(spec)
+  end
+
+  -- fn with a group of one rank over a FileStore, destroyed after
+  local function in_group(fn)
+    dist.init_process_group { init_method = "file://" .. tmpdir() .. "/store", rank = 0, world_size = 1 }
+    local ok, err = pcall(fn)
+    dist.destroy_process_group()
+    if not ok then error(err, 0) end
+  end
+
+  it("distributed = true without env:// variables says what is missing", function()
+    local ok, err = pcall(function() exp({ distributed = true }):run() end)
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find("init_process_group: rank is not given", 1, true), err)
+  end)
+
+  it("a foreign model, a metric without state(), a checkpoint without ranks are refused by name", function()
+    in_group(function()
+      local ok, err = pcall(function()
+        exp({ model = function() return setmetatable({}, { __call = function(_, x) return x end }) end,
+              optimizer = function() return { step = function() end, zero_grad = function() end } end }):run()
+      end)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find("clara.experiment: data-parallel training needs an nn module", 1, true), err)
+      local plain = { update = function() end, compute = function() return 1 end, reset = function() end, count = 0 }
+      ok, err = pcall(function() exp({ metrics = { mine = plain } }):run() end)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find("metric 'mine' has no state() and merge()", 1, true), err)
+    end)
+    -- a run without a group, resumed in one
+    local dir = tmpdir() .. "/run"
+    exp({ handle_signals = false }):run { dir = dir }
+    in_group(function()
+      local ok, err = pcall(function() exp():run { dir = dir, resume = dir } end)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find("resume: the checkpoint is of a run without data parallelism, this run has 1 ranks",
+        1, true), err)
+    end)
+  end)
+end)

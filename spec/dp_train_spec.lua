@@ -6,57 +6,12 @@
 -- same samples) and end with bitwise equal weights; the fast twin equals
 -- the clear loop bitwise; a stop on one rank (a hook, a signal) stops
 -- every rank at the same step; a killed rank ends the job with a message.
+-- (Resuming: spec/dp_resume_spec.lua.)
 local R = require "spec.helpers.dist_ranks"
 local proc = require "clara.process.core"
-local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
 
-local RANK = "spec/helpers/dp_rank.lua"
-
--- start world ranks (world 0: one process without a group); env: extra
--- variables for every rank (a function of the rank, or a table)
-local function start(world, env)
-  local dir, port, ranks = tmpdir(), R.port(), {}
-  for r = 0, math.max(world, 1) - 1 do
-    local e = {}
-    for k, v in pairs(type(env) == "function" and env(r) or env or {}) do e[k] = v end
-    if world > 0 then
-      e.DP_GROUP, e.RANK, e.WORLD_SIZE = e.DP_GROUP or "1", r, world
-      e.MASTER_ADDR, e.MASTER_PORT, e.LOCAL_RANK = "127.0.0.1", port, r
-    end
-    e.OMP_NUM_THREADS = 1
-    ranks[#ranks + 1] = { env = e, argv = { R.CLARA, RANK } }
-  end
-  return R.start(dir, ranks)
-end
-
--- every rank's results, after they all ended with `code` (default 0)
-local function finish(group, limit, code)
-  local ok, err = pcall(R.wait, group, limit or 60)
-  R.stop(group)
-  assert(ok, err)
-  local out = {}
-  for i, p in ipairs(group.procs) do
-    local res = R.results(p)
-    assert(p.code == (code or 0) and res, ("rank %d ended with %s:\n%s"):format(i - 1, tostring(p.code), R.log(p)))
-    res.rank = nil
-    out[i] = res
-  end
-  return out
-end
-
--- wait until every rank is in its training loop (dp_rank.lua's DP_READY)
-local function ready(path, world)
-  local fs = require "clara.fs"
-  for _ = 1, 600 do
-    local all = true
-    for r = 0, world - 1 do all = all and fs.exists(path .. "." .. r) end
-    if all then return end
-    proc.sleep(0.05)
-  end
-  error("the ranks never reached their second step")
-end
-
-local function run(world, env, limit, code) return finish(start(world, env), limit, code) end
+local D = require "spec.helpers.dp_ranks"
+local start, finish, ready, run = D.start, D.finish, D.ready, D.run
 
 local function near(a, b, what)
   local scale = math.max(math.abs(a), math.abs(b))
@@ -64,7 +19,7 @@ local function near(a, b, what)
 end
 
 describe("data-parallel experiments", function()
-  teardown(cleanup)
+  teardown(D.cleanup)
 
   it("world size 1 is bitwise a run without a process group", function()
     local alone = run(0, {})[1]
@@ -75,10 +30,9 @@ describe("data-parallel experiments", function()
     assert.are.same(alone, own)
   end)
 
-  it("2 ranks of batch 8 match 1 process of batch 16; both ranks end bitwise equal", function()
-    local two = run(2, { DP_BATCH = 8 })
+  -- 2 ranks' results against 1 process's over the same samples per step
+  local function equivalent(single, two)
     assert.are.same(two[1], two[2])
-    local single = run(0, { DP_BATCH = 16 })[1]
     local a, b = single, two[1]
     for k, w in pairs(a.weights) do
       for i, v in ipairs(w) do near(v, b.weights[k][i], k .. "[" .. i .. "]") end
@@ -95,11 +49,20 @@ describe("data-parallel experiments", function()
       end
     end
     assert.are.same(a.confusion, b.confusion)
+  end
+
+  it("2 ranks of batch 8 match 1 process of batch 16; both ranks end bitwise equal", function()
+    equivalent(run(0, { DP_BATCH = 16 })[1], run(2, { DP_BATCH = 8 }))
+  end)
+
+  it("with accumulate: 2 ranks of 2 x 4 match 1 process of 2 x 8", function()
+    equivalent(run(0, { DP_BATCH = 8, DP_ACCUMULATE = 2 })[1], run(2, { DP_BATCH = 4, DP_ACCUMULATE = 2 }))
   end)
 
   it("the fast twin data-parallel equals the clear loop data-parallel, bitwise", function()
-    local clear = run(2, { DP_BATCH = 8, DP_DROPOUT = "1" })
-    local fast = run(2, { DP_BATCH = 8, DP_DROPOUT = "1", DP_IMPL = "fast" })
+    local clear = run(2, { DP_BATCH = 8, DP_DROPOUT = "1", DP_FINAL_TRAIN = "1" })
+    local fast = run(2, { DP_BATCH = 8, DP_DROPOUT = "1", DP_FINAL_TRAIN = "1", DP_IMPL = "fast" })
+    assert.is_number(clear[1].final.train.acc)
     assert.is_true(fast[1].fused.fused > 0, "the fused step ran")
     fast[1].fused, fast[2].fused = nil, nil
     assert.are.same(clear[1], fast[1])
@@ -114,12 +77,15 @@ describe("data-parallel experiments", function()
       assert.are.equal("hook", res.stopped)
     end
     assert.are.same(out[1].weights, out[2].weights)
-    out = run(2, { DP_MAX_STEPS = 5 })
+    -- one rank skipping a non-finite batch still steps with the others
+    out = run(2, { DP_MAX_STEPS = 5, DP_NAN = "1" })
     for _, res in ipairs(out) do assert.are.equal(5, res.steps) end
+    assert.are.equal(1, out[1].skipped + out[2].skipped)
+    assert.are.same(out[1].weights, out[2].weights)
   end)
 
   it("a signal to one rank stops every rank at the same step", function()
-    local flag = tmpdir() .. "/ready"
+    local flag = D.tmpdir() .. "/ready"
     local group = start(2, { DP_SIGNALS = "1", DP_SLOW = 0.1, DP_EPOCHS = 50, DP_READY = flag })
     ready(flag, 2)
     proc.kill(group.procs[2].pid, "USR1")
@@ -130,32 +96,8 @@ describe("data-parallel experiments", function()
     assert.are.same(out[1].weights, out[2].weights)
   end)
 
-  it("resumed after SIGTERM to one rank mid-epoch, a 2-rank run equals the uninterrupted one bitwise", function()
-    local base = { DP_DROPOUT = "1", DP_EPOCHS = 3, DP_SIGNALS = "1" }
-    local function with(t)
-      local e = {}
-      for k, v in pairs(base) do e[k] = v end
-      for k, v in pairs(t) do e[k] = v end
-      return e
-    end
-    local whole = run(2, with { DP_DIR = tmpdir() .. "/run" })
-    local dir, flag = tmpdir() .. "/run", tmpdir() .. "/ready"
-    local group = start(2, with { DP_DIR = dir, DP_SLOW = 0.3, DP_READY = flag })
-    ready(flag, 2)
-    proc.kill(group.procs[2].pid, "TERM")
-    local cut = finish(group, 60, 75)
-    assert.are.equal("TERM", cut[1].interrupted)
-    assert.is_true(cut[1].steps < 12 and cut[1].steps % 4 ~= 0, "cut mid-epoch at step " .. cut[1].steps)
-    local resumed = run(2, with { DP_DIR = dir, DP_RESUME = "1" })
-    for i = 1, 2 do
-      assert.are.same(whole[i].weights, resumed[i].weights)
-      assert.are.same(whole[i].history, resumed[i].history)
-      assert.are.same(whole[i].final, resumed[i].final)
-    end
-  end)
-
   it("a killed rank ends the job within the timeout, naming it", function()
-    local flag = tmpdir() .. "/ready"
+    local flag = D.tmpdir() .. "/ready"
     local group = start(2, { DP_SLOW = 0.1, DP_EPOCHS = 50, DP_READY = flag, DP_TIMEOUT = 8 })
     ready(flag, 2)
     R.kill(group, 2)

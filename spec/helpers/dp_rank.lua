@@ -4,7 +4,7 @@
 -- numbers, confusion matrices; floats written exactly) go to DIST_OUT:
 --   DP_GROUP       1: torch.distributed's group from env:// first
 --   DP_DISTRIBUTED 1: the option distributed = true instead
---   DP_BATCH       batch_size (default 8); DP_IMPL clear | fast
+--   DP_BATCH       batch_size (default 8); DP_IMPL clear | fast; DP_ACCUMULATE
 --   DP_EPOCHS      (default 2); DP_MAX_STEPS; DP_DIR the run directory
 --   DP_SIGNALS     1: handle_signals; DP_STOP_AT a step whose hook (rank
 --                  DP_STOP_RANK's only) sets ctx.stop
@@ -12,7 +12,8 @@
 --   DP_READY       a file written after the second step (handlers are up)
 --   DP_RESUME      1: resume DP_DIR
 --   DP_TIMEOUT     the group's timeout in seconds (default 15)
---   DP_DROPOUT     1: dropout 0.1 (else 0)
+--   DP_DROPOUT     1: dropout 0.1 (else 0); DP_FINAL_TRAIN 1: final_train
+--   DP_NAN         1: training sample 1 is NaN (on_nonfinite = "skip")
 local torch = require "torch"
 local nn, optim = torch.nn, torch.optim
 local proc = require "clara.process.core"
@@ -44,6 +45,9 @@ end
 
 if flag("DP_GROUP") then torch.distributed.init_process_group { backend = "gloo", timeout = num("DP_TIMEOUT") or 15 } end
 
+local train = data(64, 1)
+if flag("DP_NAN") then train.tensors[1][1]:fill_(0 / 0) end
+
 local stop_at, stop_rank = num("DP_STOP_AT"), num("DP_STOP_RANK") or 0
 local slow = num("DP_SLOW")
 local hooks = {}
@@ -59,7 +63,8 @@ function hooks.on_step_end(ctx)
 end
 
 local exp = clara.experiment {
-  data = { train = data(64, 1), val = data(30, 2), test = data(27, 3) },
+  data = { train = train, val = data(30, 2), test = data(27, 3) },
+  on_nonfinite = flag("DP_NAN") and "skip" or "stop", final_train = flag("DP_FINAL_TRAIN"),
   model = function()
     -- dropout draws differ per rank: a world of 2 then matches a single process only without it
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(flag("DP_DROPOUT") and 0.1 or 0), nn.Linear(8, 3))
@@ -68,7 +73,7 @@ local exp = clara.experiment {
   metrics = { acc = Mt.accuracy, f1 = Mt.f1 { average = "macro" }, cm = Mt.confusion_matrix,
               auc = Mt.roc_auc { multi_class = "ovr", logits = true } },
   optimizer = function(m) return optim.SGD(m, { lr = 0.1, momentum = 0.9 }) end,
-  batch_size = num("DP_BATCH") or 8, epochs = num("DP_EPOCHS") or 2, seed = 7, verbose = false,
+  batch_size = num("DP_BATCH") or 8, accumulate = num("DP_ACCUMULATE"), epochs = num("DP_EPOCHS") or 2, seed = 7, verbose = false,
   max_steps = num("DP_MAX_STEPS"), impl = os.getenv("DP_IMPL") or "clear", hooks = hooks,
   distributed = flag("DP_DISTRIBUTED"), handle_signals = flag("DP_SIGNALS"),
   out_dir = false,
@@ -78,7 +83,7 @@ local r = exp:run { dir = os.getenv("DP_DIR"), resume = flag("DP_RESUME") and os
 local weights = {}
 for k, t in pairs(r.model:state_dict()) do weights[k] = t:reshape({ -1 }):totable() end
 local results = { weights = weights, history = r.history, final = r.final, confusion = r.confusion,
-                  steps = r.steps, fused = require("clara.train.fast").last_run, interrupted = r.interrupted, stopped = r.stopped,
+                  steps = r.steps, skipped = r.skipped, fused = require("clara.train.fast").last_run, interrupted = r.interrupted, stopped = r.stopped,
                   rank = torch.distributed.is_initialized() and torch.distributed.get_rank() or -1 }
 -- "{rank}" in DIST_OUT: one file per rank (ranks started by clara launch)
 local out = os.getenv("DIST_OUT"):gsub("{rank}", os.getenv("RANK") or "x")

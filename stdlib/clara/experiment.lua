@@ -385,7 +385,9 @@ local function prepare(self)
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
     recorder = self.recorder, batcher = batcher.resolve(self.batcher), options = options,
-    scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose }, dp = dp,
+    -- data-parallel: rank 0 alone shows progress (every rank has the same numbers)
+    scheduler = scheduler, progress = self.progress or progress.new { verbose = verbose and not (dp and dp.rank > 0) },
+    dp = dp,
     parameters = count_parameters(model),
     -- after the experiment's scheduler, as PyTorch's SWA recipe makes them
     average = average.new(self.average, model, opt), clip_params = self.clip_grad and model:parameters() or nil,
@@ -443,7 +445,9 @@ local function body(self, opts, held, dir, changes, kept, from)
   local verbose = self.verbose
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(c.objective))) end
   -- a signal during the factories: nothing on disk yet, run it again
-  local sig = held.pending()
+  -- (data-parallel: it stays pending, for the ranks to agree on at the
+  -- first step, as one rank alone cannot leave the group)
+  local sig = not c.dp and held.pending()
   if sig then held.signal.clear(); return { interrupted = sig, name = self.name, history = {} } end
   -- the run directory (held by this process); a resume puts every object's state back
   held.opened = true
@@ -487,7 +491,7 @@ local function body(self, opts, held, dir, changes, kept, from)
     end
   end
   -- a signal while the checkpoint loaded: the one on disk is still the last
-  sig = held.pending()
+  sig = not c.dp and held.pending()
   if sig then
     held.signal.clear()
     return { interrupted = sig, name = self.name, dir = r and r.dir, history = state and state.history or {} }

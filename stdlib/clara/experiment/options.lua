@@ -183,8 +183,10 @@ O.list = {
     doc = "a NaN or infinite loss stops the run with an error, or skips that batch" },
   { name = "impl", type = "string", enum = { "clear", "fast" }, default = "clear",
     doc = "the training loop: the readable reference or its fast twin (same results)" },
-  { name = "distributed", type = "boolean", default = false, invocation = true,
-    doc = "data-parallel over torch.distributed's ranks (env://, e.g. clara launch); on anyway once a group is up" },
+  { name = "distributed", type = "boolean", invocation = true,
+    shown = "true when WORLD_SIZE > 1 (clara launch, torchrun) or a process group is up",
+    doc = "data-parallel over the ranks: true brings torch.distributed's group up from env://; "
+      .. "false only joins a group the script brought up" },
   { name = "clip_grad", type = "table", check = clip_grad, shown = "none (no clipping)",
     what = "{norm = x, norm_type = 2} or {value = x}",
     doc = "clip gradients before each step: {norm = 1.0, norm_type = 2} or {value = 0.5}; logs grad_norm" },

@@ -4,8 +4,9 @@
 --   obj:batches(dataset, info) -> iterator, count
 --
 -- info = {split = "train" | "val" | "test", epoch =, batch_size =,
--- drop_last =, shuffle =, seed =, rank =, world_size =}: a data-parallel
--- run (world_size > 1) wants rank's shard of the split; the iterator yields one batch per call
+-- drop_last =, shuffle =, seed =, rank =, world_size =, evaluate =}: a
+-- data-parallel run (world_size > 1) wants rank's shard of the split
+-- (evaluate: for an evaluation, which counts no sample twice); the iterator yields one batch per call
 -- as several values (input, target1, target2, ...) and nil at the end;
 -- count is the number of batches (nil when unknown: the progress display
 -- then shows no total).  The default below wraps clara.data.DataLoader,
@@ -21,9 +22,16 @@ function M.default()
   return setmetatable({ loaders = {} }, Default)
 end
 
+-- the loader a split's batches come from: data-parallel, the training
+-- data evaluated (final_train) has its own, unpadded shards
+function M.key(info)
+  if info.split == "train" and info.evaluate and (info.world_size or 1) > 1 then return "train_eval" end
+  return info.split
+end
+
 function Default:batches(dataset, info)
-  local train = info.split == "train"
-  local key = info.split
+  local key = M.key(info)
+  local train = key == "train"
   local loader = self.loaders[key]
   if loader == nil or loader.dataset ~= dataset then
     -- data-parallel shards: training ones padded (every rank the same

@@ -419,8 +419,9 @@ end
 -- does only without clipping): clipping, the step, the EMA, a per-batch
 -- scheduler (not once SWA drives the learning rate).
 function M.optimizer_step(c, ctx, stepped, in_c)
-  -- data-parallel: the gradients averaged over the ranks first
-  if c.dp then c.dp:reduce_grads() end
+  -- data-parallel: the gradients averaged over the ranks first (a step
+  -- any rank took is every rank's)
+  if c.dp then stepped = c.dp:reduce_grads(stepped) end
   if not in_c then clip(c, ctx, stepped) end
   if not stepped then return end
   -- applying: the weights are half-updated until the step ends (an error
@@ -524,7 +525,7 @@ function M.evaluate_start(c, split, epoch)
   set_mode(model, false)
   for _, m in ipairs(c.metrics) do m.metric:reset() end
   local it = c.batcher:batches(c.data[split], M.shard(c, { split = split, epoch = epoch, seed = o.seed,
-    batch_size = o.eval_batch_size or o.batch_size }))
+    batch_size = o.eval_batch_size or o.batch_size, evaluate = true }))
   return it, was_training
 end
 

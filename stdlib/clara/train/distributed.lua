@@ -1,7 +1,8 @@
 -- clara.train.distributed: data-parallel training, in one place.  An
 -- experiment trains data-parallel when torch.distributed's process group
--- is up (or with `distributed = true`, which brings it up from env://, as
--- `clara launch` sets it); nothing else in the script changes.  The loop
+-- is up, or brings it up from env:// with `distributed = true` or, by
+-- default, under a launcher (WORLD_SIZE > 1: clara launch, torchrun);
+-- nothing else in the script changes.  The loop
 -- calls these pieces at numbered places:
 --   1. setup, after the model factory: parameters and buffers broadcast
 --      from rank 0; then rank r > 0 reseeds torch's generator with
@@ -55,7 +56,8 @@ end
 function M.setup(exp, model)
   local d = dist()
   if not d.is_initialized() then
-    if not exp.distributed then return nil end
+    local launched = (tonumber(os.getenv("WORLD_SIZE") or "") or 1) > 1
+    if not (exp.distributed or exp.distributed == nil and launched) then return nil end
     d.init_process_group { backend = "gloo" }
   end
   local self = setmetatable({ rank = d.get_rank(), world_size = d.get_world_size(), model = model,
@@ -71,14 +73,23 @@ function DP:shard(info)
   return info
 end
 
--- 3. the gradients averaged over the ranks, once per optimizer step
-function DP:reduce_grads()
+-- 3. the gradients averaged over the ranks, once per optimizer step;
+-- stepped: this rank had a finite micro-batch (on_nonfinite = "skip");
+-- returns whether any rank had one (then every rank steps, a rank that
+-- skipped adding zeros), in the same collective
+function DP:reduce_grads(stepped)
   local grads = {}
   for _, p in ipairs(self.model:parameters()) do
-    local g = p.grad
-    if g ~= nil then grads[#grads + 1] = g end
+    if p.requires_grad then
+      if p.grad == nil and not stepped then p.grad = torch.zeros_like(p) end
+      if p.grad ~= nil then grads[#grads + 1] = p.grad end
+    end
   end
-  if #grads > 0 then dist().all_reduce_coalesced(grads, "avg") end
+  if #grads == 0 then return stepped end
+  local any = torch.tensor({ stepped and 1 or 0 }, { dtype = grads[1].dtype })
+  grads[#grads + 1] = any
+  dist().all_reduce_coalesced(grads, "avg")
+  return any:item() > 0
 end
 
 -- 4. the split's sums added over the ranks (float64: counts stay exact)
@@ -141,7 +152,13 @@ end
 function DP:merge_metrics(metrics)
   if #metrics == 0 then return end
   local states = {}
-  for i, m in ipairs(metrics) do states[i] = m.metric:state() end
+  for i, m in ipairs(metrics) do
+    if type(m.metric.state) ~= "function" or type(m.metric.merge) ~= "function" then
+      E.raise(API, "metric '%s' has no state() and merge(): data-parallel training cannot combine it over the ranks",
+        tostring(m.name))
+    end
+    states[i] = m.metric:state()
+  end
   local all = self:gather(states)
   for i, m in ipairs(metrics) do
     m.metric:reset()

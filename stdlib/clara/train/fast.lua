@@ -33,6 +33,7 @@ local torch = require "torch"
 local clear = require "clara.train.clear"
 local sums = require "clara.train.sums"
 local plan = require "clara.train.fast.plan"
+local batcher = require "clara.train.batcher"
 local core = require "clara.train.fast.core"
 local ocore = require "torch.optim.core"
 local progress = require "clara.train.progress"
@@ -305,7 +306,8 @@ local function evaluate(F, split, row, epoch, tables)
   local it, was_training = clear.evaluate_start(c, split, epoch)
   local s = sums.new()
   push_sums(F, EVAL, s)
-  local loader = c_loader(F, split, ds, EVAL)
+  local key = batcher.key { split = split, evaluate = true, world_size = c.dp and c.dp.world_size }
+  local loader = c_loader(F, key, ds, EVAL)
   torch.no_grad(function()
     -- 2. every batch: forward, objective, metrics
     if loader then
