@@ -78,7 +78,9 @@ function M.twin(spec)
   local check
   if os.getenv("BENCH_DRIVER") == "1" then
     say("READY %s", name)
-    for line in io.lines() do
+    -- BENCH_CONTROL: a FIFO the driver writes to (the ranks of `clara
+    -- launch` have no stdin)
+    for line in io.lines(os.getenv("BENCH_CONTROL")) do
       if line == "quit" then break end
       local wall, cpu
       wall, cpu, check = timed(rep, per)

@@ -7,7 +7,7 @@
 -- train_metrics = false).  Timed: the epoch, from on_epoch_start to
 -- on_validation_end; not timed: loading the data, model and optimizer.
 -- CHECK: the epoch's mean training loss.
--- Settings (environment): BENCH_ROWS (10000), BENCH_IMPL, BENCH_REPS (5),
+-- Settings (environment): BENCH_ROWS (10000), BENCH_BATCH (64), BENCH_IMPL, BENCH_REPS (5),
 -- BENCH_PRECISION (float32; bf16 is the "cnn_epoch bf16" row: the same
 -- epoch under CPU autocast, against this one in float32).
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
@@ -27,7 +27,7 @@ local exp, impl = etwin.experiment("cnn_epoch", {
   end,
   objective = clara.losses.cross_entropy,
   optimizer = function(m) return optim.SGD(m:parameters(), { lr = 0.05, momentum = 0.9 }) end,
-  batch_size = 64, epochs = 1, seed = 1, out_dir = false, verbose = false, train_metrics = false,
+  batch_size = clock.setting("BENCH_BATCH", 64), epochs = 1, seed = 1, out_dir = false, verbose = false, train_metrics = false,
   hooks = hooks, precision = os.getenv("BENCH_PRECISION") or "float32",
 })
 

@@ -11,12 +11,12 @@ import sys
 import time
 
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import loop  # noqa: E402
+import models  # noqa: E402
 import twin  # noqa: E402
 
 rows = twin.setting("BENCH_ROWS", 10000)
@@ -26,10 +26,7 @@ ds = TensorDataset(x, y)
 
 
 def epoch(max_steps=None):
-    torch.manual_seed(1)
-    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, 10))
+    model = models.cnn()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     loader = DataLoader(ds, batch_size=64, shuffle=True)
     w0, c0 = time.perf_counter(), time.process_time()

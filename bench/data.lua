@@ -12,9 +12,10 @@ function M.fashion_mnist(rows, flat)
   return x, y:narrow(1, 1, rows):contiguous()
 end
 
--- the twins' setup: one thread, then BENCH_ROWS (else `rows`) images
+-- the twins' setup: one thread (BENCH_THREADS: the parallel benchmark's
+-- 1 process x 2 threads), then BENCH_ROWS (else `rows`) images
 function M.setup(rows, flat)
-  torch.set_num_threads(1)
+  torch.set_num_threads(tonumber(os.getenv("BENCH_THREADS") or "") or 1)
   return M.fashion_mnist(tonumber(os.getenv("BENCH_ROWS") or "") or rows, flat)
 end
 

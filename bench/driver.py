@@ -12,7 +12,8 @@
 # is the median over the repetitions.  Only one twin works at a time.
 #
 # Usage: bench/driver.py [NAME...] [--results PATH]
-#   NAME: benchmarks (see BENCHES, plus "startup" and "scaling"); default all.
+#   NAME: benchmarks (see BENCHES, plus "startup", "scaling" and "parallel"
+#   (bench/parallel.py)); default all.
 #   BENCH_REPS=n overrides every benchmark's repetitions (a quick check).
 import os
 import select
@@ -23,6 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parallel  # noqa: E402
 import report  # noqa: E402
 
 CLARA = "./clara"
@@ -81,6 +83,9 @@ class Twin:
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
                                   env=env)
         self.fd = self.p.stdout.fileno()
+        # BENCH_CONTROL: a FIFO the twin reads its commands from, not stdin
+        # (the ranks of `clara launch`: bench/parallel.py)
+        self.control = os.open(env["BENCH_CONTROL"], os.O_RDWR) if "BENCH_CONTROL" in env else None
 
     def readline(self, timeout):
         """the next line, or None at end of output; raises on timeout"""
@@ -95,7 +100,8 @@ class Twin:
                 return line.decode() if line else None
             self.buf += chunk
         line, _, self.buf = self.buf.partition(b"\n")
-        return line.decode()
+        # clara launch prefixes each line of a rank; rank 0 speaks for the twin
+        return line.decode().removeprefix("[rank 0] ")
 
     def expect(self, word):
         """reads up to a line starting with `word` (or SKIP); returns its fields"""
@@ -111,6 +117,9 @@ class Twin:
                 return f
 
     def send(self, line):
+        if self.control is not None:
+            os.write(self.control, (line + "\n").encode())
+            return
         self.p.stdin.write((line + "\n").encode())
         self.p.stdin.flush()
 
@@ -166,6 +175,8 @@ def twin_commands(b, kind, extra_env=None):
     env.update(BENCH_DRIVER="1", **b["env"])
     env.update(extra_env or {})
     f = b["file"]
+    if kind in parallel.KINDS:
+        return parallel.commands(b, kind, env)
     if kind == "clara":
         return [("clara", [CLARA, "bench/%s.lua" % f] + b["args"], env)]
     if kind == "fast":
@@ -271,6 +282,21 @@ def run_scaling(reps):
     return out, failed
 
 
+def run_parallel(reps):
+    """bench/parallel.py: each model's epoch on 1x1, 1x2, 2x1 and PyTorch
+    DDP; returns the points and whether a twin failed"""
+    out, failed = [], False
+    for b in parallel.BENCHES:
+        print("bench: parallel %s" % b["name"])
+        sys.stdout.flush()
+        load = "%.1f" % os.getloadavg()[0]
+        twins = run_bench(b, reps)
+        failed = failed or any(t.failed for t in twins.values())
+        skips = {tag: "skipped: " + t.skip for tag, t in twins.items() if t.skip}
+        out.append(dict(bench=b, results=summary(twins), skips=skips, load="%s -> %.1f" % (load, os.getloadavg()[0])))
+    return out, failed
+
+
 def main(argv):
     names, results_path = [], "bench/RESULTS.md"
     it = iter(argv)
@@ -279,7 +305,7 @@ def main(argv):
             results_path = next(it, None)
         else:
             names.append(a)
-    known = [b["name"] for b in BENCHES] + ["startup", "scaling"]
+    known = [b["name"] for b in BENCHES] + ["startup", "scaling", "parallel"]
     for n in names:
         if n not in known:
             print("bench: unknown benchmark '%s' (%s)" % (n, ", ".join(known)))
@@ -288,8 +314,8 @@ def main(argv):
     override = os.environ.get("BENCH_REPS")
     reps = (lambda n: int(override)) if override else (lambda n: n)
     started, load0 = time.time(), os.getloadavg()[0]
-    done = {"benches": [], "startup": None, "scaling": None, "notes": []}
-    scaling_failed = False
+    done = {"benches": [], "startup": None, "scaling": None, "parallel": None, "notes": []}
+    scaling_failed = parallel_failed = False
     for b in BENCHES:
         if b["name"] in wanted:
             print("bench: running %s" % b["name"])
@@ -305,6 +331,8 @@ def main(argv):
         done["startup"] = run_startup(reps(STARTUP_REPS))
     if "scaling" in wanted:
         done["scaling"], scaling_failed = run_scaling(reps(5))
+    if "parallel" in wanted:
+        done["parallel"], parallel_failed = run_parallel(reps(parallel.REPS))
     done["seconds"], done["load"] = time.time() - started, (load0, os.getloadavg()[0])
     done["alloc"] = ALLOC
     print()
@@ -313,7 +341,7 @@ def main(argv):
         report.write(results_path, report.markdown(done, CLARA))
         print("bench: wrote %s" % results_path)
     failed = any(t.failed for _, twins, _ in done["benches"] for t in twins.values())
-    return 1 if failed or scaling_failed else 0
+    return 1 if failed or scaling_failed or parallel_failed else 0
 
 
 if __name__ == "__main__":

@@ -1,20 +1,51 @@
 -- bench/exp_twin.lua: what the Lua twins that train through
 -- clara.experiment share: the impl chosen by BENCH_IMPL (clear | fast),
--- the SKIP line when that loop is not in the tree, timing by hooks, and a
--- note of what the fast loop did.
+-- the SKIP line when that loop is not in the tree, timing by hooks, a
+-- note of what the fast loop did, and data-parallel training when started
+-- by `clara launch` (bench/parallel.py's 2x1 twin).
 local M = {}
 
--- the experiment for BENCH_IMPL; when clara.experiment refuses that impl,
--- prints "SKIP <name> ..." (the driver drops the row) and exits
+-- the ranks of `clara launch` (WORLD_SIZE > 1) join one process group:
+-- the experiment trains data-parallel, with batch_size per rank
+local function distributed()
+  if (tonumber(os.getenv("WORLD_SIZE") or "") or 1) <= 1 then return false end
+  torch.distributed.init_process_group { backend = "gloo" }
+  return true
+end
+
+-- the experiment for BENCH_IMPL; when clara.experiment refuses that impl
+-- (or data-parallel training), prints "SKIP <name> ..." (the driver drops
+-- the row) and exits
 function M.experiment(name, spec)
   local impl = os.getenv("BENCH_IMPL") or "clear"
   if impl ~= "clear" then spec.impl = impl end
+  if distributed() then spec.distributed = true end
   local ok, exp = pcall(clara.experiment, spec)
   if not ok then
-    print(("SKIP %s impl '%s' not available: %s"):format(name, impl, tostring(exp)))
+    if not spec.distributed or torch.distributed.get_rank() == 0 then
+      print(("SKIP %s impl '%s'%s not available: %s"):format(name, impl,
+        spec.distributed and " data-parallel" or "", tostring(exp)))
+    end
     os.exit(0)
   end
   return exp, impl
+end
+
+-- with a process group, rank 0 serves the driver (clock.twin) and tells
+-- the other ranks each repetition (1) and the end (0), so that every rank
+-- takes part in every repetition's collectives; they print nothing
+local function lockstep(rep)
+  local dist = torch.distributed
+  local function tell(code)
+    local t = torch.tensor({ code })
+    dist.broadcast(t, 0)
+    return t:item()
+  end
+  if dist.get_rank() == 0 then
+    return function() tell(1) return rep() end, function() tell(0) end
+  end
+  while tell(0) == 1 do rep() end
+  os.exit(0)
 end
 
 -- hooks that read the clocks at hook `from` and at hook `to`, and
@@ -39,12 +70,14 @@ end
 -- model, the same seed), timed by `timed` (M.timer), CHECK its training
 -- loss; the warm-up runs `warm_steps` steps
 function M.serve_epoch(clock, name, exp, impl, timed, warm_steps)
+  exp:with { max_steps = warm_steps }:run()
+  local rep, done = function() return timed(function() return exp:run().history[1].train_loss end) end, nil
+  if torch.distributed.is_initialized() then rep, done = lockstep(rep) end
   clock.twin {
-    name = name, reps = clock.setting("BENCH_REPS", 5),
-    rep = function() return timed(function() return exp:run().history[1].train_loss end) end,
-    warmup = function() exp:with { max_steps = warm_steps }:run() end,
+    name = name, reps = clock.setting("BENCH_REPS", 5), rep = rep, warmup = function() end,
     note = function() return M.note(impl) end,
   }
+  if done then done() end
 end
 
 -- a line on what the fast loop did in its last run (nil for clear)

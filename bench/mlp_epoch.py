@@ -12,12 +12,12 @@ import sys
 import time
 
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import loop  # noqa: E402
+import models  # noqa: E402
 import twin  # noqa: E402
 
 rows = twin.setting("BENCH_ROWS", 60000)
@@ -29,9 +29,7 @@ ds = TensorDataset(x, y)
 
 
 def epoch(max_steps=None):
-    torch.manual_seed(1)
-    model = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, hidden // 2), nn.ReLU(),
-                          nn.Linear(hidden // 2, 10))
+    model = models.mlp(hidden)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     loader = DataLoader(ds, batch_size=bs, shuffle=True)
     w0, c0 = time.perf_counter(), time.process_time()

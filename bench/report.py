@@ -1,10 +1,12 @@
 # bench/report.py: the tables of a bench/driver.py run, as text (printed by
 # make bench) and as Markdown (bench/RESULTS.md, with the machine and
 # versions).  `done` is what driver.main collected: benches = [(spec,
-# twins, summary)], startup, scaling, seconds, load, alloc.
+# twins, summary)], startup, scaling, parallel, seconds, load, alloc.
 import datetime
 import os
 import subprocess
+
+import parallel
 
 VARIANTS = (("clara", ""), ("clara fast", " (fast)"))
 BUSY = 0.85  # a twin that got less CPU than this share of wall time was preempted
@@ -211,6 +213,7 @@ def sections(done, table):
         out.append(("Start-up", table(STARTUP_HEADER, startup_rows(done["startup"]))))
     for title, header, rows in scaling_sets(done.get("scaling")):
         out.append(("Scaling: " + title, table(header, rows)))
+    out += parallel.sections(done.get("parallel"), table)
     busy = done["benches"] and busy_twins(done)[0] > 0
     t = target_lines(done, "cpu" if busy else "wall")
     if t:

@@ -8,6 +8,7 @@
 # See bench/README.md.
 #   bash bench/run.sh                    everything (~4 minutes, C++ twins built)
 #   bash bench/run.sh mlp_epoch startup  some benchmarks (RESULTS.md untouched)
+#   bash bench/run.sh parallel           data-parallel scaling (bench/parallel.py)
 #   BENCH_REPS=1 bash bench/run.sh       one repetition each: a quick check
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -36,6 +37,19 @@ fi
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 status=0
+
+# benchmarks without C++ twins: asked alone, they build none
+NO_CPP=" parallel startup load_idx load_csv cnn_epoch_bf16 "
+only_no_cpp() {
+  local a skip=0
+  [ $# -gt 0 ] || return 1
+  for a in "$@"; do
+    if [ $skip = 1 ]; then skip=0; continue; fi
+    if [ "$a" = --results ]; then skip=1; continue; fi
+    [[ $NO_CPP == *" $a "* ]] || return 1
+  done
+}
+only_no_cpp "$@" && CPP=()
 
 # 1. the C++ twins, when stale (each takes ~20 s: torch/torch.h), two at a time
 mkdir -p "$OUT"

@@ -12,7 +12,10 @@
 #     writes for a plain clara script: srun starts two ranks; SLURM's own
 #     USR1 before the time limit (through the batch shell and srun), then
 #     a USR1 to the job's steps, reaches both, they exit 75, the job is
-#     requeued each time, and the third attempt finishes.
+#     requeued each time, and the third attempt finishes;
+#   - a data-parallel experiment as a 2-task job (tests/slurm/dp.lua):
+#     its numbers equal the same run under `clara launch` outside SLURM,
+#     uninterrupted and after a USR1, a requeue and a resume.
 # Skips with one line where not root or slurm-wlm/munge are missing.
 # One "ok N - ..." / "not ok N - ..." line per check.
 set -u
@@ -165,5 +168,71 @@ check "the job requeued itself on exit 75, twice" \
 check "the job finished (exit 0) in its third attempt" grep -q "job $job exited with 0" "$log"
 check "SLURM counts two restarts, the job COMPLETED" [ "$(job_field "$job" JobState)/$(job_field "$job" Restarts)" = COMPLETED/2 ]
 
+# 5. a data-parallel experiment (tests/slurm/dp.lua: tiny.lua's with
+#    distributed = true) as the 2-task job `clara script slurm --script`
+#    writes: srun starts two ranks, which meet by env:// (SLURM_PROCID,
+#    SLURM_NTASKS, the job's MASTER_ADDR/PORT).  Rank 0 alone writes the run
+#    directory, whose numbers equal those of the same 2-rank run under
+#    `clara launch` outside SLURM.  A second job is interrupted: rank 0
+#    waits at step 6 of the first attempt; USR1 to the job's steps reaches
+#    both ranks, which checkpoint at the same step and exit 75; the job
+#    requeues itself, resumes at step 7 and ends with the same numbers.
+dp_started=$SECONDS
+"$clara" launch --nproc 2 tests/slurm/dp.lua "$tmp/dp-ref" >"$tmp/last.out" 2>&1
+check "the reference 2-rank data-parallel run (clara launch, outside SLURM) finishes" [ $? -eq 0 ]
+"$clara" tests/slurm/numbers.lua "$tmp"/dp-ref/dp/*/report.json >"$tmp/dp-ref.txt" 2>&1
+declare -A dp_job
+for mode in plain cut; do
+  "$clara" script slurm --script tests/slurm/dp.lua --log-dir "$tmp/logs" --ntasks-per-node 2 --cpus 1 --mem 500M \
+    --time 10 --signal-lead 60 --out "$tmp/dp-$mode.sh" -- "$tmp/dp-$mode" >"$tmp/last.out" 2>&1
+  check "clara script slurm --script tests/slurm/dp.lua --ntasks-per-node 2 writes the job ($mode)" [ -x "$tmp/dp-$mode.sh" ]
+done
+dp_job[plain]=$(sbatch --parsable "$tmp/dp-plain.sh" 2>"$tmp/last.out")
+dp_job[cut]=$(CLARA_TEST_READY="$tmp/dp-ready" sbatch --parsable "$tmp/dp-cut.sh" 2>>"$tmp/last.out")
+taken=no
+[ -n "${dp_job[plain]}" ] && [ -n "${dp_job[cut]}" ] && taken=yes
+check "sbatch takes both data-parallel jobs" [ "$taken" = yes ]
+if wait_for 90 [ -e "$tmp/dp-ready" ]; then
+  ok "the second job's rank 0 reaches step 6 and waits"
+  scancel --signal=USR1 "${dp_job[cut]}" 2>"$tmp/last.out"
+  check "scancel --signal=USR1 ${dp_job[cut]} is accepted" [ $? -eq 0 ]
+else
+  notok "the second job's rank 0 reaches step 6 and waits" "$tmp/logs/dp-${dp_job[cut]}.out"
+fi
+wait_for 120 job_gone "${dp_job[cut]}"
+wait_for 30 job_gone "${dp_job[plain]}"
+for mode in plain cut; do
+  job=${dp_job[$mode]} log="$tmp/logs/dp-${dp_job[$mode]}.out"
+  attempt=$([ $mode = plain ] && echo 1 || echo 2)
+  check "the $mode job ends" job_gone "$job"
+  cp "$log" "$tmp/last.out" 2>/dev/null
+  for r in 0 1; do
+    check "$mode job: rank $r finished its 10 steps in attempt $attempt" \
+      grep -q "^rank $r of 2 finished in attempt $attempt, 10 steps" "$log"
+  done
+  runs=("$tmp/dp-$mode"/dp/*)
+  one=no
+  [ "${#runs[@]}" -eq 1 ] && [ -f "${runs[0]}/report.json" ] && one=yes
+  check "$mode job: one run directory (rank 0's), with its report" [ "$one" = yes ]
+  "$clara" tests/slurm/numbers.lua "${runs[0]}/report.json" >"$tmp/dp-$mode.txt" 2>&1
+  same=no
+  diff "$tmp/dp-ref.txt" "$tmp/dp-$mode.txt" >"$tmp/last.out" 2>&1 && [ -s "$tmp/dp-ref.txt" ] && same=yes
+  check "$mode job: the report's numbers equal the clara launch run's ($(grep -c = "$tmp/dp-ref.txt") numbers)" \
+    [ "$same" = yes ]
+done
+log="$tmp/logs/dp-${dp_job[cut]}.out"
+cp "$log" "$tmp/last.out" 2>/dev/null
+for r in 0 1; do
+  check "cut job: USR1 reached rank $r, which checkpointed and exited 75" grep -q "^rank $r interrupted (USR1) in attempt 1" "$log"
+done
+check "cut job: requeued itself once on exit 75" \
+  [ "$(grep -c "job ${dp_job[cut]} interrupted, checkpoint written: requeueing ${dp_job[cut]}" "$log")" = 1 ]
+printf '1 1\n2 7\n' >"$tmp/dp-steps.expected"
+cp "$tmp/dp-ready.steps" "$tmp/last.out" 2>/dev/null
+check "cut job: resumed at step 7, after the checkpoint of step 6" cmp -s "$tmp/dp-ready.steps" "$tmp/dp-steps.expected"
+check "SLURM counts no restart of the plain job, one of the cut job, both COMPLETED" \
+  [ "$(job_field "${dp_job[plain]}" JobState)/$(job_field "${dp_job[plain]}" Restarts) $(job_field "${dp_job[cut]}" JobState)/$(job_field "${dp_job[cut]}" Restarts)" = "COMPLETED/0 COMPLETED/1" ]
+
+echo "# the data-parallel jobs took $((SECONDS - dp_started)) s"
 echo "# slurm tests took $((SECONDS - started)) s"
 [ "$failed" -eq 0 ]
