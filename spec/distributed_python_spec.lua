@@ -25,10 +25,24 @@ local function run(langs, env)
   local ok, err = pcall(R.wait, group, 90)
   R.stop(group)
   assert(ok, err)
+  -- a failed rank's message, with every rank's output (the cause may be another's)
+  local function logs()
+    local parts = {}
+    for i, lang in ipairs(langs) do
+      local p = group.procs[i]
+      local said = ""
+      if lang == "lua" then
+        local okr, res = pcall(R.results, p)
+        said = okr and res and res.error and ("error: " .. tostring(res.error) .. "\n") or ""
+      end
+      parts[i] = ("-- rank %d (%s), exit %s:\n%s%s"):format(i - 1, lang, tostring(p.code), said, R.log(p))
+    end
+    return table.concat(parts, "\n")
+  end
   local out = {}
   for i, lang in ipairs(langs) do
     local p = group.procs[i]
-    assert(p.code == 0, ("rank %d (%s) ended with %s:\n%s"):format(i - 1, lang, tostring(p.code), R.log(p)))
+    assert(p.code == 0, ("rank %d (%s) ended with %s\n%s"):format(i - 1, lang, tostring(p.code), logs()))
     if lang == "py" then
       local f = assert(io.open(p.out)); out[i - 1] = cjson.decode(f:read("a")); f:close()
     else

@@ -202,7 +202,10 @@ c10::intrusive_ptr<c10d::Store> open_store(th_pg_s *g, int kind, const char *whe
   o.port = (uint16_t)port;
   o.isServer = g->rank == 0;
   o.numWorkers = g->size;
-  o.waitWorkers = false; // the join below names who is missing
+  // A worker counts itself in (the "init/" key), as PyTorch's clients do:
+  // a PyTorch rank 0 waits for that count before it goes on.  rank 0 does
+  // not wait for it here: the join below names who is missing.
+  o.waitWorkers = g->rank != 0;
   o.timeout = g->timeout;
   o.multiTenant = true;
   try {
