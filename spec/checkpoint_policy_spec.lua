@@ -20,15 +20,7 @@ local function experiment(over)
   return clara.experiment(t)
 end
 
-local function assert_same_weights(a, b, what)
-  local sa, sb = a:state_dict(), b:state_dict()
-  local n = 0
-  for k, t in pairs(sa) do
-    n = n + 1
-    assert(torch.equal(t, sb[k]), ("%s: %s differs"):format(what, k))
-  end
-  assert.is_true(n > 0)
-end
+local assert_same_weights = dofile("spec/helpers/same_weights.lua")
 
 local function assert_same_history(a, b, what)
   assert.are.equal(#a, #b, what .. ": history length")

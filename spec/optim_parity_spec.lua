@@ -14,28 +14,10 @@ local optim = require "torch.optim"
 local fx = dofile("spec/fixtures/optim_parity.lua")
 
 local P = fx.problem
-local X, Y = torch.tensor(P.X), torch.tensor(P.Y)
+local O = dofile("spec/helpers/optim_problem.lua")(P)
+local fresh, loss_of, build, maxdiff = O.fresh, O.loss_of, O.build, O.maxdiff
 local LUA_KIND = {}
 for _, name in ipairs(optim.LUA_KINDS) do LUA_KIND[name] = true end
-
-local function fresh(dtype)
-  local o = { dtype = dtype or "float32", requires_grad = true }
-  return torch.tensor(P.W, o), torch.tensor(P.b, o)
-end
-
-local function loss_of(W, b)
-  return (X:to(W.dtype):matmul(W):tanh() + b - Y:to(W.dtype)):pow(2):mean()
-end
-
-local function build(ctor, case, W, b)
-  if case.group_opts then
-    local g1, g2 = { params = { W } }, { params = { b } }
-    for k, v in pairs(case.group_opts[1]) do g1[k] = v end
-    for k, v in pairs(case.group_opts[2]) do g2[k] = v end
-    return ctor({ g1, g2 }, case.opts)
-  end
-  return ctor({ W, b }, case.opts)
-end
 
 -- one step on the fixed problem (sign = -1 ascends -L); returns the loss
 local function step(opt, W, b, sign)
@@ -65,8 +47,6 @@ local function compare(actual, expected, what)
     assert(a[i] == e[i], ("%s: element %d is %.9g, PyTorch has %.9g"):format(what, i, a[i], e[i]))
   end
 end
-
-local function maxdiff(a, b) return (a:detach() - b:detach()):abs():max():item() end
 
 describe("optimizers against PyTorch 1.13", function()
   for _, case in ipairs(fx.cases) do

@@ -10,28 +10,8 @@ local optim = require "torch.optim"
 local fx = dofile("spec/fixtures/optim.lua")
 
 local P = fx.problem
-local X, Y = torch.tensor(P.X), torch.tensor(P.Y)
-
-local function fresh(dtype)
-  local o = { dtype = dtype or "float32", requires_grad = true }
-  return torch.tensor(P.W, o), torch.tensor(P.b, o)
-end
-
-local function loss_of(W, b)
-  local x, y = X:to(W.dtype), Y:to(W.dtype)
-  return (x:matmul(W):tanh() + b - y):pow(2):mean()
-end
-
--- the options of a case, with the parameter groups it names
-local function build(ctor, case, W, b)
-  if case.group_opts then
-    local g1, g2 = { params = { W } }, { params = { b } }
-    for k, v in pairs(case.group_opts[1]) do g1[k] = v end
-    for k, v in pairs(case.group_opts[2]) do g2[k] = v end
-    return ctor({ g1, g2 }, case.opts)
-  end
-  return ctor({ W, b }, case.opts)
-end
+local O = dofile("spec/helpers/optim_problem.lua")(P)
+local fresh, loss_of, build, maxdiff = O.fresh, O.loss_of, O.build, O.maxdiff
 
 -- n steps; returns the losses
 local function run(opt, W, b, n)
@@ -69,8 +49,6 @@ local function assert_near(actual, expected, what)
       ("%s: element %d is %.9g, PyTorch has %.9g"):format(what, i, a[i], e[i]))
   end
 end
-
-local function maxdiff(a, b) return (a:detach() - b:detach()):abs():max():item() end
 
 describe("optim (libtorch) against PyTorch", function()
   for _, case in ipairs(fx.optimizers) do

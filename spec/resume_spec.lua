@@ -12,15 +12,7 @@ local function experiment(over)
   return clara.experiment(t)
 end
 
-local function assert_same_weights(a, b, what)
-  local sa, sb = a:state_dict(), b:state_dict()
-  local n = 0
-  for k, t in pairs(sa) do
-    n = n + 1
-    assert(torch.equal(t, sb[k]), ("%s: parameter %s differs"):format(what, k))
-  end
-  assert.is_true(n > 0)
-end
+local assert_same_weights = dofile("spec/helpers/same_weights.lua")
 
 -- an on_step_end hook that raises at step k (the last checkpoint is before it)
 local function crash_at(k)
