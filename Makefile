@@ -1,13 +1,21 @@
 # clara: build, test, benchmark.  `make help` lists the targets.
 
 LIBTORCH ?=
-ifeq ($(LIBTORCH),)
-  TORCH_INC := -isystem /usr/include/torch/csrc/api/include
-  TORCH_LIB :=
-else
+# Debian's libtorch-dev depends on python3-dev, which building clara does not
+# use: where libtorch-dev is not installed, make deps unpacks it here (headers,
+# links to libtorch1.13's libraries) rather than install Python with it
+TORCH_DEV := build/libtorch-dev
+ifneq ($(LIBTORCH),)
   TORCH_INC := -isystem $(LIBTORCH)/include \
                -isystem $(LIBTORCH)/include/torch/csrc/api/include
   TORCH_LIB := -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib
+else ifneq ($(wildcard /usr/include/torch/csrc/api/include),)
+  TORCH_INC := -isystem /usr/include/torch/csrc/api/include
+  TORCH_LIB :=
+else
+  TORCH_INC := -isystem $(TORCH_DEV)/usr/include \
+               -isystem $(TORCH_DEV)/usr/include/torch/csrc/api/include
+  TORCH_LIB := -L$(TORCH_DEV)/lib
 endif
 
 LUA_INC  := -I/usr/include/lua5.4
@@ -27,15 +35,27 @@ TORCH_VERSION = $(or $(shell printf '\043include <torch/version.h>\nTORCH_VERSIO
 BUILD    ?= build
 VERSION  := 0.1.0
 
-# Debian packages clara needs (DESIGN.md section 2)
-DEB_PKGS := liblua5.4-dev libtorch-dev libopenblas0-pthread libedit-dev \
-            libcriterion-dev zlib1g-dev lua-filesystem lua-cjson lua-busted \
-            dataset-fashion-mnist gnuplot-nox fonts-dejavu-core lua-expat shellcheck chromium \
-            python3-torch python3-scipy tmux libgloo-dev \
-            libtcmalloc-minimal4 clang libclang-rt-14-dev \
-            g++ make pkg-config
-# the real one-node SLURM cluster of tests/slurm_test.sh (tests/slurm/cluster.sh)
-DEB_PKGS += slurm-wlm munge
+# Debian packages (DESIGN.md section 2), in two sets so that a user who
+# only builds and runs clara gets no browser, no Python, no test tools.
+# DEB_PKGS: building (compiler, headers) and running (libraries, the Lua
+# modules the stdlib requires, gnuplot and a font for plots, the data set of
+# make demo).  Debian's libtorch-dev depends on python3-dev, which nothing
+# here uses: see TORCH_DEV below.
+DEB_PKGS := g++ make liblua5.4-dev libedit-dev zlib1g-dev libtcmalloc-minimal4 \
+            libtorch1.13 libgflags-dev libgoogle-glog-dev libprotobuf-dev \
+            libopenblas0-pthread libgloo-dev libspng-dev libturbojpeg0-dev \
+            lua-filesystem lua-cjson gnuplot-nox fonts-dejavu-core \
+            dataset-fashion-mnist
+# TEST_PKGS: what make test and make bench also need: Criterion (tests/*.c),
+# busted and lua-expat (specs), shellcheck (generated scripts), tmux (the
+# REPL test), chromium (the HTML report's screenshot), clang and its
+# runtime (libFuzzer), slurm-wlm and munge (a real one-node cluster, tests/
+# slurm), Debian's PyTorch and the peers the specs, fixture generators and
+# benchmarks compare with (tests/fixtures/make_*.py, bench/*.py)
+TEST_PKGS := libcriterion-dev lua-busted lua-expat shellcheck tmux chromium \
+             clang libclang-rt-14-dev slurm-wlm munge \
+             python3-torch python3-scipy python3-sklearn python3-pil \
+             python3-torchvision python3-optuna
 
 BRIDGE_SRC  := $(wildcard bindings/bridge/*.cpp)
 BIND_SRC    := $(wildcard bindings/*.c)
@@ -53,26 +73,43 @@ TORCHLIB    := $(BUILD)/libclara_torch.so
 TESTS_SRC   := $(wildcard tests/*_test.c)
 TESTS_BIN   := $(TESTS_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test demo bench clean asan help check-deps
+.PHONY: all deps test-deps test demo bench clean asan help install uninstall
 all: clara
 
 help:
-	@echo "make deps   install missing Debian packages (root) or print the command"
+	@echo "make deps   install the missing Debian packages clara needs (root) or print the command"
+	@echo "make test-deps  the same for the tests and benchmarks (and deps)"
 	@echo "make        build ./clara"
 	@echo "make test   C tests, busted specs, examples, REPL; ends with 'N passed, N failed'"
 	@echo "make demo   train the default example (Fashion-MNIST)"
 	@echo "make bench  benchmarks as ratios to PyTorch and libtorch C++"
 	@echo "make asan   C tests under AddressSanitizer + UBSan"
+	@echo "make install [PREFIX=/usr/local] [DESTDIR=]  the program, its library, stdlib, man page, examples"
+	@echo "make uninstall [PREFIX=/usr/local] [DESTDIR=]  remove what make install put there"
 	@echo "make clean  remove build products"
 
-deps:
-	@missing=$$(for p in $(DEB_PKGS); do \
+# $(call apt_install,PACKAGES): install those missing (root: apt-get), or
+# print the command and fail
+apt_install = @missing=$$(for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -z "$$missing" ]; then echo "deps: all installed"; \
+	if [ -z "$$missing" ]; then echo "$@: all installed"; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	  echo "deps: installing $$missing"; \
+	  echo "$@: installing $$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	else echo "deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
+	else echo "$@: missing packages; run as root:"; \
+	  echo "  apt-get install -y --no-install-recommends $$missing"; exit 1; fi
+
+deps:
+	$(call apt_install,$(DEB_PKGS))
+	@[ -d /usr/include/torch/csrc/api/include ] || [ -d $(TORCH_DEV)/usr/include/torch ] || { \
+	  v=$$(dpkg-query -W -f='$${Version}' libtorch1.13) && arch=$$($(CC) -print-multiarch) && \
+	  rm -rf $(TORCH_DEV) && mkdir -p $(TORCH_DEV)/lib && cd $(TORCH_DEV) && \
+	  echo "deps: unpacking libtorch-dev $$v (headers) into $(TORCH_DEV)" && \
+	  apt-get download -q "libtorch-dev=$$v" && dpkg-deb -x libtorch-dev_*.deb . && rm -f libtorch-dev_*.deb && \
+	  for l in usr/lib/$$arch/*.so; do ln -sf "/$$(dirname "$$l")/$$(readlink "$$l")" "lib/$$(basename "$$l")"; done; }
+
+test-deps: deps
+	$(call apt_install,$(TEST_PKGS))
 
 clara: $(MAIN_OBJ) $(RT_OBJ) $(CORE_OBJ) $(TORCHLIB)
 	$(CC) $(SAN) -o $@.tmp $(MAIN_OBJ) $(RT_OBJ) $(CORE_OBJ) $(CLARA_LIBS) -Wl,-E
@@ -104,13 +141,29 @@ $(BUILD)/tests/%: tests/%.c $(LIBCLARA)
 
 PREFIX ?= /usr/local
 
-test: deps clara $(TESTS_BIN)
+# PREFIX/bin/clara finds its files from its own path (runtime/state.c), so
+# an installed tree can be moved (DESTDIR=stage, then copied anywhere)
+INST := $(DESTDIR)$(PREFIX)
+install: clara
+	install -d $(INST)/bin $(INST)/lib/clara $(INST)/share/man/man1
+	install -m 755 clara $(INST)/bin/clara
+	install -m 644 $(TORCHLIB) $(INST)/lib/clara/libclara_torch.so
+	install -m 644 docs/clara.1 $(INST)/share/man/man1/clara.1
+	rm -rf $(INST)/share/clara
+	find stdlib examples -type f | while read -r f; do \
+	  install -D -m 644 "$$f" "$(INST)/share/clara/$$f" || exit 1; done
+
+uninstall:
+	rm -f $(INST)/bin/clara $(INST)/share/man/man1/clara.1
+	rm -rf $(INST)/lib/clara $(INST)/share/clara
+
+test: test-deps clara $(TESTS_BIN)
 	@bash tests/run.sh $(TESTS_BIN)
 
 demo: deps clara
 	./clara examples/fashion_mlp.lua
 
-bench: deps clara
+bench: test-deps clara
 	@bash bench/run.sh
 
 asan:

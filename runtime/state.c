@@ -45,11 +45,6 @@ const char *claraS_exedir(void) {
   return dir[0] ? dir : NULL;
 }
 
-static int isdir(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /*
 ** A path is kept as a list of templates (at index 'list') and the set of
 ** those already in it (at index 'seen'), so that the same directory given
@@ -97,12 +92,62 @@ static void joinpath(lua_State *L, int list) {
   luaL_pushresult(&b);
 }
 
-/* package[field] = stdlib next to the binary; the installed directory;
-   what Lua set from the environment or its defaults; Debian's defaults */
-static void setpath(lua_State *L, const char *field, const char *installed,
-                    const char *deflt, int forc) {
-  int pkg, list, seen;
+/*
+** Where clara's files are, found from the program's own path so that a
+** moved tree (a DESTDIR staging copied elsewhere) works: the build tree
+** (the program at the root, next to stdlib/ and build/), else an installed
+** tree (PREFIX/bin/clara, PREFIX/share/clara/stdlib, PREFIX/lib/clara), else
+** the prefix it was built for.  Only the first found is used: two versions
+** of the stdlib must not mix.
+*/
+enum { BUILDTREE, INSTALLED, BUILTIN, NWHERE };
+
+/* the directory of 'what' (STDLIB or LIBDIR) in tree 'where', or NULL */
+enum { STDLIB, LIBDIR };
+static const char *claradir(int where, int what, char *buf, size_t n) {
+  static const char *sub[NWHERE][2] = {
+    {"/stdlib", "/build"},
+    {"/share/clara/stdlib", "/lib/clara"},
+    {CLARA_PREFIX "/share/clara/stdlib", CLARA_PREFIX "/lib/clara"}
+  };
   const char *exe = claraS_exedir();
+  int len;
+  if (where == BUILTIN) len = snprintf(buf, n, "%s", sub[where][what]);
+  else if (exe == NULL) return NULL;
+  else {
+    /* the prefix of PREFIX/bin is the program's directory's parent */
+    size_t dirlen = strcmp(exe, "/") == 0 ? 0 : strlen(exe);
+    if (where == INSTALLED) {
+      const char *slash = strrchr(exe, '/');
+      dirlen = slash ? (size_t)(slash - exe) : 0;
+    }
+    len = snprintf(buf, n, "%.*s%s", (int)dirlen, exe, sub[where][what]);
+  }
+  return len > 0 && (size_t)len < n ? buf : NULL;
+}
+
+static int isdir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* the tree this program uses: the first whose stdlib is there */
+static int claratree(void) {
+  char buf[PATH_MAX + 64];
+  for (int where = BUILDTREE; where < BUILTIN; where++) {
+    const char *dir = claradir(where, STDLIB, buf, sizeof buf);
+    if (dir && isdir(dir)) return where;
+  }
+  return BUILTIN;
+}
+
+/* package[field] = clara's directory of its tree (see claratree); what
+   Lua set from the environment or its defaults; Debian's defaults */
+static void setpath(lua_State *L, const char *field, int what,
+                    const char *deflt) {
+  int pkg, list, seen;
+  char buf[PATH_MAX + 64];
+  const char *dir = claradir(claratree(), what, buf, sizeof buf);
   if (lua_getglobal(L, LUA_LOADLIBNAME) != LUA_TTABLE)
     luaL_error(L, "the 'package' library is not loaded");
   pkg = lua_gettop(L);
@@ -110,12 +155,7 @@ static void setpath(lua_State *L, const char *field, const char *installed,
   list = lua_gettop(L);
   lua_newtable(L);
   seen = lua_gettop(L);
-  if (exe) {
-    const char *dir = lua_pushfstring(L, "%s/stdlib", exe);
-    if (isdir(dir)) addstdlib(L, list, seen, dir, forc);
-    lua_pop(L, 1);
-  }
-  addstdlib(L, list, seen, installed, forc);
+  if (dir) addstdlib(L, list, seen, dir, what == LIBDIR);
   if (lua_getfield(L, pkg, field) == LUA_TSTRING)
     addtemplates(L, list, seen, lua_tostring(L, -1));
   lua_pop(L, 1);
@@ -126,8 +166,8 @@ static void setpath(lua_State *L, const char *field, const char *installed,
 }
 
 void claraS_setpaths(lua_State *L) {
-  setpath(L, "path", CLARA_PREFIX "/share/clara/stdlib", LUA_PATH_DEFAULT, 0);
-  setpath(L, "cpath", CLARA_PREFIX "/lib/clara", LUA_CPATH_DEFAULT, 1);
+  setpath(L, "path", STDLIB, LUA_PATH_DEFAULT);
+  setpath(L, "cpath", LIBDIR, LUA_CPATH_DEFAULT);
 }
 
 /* linked in (the C tests) or NULL: then libclara_torch.so has it */
@@ -142,24 +182,22 @@ static void preload(lua_State *L, const luaL_Reg *m) {
   lua_pop(L, 1);
 }
 
-/* the list of libclara_torch.so: next to the program (build/), or installed */
+/* the list of libclara_torch.so, from the tree the stdlib came from */
 static const luaL_Reg *torchlib(lua_State *L) {
   static const luaL_Reg *list = NULL;
-  char path[PATH_MAX + 64];
-  const char *exe = claraS_exedir();
-  const char *tried[2] = {NULL, CLARA_PREFIX "/lib/clara/libclara_torch.so"};
-  void *h = NULL;
+  char dir[PATH_MAX + 64], path[PATH_MAX + 96];
+  void *h;
   if (list) return list;
-  if (exe) {
-    snprintf(path, sizeof path, "%s/build/libclara_torch.so", exe);
-    tried[0] = path;
-  }
-  for (int i = 0; i < 2 && !h; i++)
-    if (tried[i] && access(tried[i], R_OK) == 0) h = dlopen(tried[i], RTLD_NOW | RTLD_GLOBAL);
+  if (!claradir(claratree(), LIBDIR, dir, sizeof dir))
+    luaL_error(L, "cannot load libtorch's modules: the path of clara's files is too long");
+  snprintf(path, sizeof path, "%s/libclara_torch.so", dir);
+  if (access(path, R_OK) != 0)
+    luaL_error(L, "cannot load libtorch's modules: %s is missing (build it with make, "
+               "or reinstall clara with make install)", path);
+  h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
   if (!h) {
     const char *why = dlerror();
-    luaL_error(L, "cannot load libtorch's modules: %s", why ? why : "libclara_torch.so not found "
-               "(build/ next to the clara program, or " CLARA_PREFIX "/lib/clara)");
+    luaL_error(L, "cannot load libtorch's modules: %s", why ? why : path);
   }
   list = (const luaL_Reg *)dlsym(h, "clara_torch_preloads");
   if (!list) luaL_error(L, "libclara_torch.so has no module list (clara_torch_preloads)");
