@@ -5,17 +5,19 @@ LIBTORCH ?=
 # use: where libtorch-dev is not installed, make deps unpacks it here (headers,
 # links to libtorch1.13's libraries) rather than install Python with it
 TORCH_DEV := build/libtorch-dev
+TORCH_SYS := /usr/include/torch/csrc/api/include
 ifneq ($(LIBTORCH),)
   TORCH_INC := -isystem $(LIBTORCH)/include \
                -isystem $(LIBTORCH)/include/torch/csrc/api/include
   TORCH_LIB := -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib
-else ifneq ($(wildcard /usr/include/torch/csrc/api/include),)
-  TORCH_INC := -isystem /usr/include/torch/csrc/api/include
+else ifneq ($(wildcard $(TORCH_SYS)),)
+  TORCH_INC := -isystem $(TORCH_SYS)
   TORCH_LIB :=
 else
   TORCH_INC := -isystem $(TORCH_DEV)/usr/include \
                -isystem $(TORCH_DEV)/usr/include/torch/csrc/api/include
   TORCH_LIB := -L$(TORCH_DEV)/lib
+  TORCH_HEADERS := $(TORCH_DEV)/usr/include/torch
 endif
 
 LUA_INC  := -I/usr/include/lua5.4
@@ -40,9 +42,10 @@ VERSION  := 0.1.0
 # DEB_PKGS: building (compiler, headers) and running (libraries, the Lua
 # modules the stdlib requires, gnuplot and a font for plots, the data set of
 # make demo).  Debian's libtorch-dev depends on python3-dev, which nothing
-# here uses: see TORCH_DEV below.
+# here uses: libtorch1.13 and the headers libtorch's include (gflags, glog)
+# instead, and TORCH_DEV (at the top).
 DEB_PKGS := g++ make liblua5.4-dev libedit-dev zlib1g-dev libtcmalloc-minimal4 \
-            libtorch1.13 libgflags-dev libgoogle-glog-dev libprotobuf-dev \
+            libtorch1.13 libgflags-dev libgoogle-glog-dev \
             libopenblas0-pthread libgloo-dev libspng-dev libturbojpeg0-dev \
             lua-filesystem lua-cjson gnuplot-nox fonts-dejavu-core \
             dataset-fashion-mnist
@@ -50,10 +53,11 @@ DEB_PKGS := g++ make liblua5.4-dev libedit-dev zlib1g-dev libtcmalloc-minimal4 \
 # busted and lua-expat (specs), shellcheck (generated scripts), tmux (the
 # REPL test), chromium (the HTML report's screenshot), clang and its
 # runtime (libFuzzer), slurm-wlm and munge (a real one-node cluster, tests/
-# slurm), Debian's PyTorch and the peers the specs, fixture generators and
-# benchmarks compare with (tests/fixtures/make_*.py, bench/*.py)
+# slurm), man-db (the man page's specs), Debian's PyTorch and the peers the
+# specs, fixture generators and benchmarks compare with (tests/fixtures/
+# make_*.py, bench/*.py)
 TEST_PKGS := libcriterion-dev lua-busted lua-expat shellcheck tmux chromium \
-             clang libclang-rt-14-dev slurm-wlm munge \
+             clang libclang-rt-14-dev slurm-wlm munge man-db \
              python3-torch python3-scipy python3-sklearn python3-pil \
              python3-torchvision python3-optuna
 
@@ -101,11 +105,11 @@ apt_install = @missing=$$(for p in $(1); do \
 
 deps:
 	$(call apt_install,$(DEB_PKGS))
-	@[ -d /usr/include/torch/csrc/api/include ] || [ -d $(TORCH_DEV)/usr/include/torch ] || { \
+	@[ -d $(TORCH_SYS) ] || [ -d $(TORCH_DEV)/usr/include/torch ] || { \
 	  v=$$(dpkg-query -W -f='$${Version}' libtorch1.13) && arch=$$($(CC) -print-multiarch) && \
 	  rm -rf $(TORCH_DEV) && mkdir -p $(TORCH_DEV)/lib && cd $(TORCH_DEV) && \
 	  echo "deps: unpacking libtorch-dev $$v (headers) into $(TORCH_DEV)" && \
-	  apt-get download -q "libtorch-dev=$$v" && dpkg-deb -x libtorch-dev_*.deb . && rm -f libtorch-dev_*.deb && \
+	  apt-get download -q -o APT::Sandbox::User=root "libtorch-dev=$$v" && dpkg-deb -x libtorch-dev_*.deb . && rm -f libtorch-dev_*.deb && \
 	  for l in usr/lib/$$arch/*.so; do ln -sf "/$$(dirname "$$l")/$$(readlink "$$l")" "lib/$$(basename "$$l")"; done; }
 
 test-deps: deps
@@ -128,10 +132,15 @@ $(BUILD)/%.o: %.c $(wildcard bindings/*.h runtime/*.h)
 	$(CC) $(CFLAGS) -DCLARA_VERSION='"$(VERSION)"' -DCLARA_PREFIX='"$(PREFIX)"' \
 	  $(if $(filter runtime/main.c,$<),-DCLARA_TORCH_VERSION='$(TORCH_VERSION)') -c $< -o $@
 
+ifneq ($(TORCH_HEADERS),)
+$(TORCH_HEADERS):
+	@echo "libtorch's headers are missing: run make deps (or install libtorch-dev)"; exit 1
+endif
+
 # c10d's Gloo headers (torch.distributed) compile only with this
 $(BUILD)/bindings/bridge/dist.o: CXXFLAGS += -DUSE_C10D_GLOO
 
-$(BUILD)/%.o: %.cpp bindings/torch_bridge.h $(wildcard bindings/bridge/*.h)
+$(BUILD)/%.o: %.cpp bindings/torch_bridge.h $(wildcard bindings/bridge/*.h) | $(TORCH_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
