@@ -76,6 +76,13 @@ describe("make install DESTDIR=... PREFIX=/usr/local", function()
     assert.matches("\n" .. prefix .. "/share/clara/stdlib/clara/init.lua\n", out, 1, true)
   end)
 
+  it("raises errors at the user's line, not inside the installed stdlib", function()
+    fs.write_atomic(elsewhere .. "/bad.lua", "local x = 1\nlocal m = nn.Linear(3, 2)\nm(torch.ones(2, 5))\n")
+    local out, rc = sh(("cd %s && %s/bin/clara bad.lua"):format(q(elsewhere), q(prefix)))
+    assert.equal(1, rc, out)
+    assert.matches("clara: bad.lua:3: nn.Linear", out, 1, true)
+  end)
+
   it("trains an experiment with clara run from another directory", function()
     fs.write_atomic(elsewhere .. "/exp.lua", EXPERIMENT)
     local out, rc = sh(("cd %s && %s/bin/clara run exp.lua --set epochs=1 --quiet")
