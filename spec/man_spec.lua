@@ -52,6 +52,12 @@ describe("the man page docs/clara.1", function()
     assert.matches('\n%.SH "?SEE ALSO"?\n', PAGE)
   end)
 
+  it("names the version the program reports", function()
+    local out = sh("./clara -v")
+    local version = assert(out:match("^clara (%S+)"), out)
+    assert.matches('\n%.TH CLARA 1 "[^"]*" "clara ' .. version:gsub("%p", "%%%0") .. '"', PAGE)
+  end)
+
   it("renders without a warning", function()
     local out, rc = sh("groff -man -ww -z docs/clara.1")
     assert.equal(0, rc, out)
