@@ -18,8 +18,12 @@
    make package.path ignore LUA_PATH & co., set registry.LUA_NOENV first. */
 int claraS_openlibs(lua_State *L);
 
-/* prepend clara's stdlib directories to package.path and package.cpath, and
-   append Debian's Lua 5.4 directories when they are missing */
+/* prepend clara's stdlib (and library) directory to package.path (and
+   package.cpath), from the tree the program is in: the build tree
+   (./stdlib, ./build), an installed tree (PREFIX/share/clara/stdlib,
+   PREFIX/lib/clara, PREFIX being the parent of the program's directory),
+   else the CLARA_PREFIX it was built with; append Debian's Lua 5.4
+   directories when they are missing */
 void claraS_setpaths(lua_State *L);
 
 /* package.preload["clara.sys.core"] = luaopen_clara_sys_core, ...; and a
