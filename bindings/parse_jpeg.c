@@ -133,7 +133,7 @@ static int jpeg_fail(tjhandle tj, char *err, size_t errlen, const char *what) {
 int image_jpeg_decode(const uint8_t *buf, size_t len, const clara_image_opts *o,
                       clara_image *out, char *err, size_t errlen) {
   tjhandle tj = tjInitDecompress();
-  int w, h, subsamp, cs, pf, c;
+  int w = 0, h = 0, subsamp = -1, cs = -1, pf, c; /* unset when the header is tables only */
   if (tj == NULL) return image_fail(err, errlen, "cannot start the JPEG decoder");
   if (tjDecompressHeader3(tj, buf, (unsigned long)len, &w, &h, &subsamp, &cs) != 0)
     return jpeg_fail(tj, err, errlen, "header");
