@@ -60,7 +60,7 @@ local function to_hwc(api, t)
   elseif t.dtype ~= "uint8" then
     E.raise(api, "expected a uint8 tensor, or a float one in [0, 1], got %s", t.dtype)
   end
-  return t:permute(2, 3, 1):contiguous()
+  return t:cpu():permute(2, 3, 1):contiguous()   -- the encoder reads CPU memory
 end
 
 function M.write_image(path, tensor)
