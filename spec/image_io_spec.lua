@@ -104,6 +104,17 @@ describe("clara.data.read_image", function()
     assert.is_false(ok)
     assert.truthy(err:find("13x7 = 91 pixels, over the limit clara.limits.image_pixels (90)", 1, true), err)
     assert.are.same({ 3, 7, 13 }, clara.data.read_image(dir .. "/rgb8.png"):size())
+    -- nor is a file larger than any image under the limit read whole
+    local big = tmpdir() .. "/big.png"
+    local f = assert(io.open(big, "wb"))
+    f:write(string.rep("\0", (64 << 20) + 81))
+    f:close()
+    limits.image_pixels = 10
+    ok, err = pcall(clara.data.read_image, big)
+    limits.image_pixels = old
+    os.remove(big)
+    assert.is_false(ok)
+    assert.truthy(err:find("a file of 67108945 bytes is larger than any image under the limit clara.limits.image_pixels (10)", 1, true), err)
   end)
 
   it("raises on a directory, a missing file, a pipe and bad options", function()
