@@ -13,14 +13,11 @@
 -- written, if there was one to write: run the same command again to resume).
 -- Signals are answered from the start: SIGTERM/USR1/INT during start-up
 -- or between entries end the battery with 75 too.
-local USAGE = "usage: clara battery b.lua [--jobs N] [--only PATTERN] [--list] [--entry I] [--threads T] [--summary] [--quiet]"
-
-local cmd = require("clara.cli.args").command("battery", USAGE)
+local cmd = require("clara.cli.args").command("battery")
 
 -- 1. the command line
 local function parse(args)
-  local o, rest = cmd:parse(args, { jobs = "count", only = "string", entry = "count", threads = "count",
-    list = "flag", summary = "flag", quiet = "flag" }, { ["-j"] = "jobs", ["-q"] = "quiet" })
+  local o, rest = cmd:parse(args)
   o.file = cmd:single(rest, "battery file")
   if o.entry and (o.jobs or o.only) then cmd:die("--entry runs one entry: it does not combine with --jobs or --only") end
   return o
