@@ -91,14 +91,46 @@ function Battery:experiment(i)
   return self.base:set(e.settings):with { out_dir = self.out_dir }
 end
 
--- "lr=0.1*" (a glob: * and ?) or a plain part of the name
-function M.matcher(pattern)
-  if pattern == nil then return function() return true end end
+-- one pattern: a glob (* and ?, the whole text) or a plain part of it
+local function match_one(pattern, exact)
   if not pattern:find("[*?]") then
-    return function(name) return name:find(pattern, 1, true) ~= nil end
+    if exact then return function(text) return text == pattern end end
+    return function(text) return text:find(pattern, 1, true) ~= nil end
   end
   local lua = "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0"):gsub("%*", ".*"):gsub("%?", ".") .. "$"
-  return function(name) return name:find(lua) ~= nil end
+  return function(text) return text:find(lua) ~= nil end
+end
+
+-- "lr=0.1*" (a glob: * and ?), a plain part of the name, or settings
+-- "width=64,lr=0.1" in any order (each part a setting of the entry, or a
+-- glob matching one): a name lists its settings sorted, the user need not
+local function matcher(pattern)
+  if pattern == nil then return function() return true end end
+  local whole = match_one(pattern)
+  if not pattern:find(",", 1, true) then return whole end
+  local parts = {}
+  for p in pattern:gmatch("[^,]+") do parts[#parts + 1] = match_one(p, true) end
+  return function(name)
+    if whole(name) then return true end
+    for _, part in ipairs(parts) do
+      local found = false
+      for setting in name:gmatch("[^,]+") do
+        if part(setting) then found = true; break end
+      end
+      if not found then return false end
+    end
+    return true
+  end
+end
+M.matcher = matcher
+
+-- selected(only) -> the entries --only (a matcher's pattern) selects; an
+-- error when it selects none
+function Battery:selected(only)
+  local match, out = matcher(only), {}
+  for _, e in ipairs(self.list) do if match(e.name) then out[#out + 1] = e end end
+  if #out == 0 then E.raise("clara.battery", "no entry matches '%s'", tostring(only)) end
+  return out
 end
 
 local function write_index(self)

@@ -160,7 +160,7 @@ function Command:parse(args, scope)
   if o.help then
     local more, alone
     if self.more_help then more, alone = self.more_help(o) end
-    if alone then io.write(more) else print(usage.help(self.decl) .. (more and ("\n" .. more) or "")) end
+    if alone then print(more) else print(usage.help(self.decl) .. (more and ("\n" .. more) or "")) end
     os.exit(0)
   end
   return o, rest

@@ -3,8 +3,9 @@
 -- b.lua returns a battery (clara.battery{...} or the table it takes).
 -- Without --entry every entry that is not finished runs (N processes at a
 -- time with --jobs N); --only limits them to the names matching PATTERN (a
--- glob with * and ?, or a plain part of the name); --list prints the entry
--- names, one per line; --entry I runs entry I alone in this process (what a
+-- glob with * and ?, a plain part of the name, or key=value settings in
+-- any order); --list prints the entry names (those --only selects), one
+-- per line; --entry I runs entry I alone in this process (what a
 -- SLURM array task or the bash runner does); --summary only rewrites
 -- summary.csv/.json/.md from what is on disk (after parallel tasks, each of
 -- which rewrote it when it ended).  Exit codes: 0 all done, 1 an
@@ -32,9 +33,9 @@ local function main(...)
   f:close()
   if o.threads then require("torch").set_num_threads(o.threads) end
   local battery = require("clara.battery").load(o.file)
-  -- 2. --list: the names, for scripts
+  -- 2. --list: the names (those --only selects), for scripts
   if o.list then
-    for _, e in ipairs(battery:entries()) do print(e.name) end
+    for _, e in ipairs(battery:selected(o.only)) do print(e.name) end
     return 0
   end
   if o.summary then

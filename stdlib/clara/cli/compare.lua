@@ -2,7 +2,8 @@
 --
 -- Each RUN is a run directory, a cross-validation directory, a battery
 -- entry or a whole battery (its finished entries).  Prints the comparison
--- as Markdown (clara.compare): every final metric side by side, parameters,
+-- as Markdown (clara.compare): the settings that differ between the runs,
+-- every final metric (or the --metric ones) side by side, parameters,
 -- time per epoch, epochs, and for cross-validations with the same folds a
 -- paired t-test and Wilcoxon test against the first RUN.  --out DIR also
 -- writes DIR/compare.md, DIR/compare.json and the learning curves.
