@@ -13,7 +13,8 @@
 --                     called with its hparams under its seed (the weights a
 --                     run starts from);
 --   any other file    a TorchScript model (torch.jit.load).
--- info: {kind = "run" | "script" | "torchscript", path, weights (a run's)}.
+-- info: {kind = "run" | "script" | "torchscript", path, weights (a run's),
+-- experiment (what a script returned: a run's --script, or the script)}.
 local torch = require "torch"
 local E = require "clara.error"
 local fs = require "clara.fs"
@@ -87,7 +88,7 @@ local function from_run(dir, opts)
     fail(("the weights of '%s' do not fit the model of '%s': %s"):format(dir, opts.script,
       strip(err)))
   end
-  return model, { kind = "run", path = dir, weights = fs.join(dir, opts.weights or "model.pt") }
+  return model, { kind = "run", path = dir, weights = fs.join(dir, opts.weights or "model.pt"), experiment = spec }
 end
 
 local function from_torchscript(path)
@@ -112,7 +113,7 @@ function M.load(path, opts)
     if not fs.exists(path) then fail(("'%s' does not exist"):format(path)) end
     if path:match("%.lua$") then
       local spec = read_script(path)
-      return build(spec, hparams(spec, nil), path), { kind = "script", path = path }
+      return build(spec, hparams(spec, nil), path), { kind = "script", path = path, experiment = spec }
     end
     return from_torchscript(path)
   end)

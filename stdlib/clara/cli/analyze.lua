@@ -5,8 +5,9 @@
 -- builds), a TorchScript file, or an experiment script (a fresh model from
 -- its factory).  Prints clara.analyze.summary: layers, output shapes for
 -- the --input shape (without the batch dimension; --batch, default 1),
--- parameters, MACs, memory.  Without --input only the parameters are
--- listed.  --histograms DIR also draws each parameter's histogram (PNG and
+-- parameters, MACs, memory.  Without --input, an experiment's own data
+-- gives the input (its first --batch training samples, preprocessed); a
+-- model without one (a TorchScript file) lists its parameters only.  --histograms DIR also draws each parameter's histogram (PNG and
 -- SVG, --bins bins) into DIR.
 local cmd = require("clara.cli.args").command("analyze")
 
@@ -15,7 +16,6 @@ local function parse(args)
   local o, rest = cmd:parse(args)
   if #rest == 0 then cmd:die("no model given (a run directory, a TorchScript .pt file or an experiment script)") end
   o.source = cmd:single(rest, "model")
-  if o.batch and not o.input then cmd:die("--batch needs --input") end
   return o
 end
 
@@ -28,7 +28,13 @@ local function main(...)
     or info.kind == "script" and (info.path .. " (fresh from its model factory, untrained)")
     or ("TorchScript " .. info.path)
   -- 3. the summary
-  local s = A.summary(model, o.input, { batch = o.batch, dtype = o.dtype })
+  local input = o.input
+  if input == nil and info.experiment and info.experiment.data ~= nil then
+    -- no --input: the experiment's own data, as its model sees it in training
+    input = A.example_input(info.experiment, o.batch)
+  end
+  if input == nil and o.batch then cmd:die("--batch needs --input (the model has no experiment data to take one from)") end
+  local s = A.summary(model, input, { batch = o.batch, dtype = o.dtype })
   print("model: " .. what)
   print(s)
   -- 4. the histograms

@@ -1,7 +1,8 @@
 -- `clara report DIR... [--out DIR] [--embed png|svg] [--quiet]`
 --
 -- An HTML report (report.html, self-contained) with PNG and SVG charts of
--- each run, cross-validation or battery directory: inside DIR/report/, or
+-- each run, cross-validation or battery directory (an experiment's directory,
+-- runs/NAME, holding runs: its newest run): inside DIR/report/, or
 -- with --out one page for all the directories given.  Prints the page's
 -- path.  A directory that is none of these is an error, and nothing is
 -- written.
