@@ -31,7 +31,7 @@ local function read_script(path)
   if not fs.exists(path) then fail(("'%s' does not exist"):format(path)) end
   local chunk, err = loadfile(path)
   if not chunk then fail(err) end
-  local ok, spec = pcall(chunk)
+  local ok, spec = pcall(require("clara.experiment.load").call, chunk)
   if not ok then fail(("'%s' failed: %s"):format(path, tostring(spec))) end
   if type(spec) ~= "table" or type(spec.model) ~= "function" then
     fail(("'%s' must return an experiment with a model factory, got %s"):format(path,

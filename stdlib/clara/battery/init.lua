@@ -2,7 +2,8 @@
 --
 --   local b = clara.battery{
 --     name = "mlp_grid",                      -- default: the experiment's name
---     base = exp,                             -- a clara.experiment (or the table it takes)
+--     base = exp,                             -- a clara.experiment (or the table it takes,
+--                                             -- or a script's path: "examples/fashion_mlp.lua")
 --     grid = {lr = {0.1, 0.01}, batch_size = {64, 128}},
 --     list = {{lr = 0.5, hidden = 32}},       -- explicit entries, after the grid
 --     random = {n = 4, seed = 1, space = {lr = {log_uniform = {1e-4, 1e-1}}}},
@@ -38,7 +39,8 @@ Battery.__index = Battery
 
 local SCHEMA = {
   name = { type = "string", doc = "the battery's name (default: the base experiment's)" },
-  base = { type = "table", what = "an experiment", required = true, doc = "the experiment every entry starts from" },
+  base = { type = "table|string", what = "an experiment", required = true,
+           doc = "the experiment every entry starts from (or its script's path: clara.experiment.load)" },
   grid = { type = "table", doc = "settings -> lists of values: every combination is an entry" },
   list = { type = "table", doc = "a list of settings tables, one entry each" },
   random = { type = "table", doc = "{n =, seed =, space = {...}}: n sampled entries" },
@@ -52,6 +54,7 @@ function M.new(spec)
   if spec.cv ~= nil then require("clara.train.cv").check(spec.cv) end
   local experiment = require "clara.experiment"
   local base = spec.base
+  if type(base) == "string" then base = experiment.load(base) end
   if getmetatable(base) ~= experiment.Experiment then base = experiment(base) end
   local name = spec.name or base.name
   if type(name) ~= "string" or name == "" or name:find("/", 1, true) then

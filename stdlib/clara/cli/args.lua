@@ -197,7 +197,7 @@ function Command:experiment(path)
   local clara = require "clara"
   local chunk, err = loadfile(path)
   if not chunk then self:die(err) end
-  local spec = chunk()
+  local spec = require("clara.experiment.load").call(chunk)
   if type(spec) ~= "table" then
     self:die(("'%s' must return an experiment (a table or clara.experiment), got %s"):format(path, type(spec)))
   end
