@@ -31,6 +31,8 @@ end
 local function text(v)
   if v == nil then return "" end
   if type(v) == "table" then return json.encode(v) end
+  -- JSON has one number type: 16 comes back as 16.0
+  if math.type(v) == "float" and math.tointeger(v) then return tostring(math.tointeger(v)) end
   return tostring(v)
 end
 
