@@ -19,7 +19,7 @@ local cmd = require("clara.cli.args").command("run")
 function cmd.more_help(o)
   local options = require "clara.experiment.options"
   if o.markdown then return options.markdown(), true end
-  return "experiment options (the script's clara.experiment{...} fields; --set changes them):\n" .. options.help()
+  return "\n" .. options.help()
 end
 
 -- 1. the command line
