@@ -14,6 +14,8 @@
 -- Standardization must not see the held-out fold: a hook fits it on each
 -- fold's training part when that fold's run starts.  The end prints the
 -- mean ± standard deviation over the folds.
+-- The file returns its experiment for `clara run`, `clara analyze` and
+-- batteries; run directly it cross-validates it (as examples/fashion_mlp.lua).
 -- CLARA_QUICK=1 (make test) trains each fold for 3 epochs instead of 30.
 local T = clara.transforms
 local quick = os.getenv("CLARA_QUICK") == "1"
@@ -57,6 +59,10 @@ local function fit_on_fold(ctx)
   local inputs = train:batch(torch.arange(0, #train))
   standardize:fit(inputs)
 end
+-- a first fit on the whole development part, so the pipeline works outside
+-- a run too (`clara analyze examples/cv_csv.lua`); every fold's run refits it
+-- on its own training part before its first step
+fit_on_fold { experiment = { data = data } }
 
 local exp = clara.experiment{
   name = "cv_csv",
@@ -76,6 +82,9 @@ local exp = clara.experiment{
 }
 
 -- 5. the cross-validation: a fresh model per fold, mean ± std of each metric
+-- loaded by `clara run`, `clara analyze`, `clara lr-find` or a battery
+-- (clara.experiment.load): the experiment; run as a script, cross-validate it here
+if clara.experiment.loading() then return exp end
 local cv = exp:cross_validate{ folds = 5, stratified = true }
 for j, f in ipairs(cv.folds) do
   print(("fold %d: val acc %.4f, test acc %.4f"):format(j, f.metrics.val.acc, f.metrics.test.acc))

@@ -7,6 +7,8 @@
 -- 20 of 20; without the flips 0.9216); about 22 s per epoch on one core of
 -- an idle machine (7.5 minutes).
 -- The run is written to runs/fashion_cnn/<run-id>/.
+-- The file returns its experiment for `clara run`, `clara analyze` and
+-- batteries; run directly it trains it (as examples/fashion_mlp.lua).
 --
 -- CLARA_QUICK=1 (make test) trains on a subset for one epoch and writes
 -- the run to a temporary directory, removed at the end.
@@ -71,6 +73,9 @@ local exp = clara.experiment{
   out_dir = out_dir,
 }
 
+-- loaded by `clara run`, `clara analyze`, `clara lr-find` or a battery
+-- (clara.experiment.load): the experiment; run as a script, train it here
+if clara.experiment.loading() then return exp end
 local result = exp:run()
 
 -- 6. the numbers

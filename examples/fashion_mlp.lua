@@ -12,6 +12,11 @@
 -- examples/fashion_mlp_raw.lua is the same task as a hand-written loop of
 -- tensor operations.
 --
+-- The file returns its experiment: `clara run examples/fashion_mlp.lua
+-- --set epochs=5`, `clara analyze examples/fashion_mlp.lua` and batteries
+-- (base = "examples/fashion_mlp.lua") use it; run directly (`make demo`,
+-- `clara examples/fashion_mlp.lua`) it trains it and checks the result.
+--
 -- CLARA_QUICK=1 (make test) trains on a subset for two epochs and writes
 -- the run to a temporary directory, removed at the end.
 local T = clara.transforms
@@ -74,6 +79,9 @@ local exp = clara.experiment{
   out_dir = out_dir,
 }
 
+-- loaded by `clara run`, `clara analyze`, `clara lr-find` or a battery
+-- (clara.experiment.load): the experiment; run as a script, train it here
+if clara.experiment.loading() then return exp end
 local result = exp:run()
 
 -- 6. the result is in memory too: the best epoch, the test numbers, and

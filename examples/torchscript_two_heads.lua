@@ -1,65 +1,56 @@
 -- Trains a TorchScript model exported from PyTorch (examples/models/
 -- make_two_head.py) whose forward returns two outputs: the Fashion-MNIST
 -- class and a coarse garment group.  One loss per output, combined into the
--- one loss that is optimized.  CLARA_QUICK=1 shortens it (make test).
-local L = clara.losses
+-- one loss that is optimized; an intermediate result through a method the
+-- model exports (@torch.jit.export features).  The file returns its
+-- experiment for `clara run`, `clara analyze` and batteries; run directly
+-- it trains it (as examples/fashion_mlp.lua).  CLARA_QUICK=1 shortens it
+-- (make test).
+local L, M = clara.losses, clara.metrics
 local quick = os.getenv("CLARA_QUICK") == "1"
-local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-
-torch.manual_seed(0)
+-- the model file sits next to this script, wherever it is run from
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
 
 -- 1. data, and the second target derived from the first:
 --    0 top (t-shirt, pullover, dress, coat, shirt), 1 bottom (trouser),
 --    2 footwear (sandal, sneaker, ankle boot), 3 bag
-local x, y = clara.data.fashion_mnist{ split = "train" }
+local x, y = clara.data.fashion_mnist{ split = "train", limit = quick and 8000 or nil }
 local xt, yt = clara.data.fashion_mnist{ split = "test" }
-local n = quick and 8000 or x:size(1)
-x, y = x[{{1, n}}]:float():div(255), y[{{1, n}}]
-xt, yt = xt:float():div(255), yt
 local group_of = torch.tensor{ 0, 1, 0, 0, 0, 2, 0, 2, 3, 2 }
 local function groups(labels) return group_of:index_select(1, labels) end
+-- each sample is (image, class, group): targets 1 and 2 of a batch
+local data = { train = clara.data.TensorDataset(x, y, groups(y)),
+               test = clara.data.TensorDataset(xt, yt, groups(yt)) }
 
 -- 2. the model from PyTorch, and the objective: a loss per output, weighted
-local model = nn.load(here .. "/models/fashion_two_head.pt")
-local weights = { classes = 1.0, groups = 0.5 }
-local function objective(outputs, target)
-  local class_logits, group_logits = outputs[1], outputs[2]
-  local terms = {
-    classes = L.cross_entropy(class_logits, target),
-    groups = L.cross_entropy(group_logits, groups(target)),
-  }
-  local total = terms.classes * weights.classes + terms.groups * weights.groups
-  return total, terms
-end
+local exp = clara.experiment{
+  name = "torchscript_two_heads",
+  data = data,
+  preprocess = function(images) return images:float():div(255) end,
+  hparams = { lr = 1e-3 },
+  model = function() return nn.load(here .. "/models/fashion_two_head.pt") end,
+  objective = {
+    terms = {
+      { name = "classes", loss = L.cross_entropy, output = 1, target = 1, weight = 1.0 },
+      { name = "groups", loss = L.cross_entropy, output = 2, target = 2, weight = 0.5 },
+    },
+  },
+  metrics = {
+    class_acc = { M.accuracy, output = 1, target = 1 },
+    group_acc = { M.accuracy, output = 2, target = 2 },
+  },
+  optimizer = function(model, hp) return optim.Adam(model:parameters(), { lr = hp.lr }) end,
+  batch_size = 128, epochs = quick and 1 or 3, seed = 0,
+  out_dir = false,   -- kept in memory: the result holds the model and the history
+}
+-- loaded by `clara run`, `clara analyze`, `clara lr-find` or a battery
+-- (clara.experiment.load): the experiment; run as a script, train it here
+if clara.experiment.loading() then return exp end
+local result = exp:run()
 
-local opt = optim.Adam(model:parameters(), { lr = 1e-3 })
-local accuracy = clara.metrics.accuracy()
-
--- 3. training: batch -> forward (two outputs) -> combined loss -> backward -> step
-local loader = clara.data.DataLoader(clara.data.TensorDataset(x, y),
-                                     { batch_size = 128, shuffle = true, seed = 0 })
-model:train()
-for epoch = 1, quick and 1 or 3 do
-  local sum, sum_c, sum_g, batches = 0, 0, 0, 0
-  for xb, yb in loader do
-    local loss, terms = objective(model(xb), yb)
-    opt:zero_grad()
-    loss:backward()
-    opt:step()
-    sum, batches = sum + loss:item(), batches + 1
-    sum_c, sum_g = sum_c + terms.classes:item(), sum_g + terms.groups:item()
-  end
-  print(("epoch %d  loss %.4f  (classes %.4f, groups %.4f)")
-    :format(epoch, sum / batches, sum_c / batches, sum_g / batches))
-end
-
--- 4. evaluation, and an intermediate result through the exported method
-model:eval()
-torch.no_grad(function()
-  local out = model(xt)
-  accuracy:update(out[1], yt)
-  local group_acc = out[2]:argmax(2):eq(groups(yt)):float():mean():item()
-  print(("test accuracy: classes %.2f%%, groups %.2f%%"):format(100 * accuracy:compute(), 100 * group_acc))
-  print("features of one image:", table.concat(model:call("features", xt[{{1}}]):size(), "x"))
-end)
-assert(accuracy:compute() > (quick and 0.6 or 0.8), "training did not learn")
+-- 3. the test numbers, and an intermediate result through the exported method
+local test = result.final.test
+print(("test accuracy: classes %.2f%%, groups %.2f%%"):format(100 * test.class_acc, 100 * test.group_acc))
+local one = xt[{ { 1 } }]:float():div(255)
+print("features of one image:", table.concat(result.model:call("features", one):size(), "x"))
+assert(test.class_acc > (quick and 0.6 or 0.8), "training did not learn")

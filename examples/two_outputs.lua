@@ -8,6 +8,8 @@
 -- history keeps every term raw and weighted; the end prints them.
 -- (examples/torchscript_two_heads.lua does the same with a model exported
 -- from PyTorch and a hand-written loop.)
+-- The file returns its experiment for `clara run`, `clara analyze` and
+-- batteries; run directly it trains it (as examples/fashion_mlp.lua).
 -- CLARA_QUICK=1 (make test) trains on a subset for two epochs.
 local L, R, M = clara.losses, clara.regularizers, clara.metrics
 local quick = os.getenv("CLARA_QUICK") == "1"
@@ -80,6 +82,9 @@ local exp = clara.experiment{
   batch_size = 128, epochs = quick and 2 or 10, seed = 0, monitor = "val_class_acc", patience = 3,
   out_dir = false,   -- kept in memory: the result holds the history
 }
+-- loaded by `clara run`, `clara analyze`, `clara lr-find` or a battery
+-- (clara.experiment.load): the experiment; run as a script, train it here
+if clara.experiment.loading() then return exp end
 local result = exp:run()
 
 -- 5. the history: per epoch, each term raw and weighted (train split)

@@ -43,6 +43,7 @@ static void print_version(void) {
 static void print_help(FILE *f, const char *progname) {
   fprintf(f,
     "usage: %s [options] [script [args]]\n"
+    "       %s COMMAND [options]   (when no file has that name)\n"
     "Available options are:\n"
     "  -e stat   execute string 'stat'\n"
     "  -i        enter interactive mode after executing 'script'\n"
@@ -57,12 +58,19 @@ static void print_help(FILE *f, const char *progname) {
     "  --version same as -v\n"
     "With no script, clara reads a program from stdin, or starts the REPL\n"
     "when stdin is a terminal.  The globals torch, nn, optim and clara are\n"
-    "preloaded.\n"
-    "Commands (when no file has that name): %s run exp.lua [--set k=v]\n"
-    "[--resume[=DIR|FILE]] [--out DIR] [--quiet] trains an experiment;\n"
-    "%s lr-find exp.lua [--out DIR] runs its learning-rate range test.\n",
-    progname, progname, progname);
+    "preloaded.\n",
+    progname, progname);
   fflush(f);
+}
+
+/* `clara --help`: the options, then the commands, one line each, from
+   their declarations in the stdlib (clara.cli.commands) */
+static void print_full_help(lua_State *L, const char *progname) {
+  print_help(stdout, progname);
+  claraS_openlibs(L);
+  claraD_dostring(L, "io.write('Commands (`clara help COMMAND`: every option of one, with an example):\\n', "
+                     "require('clara.cli.usage').overview())", "=(help)");
+  fflush(stdout);
 }
 
 static void print_usage(const char *progname, const char *badoption) {
@@ -71,6 +79,7 @@ static void print_usage(const char *progname, const char *badoption) {
   else
     fprintf(stderr, "%s: unrecognized option '%s'\n", progname, badoption);
   print_help(stderr, progname);
+  fprintf(stderr, "%s --help also lists the commands.\n", progname);
 }
 
 /*
@@ -193,25 +202,20 @@ static int pushargs(lua_State *L) {
 }
 
 /* `clara run exp.lua`: a bare lowercase word that is not a file names a
-   subcommand, the stdlib script clara/cli/<word>.lua (`clara lr-find`:
-   clara/cli/lr_find.lua); pushes its path, or returns NULL (a file of that
+   command (`clara lr-find`): pushes the path of the stdlib script that
+   dispatches it, clara/cli/dispatch.lua, or returns NULL (a file of that
    name in the cwd runs as a script, as lua would run it) */
 static const char *cli_command(lua_State *L, const char *word) {
   const char *c;
   const char *path = NULL;
-  char module[64];
-  size_t n = 0;
   for (c = word; *c; c++) {
     int inner_dash = *c == '-' && c != word && c[1] != '\0' && c[-1] != '-';
     if ((*c < 'a' || *c > 'z') && !inner_dash) return NULL;
-    if (n + 1 >= sizeof module) return NULL;
-    module[n++] = *c == '-' ? '_' : *c;
   }
-  module[n] = '\0';
   if (*word == '\0' || access(word, F_OK) == 0) return NULL;
   lua_getglobal(L, "package");
   if (lua_getfield(L, -1, "searchpath") == LUA_TFUNCTION) {
-    lua_pushfstring(L, "clara.cli.%s", module);
+    lua_pushliteral(L, "clara.cli.dispatch");
     lua_getfield(L, -3, "path");
     if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1))
       path = lua_tostring(L, -1);
@@ -234,8 +238,10 @@ static int handle_script(lua_State *L, char **argv) {
     status = luaL_loadfile(L, cmd);
     lua_remove(L, -2); /* the path */
     if (status == LUA_OK) {
-      int n = pushargs(L);
-      status = claraD_docall(L, n, LUA_MULTRET);
+      int n;
+      lua_pushstring(L, fname); /* the command's word, then its arguments */
+      n = pushargs(L);
+      status = claraD_docall(L, n + 1, LUA_MULTRET);
     }
     return claraD_report(L, status);
   }
@@ -275,7 +281,7 @@ static int pmain(lua_State *L) {
     return 0;
   }
   if (args & has_help) {
-    print_help(stdout, claraD_progname());
+    print_full_help(L, claraD_progname());
     lua_pushboolean(L, 1);
     return 1;
   }

@@ -433,6 +433,17 @@ return {
     assert.matches("MACs: 288", text, 1, true)
   end)
 
+  it("takes the input from the experiment's own data without --input", function()
+    local text, rc = sh(("%s analyze %s --batch 2"):format(CLARA, exp_path))
+    assert.are.equal(0, rc, text)
+    -- the first two training samples: [2, 4] in, [2, 16] out of the first layer
+    assert.matches("0 %(Linear%)%s+%[2, 16%]%s+80%s+128", text)
+    assert.matches("MACs: 192", text, 1, true)
+    text, rc = sh(("%s analyze %s"):format(CLARA, exp_path))
+    assert.are.equal(0, rc, text)
+    assert.matches("0 %(Linear%)%s+%[1, 16%]", text)
+  end)
+
   it("builds a script's model under its seed, leaving the caller's RNG alone", function()
     torch.manual_seed(1); local a = torch.rand(2)
     torch.manual_seed(1)
@@ -482,7 +493,7 @@ return {
       { exp_path .. " --input 1,x,3", 2, "--input expects positive integers separated by commas" },
       { exp_path .. " --input 4 --batch 0", 2, "--batch expects a positive integer, got '0'" },
       { exp_path .. " --bogus", 2, "unknown option '--bogus'" },
-      { exp_path .. " --batch 2", 2, "--batch needs --input" },
+      { "spec/fixtures/jit_sequential.pt --batch 2", 2, "--batch needs --input" },
       { "/nonexistent.pt", 1, "'/nonexistent.pt' does not exist" },
       { "spec --input 4", 1, "'spec' is not a run directory (no config.json or report.json)" },
       { "spec/fixtures/state_dict.pt", 1, "holds weights, not a model" },

@@ -15,8 +15,13 @@
 -- Learning curves (val_loss and the metric's per-epoch column; a CV's
 -- fold mean) are drawn with clara.plot when opts.out is given.
 --
+-- The settings that differ between the runs (config.json's hparams and
+-- fields) come first.
+--
 -- opts: metric (default: the first of test_acc, val_acc, test_loss,
--- val_loss the runs have; "acc" means test_acc or else val_acc), alpha
+-- val_loss the runs have; "acc" means test_acc or else val_acc; a list of
+-- names: the first is tested and plotted, and the table shows only these
+-- metrics' columns; "a,b" is the list {"a", "b"}), alpha
 -- (0.05), mode ("max" | "min": better is higher or lower; default from the
 -- name: loss, error, mse, ... are "min"), names (labels, one per model),
 -- out (a directory: compare.md, compare.json, curves-*.png/.svg), plots
@@ -36,7 +41,7 @@ local LOWER_IS_BETTER = { "loss", "error", "err", "mse", "mae", "rmse", "mape", 
 -- names that say little without their parent: run ids and fold dirs
 local BARE_NAMES = { "^%d%d%d%d%d%d%d%d%-%d%d%d%d%d%d%-%x%x%x%x$", "^fold%-%d+$" }
 local OPTIONS = {
-  metric = { type = "string", doc = "the metric compared (default: the first of test_acc, val_acc, ...)" },
+  metric = { type = "string|table", doc = "the metric compared (default: the first of test_acc, val_acc, ...), or a list: the columns shown" },
   alpha = { type = "number", gt = 0, lt = 1, default = 0.05, doc = "the tests' significance level" },
   mode = { type = "string", enum = { "max", "min" }, doc = "whether higher or lower is better" },
   names = { type = "table", doc = "one label per model" },
@@ -115,6 +120,18 @@ local function choose_metric(models, wanted)
   local list = load.metric_names(models)
   if #list == 0 then fail("none of the runs has a final metric (no report.json metrics)") end
   return list[1]
+end
+
+-- opts.metric as a list of names ("a,b", {"a", "b"}), or nil
+local function metric_list(metric)
+  if metric == nil then return nil end
+  local list = {}
+  for _, m in ipairs(type(metric) == "table" and metric or { metric }) do
+    if type(m) ~= "string" or m == "" then fail("metric must be a name such as 'test_acc' or a list of names, got %s", tostring(m)) end
+    for name in m:gmatch("[^,]+") do list[#list + 1] = name end
+  end
+  if #list == 0 then fail("metric names no metric") end
+  return list
 end
 
 local function mode_for(metric, mode)
@@ -293,7 +310,7 @@ local function json_view(c)
   end
   local plots = {}
   for _, p in ipairs(c.plots) do plots[p.name] = p.files end
-  return { metric = c.metric, mode = c.mode, alpha = c.alpha, runs = runs, tests = c.tests,
+  return { metric = c.metric, columns = c.columns, settings = c.settings, mode = c.mode, alpha = c.alpha, runs = runs, tests = c.tests,
            notes = c.notes, plots = plots }
 end
 
@@ -318,7 +335,13 @@ local function run(dirs, opts)
   end
   -- 2. the metric and the tests against the first model
   local c = { models = models, alpha = alpha, notes = notes, plots = {} }
-  c.metric = choose_metric(models, opts.metric)
+  local wanted = metric_list(opts.metric)
+  if wanted then
+    c.columns = {}
+    for i, w in ipairs(wanted) do c.columns[i] = choose_metric(models, w) end
+  end
+  c.metric = c.columns and c.columns[1] or choose_metric(models, nil)
+  c.settings = require("clara.compare.settings").differing(models)
   c.mode = mode_for(c.metric, opts.mode)
   c.tests = {}
   for i = 2, #models do c.tests[#c.tests + 1] = paired_test(models[1], models[i], c.metric, c.mode, alpha) end

@@ -572,4 +572,8 @@ E.methods(Experiment, API)
 -- resumed(exp, cfg, set, dir) -> the experiment with a run's recorded
 -- settings (config.json's cfg) back, `set` applied over them; also the
 -- changes `set` made and the settings the experiment had otherwise
-return setmetatable({ new = new, Experiment = Experiment, options = O, resumed = resumed }, { __call = new })
+-- load(path), loading(): an experiment script's experiment (clara.experiment.load)
+local function load(path) return require("clara.experiment.load").load(path) end
+local function loading() return require("clara.experiment.load").loading() end
+return setmetatable({ new = new, Experiment = Experiment, options = O, resumed = resumed, load = load,
+                      loading = loading }, { __call = new })

@@ -9,6 +9,7 @@
 --   A.weight_histograms(net, {bins = 30})           -- per parameter {edges, counts}
 --   A.plot_histograms(h, "out/")                     -- PNG and SVG (clara.plot, gnuplot)
 --   A.load_model("runs/mlp/<id>", {script = "exp.lua"})   -- what `clara analyze` analyzes
+--   A.example_input(exp, 1)                          -- one training sample of exp, preprocessed
 --
 -- The pieces live one per file (summary with trace and flops, hooks,
 -- activations, histogram, source) and load on first use.
@@ -23,6 +24,7 @@ local FIELDS = {
   histogram = { "clara.analyze.histogram", "of_tensor" },
   plot_histograms = { "clara.analyze.histogram", "plot" },
   load_model = { "clara.analyze.source", "load" },
+  example_input = { "clara.analyze.example" },
 }
 
 local E = require "clara.error"

@@ -13,7 +13,8 @@
 --                     called with its hparams under its seed (the weights a
 --                     run starts from);
 --   any other file    a TorchScript model (torch.jit.load).
--- info: {kind = "run" | "script" | "torchscript", path, weights (a run's)}.
+-- info: {kind = "run" | "script" | "torchscript", path, weights (a run's),
+-- experiment (what a script returned: a run's --script, or the script)}.
 local torch = require "torch"
 local E = require "clara.error"
 local fs = require "clara.fs"
@@ -30,7 +31,7 @@ local function read_script(path)
   if not fs.exists(path) then fail(("'%s' does not exist"):format(path)) end
   local chunk, err = loadfile(path)
   if not chunk then fail(err) end
-  local ok, spec = pcall(chunk)
+  local ok, spec = pcall(require("clara.experiment.load").call, chunk)
   if not ok then fail(("'%s' failed: %s"):format(path, tostring(spec))) end
   if type(spec) ~= "table" or type(spec.model) ~= "function" then
     fail(("'%s' must return an experiment with a model factory, got %s"):format(path,
@@ -87,7 +88,7 @@ local function from_run(dir, opts)
     fail(("the weights of '%s' do not fit the model of '%s': %s"):format(dir, opts.script,
       strip(err)))
   end
-  return model, { kind = "run", path = dir, weights = fs.join(dir, opts.weights or "model.pt") }
+  return model, { kind = "run", path = dir, weights = fs.join(dir, opts.weights or "model.pt"), experiment = spec }
 end
 
 local function from_torchscript(path)
@@ -112,7 +113,7 @@ function M.load(path, opts)
     if not fs.exists(path) then fail(("'%s' does not exist"):format(path)) end
     if path:match("%.lua$") then
       local spec = read_script(path)
-      return build(spec, hparams(spec, nil), path), { kind = "script", path = path }
+      return build(spec, hparams(spec, nil), path), { kind = "script", path = path, experiment = spec }
     end
     return from_torchscript(path)
   end)

@@ -2,7 +2,8 @@
 --
 --   local b = clara.battery{
 --     name = "mlp_grid",                      -- default: the experiment's name
---     base = exp,                             -- a clara.experiment (or the table it takes)
+--     base = exp,                             -- a clara.experiment (or the table it takes,
+--                                             -- or a script's path: "examples/fashion_mlp.lua")
 --     grid = {lr = {0.1, 0.01}, batch_size = {64, 128}},
 --     list = {{lr = 0.5, hidden = 32}},       -- explicit entries, after the grid
 --     random = {n = 4, seed = 1, space = {lr = {log_uniform = {1e-4, 1e-1}}}},
@@ -38,7 +39,8 @@ Battery.__index = Battery
 
 local SCHEMA = {
   name = { type = "string", doc = "the battery's name (default: the base experiment's)" },
-  base = { type = "table", what = "an experiment", required = true, doc = "the experiment every entry starts from" },
+  base = { type = "table|string", what = "an experiment", required = true,
+           doc = "the experiment every entry starts from (or its script's path: clara.experiment.load)" },
   grid = { type = "table", doc = "settings -> lists of values: every combination is an entry" },
   list = { type = "table", doc = "a list of settings tables, one entry each" },
   random = { type = "table", doc = "{n =, seed =, space = {...}}: n sampled entries" },
@@ -52,6 +54,7 @@ function M.new(spec)
   if spec.cv ~= nil then require("clara.train.cv").check(spec.cv) end
   local experiment = require "clara.experiment"
   local base = spec.base
+  if type(base) == "string" then base = experiment.load(base) end
   if getmetatable(base) ~= experiment.Experiment then base = experiment(base) end
   local name = spec.name or base.name
   if type(name) ~= "string" or name == "" or name:find("/", 1, true) then
@@ -91,14 +94,46 @@ function Battery:experiment(i)
   return self.base:set(e.settings):with { out_dir = self.out_dir }
 end
 
--- "lr=0.1*" (a glob: * and ?) or a plain part of the name
-function M.matcher(pattern)
-  if pattern == nil then return function() return true end end
+-- one pattern: a glob (* and ?, the whole text) or a plain part of it
+local function match_one(pattern, exact)
   if not pattern:find("[*?]") then
-    return function(name) return name:find(pattern, 1, true) ~= nil end
+    if exact then return function(text) return text == pattern end end
+    return function(text) return text:find(pattern, 1, true) ~= nil end
   end
   local lua = "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0"):gsub("%*", ".*"):gsub("%?", ".") .. "$"
-  return function(name) return name:find(lua) ~= nil end
+  return function(text) return text:find(lua) ~= nil end
+end
+
+-- "lr=0.1*" (a glob: * and ?), a plain part of the name, or settings
+-- "width=64,lr=0.1" in any order (each part a setting of the entry, or a
+-- glob matching one): a name lists its settings sorted, the user need not
+local function matcher(pattern)
+  if pattern == nil then return function() return true end end
+  local whole = match_one(pattern)
+  if not pattern:find(",", 1, true) then return whole end
+  local parts = {}
+  for p in pattern:gmatch("[^,]+") do parts[#parts + 1] = match_one(p, true) end
+  return function(name)
+    if whole(name) then return true end
+    for _, part in ipairs(parts) do
+      local found = false
+      for setting in name:gmatch("[^,]+") do
+        if part(setting) then found = true; break end
+      end
+      if not found then return false end
+    end
+    return true
+  end
+end
+M.matcher = matcher
+
+-- selected(only) -> the entries --only (a matcher's pattern) selects; an
+-- error when it selects none
+function Battery:selected(only)
+  local match, out = matcher(only), {}
+  for _, e in ipairs(self.list) do if match(e.name) then out[#out + 1] = e end end
+  if #out == 0 then E.raise("clara.battery", "no entry matches '%s'", tostring(only)) end
+  return out
 end
 
 local function write_index(self)

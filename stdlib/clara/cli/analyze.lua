@@ -5,32 +5,17 @@
 -- builds), a TorchScript file, or an experiment script (a fresh model from
 -- its factory).  Prints clara.analyze.summary: layers, output shapes for
 -- the --input shape (without the batch dimension; --batch, default 1),
--- parameters, MACs, memory.  Without --input only the parameters are
--- listed.  --histograms DIR also draws each parameter's histogram (PNG and
+-- parameters, MACs, memory.  Without --input, an experiment's own data
+-- gives the input (its first --batch training samples, preprocessed); a
+-- model without one (a TorchScript file) lists its parameters only.  --histograms DIR also draws each parameter's histogram (PNG and
 -- SVG, --bins bins) into DIR.
-local USAGE = "usage: clara analyze MODEL [--input 1,28,28] [--batch N] [--dtype float32|int64] "
-  .. "[--script exp.lua] [--weights model.pt] [--histograms DIR] [--bins N]"
-
-local cmd = require("clara.cli.args").command("analyze", USAGE)
-
--- "1,28,28" -> {1, 28, 28}
-local function parse_shape(s)
-  local shape = {}
-  for part in (s .. ","):gmatch("([^,]*),") do
-    local n = math.tointeger(tonumber(part))
-    if not n or n < 1 then cmd:die("--input expects positive integers separated by commas (e.g. 1,28,28), got '" .. s .. "'") end
-    shape[#shape + 1] = n
-  end
-  return shape
-end
+local cmd = require("clara.cli.args").command("analyze")
 
 -- 1. the command line
 local function parse(args)
-  local o, rest = cmd:parse(args, { input = parse_shape, batch = "count", bins = "count", dtype = "string",
-                                    script = "string", weights = "string", histograms = "string" })
+  local o, rest = cmd:parse(args)
   if #rest == 0 then cmd:die("no model given (a run directory, a TorchScript .pt file or an experiment script)") end
   o.source = cmd:single(rest, "model")
-  if o.batch and not o.input then cmd:die("--batch needs --input") end
   return o
 end
 
@@ -43,7 +28,13 @@ local function main(...)
     or info.kind == "script" and (info.path .. " (fresh from its model factory, untrained)")
     or ("TorchScript " .. info.path)
   -- 3. the summary
-  local s = A.summary(model, o.input, { batch = o.batch, dtype = o.dtype })
+  local input = o.input
+  if input == nil and info.experiment and info.experiment.data ~= nil then
+    -- no --input: the experiment's own data, as its model sees it in training
+    input = A.example_input(info.experiment, o.batch)
+  end
+  if input == nil and o.batch then cmd:die("--batch needs --input (the model has no experiment data to take one from)") end
+  local s = A.summary(model, input, { batch = o.batch, dtype = o.dtype })
   print("model: " .. what)
   print(s)
   -- 4. the histograms

@@ -3,8 +3,9 @@
 -- b.lua returns a battery (clara.battery{...} or the table it takes).
 -- Without --entry every entry that is not finished runs (N processes at a
 -- time with --jobs N); --only limits them to the names matching PATTERN (a
--- glob with * and ?, or a plain part of the name); --list prints the entry
--- names, one per line; --entry I runs entry I alone in this process (what a
+-- glob with * and ?, a plain part of the name, or key=value settings in
+-- any order); --list prints the entry names (those --only selects), one
+-- per line; --entry I runs entry I alone in this process (what a
 -- SLURM array task or the bash runner does); --summary only rewrites
 -- summary.csv/.json/.md from what is on disk (after parallel tasks, each of
 -- which rewrote it when it ended).  Exit codes: 0 all done, 1 an
@@ -13,14 +14,11 @@
 -- written, if there was one to write: run the same command again to resume).
 -- Signals are answered from the start: SIGTERM/USR1/INT during start-up
 -- or between entries end the battery with 75 too.
-local USAGE = "usage: clara battery b.lua [--jobs N] [--only PATTERN] [--list] [--entry I] [--threads T] [--summary] [--quiet]"
-
-local cmd = require("clara.cli.args").command("battery", USAGE)
+local cmd = require("clara.cli.args").command("battery")
 
 -- 1. the command line
 local function parse(args)
-  local o, rest = cmd:parse(args, { jobs = "count", only = "string", entry = "count", threads = "count",
-    list = "flag", summary = "flag", quiet = "flag" }, { ["-j"] = "jobs", ["-q"] = "quiet" })
+  local o, rest = cmd:parse(args)
   o.file = cmd:single(rest, "battery file")
   if o.entry and (o.jobs or o.only) then cmd:die("--entry runs one entry: it does not combine with --jobs or --only") end
   return o
@@ -35,9 +33,9 @@ local function main(...)
   f:close()
   if o.threads then require("torch").set_num_threads(o.threads) end
   local battery = require("clara.battery").load(o.file)
-  -- 2. --list: the names, for scripts
+  -- 2. --list: the names (those --only selects), for scripts
   if o.list then
-    for _, e in ipairs(battery:entries()) do print(e.name) end
+    for _, e in ipairs(battery:selected(o.only)) do print(e.name) end
     return 0
   end
   if o.summary then

@@ -7,37 +7,12 @@
 -- lr_find.png/.svg into DIR (default lr_find/<experiment name>) and prints
 -- the suggested learning rate; --set changes a setting first (a
 -- hyperparameter the factories read, the batch size ...).
-local USAGE = [=[
-usage: clara lr-find exp.lua [--start-lr LR] [--end-lr LR] [--num-iter N] [--smooth F] [--diverge X]
-                     [--set key=value ...] [--out DIR] [--no-plot] [--quiet|-q]
-  --start-lr LR   the learning rate of the first step (default 1e-7)
-  --end-lr LR     the learning rate of the last step (default 10)
-  --num-iter N    the number of optimizer steps, the lr growing exponentially (default 100)
-  --smooth F      the loss's smoothing factor, 1 - beta of its moving average (default 0.05)
-  --diverge X     stop when the smoothed loss exceeds X times the best (default 4)
-  --set k=v       change a setting of the experiment first (as `clara run --set`)
-  --out DIR       where lr_find.csv and lr_find.png/.svg go (default lr_find/<name>)
-  --no-plot       write the CSV only
-  --quiet, -q     print the suggestion only
-The suggestion is the learning rate at the steepest descent of the smoothed loss.]=]
-
-local cmd = require("clara.cli.args").command("lr-find", USAGE)
+local cmd = require("clara.cli.args").command("lr-find")
 cmd.strip = "^clara%.experiment: "
-
--- a number > 0 for the option `flag`
-local function positive(flag)
-  return function(v, c)
-    local n = tonumber(v)
-    if not n or n <= 0 or n ~= n then c:die(("%s expects a number > 0, got '%s'"):format(flag, v)) end
-    return n
-  end
-end
 
 -- 1. the command line
 local function parse(args)
-  local o, rest = cmd:parse(args, { ["start-lr"] = positive("--start-lr"), ["end-lr"] = positive("--end-lr"),
-    ["num-iter"] = "count", smooth = "number", diverge = positive("--diverge"), set = "list", out = "string", ["no-plot"] = "flag", quiet = "flag" },
-    { ["-q"] = "quiet" })
+  local o, rest = cmd:parse(args)
   o.script = cmd:single(rest, "experiment script")
   o.sets = {}
   for _, kv in ipairs(cmd:settings(o.set)) do o.sets[kv[1]] = kv[2] end

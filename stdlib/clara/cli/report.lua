@@ -1,19 +1,17 @@
 -- `clara report DIR... [--out DIR] [--embed png|svg] [--quiet]`
 --
 -- An HTML report (report.html, self-contained) with PNG and SVG charts of
--- each run, cross-validation or battery directory: inside DIR/report/, or
+-- each run, cross-validation or battery directory (an experiment's directory,
+-- runs/NAME, holding runs: its newest run): inside DIR/report/, or
 -- with --out one page for all the directories given.  Prints the page's
 -- path.  A directory that is none of these is an error, and nothing is
 -- written.
-local USAGE = "usage: clara report RUN_CV_OR_BATTERY_DIR... [--out DIR] [--embed png|svg] [--quiet]"
-
-local cmd = require("clara.cli.args").command("report", USAGE)
+local cmd = require("clara.cli.args").command("report")
 cmd.strip = "^clara%.report: "
 
 -- 1. the command line
 local function parse(args)
-  local o, dirs = cmd:parse(args, { out = "string", embed = "string", quiet = "flag" },
-                            { ["-o"] = "out", ["-q"] = "quiet" })
+  local o, dirs = cmd:parse(args)
   o.dirs = dirs
   if #o.dirs == 0 then cmd:die("no directory given") end
   if o.out == "" then cmd:die("--out needs a directory name") end

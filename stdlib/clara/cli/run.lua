@@ -10,26 +10,21 @@
 -- checkpoints/epoch-N.pt, continued in a new run) with the settings that
 -- run recorded (a --set on the resume changes one, recorded in config.json
 -- and the history), --quiet (-q) sets verbose = false: only errors are printed.
--- --help lists every experiment option (clara.experiment.options);
--- --help --markdown writes them as docs/options.md.
+-- --help lists this command's options (clara.cli.commands) and every
+-- experiment option (clara.experiment.options); --help --markdown writes
+-- the experiment options as docs/options.md.
 -- Signals are handled: SIGTERM/USR1/INT write a checkpoint at the next
 -- step boundary and the process exits with code 75 (clara.signal.REQUEUE).
-local USAGE = [=[
-usage: clara run exp.lua [--set key=value ...] [--resume[=DIR|FILE]] [--out DIR] [--quiet|-q]
-       clara run --help [--markdown]   (every experiment option)]=]
-
-local cmd = require("clara.cli.args").command("run", USAGE)
-function cmd.help(o)
+local cmd = require("clara.cli.args").command("run")
+function cmd.more_help(o)
   local options = require "clara.experiment.options"
-  if o.markdown then return options.markdown() end
-  return USAGE .. "\n\n" .. options.help()
+  if o.markdown then return options.markdown(), true end
+  return "\n" .. options.help()
 end
 
 -- 1. the command line
 local function parse(args)
-  local o, rest = cmd:parse(args, { set = "list", out = "string", resume = "optional", quiet = "flag",
-                                   markdown = "flag" },
-                            { ["-q"] = "quiet" })
+  local o, rest = cmd:parse(args)
   o.script = cmd:single(rest, "experiment script")
   o.sets = cmd:settings(o.set)
   return o

@@ -4,42 +4,21 @@
 -- array (one task per entry, requeued when the time limit interrupts it)
 -- or a bash runner for a server without a scheduler.  The script goes to
 -- stdout, or to FILE (atomically, made executable).  See clara.scripts.
-local USAGE = [=[
-usage: clara script slurm battery.lua [--time HH:MM:SS] [--signal-lead SECONDS] [--cpus N]
-                                      [--mem 8G] [--max-parallel M] [--partition P] [--account A]
-                                      [--gpus N] [--max-requeues N] [--log-dir DIR] [--out FILE]
-                                      [--nodes N] [--ntasks-per-node K]
-       clara script slurm --script script.lua [same options] [-- ARGS]
-       clara script slurm --script run exp.lua [same options] [-- ARGS]   (any clara command)
-       clara script bash battery.lua [--jobs N] [--nohup] [--log-dir DIR] [--out FILE]]=]
-
-local cmd = require("clara.cli.args").command("script", USAGE)
-
--- the options of each kind (values are checked by the generators)
-local COMMON = { out = "string", ["log-dir"] = "string" }
-local OPTIONS = {
-  slurm = { time = "string", ["signal-lead"] = "string", cpus = "string", mem = "string",
-            ["max-parallel"] = "string", partition = "string", account = "string", gpus = "string",
-            ["max-requeues"] = "string", nodes = "string", ["ntasks-per-node"] = "string",
-            script = "flag" },
-  bash = { jobs = "string", nohup = "flag" },
-}
+local cmd = require("clara.cli.args").command("script")
+local KINDS = { slurm = true, bash = true }
 
 -- 1. the command line
 local function parse(args)
   local kind = args[1]
-  if kind == "--help" or kind == "-h" then print(USAGE); os.exit(0) end
+  if kind == "--help" or kind == "-h" then cmd:parse({ kind }) end
   if kind == nil then cmd:die("which script? 'slurm' or 'bash'") end
-  if not OPTIONS[kind] then cmd:die("unknown script kind '" .. kind .. "' (slurm or bash)") end
-  local options = {}
-  for k, v in pairs(COMMON) do options[k] = v end
-  for k, v in pairs(OPTIONS[kind]) do options[k] = v end
+  if not KINDS[kind] then cmd:die("unknown script kind '" .. kind .. "' (slurm or bash)") end
   cmd.unknown_suffix = " for clara script " .. kind
   for _, a in ipairs(args) do
     if a == "--" then break end
     if a == "--script" then cmd.unknown_suffix = cmd.unknown_suffix .. " (the script's own options go after '--')" end
   end
-  local opts, rest = cmd:parse({ table.unpack(args, 2) }, options, { ["-j"] = kind == "bash" and "jobs" or nil })
+  local opts, rest = cmd:parse({ table.unpack(args, 2) }, kind)
   -- --script: a clara script and its arguments, not a battery
   if opts.script then
     if #rest == 0 then cmd:die("no script file given") end

@@ -37,9 +37,22 @@ local function summary_text(s, fmt)
   return fmt(s.mean) .. " ± " .. fmt(s.std)
 end
 
--- 1. one row per model
+-- 1. the settings that differ between the runs, one row per model
+local function settings_section(c)
+  local S = require "clara.compare.settings"
+  if #c.settings == 0 then return "## Settings\n\nEvery run has the same settings.\n" end
+  local header, align, rows = { "run" }, { "---" }, {}
+  for _, k in ipairs(c.settings) do header[#header + 1] = k; align[#align + 1] = "---" end
+  for i, m in ipairs(c.models) do
+    rows[i] = { m.label }
+    for _, k in ipairs(c.settings) do rows[i][#rows[i] + 1] = S.value(m, k) end
+  end
+  return "## Settings that differ\n\n" .. table_md(header, align, rows)
+end
+
+-- 2. one row per model (the metric columns asked for, else every one)
 local function models_table(c)
-  local names = load.metric_names(c.models)
+  local names = c.columns or load.metric_names(c.models)
   local header = { "run", "kind", "epochs", "parameters", "time / epoch (s)" }
   local align = { "---", "---", "---:", "---:", "---:" }
   for _, n in ipairs(names) do header[#header + 1] = n; align[#align + 1] = "---:" end
@@ -57,7 +70,7 @@ local function models_table(c)
   return table_md(header, align, rows) .. "\n" .. table.concat(legend, "\n") .. "\n"
 end
 
--- 2. the paired tests against the first model: a table, one sentence per
+-- 3. the paired tests against the first model: a table, one sentence per
 --    test (with its caveats), and the notes all tests share, once
 local function tests_section(c)
   local out = { ("## Paired tests on %s (%s is better), against %s\n")
@@ -92,7 +105,7 @@ local function tests_section(c)
   return table.concat(out, "\n")
 end
 
--- 3. the learning curves drawn, as image links relative to compare.md
+-- 4. the learning curves drawn, as image links relative to compare.md
 local function curves_section(c)
   local out = {}
   for _, p in ipairs(c.plots) do
@@ -104,7 +117,8 @@ local function curves_section(c)
 end
 
 function render.markdown(c)
-  local parts = { "# Model comparison\n", models_table(c), tests_section(c) }
+  local parts = { "# Model comparison\n", settings_section(c), "## Results\n\n" .. models_table(c),
+                  tests_section(c) }
   local curves = curves_section(c)
   if curves then parts[#parts + 1] = curves end
   if #c.notes > 0 then

@@ -163,11 +163,34 @@ function load.battery(dir)
 end
 -- }====================
 
--- load(dir) -> the run, CV or battery it holds
+-- newest(dir) -> the newest run or CV directory in dir (an experiment's
+-- directory, runs/NAME), or nil.  Run ids begin with their UTC start time
+-- (20260102-130405-...), so the greatest such name is the newest; other
+-- names count by their directory's modification time, after those.
+function load.newest(dir)
+  local best, best_key
+  for name in require("lfs").dir(dir) do
+    local sub = fs.join(dir, name)
+    if name:sub(1, 1) ~= "." and fs.isdir(sub) and load.kind(sub) then
+      local stamp = name:match("%d%d%d%d%d%d%d%d%-%d%d%d%d%d%d")
+      local key = stamp and ("1" .. stamp .. name)
+        or ("0" .. ("%020d"):format(require("lfs").attributes(sub, "modification") or 0) .. name)
+      if best_key == nil or key > best_key then best, best_key = sub, key end
+    end
+  end
+  return best
+end
+
+-- load(dir) -> the run, CV or battery it holds; for an experiment's
+-- directory holding runs, its newest run's
 function load.load(dir)
   if type(dir) ~= "string" or dir == "" then fail("a directory (a string) expected, got " .. type(dir)) end
   local kind, why = load.kind(dir)
-  if not kind then fail(("'%s' %s"):format(dir, why)) end
+  if not kind and fs.isdir(dir) then
+    local newest = load.newest(dir)
+    if newest then return load.load(newest) end
+  end
+  if not kind then fail(("'%s' %s, nor does it hold one"):format(dir, why)) end
   return load[kind](dir)
 end
 

@@ -127,8 +127,7 @@ end
 -- a bare lowercase word that is no file names a clara command (`run`), as
 -- the clara program itself reads its first argument
 local function clara_command(word)
-  return word:match("^%l+$") ~= nil and not fs.exists(word)
-    and package.searchpath("clara.cli." .. word, package.path) ~= nil
+  return not fs.exists(word) and require("clara.cli.commands").find(word) ~= nil
 end
 scripts.is_command = clara_command
 
