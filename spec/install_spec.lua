@@ -1,7 +1,8 @@
 -- make install into a temporary DESTDIR, as a packager does, then the
 -- installed tree used as a user would: clara started from another
--- directory, an experiment trained with `clara run`, an installed example
--- (with its model file), the man page; the tree moved elsewhere still
+-- directory, experiments trained with `clara run` (one of them an installed
+-- example), an installed example run as a script
+-- (it finds its model file), the man page; the tree moved elsewhere still
 -- works; make uninstall leaves no file behind.
 -- Run from the repository root: ./clara /usr/bin/busted -o plainTerminal spec/install_spec.lua
 local fs = require "clara.fs"
@@ -97,7 +98,18 @@ describe("make install DESTDIR=... PREFIX=/usr/local", function()
     assert.equal(2, rows, history) -- the header and the one epoch --set asked for
   end)
 
-  it("runs an installed example, which finds its model file next to it", function()
+  it("trains an installed example with clara run (shortened: CLARA_QUICK=1)", function()
+    local out, rc = sh(("cd %s && CLARA_QUICK=1 %s/bin/clara run %s/share/clara/examples/fashion_mlp.lua "
+                        .. "--set epochs=1 --out example-runs --quiet"):format(q(elsewhere), q(prefix), q(prefix)))
+    assert.equal(0, rc, out)
+    local reports = {}
+    for _, f in ipairs(files(elsewhere .. "/example-runs")) do
+      if f:match("^fashion_mlp/[^/]+/report%.json$") then reports[#reports + 1] = f end
+    end
+    assert.equal(1, #reports, out)
+  end)
+
+  it("runs an installed example as a script, which finds its model file next to it", function()
     local out, rc = sh(("cd %s && CLARA_QUICK=1 %s/bin/clara %s/share/clara/examples/torchscript_two_heads.lua")
                        :format(q(elsewhere), q(prefix), q(prefix)))
     assert.equal(0, rc, out)
