@@ -11,6 +11,7 @@
 
 #include "augment.h"
 #include "clara_libs.h"
+#include "l_augment.h"
 #include "l_tensor.h"
 
 /* the input as a contiguous float32 (or, if allowed, uint8) batch */
@@ -158,5 +159,6 @@ int luaopen_clara_transforms_core(lua_State *L) {
   lua_pop(L, 1);
   lua_newtable(L);
   lt_register(L, augment_functions);
+  la_open_plan(L);
   return 1;
 }

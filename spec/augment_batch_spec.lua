@@ -154,6 +154,21 @@ describe("T.batch equals its per-sample twin with the same seed", function()
     assert.equal(tostring(chain), tostring(again))
     same(batch(again, rgb, 5), batch(chain, rgb, 5), 0, "rebuilt chain")
   end)
+
+  it("a plan (the draws made now, run later in C) gives the chain's batch", function()
+    local chain = T.chain { T.batch.random_resized_crop { size = 16 }, T.batch.flip {}, T.batch.rotation { degrees = 10 },
+      T.batch.color_jitter { brightness = 0.3, contrast = 0.3 }, T.batch.random_crop { size = 14, padding = 2,
+        padding_mode = "reflect" }, T.batch.random_erasing { p = 0.9 }, T.batch.normalize { mean = 0.5, std = 0.2 },
+      T.batch.center_crop { size = 12 }, T.batch.resize { size = 9, antialias = true } }
+    torch.manual_seed(5)
+    local plan = T.batch.plan(chain, 6, 3, 20, 24)
+    same(plan:run(rgb), batch(chain, rgb, 5), 0, "plan")
+    assert.same({ 6, 3, 20, 24 }, T.batch.plan(T.batch.flip {}, 6, 3, 20, 24):run(rgb):size())
+    local ok, err = pcall(plan.run, plan, torch.rand(5, 3, 20, 24))
+    assert(not ok and err:find("the plan was drawn for a batch (6, 3, 20, 24)", 1, true), err)
+    ok, err = pcall(T.batch.plan, T.chain { T.Scale(2) }, 6, 3, 20, 24)
+    assert(not ok and err:find("step #1 is not a T.batch step", 1, true), err)
+  end)
 end)
 
 -- }======================================================
