@@ -453,7 +453,7 @@ describe("an experiment's augment option", function()
     return clara.data.TensorDataset(x, x:mean({ 2, 3, 4 }):gt(0.5):long())
   end
 
-  local function run(impl, seen)
+  local function run(impl, seen, out_dir)
     return clara.experiment {
       name = "augment_spec", data = { train = ds(48, 1), val = ds(24, 2) },
       model = function() return nn.Sequential(nn.Flatten(), nn.Linear(64, 2)) end,
@@ -461,7 +461,7 @@ describe("an experiment's augment option", function()
       optimizer = function(m) return optim.SGD(m, { lr = 0.1 }) end,
       augment = T.chain { T.batch.random_crop { size = 8, padding = 2 }, T.batch.flip {},
         function(xb) seen[#seen + 1] = xb:size(1) return xb end },
-      batch_size = 16, epochs = 2, seed = 3, verbose = false, out_dir = false, impl = impl,
+      batch_size = 16, epochs = 2, seed = 3, verbose = false, out_dir = out_dir or false, impl = impl,
     }:run()
   end
 
@@ -476,6 +476,25 @@ describe("an experiment's augment option", function()
       assert.equal(a.history[e].train_loss, b.history[e].train_loss)
       assert.equal(a.history[e].val_loss, b.history[e].val_loss)
     end
+  end)
+
+  it("is described in the run's model.txt and config.json", function()
+    local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+    local dir = tmpdir()
+    local ok, r = pcall(run, "clear", {}, dir)
+    local text, cfg
+    if ok then
+      local f = assert(io.open(r.dir .. "/model.txt"))
+      text = f:read("a")
+      f:close()
+      f = assert(io.open(r.dir .. "/config.json"))
+      cfg = require("cjson").decode(f:read("a"))
+      f:close()
+    end
+    cleanup()
+    assert(ok, r)
+    assert(text:find("augment:\nbatch.RandomCrop(size=8, padding=2) -> batch.RandomFlip(p=0.5) -> Lambda(", 1, true), text)
+    assert.equal("chain", cfg.augment and cfg.augment.name or "(no augment in config.json)")
   end)
 end)
 
