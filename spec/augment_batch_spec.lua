@@ -478,6 +478,35 @@ describe("an experiment's augment option", function()
     end
   end)
 
+  it("resumes exactly: a run crashed mid-epoch ends with the uninterrupted run's weights", function()
+    local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+    local assert_same_weights = dofile("spec/helpers/same_weights.lua")
+    local function exp(out)
+      return clara.experiment {
+        name = "augment_resume", data = { train = ds(48, 1), val = ds(16, 2) },
+        model = function() return nn.Sequential(nn.Flatten(), nn.Linear(64, 2)) end,
+        objective = clara.losses.cross_entropy,
+        optimizer = function(m) return optim.SGD(m, { lr = 0.1, momentum = 0.9 }) end,
+        augment = T.chain { T.batch.random_crop { size = 8, padding = 2 }, T.batch.flip {},
+          T.batch.color_jitter { brightness = 0.3, contrast = 0.3 } },
+        batch_size = 8, epochs = 2, seed = 5, verbose = false, out_dir = out, checkpoint_every = 1,
+      }
+    end
+    local ok, err = pcall(function()
+      local reference = exp(tmpdir()):run()
+      local e = exp(tmpdir())
+      local crashed = pcall(function()
+        e:with { hooks = { on_step_end = function(ctx) if ctx.step == 8 then error("crash", 0) end end } }:run()
+      end)
+      assert.is_false(crashed)
+      local r = e:run { resume = true }
+      assert_same_weights(r.model, reference.model, "augmented run resumed at step 8")
+      assert.equal(reference.history[2].train_loss, r.history[2].train_loss)
+    end)
+    cleanup()
+    assert(ok, err)
+  end)
+
   it("is described in the run's model.txt and config.json", function()
     local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
     local dir = tmpdir()
