@@ -28,8 +28,7 @@ end
 -- the k uniforms of each of n samples, as Lua lists
 function M.uniforms(n, k)
   if n == 0 then return {} end
-  local rows = torch.rand(n, k):totable()
-  return rows
+  return torch.rand(n, k):totable()
 end
 
 -- one sample's k uniforms

@@ -89,7 +89,6 @@ function M.finish(name, o)
   end
   return o
 end
-function M.parse(name, opts) return M.finish(name, base.options(opts, M.SCHEMA[name], name)) end
 
 -- per-channel values (a number for every channel, or one per channel)
 function M.channel_values(v, c, fname)
