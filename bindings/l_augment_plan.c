@@ -167,7 +167,7 @@ static int a_run(lua_State *L) {
   th_options opt = {TH_FLOAT32, TH_CPU, 0};
   th_tensor *out = lt_newslot(L);
   lt_push(L, out, th_new(out, TH_NEW_EMPTY, o, 4, opt), "plan:run");
-  if (aug_plan_run(p->steps, p->nsteps, th_data_ptr(*in), p->in, (float *)th_data_ptr(*out)))
+  if (p->in.n > 0 && aug_plan_run(p->steps, p->nsteps, th_data_ptr(*in), p->in, (float *)th_data_ptr(*out)))
     return luaL_error(L, "plan:run: a step's parameters are out of range");
   return 1;
 }

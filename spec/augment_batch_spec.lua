@@ -434,6 +434,25 @@ describe("T.batch: bad calls", function()
     raises(function() T.augment.resize { size = 4 }(torch.rand(2, 2, 3, 4)) end, "expected one image")
   end)
 
+  it("an empty batch gives an empty batch of the output size", function()
+    local x0 = torch.rand(0, 3, 8, 8)
+    for _, step in ipairs { T.batch.flip {}, T.batch.random_crop { size = 6, padding = 1 }, T.batch.resize { size = 4 },
+      T.batch.center_crop { size = 5 }, T.batch.random_resized_crop { size = 4 }, T.batch.rotation { degrees = 5 },
+      T.batch.color_jitter { brightness = 0.2 }, T.batch.random_erasing {}, T.batch.normalize { mean = 0, std = 1 } } do
+      local y = step(x0)
+      assert.equal(0, y:size(1), tostring(step))
+      assert.equal(3, y:size(2), tostring(step))
+    end
+    assert.same({ 0, 3, 4, 4 }, T.batch.resize { size = 4 }(x0):size())
+    assert.same({ 0, 3, 8, 8 }, T.batch.plan(T.batch.flip {}, 0, 3, 8, 8):run(x0):size())
+  end)
+
+  it("a kernel's failure (memory) is raised at the user's line, naming the step", function()
+    raises(function() T.batch.resize { size = { 100000, 100000 } }(torch.rand(1, 1, 4, 4)) end,
+      "augment_batch_spec.lua")
+    raises(function() T.batch.resize { size = { 100000, 100000 } }(torch.rand(1, 1, 4, 4)) end, "T.batch.resize: ")
+  end)
+
   it("the kernels refuse what would be unsafe", function()
     raises(function() core.crop(x, 4, 4, { 0 }, { 0 }, nil, 0, 0) end, "expected 2 values")
     raises(function() core.resize(x, 4, 4, { 0, 0, 9, 9, 0, 0, 1, 1 }, 1, false) end, "bad parameters")

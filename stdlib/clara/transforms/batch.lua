@@ -70,10 +70,13 @@ local APPLY = {
 }
 
 -- a batch step: its draw for a batch of dims {n, c, h, w}, then the kernel
+-- (whose failures, memory for one, are raised at the user's line)
 local function forward(self, x)
   local xb, back = as_nchw(x, self.api)
   local s = self:draw(xb:size(1), xb:size(2), xb:size(3), xb:size(4))
-  return back(APPLY[s.kind](xb, s))
+  local ok, y = pcall(APPLY[s.kind], xb, s)
+  if not ok then E.raise(self.api, "%s", (tostring(y):gsub("^[^\n]-:%d+: ", ""):gsub("^clara.transforms: ", ""))) end
+  return back(y)
 end
 
 -- a batch step named batch.<name>: twin(opts) makes the per-sample twin,
