@@ -9,9 +9,9 @@
 **                  over the taps (_separable_upsample_generic_Nd).
 ** ATen's CPU kernels are built with FMA contraction, so the sums are fmaf's
 ** where theirs were contracted.  Measured against torch (spec/
-** augment_batch_spec.lua): nearest, and bilinear on 3 channels, bitwise;
-** antialias within an ulp; bicubic and 1-channel bilinear (ATen takes its
-** channels-last kernel) within 1e-5 and 1e-6.
+** augment_batch_spec.lua): nearest and bilinear bitwise (1-channel images
+** through ATen's channels-last formula, as ATen does); antialias within an
+** ulp; bicubic within 1e-5 (ATen's bicubic sums in an order not found).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -156,6 +156,25 @@ static inline __attribute__((always_inline)) float combine(const float *a, const
   return acc;
 }
 
+/* bilinear as ATen's channels-last kernel computes it, which it takes for a
+   1-channel image (contiguous in both layouts): the four weights are float
+   products, the sum of the four terms is accumulated in double */
+static void bilinear_cl(const float *src, int64_t stride, float *dst,
+                        const taps *ty, const taps *tx, int64_t oh,
+                        int64_t ow) {
+  for (int64_t y = 0; y < oh; y++) {
+    const float *a = src + ty->idx[2 * y] * stride, *b = src + ty->idx[2 * y + 1] * stride;
+    float h0 = ty->wt[2 * y], h1 = ty->wt[2 * y + 1];
+    for (int64_t x = 0; x < ow; x++) {
+      const int64_t *ix = tx->idx + 2 * x;
+      float w0 = tx->wt[2 * x], w1 = tx->wt[2 * x + 1];
+      float w00 = h0 * w0, w01 = h0 * w1, w10 = h1 * w0, w11 = h1 * w1;
+      dst[y * ow + x] = (float)((double)a[ix[0]] * w00 + (double)a[ix[1]] * w01 +
+                                (double)b[ix[0]] * w10 + (double)b[ix[1]] * w11);
+    }
+  }
+}
+
 /* plain: one (h, w) plane from the window at src with row stride `stride` */
 FMA_CLONES static void plain_plane(const float *src, int64_t stride, float *dst,
                         const taps *ty, const taps *tx, int64_t oh,
@@ -247,6 +266,8 @@ int aug_resize_f32(const float *in, aug_dims d, float *out, int64_t oh,
       const float *src = in + (i * d.c + c) * d.h * d.w + top * d.w + left;
       float *dst = out + (i * d.c + c) * oh * ow;
       if (antialias) aa_plane(src, d.w, bh, bw, dst, &ty, &tx, oh, ow, tmp);
+      else if (mode == AUG_BILINEAR && d.c == 1 && (bw == d.w || bh == 1))
+        bilinear_cl(src, d.w, dst, &ty, &tx, oh, ow); /* ATen's channels-last case */
       else plain_plane(src, d.w, dst, &ty, &tx, oh, ow);
     }
   }
