@@ -19,14 +19,7 @@
 
 #include "augment.h"
 
-/* fmaf is one instruction where the CPU has FMA, a libm call elsewhere
-   (correctly rounded both ways: the same results); the pixel loops get an
-   FMA clone chosen at load time */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FMA_CLONES __attribute__((target_clones("fma", "default")))
-#else
-#define FMA_CLONES
-#endif
+#include "augment_fma.h"
 
 /* taps of one dimension: k per output position */
 typedef struct {
