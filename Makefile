@@ -31,7 +31,7 @@ VERSION  := 0.1.0
 DEB_PKGS := liblua5.4-dev libtorch-dev libopenblas0-pthread libedit-dev \
             libcriterion-dev zlib1g-dev lua-filesystem lua-cjson lua-busted \
             dataset-fashion-mnist gnuplot-nox fonts-dejavu-core lua-expat shellcheck chromium \
-            python3-torch python3-scipy tmux libgloo-dev \
+            python3-torch python3-scipy python3-torchvision tmux libgloo-dev \
             libtcmalloc-minimal4 clang libclang-rt-14-dev \
             g++ make pkg-config
 # the real one-node SLURM cluster of tests/slurm_test.sh (tests/slurm/cluster.sh)
