@@ -168,6 +168,8 @@ O.list = {
   { name = "metrics", type = "table", script = true,
     doc = "name -> metric, factory, a metric's name (\"f1\"), or {metric, output =, intermediate =, target =, select =}" },
   { name = "preprocess", type = "callable", script = true, doc = "applied to each batch's input" },
+  { name = "augment", type = "callable", script = true,
+    doc = "applied to each training batch's input before preprocess (e.g. T.batch.random_crop{...}); not to validation or test batches" },
   { name = "postprocess", type = "callable", script = true,
     doc = "applied to predictions by result.predict(x), not by the loss" },
   { name = "classes", type = "table", check = class_names, what = "a list of class names (label 0 first)",
