@@ -1,0 +1,81 @@
+-- Every fenced code block of the README and of docs/ runs, so the documents
+-- cannot drift from the code.  Each document gets one scratch directory
+-- holding `clara` and `examples/` (links to this tree); its blocks run there
+-- in document order, lua blocks through ./clara and sh blocks through bash -e,
+-- each in a fresh process unless marked `<!-- continues -->`.  How a block
+-- is marked (setup, file, checked-by, output) is explained in
+-- spec/helpers/snippets.lua and docs/README.md.
+local snippets = require "spec.helpers.snippets"
+local sh = require("spec.helpers.shell").sh
+local fs = require "clara.fs"
+local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+
+local DOCS = { "README.md", "docs/tutorial.md", "docs/design.md", "docs/nn.md", "docs/README.md" }
+local TIMEOUT = 300   -- seconds for one block: a hang fails, it does not stall the suite
+local ROOT = sh("pwd"):gsub("%s+$", "")
+
+local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function write(path, text)
+  fs.mkdir_p(path:match("^(.*)/[^/]*$"))
+  local f = assert(io.open(path, "w")); f:write(text); f:close()
+end
+
+local function syntax(lang, source, work, name)
+  if lang == "lua" then
+    local ok, err = load(source, "=" .. name)
+    assert(ok, err)
+  else
+    local file = work .. "/.snippets/" .. name .. ".sh"
+    write(file, source)
+    local out, rc = sh("bash -n " .. quote(file))
+    assert(rc == 0, out)
+  end
+end
+
+local function run(lang, source, work, name, output)
+  local file = ".snippets/" .. name .. (lang == "lua" and ".lua" or ".sh")
+  write(work .. "/" .. file, source)
+  local runner = lang == "lua" and "./clara " or "bash -e -o pipefail "
+  local out, rc = sh(("cd %s && timeout %d %s%s"):format(quote(work), TIMEOUT, runner, file))
+  assert(rc == 0, ("%s exited %s:\n%s"):format(name, tostring(rc), out))
+  if output then
+    local miss = snippets.missing_line(snippets.text_of(output.code), out)
+    assert(not miss, ("%s: the output block's line %q is not in the output:\n%s"):format(name, miss or "", out))
+  end
+end
+
+for _, doc in ipairs(DOCS) do
+  describe(doc, function()
+    local units, errors = snippets.units(doc)
+    local base = doc:gsub("/", "_")
+    local work
+
+    setup(function()
+      work = tmpdir()
+      assert(os.execute(("ln -s %s/clara %s/examples %s/"):format(quote(ROOT), quote(ROOT), quote(work))))
+    end)
+    teardown(cleanup)
+
+    it("marks every block as the convention says", function()
+      assert.same({}, errors)
+    end)
+
+    for _, u in ipairs(units) do
+      local name = ("%s@%d"):format(base, u.line)
+      it(("%s:%d (%s %s)"):format(doc, u.line, u.lang, u.kind), function()
+        if u.kind == "file" then
+          if u.lang == "lua" then syntax("lua", u.content, work, u.name) end
+          write(work .. "/" .. u.name, u.content)
+        elseif u.kind == "checked" then
+          assert(u.path and fs.exists(ROOT .. "/" .. u.path),
+            ("checked-by names %s, which is not in the repository"):format(tostring(u.path)))
+          syntax(u.lang, u.source, work, name)
+          if u.instead then run(u.lang, u.instead, work, name) end
+        else
+          run(u.lang, u.source, work, name, u.output)
+        end
+      end)
+    end
+  end)
+end
