@@ -37,7 +37,7 @@ local function run(lang, source, work, name, output)
   local file = ".snippets/" .. name .. (lang == "lua" and ".lua" or ".sh")
   write(work .. "/" .. file, source)
   local runner = lang == "lua" and "./clara " or "bash -e -o pipefail "
-  local out, rc = sh(("cd %s && timeout %d %s%s"):format(quote(work), TIMEOUT, runner, file))
+  local out, rc = sh(("cd %s && CLARA_REPO=%s timeout %d %s%s </dev/null"):format(quote(work), quote(ROOT), TIMEOUT, runner, file))
   assert(rc == 0, ("%s exited %s:\n%s"):format(name, tostring(rc), out))
   if output then
     local miss = snippets.missing_line(snippets.text_of(output.code), out)
