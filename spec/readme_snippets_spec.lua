@@ -33,12 +33,19 @@ local function syntax(lang, source, work, name)
   end
 end
 
+-- the end of a long output, where an error is
+local function tail(out)
+  local lines = {}
+  for l in out:gmatch("[^\n]*") do lines[#lines + 1] = l end
+  return table.concat(lines, "\n", math.max(1, #lines - 40))
+end
+
 local function run(lang, source, work, name, output)
   local file = ".snippets/" .. name .. (lang == "lua" and ".lua" or ".sh")
   write(work .. "/" .. file, source)
   local runner = lang == "lua" and "./clara " or "bash -e -o pipefail "
   local out, rc = sh(("cd %s && CLARA_REPO=%s timeout %d %s%s </dev/null"):format(quote(work), quote(ROOT), TIMEOUT, runner, file))
-  assert(rc == 0, ("%s exited %s:\n%s"):format(name, tostring(rc), out))
+  assert(rc == 0, ("%s exited %s:\n%s"):format(name, tostring(rc), tail(out)))
   if output then
     local miss = snippets.missing_line(snippets.text_of(output.code), out)
     assert(not miss, ("%s: the output block's line %q is not in the output:\n%s"):format(name, miss or "", out))
