@@ -86,3 +86,47 @@ for _, doc in ipairs(DOCS) do
     end
   end)
 end
+
+-- the convention itself: a wrong mark fails, a chain keeps the document's lines
+describe("the snippet convention", function()
+  local function parse(text)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w")); f:write(text); f:close()
+    local units, errors = snippets.units(path)
+    os.remove(path)
+    return units, errors
+  end
+
+  it("refuses a fence without a language and a marker that is not before a fence", function()
+    local _, errors = parse("```\nx\n```\n<!-- continues -->\nprose\n```lua\nprint(1)\n```\n")
+    assert.equal(2, #errors)
+    assert.truthy(errors[1]:find(":1: a fenced block needs a language", 1, true))
+    assert.truthy(errors[2]:find(":4: marker 'continues' is not directly before", 1, true))
+  end)
+
+  it("chains a continued block into one source whose lines are the document's", function()
+    local units, errors = parse("```lua\nlocal a = 1\n```\n\n<!-- continues -->\n"
+      .. "<!-- setup\nlocal b = 2\n-->\n```lua\nprint(a + b)\n```\n")
+    assert.same({}, errors)
+    assert.equal(1, #units)
+    assert.equal("\nlocal a = 1\n\n\n\n\nlocal b = 2\n\n\nprint(a + b)\n", units[1].source)
+    assert.equal(9, units[1].line)
+  end)
+
+  it("reads file, checked-by (with its cheaper body) and output marks", function()
+    local units, errors = parse("<!-- file: a.lua -->\n```lua\nreturn 1\n```\n"
+      .. "<!-- checked-by: tests/run.sh\necho cheap\n-->\n```sh\nmake test\n```\n"
+      .. "```sh\necho 3.5 done\n```\n<!-- output -->\n```text\n7 done\n```\n")
+    assert.same({}, errors)
+    assert.equal("file", units[1].kind); assert.equal("a.lua", units[1].name)
+    assert.equal("checked", units[2].kind); assert.equal("tests/run.sh", units[2].path)
+    assert.truthy(units[2].instead:find("echo cheap", 1, true))
+    assert.equal("run", units[3].kind); assert.truthy(units[3].output)
+  end)
+
+  it("compares outputs with numbers masked, in order", function()
+    assert.is_nil(snippets.missing_line("loss 0.5\nacc 1", "epoch 1\nloss 2.25e-3\nacc 0.75\n"))
+    assert.equal("loss 0.5", snippets.missing_line("acc 1\nloss 0.5", "loss 2\nacc 3\n"))   -- out of order
+    assert.equal("tensor(3)", snippets.missing_line("tensor(3)", "3\n"))
+  end)
+end)
