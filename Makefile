@@ -92,7 +92,7 @@ $(BUILD)/%.o: %.c $(wildcard bindings/*.h runtime/*.h)
 	  $(if $(filter runtime/main.c,$<),-DCLARA_TORCH_VERSION='$(TORCH_VERSION)') -c $< -o $@
 
 # c10d's Gloo headers (torch.distributed) compile only with this
-$(BUILD)/bindings/bridge/dist.o: CXXFLAGS += -DUSE_C10D_GLOO
+$(BUILD)/bindings/bridge/dist.o $(BUILD)/bindings/bridge/reducer.o: CXXFLAGS += -DUSE_C10D_GLOO
 
 $(BUILD)/%.o: %.cpp bindings/torch_bridge.h $(wildcard bindings/bridge/*.h)
 	@mkdir -p $(dir $@)
