@@ -10,6 +10,8 @@
 #include "l_tensor.h"
 
 #define PG_TYPENAME "torch.distributed.ProcessGroup"
+#define REDUCER_TYPENAME "torch.distributed.Reducer"
+#define MAX_FLAGS 64
 
 static th_pg *pg_slot(lua_State *L) {
   return (th_pg *)luaL_checkudata(L, 1, PG_TYPENAME);
@@ -118,6 +120,97 @@ static int d_all_gather(lua_State *L) {
 
 static int d_barrier(lua_State *L) { return pg_result(L, th_dist_barrier(pg_check(L))); }
 
+
+/* {====================== the gradient reducer ======================
+   A userdata holding the th_reducer; its user value 1 is the group's
+   userdata (alive as long as the reducer; a destroyed group is refused). */
+
+static th_reducer *reducer_slot(lua_State *L) {
+  return (th_reducer *)luaL_checkudata(L, 1, REDUCER_TYPENAME);
+}
+
+static th_reducer reducer_check(lua_State *L) {
+  th_reducer *slot = reducer_slot(L);
+  if (*slot == NULL) luaL_error(L, "the reducer was freed");
+  lua_getiuservalue(L, 1, 1);
+  th_pg *g = (th_pg *)luaL_checkudata(L, -1, PG_TYPENAME);
+  if (*g == NULL) luaL_error(L, "the process group was destroyed");
+  lua_pop(L, 1);
+  return *slot;
+}
+
+static int reducer_free(lua_State *L) {
+  th_reducer *slot = reducer_slot(L);
+  th_reducer_free(*slot);
+  *slot = NULL;
+  return 0;
+}
+
+/* the numbers of the list at idx (at most MAX_FLAGS) */
+static int number_list(lua_State *L, int idx, double *v) {
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, idx);
+  if (n > MAX_FLAGS) luaL_argerror(L, idx, "too many flags");
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, i);
+    v[i - 1] = luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+  }
+  return (int)n;
+}
+
+/* reducer(group, {params}, first_bucket_mb, bucket_mb, nflags) -> reducer | nil, message */
+static int d_reducer(lua_State *L) {
+  th_pg g = pg_check(L);
+  double first = luaL_checknumber(L, 3), cap = luaL_checknumber(L, 4);
+  int nflags = (int)luaL_checkinteger(L, 5), n;
+  luaL_argcheck(L, nflags >= 0 && nflags <= MAX_FLAGS, 5, "0 to 64 flags");
+  th_tensor *ts = tensor_list(L, 2, &n);
+  th_reducer *slot = (th_reducer *)lua_newuserdatauv(L, sizeof(th_reducer), 1);
+  *slot = NULL;
+  luaL_setmetatable(L, REDUCER_TYPENAME);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  if (th_reducer_new(slot, g, ts, n, first, cap, nflags) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, th_last_error());
+    return 2;
+  }
+  return 1;
+}
+
+/* reducer:arm({flags}) -> true | nil, message */
+static int r_arm(lua_State *L) {
+  th_reducer r = reducer_check(L);
+  double v[MAX_FLAGS];
+  int n = number_list(L, 2, v);
+  return pg_result(L, th_reducer_arm(r, v, n));
+}
+
+/* reducer:finish({flags}) -> {sums} | nil, message */
+static int r_finish(lua_State *L) {
+  th_reducer r = reducer_check(L);
+  double v[MAX_FLAGS], out[MAX_FLAGS];
+  int n = number_list(L, 2, v);
+  if (th_reducer_finish(r, v, n, out) != 0) return pg_result(L, -1);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushnumber(L, out[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int r_buckets(lua_State *L) {
+  lua_pushinteger(L, th_reducer_buckets(reducer_check(L)));
+  return 1;
+}
+
+static const luaL_Reg reducer_methods[] = {
+    {"arm", r_arm}, {"finish", r_finish}, {"buckets", r_buckets}, {"free", reducer_free}, {NULL, NULL}};
+
+/* }================================================================== */
+
 static const luaL_Reg dist_functions[] = {
     {"init", d_init},
     {"destroy", pg_free},
@@ -128,6 +221,7 @@ static const luaL_Reg dist_functions[] = {
     {"broadcast", d_broadcast},
     {"all_gather", d_all_gather},
     {"barrier", d_barrier},
+    {"reducer", d_reducer},
     {NULL, NULL}};
 
 int luaopen_torch_distributed_core(lua_State *L) {
@@ -137,6 +231,13 @@ int luaopen_torch_distributed_core(lua_State *L) {
   if (luaL_newmetatable(L, PG_TYPENAME)) {
     lua_pushcfunction(L, pg_free);
     lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, REDUCER_TYPENAME)) {
+    lua_pushcfunction(L, reducer_free);
+    lua_setfield(L, -2, "__gc");
+    luaL_newlib(L, reducer_methods);
+    lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
   lua_newtable(L);

@@ -591,6 +591,23 @@ int th_dist_broadcast(th_pg g, th_tensor t, int src);
 /* outs: n == world_size tensors shaped as t */
 int th_dist_all_gather(th_pg g, const th_tensor *outs, int n, th_tensor t);
 int th_dist_barrier(th_pg g);
+
+/* The gradients of a data-parallel step averaged while backward runs
+   (bridge/reducer.cpp): the parameters in buckets (the first of
+   first_bucket_mb, the others of bucket_mb), each bucket's all_reduce begun
+   as soon as backward has filled it.  Only an armed backward begins them;
+   finish() begins the rest, waits, and writes the averages into the .grad
+   of every parameter some rank gave a gradient.  nflags numbers ride along,
+   summed over the ranks: arm()'s, or finish()'s when backward did not reach
+   the last bucket (no armed backward ran).  Checks at creation that every
+   rank has the same buckets. */
+typedef struct th_reducer_s *th_reducer;
+int th_reducer_new(th_reducer *out, th_pg g, const th_tensor *params, int n,
+                   double first_bucket_mb, double bucket_mb, int nflags);
+int th_reducer_arm(th_reducer r, const double *flags, int nflags);
+int th_reducer_finish(th_reducer r, const double *flags, int nflags, double *out);
+int th_reducer_buckets(th_reducer r);
+void th_reducer_free(th_reducer r);
 /* }========================================================================= */
 
 #ifdef __cplusplus

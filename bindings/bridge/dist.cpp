@@ -5,30 +5,16 @@
 // take part named: Gloo's own message only names a peer's address.
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
-#include <chrono>
 #include <sstream>
 #include <thread>
 
-#include "internal.h"
+#include "dist_internal.h"
 
 using bridge::T;
-using Clock = std::chrono::steady_clock;
-using ms = std::chrono::milliseconds;
-
-struct th_pg_s {
-  c10::intrusive_ptr<c10d::Store> store; // PyTorch's "default_pg" prefix
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
-  int rank = 0, size = 1;
-  ms timeout{0};
-  bool tcp = false;
-  std::string where;       // "host:port" or the file
-  int64_t seq = 0;         // collectives begun, the same count on every rank
-  bool check = false;      // every peer is clara and asked for the checks
-  std::string broken;      // why the group can no longer be used
-};
+using dist::Clock;
+using dist::ms;
 
 namespace {
 
@@ -96,26 +82,29 @@ std::string missing_after_failure(th_pg_s *g, Clock::time_point deadline) {
   return rank_word(missing) + " did not take part (exited, killed, or stuck elsewhere)";
 }
 
-// Run one collective: wait for it with the timeout; on failure, mark the
-// group broken and name the missing ranks.
+// A failed collective (the seq-th): the group is broken from now on, and
+// the error names the ranks that did not take part
+[[noreturn]] void fail(th_pg_s *g, const char *op, int64_t seq, Clock::time_point begun,
+                       const std::exception &e) {
+  std::string gloo = message(e);
+  std::string who = missing_after_failure(g, begun + g->timeout + SLACK);
+  std::ostringstream s;
+  s << op << " #" << seq << " failed on rank " << g->rank;
+  if (!who.empty()) s << ": " << who;
+  s << " (timeout " << seconds(g->timeout) << "; Gloo: " << gloo << ")";
+  g->broken = s.str();
+  throw std::runtime_error(s.str());
+}
+
+// Run one collective: wait for it with the timeout
 void run(th_pg_s *g, What what, const std::function<c10::intrusive_ptr<c10d::Work>()> &start) {
-  if (!g->broken.empty())
-    throw std::runtime_error("the process group failed earlier (" + g->broken +
-                             "); destroy_process_group() and init again");
+  dist::begin(g);
   auto begun = Clock::now();
-  g->seq++;
+  int64_t seq = g->seq;
   try {
-    auto work = start();
-    work->wait(g->timeout + SLACK);
+    start()->wait(g->timeout + SLACK);
   } catch (const std::exception &e) {
-    std::string gloo = message(e);
-    std::string who = missing_after_failure(g, begun + g->timeout + SLACK);
-    std::ostringstream s;
-    s << OP_NAMES[what] << " #" << g->seq << " failed on rank " << g->rank;
-    if (!who.empty()) s << ": " << who;
-    s << " (timeout " << seconds(g->timeout) << "; Gloo: " << gloo << ")";
-    g->broken = s.str();
-    throw std::runtime_error(s.str());
+    fail(g, OP_NAMES[what], seq, begun, e);
   }
 }
 
@@ -321,6 +310,38 @@ void reduce_in_place(th_pg_s *g, at::Tensor &t, int op, int root, bool all) {
 }
 
 } // namespace
+
+void dist::begin(th_pg_s *g) {
+  if (!g->broken.empty())
+    throw std::runtime_error("the process group failed earlier (" + g->broken +
+                             "); destroy_process_group() and init again");
+  g->seq++;
+}
+
+void dist::wait(th_pg_s *g, const char *op, Clock::time_point begun,
+                const c10::intrusive_ptr<c10d::Work> &work) {
+  try {
+    work->wait(g->timeout + SLACK);
+  } catch (const std::exception &e) {
+    fail(g, op, g->seq, begun, e);
+  }
+}
+
+// max and -min of every value in one all_reduce (max): equal everywhere
+// when max == min
+void dist::same_everywhere(th_pg_s *g, const std::vector<double> &v, const std::string &what) {
+  at::NoGradGuard no_grad;
+  int64_t n = (int64_t)v.size();
+  at::Tensor t = at::empty({2 * n}, at::kDouble);
+  double *p = t.data_ptr<double>();
+  for (int64_t i = 0; i < n; i++) p[i] = v[i], p[n + i] = -v[i];
+  reduce_in_place(g, t, TH_DIST_MAX, 0, true);
+  for (int64_t i = 0; i < n; i++)
+    if (p[i] != -p[n + i])
+      throw std::runtime_error("ranks disagree on " + what + " (rank " + std::to_string(g->rank) +
+                               " has " + std::to_string((int64_t)v[i]) + ", another rank " +
+                               std::to_string((int64_t)(p[i] == v[i] ? -p[n + i] : p[i])) + ")");
+}
 
 int th_dist_init(th_pg *out, int kind, const char *where, int port, int rank,
                  int world_size, double timeout, int check) {

@@ -380,9 +380,11 @@ function train_step(c, ctx, group, n_total)
   local opt = c.optimizer
   opt:zero_grad()
   local stepped = false
-  for _, b in ipairs(group) do
+  for i, b in ipairs(group) do
     ctx.batch = ctx.batch + 1
     call(c.hooks, "on_batch_start", ctx)
+    -- data-parallel: the last backward of the step reduces as it goes
+    if c.dp and i == #group then c.dp:arm(ctx) end
     if micro_batch(c, ctx, b, #group == 1 and 1 or b.size / n_total) then
       stepped = true
       call(c.hooks, "on_batch_end", ctx)
@@ -424,7 +426,7 @@ end
 function M.optimizer_step(c, ctx, stepped, in_c)
   -- data-parallel: the gradients averaged over the ranks first (a step
   -- any rank took is every rank's)
-  if c.dp then stepped = c.dp:reduce_grads(stepped) end
+  if c.dp then stepped = c.dp:reduce_grads(stepped, ctx) end
   if not in_c then clip(c, ctx, stepped) end
   if not stepped then return end
   -- applying: the weights are half-updated until the step ends (an error

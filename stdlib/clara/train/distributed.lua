@@ -13,15 +13,21 @@
 --      takes rank r's positions r, r + W, ... of the same seeded
 --      permutation; training shards padded by wrapping as PyTorch's
 --      DistributedSampler, evaluation shards not);
---   3. reduce_grads, once per optimizer step after accumulation, before
---      clip_grad and opt:step(): the gradients averaged (one coalesced
---      all_reduce);
+--   3. arm before the backward that ends an optimizer step (the last
+--      micro-batch's), reduce_grads after it, before clip_grad and
+--      opt:step(): the gradients averaged over the ranks by
+--      torch.distributed.Reducer, bucket by bucket while backward still
+--      runs (DDP's way); the step's flags (a step taken, ctx.stop, a
+--      pending signal) ride with the last bucket: one round of
+--      collectives per step;
 --   4. reduce_sums and merge_metrics at an epoch's end and after an
 --      evaluation: the sums add, metric states merge (Metric:merge), so
 --      every rank has the numbers of the whole split;
---   5. agree, at each step boundary: ctx.stop (hooks) and a pending
---      signal on any rank stop every rank at that same step (one small
---      all_reduce max);
+--   5. agree, at each step boundary: a stop (ctx.stop, a pending signal)
+--      on any rank stops every rank at that same step.  The flags came
+--      with the gradients, as they stood at arm; when the experiment has
+--      hooks that run after it (on_batch_end, on_step_end: they may set
+--      ctx.stop), one more small all_reduce at the boundary itself;
 --   6. rank 0 alone writes the run directory (clara.experiment).
 local torch = require "torch"
 local E = require "clara.error"
@@ -70,6 +76,12 @@ function M.setup(exp, model)
   local self = setmetatable({ rank = d.get_rank(), world_size = d.get_world_size(), model = model,
                               handle_signals = exp.handle_signals }, DP)
   broadcast_state(model)
+  -- a late stop (set by a hook after arm) needs its own agreement: the
+  -- ranks decide together whether any of them has such hooks
+  local hooks = exp.hooks or {}
+  local late = torch.tensor({ (hooks.on_batch_end or hooks.on_step_end) and 1 or 0 }, { dtype = "int64" })
+  d.all_reduce(late, { op = "max" })
+  self.late_stops = late:item() > 0
   if self.rank > 0 then torch.manual_seed((exp.seed or torch.initial_seed()) + self.rank) end
   return self
 end
@@ -86,23 +98,47 @@ function DP:shard(info)
   return info
 end
 
--- 3. the gradients averaged over the ranks, once per optimizer step;
--- stepped: this rank had a finite micro-batch (on_nonfinite = "skip");
--- returns whether any rank had one (then every rank steps, a rank that
--- skipped adding zeros), in the same collective
-function DP:reduce_grads(stepped)
-  local grads = {}
+-- the step's flags: [1] a step taken, [2] ctx.stop, [2 + i] signal i pending
+local N_FLAGS = 2 + #SIGNALS
+
+local function flags(self, stepped, ctx)
+  local v = { stepped and 1 or 0, ctx.stop and 1 or 0 }
+  for i = 1, #SIGNALS do v[2 + i] = 0 end
+  local sig = self.handle_signals and require("clara.signal").pending() or nil
+  if sig then v[2 + SIGNAL_CODE[sig]] = 1 end
+  return v
+end
+
+-- the reducer, made at the first step (after a resume has loaded the
+-- weights): every parameter that requires grad, in the model's order
+function DP:reducer()
+  if self.grads then return self.grads end
+  local params = {}
   for _, p in ipairs(self.model:parameters()) do
-    if p.requires_grad then
-      if p.grad == nil and not stepped then p.grad = torch.zeros_like(p) end
-      if p.grad ~= nil then grads[#grads + 1] = p.grad end
-    end
+    if p.requires_grad then params[#params + 1] = p end
   end
-  if #grads == 0 then return stepped end
-  local any = torch.tensor({ stepped and 1 or 0 }, { dtype = grads[1].dtype })
-  grads[#grads + 1] = any
-  dist().all_reduce_coalesced(grads, "avg")
-  return any:item() > 0
+  if #params == 0 then E.raise(API, "data-parallel training needs parameters that require grad; the model has none") end
+  self.grads = dist().Reducer(params, { flags = N_FLAGS })
+  return self.grads
+end
+
+-- 3. before the backward that ends an optimizer step
+function DP:arm(ctx)
+  self:reducer():arm(flags(self, true, ctx))
+end
+
+-- 3. after it: the gradients averaged (once per optimizer step); stepped:
+-- this rank had a finite micro-batch (on_nonfinite = "skip"); returns
+-- whether any rank had one (then every rank steps, a rank that skipped
+-- adding zeros).  The stop flags that came along wait for agree().
+function DP:reduce_grads(stepped, ctx)
+  local v = self:reducer():finish(flags(self, stepped, ctx or {}))
+  local signal
+  for i = #SIGNALS, 1, -1 do
+    if v[2 + i] > 0 then signal = SIGNALS[i]; break end
+  end
+  self.agreed = { stop = v[2] > 0, signal = signal }
+  return v[1] > 0
 end
 
 -- 4. the split's sums added over the ranks (float64: counts stay exact)
@@ -193,14 +229,19 @@ function DP:merge_metrics(metrics)
 end
 
 -- 5. a stop (ctx.stop from a hook, a pending signal) on any rank is every
--- rank's, at this step boundary: ctx.stop, ctx.interrupted agreed
+-- rank's, at this step boundary: ctx.stop, ctx.dp_signal agreed
 function DP:agree(ctx)
-  local sig = self.handle_signals and require("clara.signal").pending() or nil
-  local t = torch.tensor({ ctx.stop and 1 or 0, sig and SIGNAL_CODE[sig] or 0 }, { dtype = "int64" })
-  dist().all_reduce(t, { op = "max" })
-  local v = t:totable()
-  if v[1] > 0 then ctx.stop = true end
-  if v[2] > 0 then ctx.dp_signal = SIGNALS[v[2]] end
+  local agreed = self.agreed or {}
+  self.agreed = nil
+  if self.late_stops then
+    local sig = self.handle_signals and require("clara.signal").pending() or nil
+    local t = torch.tensor({ ctx.stop and 1 or 0, sig and SIGNAL_CODE[sig] or 0 }, { dtype = "int64" })
+    dist().all_reduce(t, { op = "max" })
+    local v = t:totable()
+    agreed = { stop = agreed.stop or v[1] > 0, signal = SIGNALS[v[2]] or agreed.signal }
+  end
+  if agreed.stop then ctx.stop = true end
+  if agreed.signal then ctx.dp_signal = agreed.signal end
 end
 
 -- {====================== 6. checkpoints ======================

@@ -226,6 +226,7 @@ local function train_epoch(F, ctx, row)
       batch = batch + 1
       ctx.batch = batch
       if hooks.on_batch_start then pull_sums(F, TRAIN, s); call(hooks, "on_batch_start", ctx) end
+      if c.dp and j == k then c.dp:arm(ctx) end
       local flags = F.train_flags | (j == 1 and zero_in_c and ZERO_GRAD or 0) | (k > 1 and SCALED or 0)
       if step_in_c then flags = flags | STEP; sync_options(opt) end
       local finite, in_c = train_batch(F, ctx, flags, group[j], rows_of[j], rows_of[j] / n_total, loader ~= nil)

@@ -195,5 +195,59 @@ function dist.barrier()
 end
 -- }================================================================
 
+-- {====================== the gradient reducer ======================
+-- Reducer(params, {bucket_cap_mb = 25, first_bucket_cap_mb = 1, flags = 0})
+-- averages the parameters' gradients over the ranks while backward runs
+-- (DDP's reducer): r:arm(flags) before the backward that ends a step (the
+-- last micro-batch's), r:finish(flags) after it; finish() returns the
+-- flags summed over the ranks (arm()'s, or finish()'s when no armed
+-- backward reached the last bucket).  A backward that was not armed
+-- leaves the gradients to accumulate.
+local REDUCER_SCHEMA = {
+  bucket_cap_mb = { type = "number", min = 1e-6, default = 25, doc = "size of a bucket after the first (MB)" },
+  first_bucket_cap_mb = { type = "number", min = 1e-6, default = 1,
+                          doc = "size of the first bucket (MB): its reduction begins earliest" },
+  flags = { type = "integer", min = 0, max = 64, default = 0, doc = "numbers summed over the ranks with the gradients" },
+}
+
+local Reducer = {}
+Reducer.__index = Reducer
+
+local function flag_list(api, self, v)
+  if type(v) ~= "table" or #v ~= self.nflags then
+    E.raise(api, "flags must be a list of %d numbers, got %s", self.nflags, E.show(v))
+  end
+  return v
+end
+
+function dist.Reducer(params, opts)
+  local api = name("Reducer")
+  local s = current("Reducer")
+  if type(params) ~= "table" or torch.is_tensor(params) or #params == 0 then
+    E.raise(api, "params must be a non-empty list of tensors, got %s", E.show(params))
+  end
+  for i, p in ipairs(params) do check_tensor(api, p, "params[" .. i .. "]") end
+  local o = E.options(api, opts, REDUCER_SCHEMA)
+  local r, err = core().reducer(s.group, params, o.first_bucket_cap_mb, o.bucket_cap_mb, o.flags)
+  done(api, r, err)
+  return setmetatable({ core = r, nflags = o.flags }, Reducer)
+end
+
+function Reducer:arm(flags)
+  local api = name("Reducer:arm")
+  done(api, self.core:arm(flag_list(api, self, flags or {})))
+end
+
+function Reducer:finish(flags)
+  local api = name("Reducer:finish")
+  local sums, err = self.core:finish(flag_list(api, self, flags or {}))
+  done(api, sums, err)
+  return sums
+end
+
+function Reducer:buckets() return self.core:buckets() end
+E.methods(Reducer, name("Reducer"))
+-- }================================================================
+
 dist.env = env
 return E.namespace(dist, API)

@@ -1,0 +1,48 @@
+// dist_internal.h: what dist.cpp shares with reducer.cpp: the process
+// group's state and the way a collective is begun and waited for (with the
+// timeout, naming the ranks that did not take part when it fails).
+#ifndef BRIDGE_DIST_INTERNAL_H
+#define BRIDGE_DIST_INTERNAL_H
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "internal.h"
+
+namespace dist {
+using Clock = std::chrono::steady_clock;
+using ms = std::chrono::milliseconds;
+} // namespace dist
+
+struct th_pg_s {
+  c10::intrusive_ptr<c10d::Store> store; // PyTorch's "default_pg" prefix
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  int rank = 0, size = 1;
+  dist::ms timeout{0};
+  bool tcp = false;
+  std::string where;       // "host:port" or the file
+  int64_t seq = 0;         // collectives begun, the same count on every rank
+  bool check = false;      // every peer is clara and asked for the checks
+  std::string broken;      // why the group can no longer be used
+};
+
+
+namespace dist {
+
+// A collective about to begin: throws when the group failed earlier;
+// counts it (the same count on every rank)
+void begin(th_pg_s *g);
+// Wait for a begun collective (op: its name in messages), within the
+// timeout; on failure the group is broken and the error names the ranks
+// that did not take part
+void wait(th_pg_s *g, const char *op, Clock::time_point begun,
+          const c10::intrusive_ptr<c10d::Work> &work);
+// Every rank's values of v equal, or an error naming the first rank that
+// differs (what: what v describes); one checked all_reduce
+void same_everywhere(th_pg_s *g, const std::vector<double> &v, const std::string &what);
+
+} // namespace dist
+
+#endif
