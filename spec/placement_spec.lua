@@ -360,6 +360,18 @@ describe("experiment device and dtype", function()
     end
   end)
 
+  it("dtype = 'float64' with uint8 data and a preprocessing that scales it to float32 (clear and fast)", function()
+    local images = clara.data.TensorDataset((X:abs() * 50):to("uint8"), Y)
+    local want
+    for _, impl in ipairs { "clear", "fast" } do
+      local r = clara.experiment(spec { data = images, dtype = "float64", impl = impl,
+                                        preprocess = clara.transforms.Scale(1 / 255) }):run()
+      assert.are.equal("float64", r.model:parameters()[1].dtype)
+      local w = r.model:state_dict()["1.weight"]
+      if want then assert.is_true(torch.equal(want, w)) else want = w end
+    end
+  end)
+
   it("the default (cpu, the model's dtype) changes nothing", function()
     local r = clara.experiment(spec {}):run()
     assert.are.equal("float32", r.model:parameters()[1].dtype)

@@ -386,7 +386,7 @@ local function prepare(self)
   local scheduler = self.scheduler and self.scheduler(opt, hparams_copy(self)) or nil
   return {
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
-    columns = obj:columns(), data = data, preprocess = self.preprocess, augment = self.augment, hooks = self.hooks or {},
+    columns = obj:columns(), data = data, preprocess = place.preprocess(self.preprocess, self.device, self.dtype), augment = self.augment, hooks = self.hooks or {},
     recorder = self.recorder, batcher = place.batcher(batcher.resolve(self.batcher), self.device, self.dtype),
     options = options, scheduler = scheduler,
     -- data-parallel: rank 0 alone shows progress (every rank has the same numbers)

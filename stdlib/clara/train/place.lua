@@ -45,6 +45,14 @@ end
 
 -- the batcher whose batches come placed; its other methods (state,
 -- set_state) and fields are the original's, called on the wrapper
+-- preprocessing that makes floating tensors (uint8 images scaled to
+-- float32, say) gives them the run's dtype and device too: the batcher
+-- placed the batch before it
+function M.preprocess(pre, device, dtype)
+  if pre == nil or idle(device, dtype) then return pre end
+  return function(x) return place(pre(x), device, dtype) end
+end
+
 function M.batcher(b, device, dtype)
   if idle(device, dtype) then return b end
   local wrapper = setmetatable({}, { __index = b })
