@@ -44,6 +44,7 @@ local SCHEMA = {
   random = { type = "table", doc = "{n =, seed =, space = {...}}: n sampled entries" },
   cv = { type = "table", doc = "cross_validate options: each entry cross-validated" },
   out_dir = { type = "string", doc = "where the battery's directory goes (default: the base's)" },
+  search = { type = "table", doc = "a search instead of fixed entries (clara.battery.search)" },
 }
 
 function M.new(spec)
@@ -59,6 +60,13 @@ function M.new(spec)
   end
   local self = setmetatable({ name = name, base = base, cv = spec.cv,
     out_dir = spec.out_dir or (type(base.out_dir) == "string" and base.out_dir) or "runs" }, Battery)
+  if spec.search ~= nil then
+    for _, k in ipairs { "grid", "list", "random", "cv" } do
+      if spec[k] ~= nil then E.raise("clara.battery", "search = {...} makes the entries: it does not combine with %s", k) end
+    end
+    self.search = require("clara.battery.search").check(spec.search, base)
+    return self
+  end
   -- every entry's settings are checked now: a bad name fails before any run
   local ok, list = pcall(entries.expand, spec, function(msg) error(msg, 0) end)
   if not ok then E.raise("clara.battery", "%s", tostring(list)) end
@@ -75,13 +83,17 @@ end
 
 function Battery:dir() return fs.join(self.out_dir, self.name) end
 
-function Battery:entries() return self.list end
+function Battery:entries()
+  if self.search then return require("clara.battery.search").entries(self) end
+  return self.list
+end
 
 function Battery:status(i) return S.status(self:entry(i).dir) end
 
 function Battery:entry(i)
-  local e = self.list[i]
-  if not e then E.raise("clara.battery", "no entry %s (the battery has %d)", tostring(i), #self.list) end
+  local list = self:entries()
+  local e = list[i]
+  if not e then E.raise("clara.battery", "no entry %s (the battery has %d)", tostring(i), #list) end
   return e
 end
 
@@ -171,6 +183,7 @@ function Battery:run(opts)
   -- signals are answered from here on, between entries too
   local done <close> = setmetatable({ f = opts.handle_signals and require("clara.signal").scope() },
     { __close = function(h) if h.f then h.f() end end })
+  if self.search then return require("clara.battery.search.run").run(self, jobs, opts, log) end
   local match, todo, counts = M.matcher(opts.only), {}, { done = 0, failed = 0, interrupted = 0, skipped = 0, busy = 0 }
   for i, e in ipairs(self.list) do
     if match(e.name) then

@@ -1,0 +1,81 @@
+-- clara.battery.search.run: a search battery's run{jobs = N}.  One job
+-- at a time in this process (jobs = 1), or N worker processes (`clara
+-- battery FILE --worker --threads T`, T = cores / N, output appended to
+-- <battery>/search/worker-K.log) that each pull jobs from the shared state
+-- until the search is over.  A signal to this process is passed on to the
+-- workers as SIGTERM: each checkpoints its trial and exits 75; re-running
+-- the battery continues.  The workers die with this process.
+local fs = require "clara.fs"
+local search = require "clara.battery.search"
+local state = require "clara.battery.search.state"
+
+local M = {}
+
+local function workers(battery, jobs, opts, log, counts)
+  local proc = require "clara.process.core"
+  local signal = opts.handle_signals and require "clara.signal" or nil
+  local REQUEUE = require("clara.signal").REQUEUE
+  local threads = math.max(1, proc.cpu_count() // jobs)
+  local exe, running, n, stopping = proc.executable(), {}, 0, false
+  fs.mkdir_p(state.dir(battery))
+  for k = 1, jobs do
+    local pid = proc.spawn({ exe, "battery", battery.source, "--worker", "--threads", tostring(threads) },
+      { log = fs.join(state.dir(battery), ("worker-%d.log"):format(k)),
+        env = { OMP_NUM_THREADS = tostring(threads), MKL_NUM_THREADS = tostring(threads) } })
+    running[pid], n = k, n + 1
+  end
+  log(("search %s: %d workers (%d thread%s each)"):format(battery.name, jobs, threads, threads > 1 and "s" or ""))
+  local ok, err = pcall(function()
+    while n > 0 do
+      if signal and not stopping and signal.pending() then
+        stopping = true
+        log("search: " .. signal.pending() .. " received, stopping the workers at their next step")
+        for pid in pairs(running) do proc.kill(pid, "TERM") end
+      end
+      local pid, code = proc.wait()
+      if pid and running[pid] then
+        local k = running[pid]
+        running[pid], n = nil, n - 1
+        local status = code == 0 and "done" or code == REQUEUE and "interrupted" or "failed"
+        if status ~= "done" then counts[status] = counts[status] + 1 end
+        log(("search worker %d: exit %d"):format(k, code))
+      elseif pid == nil then
+        proc.sleep(0.05)
+      elseif pid == false then
+        running, n = {}, 0
+      end
+    end
+  end)
+  if not ok then
+    for pid in pairs(running) do proc.kill(pid, "TERM") end
+    error(err, 0)
+  end
+  counts.stopped = stopping or counts.interrupted > 0 or nil
+end
+
+function M.run(battery, jobs, opts, log)
+  log(("search %s: %s, %s sampler (%s)"):format(battery.name, battery.search.scheduler or "no early stopping",
+    battery.search.sampler, battery:dir()))
+  local counts
+  if jobs == 1 then
+    counts = search.work(battery, opts, log)
+  else
+    counts = { done = 0, failed = 0, interrupted = 0, skipped = 0, busy = 0 }
+    workers(battery, jobs, opts, log, counts)
+  end
+  counts.rows = battery:write_summary()
+  require("clara.battery.search.summary").write(battery)
+  log(("search %s: %d trials; summary in %s"):format(battery.name, #counts.rows,
+    fs.join(battery:dir(), "search.md")))
+  return counts
+end
+
+-- worker(battery, opts): `clara battery FILE --worker`
+function M.worker(battery, opts)
+  local counts = search.work(battery, opts, opts.log or print)
+  battery:write_summary()
+  require("clara.battery.search.summary").write(battery)
+  return counts
+end
+
+return M
