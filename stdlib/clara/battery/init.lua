@@ -135,6 +135,9 @@ end
 -- "failed", "interrupted", "busy"), message.  In this process.
 function Battery:run_entry(i, opts)
   opts = opts or {}
+  if self.search then
+    E.raise("clara.battery", "a search's trials run as jobs of its workers (run{} or `clara battery FILE --worker`), not as entries")
+  end
   local e = self:entry(i)
   -- 1. a finished entry is not run again, one another process holds is not touched
   if S.status(e.dir) == "done" then return "done", "already finished" end
