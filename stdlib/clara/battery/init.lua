@@ -118,10 +118,11 @@ local function write_index(self)
   if require("clara.train.distributed").follower() then return end
   fs.mkdir_p(self:dir())
   local list = {}
-  for i, e in ipairs(self.list) do list[i] = { name = e.name, settings = e.settings } end
+  for i, e in ipairs(self:entries()) do list[i] = { name = e.name, settings = e.settings } end
   fs.write_atomic(fs.join(self:dir(), "battery.json"), json.encode({ name = self.name, entries = list,
-    cv = self.cv, source = self.source }))
+    cv = self.cv, source = self.source, search = self.search and true or nil }))
 end
+M.write_index = write_index
 
 -- the entry's directory, held by this process (data-parallel: by rank 0;
 -- the other ranks hold nothing: false)

@@ -63,18 +63,29 @@ function M.run(battery, jobs, opts, log)
     counts = { done = 0, failed = 0, interrupted = 0, skipped = 0, busy = 0 }
     workers(battery, jobs, opts, log, counts)
   end
-  counts.rows = battery:write_summary()
-  require("clara.battery.search.summary").write(battery)
+  M.write(battery)
+  counts.rows = battery:summary()
   log(("search %s: %d trials; summary in %s"):format(battery.name, #counts.rows,
     fs.join(battery:dir(), "search.md")))
   return counts
 end
 
+-- the battery's files from the state: battery.json (the trials, for
+-- clara report), summary.csv/.json/.md, search.md/.json; under the search
+-- lock, so that two workers ending together write them one after the other
+function M.write(battery)
+  state.with(battery, os.time(), function()
+    require("clara.battery").write_index(battery)
+    battery:write_summary()
+    require("clara.battery.search.summary").write(battery)
+    return false
+  end)
+end
+
 -- worker(battery, opts): `clara battery FILE --worker`
 function M.worker(battery, opts)
   local counts = search.work(battery, opts, opts.log or print)
-  battery:write_summary()
-  require("clara.battery.search.summary").write(battery)
+  M.write(battery)
   return counts
 end
 

@@ -16,7 +16,8 @@ local function name(id) return ("trial-%04d"):format(id) end
 -- {best =, rungs = {{bracket =, rung =, epochs =, trials = {{trial =, value =, promoted =, params =}}}}}
 function M.rows(battery)
   local cfg, st = battery.search, state.read(battery)
-  local out = { rungs = {}, trials = 0, epochs = st and st.epochs or 0, monitor = battery.base.monitor or "val_loss" }
+  local out = { rungs = {}, trials = 0, epochs = st and st.epochs or 0, monitor = battery.base.monitor or "val_loss",
+                scheduler = cfg.scheduler, sampler = cfg.sampler, space = cfg.space }
   if not st then return out end
   out.trials = #st.trials
   local best, best_k
