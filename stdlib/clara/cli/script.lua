@@ -8,7 +8,7 @@ local USAGE = [=[
 usage: clara script slurm battery.lua [--time HH:MM:SS] [--signal-lead SECONDS] [--cpus N]
                                       [--mem 8G] [--max-parallel M] [--partition P] [--account A]
                                       [--gpus N] [--max-requeues N] [--log-dir DIR] [--out FILE]
-                                      [--nodes N] [--ntasks-per-node K]
+                                      [--nodes N] [--ntasks-per-node K] [--workers N (a search)]
        clara script slurm --script script.lua [same options] [-- ARGS]
        clara script slurm --script run exp.lua [same options] [-- ARGS]   (any clara command)
        clara script bash battery.lua [--jobs N] [--nohup] [--log-dir DIR] [--out FILE]]=]
@@ -21,7 +21,7 @@ local OPTIONS = {
   slurm = { time = "string", ["signal-lead"] = "string", cpus = "string", mem = "string",
             ["max-parallel"] = "string", partition = "string", account = "string", gpus = "string",
             ["max-requeues"] = "string", nodes = "string", ["ntasks-per-node"] = "string",
-            script = "flag" },
+            script = "flag", workers = "string" },
   bash = { jobs = "string", nohup = "flag" },
 }
 
