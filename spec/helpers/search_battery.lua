@@ -5,7 +5,8 @@
 -- hand; the model still trains (SGD on shuffled random data), so exact
 -- continuation is visible in its weights.  SEARCH_KILL_AFTER=N in the
 -- environment makes the process SIGKILL itself after the N-th file it
--- writes (clara.fs.on_write), as kill -9 would.
+-- writes (clara.fs.on_write), as kill -9 would.  opts.slow: seconds to
+-- sleep at each step (so that a signal lands mid-training); opts.mode.
 local fs = require "clara.fs"
 local json = require "clara.run.json"
 
@@ -36,10 +37,11 @@ return clara.battery{
     model = function(hp) current.q = hp.q; return nn.Linear(3, 1) end,
     objective = clara.losses.mse, metrics = { fake = fake }, monitor = "val_fake", mode = %q,
     optimizer = function(m, hp) return optim.SGD(m, { lr = hp.lr, momentum = 0.9 }) end,
-    hooks = { on_epoch_start = function(ctx) current.epoch = ctx.epoch end } },
+    hooks = { on_epoch_start = function(ctx) current.epoch = ctx.epoch end,
+              on_step_end = %s > 0 and function() require("clara.process.core").sleep(%s) end or nil } },
   search = require("clara.run.json").decode(%q),
 }
-]]):format(fs.join(dir, "runs"), opts.mode or "min", json.encode(search))
+]]):format(fs.join(dir, "runs"), opts.mode or "min", opts.slow or 0, opts.slow or 0, json.encode(search))
   local path = fs.join(dir, "search.lua")
   fs.write_atomic(path, text)
   return path
