@@ -1,6 +1,6 @@
 -- clara.battery.search.summary: what a search found, from its state:
--- the best trial (the best value at the highest rung any trial reached;
--- ties: the older trial), a table per rung (every trial that reported
+-- the best trial (the best value among the trials that trained the most
+-- epochs: the highest rung reached; ties: the older trial), a table per rung (every trial that reported
 -- there, best first, and which were promoted), the jobs in the order they
 -- were given.  rows(battery) for the HTML report; write(battery) makes
 -- <battery>/search.md and search.json (atomically).
@@ -20,7 +20,7 @@ function M.rows(battery)
                 scheduler = cfg.scheduler, sampler = cfg.sampler, space = cfg.space }
   if not st then return out end
   out.trials = #st.trials
-  local best, best_k
+  local best, best_k, best_epochs
   for b = 0, cfg.brackets - 1 do
     for k, epochs in ipairs(A.rungs(cfg, b)) do
       local list = A.reported(st, cfg, b, k - 1)
@@ -32,12 +32,20 @@ function M.rows(battery)
         end
         out.rungs[#out.rungs + 1] = rung
         local top = list[1]
-        if best_k == nil or k - 1 > best_k
-           or (k - 1 == best_k and cfg.sign * top.values[k] < cfg.sign * best.values[k]) then
-          best, best_k = top, k - 1
+        -- the most epochs first (hyperband's brackets have rungs of their own)
+        local v, bv = top.values[k], best and best.values[best_k + 1]
+        if best == nil or epochs > best_epochs
+           or (epochs == best_epochs and (bv ~= bv or cfg.sign * v < cfg.sign * bv)) then
+          best, best_k, best_epochs = top, k - 1, epochs
         end
       end
     end
+  end
+  -- the best (up to 3) of that rung, best first
+  if best then
+    local list, dirs = A.reported(st, cfg, best.bracket, best_k), {}
+    for i = 1, math.min(3, #list) do dirs[i] = fs.join(battery:dir(), name(list[i].id)) end
+    if #dirs > 1 then out.compare = dirs end
   end
   if best then
     out.best = { trial = name(best.id), params = best.params, value = best.values[best_k + 1], rung = best_k,
@@ -64,6 +72,12 @@ function M.markdown(battery, r)
   if r.best then
     out[#out + 1] = ("Best: %s (%s), %s = %s at rung %d (%d epochs), in %s.")
       :format(r.best.trial, params_text(r.best.params), r.monitor, show(r.best.value), r.best.rung, r.best.epochs, r.best.dir)
+    out[#out + 1] = ""
+  end
+  if r.compare then
+    out[#out + 1] = "Compare the best trials (their runs side by side; cross-validate their settings for paired tests):"
+    out[#out + 1] = ""
+    out[#out + 1] = "    clara compare " .. table.concat(r.compare, " ")
     out[#out + 1] = ""
   end
   for _, rung in ipairs(r.rungs) do
