@@ -168,7 +168,11 @@ function Battery:run_entry(i, opts)
 end
 
 function Battery:summary() return S.rows(self) end
-function Battery:write_summary() return S.write(self) end
+function Battery:write_summary()
+  local rows = S.write(self)
+  if self.search then require("clara.battery.search.summary").write(self) end
+  return rows
+end
 
 -- run{jobs = N, only = PATTERN, handle_signals =, verbose =, log = fn}
 -- -> {done =, failed =, interrupted =, skipped =, rows = summary rows}

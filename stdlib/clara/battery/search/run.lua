@@ -77,7 +77,6 @@ function M.write(battery)
   state.with(battery, os.time(), function()
     require("clara.battery").write_index(battery)
     battery:write_summary()
-    require("clara.battery.search.summary").write(battery)
     return false
   end)
 end
