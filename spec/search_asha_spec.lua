@@ -91,6 +91,35 @@ describe("search: ASHA", function()
   end)
 end)
 
+describe("search: the budget", function()
+  local cfg = { scheduler = "asha", min_epochs = 1, max_epochs = 9, reduction_factor = 3, brackets = 1, sign = 1 }
+  local function st(n, running)
+    local s = { started = 100, epochs = n, trials = {} }
+    for i = 1, n do
+      s.trials[i] = { id = i, bracket = 0, values = { i }, rung = 0, epochs = 1, state = "paused" }
+    end
+    if running then s.trials[n].state = "running" end
+    return s
+  end
+
+  it("time: no job after budget.time seconds; the running ones are waited for, then the search ends", function()
+    cfg.budget = { time = 60 }
+    assert.are.same({ new = true, bracket = 0, rung = 0, epochs = 1 }, A.next(st(0), cfg, 159))
+    assert.are.same({ nil, "end", "time" }, { A.next(st(0), cfg, 160) })
+    assert.are.same({ nil, "wait", "time" }, { A.next(st(1, true), cfg, 160) })
+  end)
+
+  it("trials: no new trial past budget.trials, promotions still", function()
+    cfg.budget = { trials = 3 }
+    local job = A.next(st(3), cfg, 0)
+    assert.are.equal(1, job.trial.id)
+    assert.are.same({ 1, 3 }, { job.rung, job.epochs })
+    local s = st(3)
+    s.trials[1].rung, s.trials[1].values[2] = 1, 0.5
+    assert.are.same({ nil, "end", "trials" }, { A.next(s, cfg, 0) })
+  end)
+end)
+
 describe("search: samplers", function()
   local space = S.check_space("t", {
     lr = { type = "float", low = 1e-4, high = 0.1, log = true }, h = { type = "int", low = 2, high = 40 },

@@ -312,6 +312,19 @@ end
 -- a log path for sbatch: a '%' of the directory is "%%"
 local function log_path(ctx, pattern) return ctx.log_dir:gsub("%%", "%%%%") .. "/" .. pattern end
 
+-- the values of a battery's array job, one task per ctx.entries
+local function array_values(ctx, o)
+  o.array = "1-" .. #ctx.entries .. (o.max_parallel and ("%" .. o.max_parallel) or "")
+  -- %x job name, %A array job id, %a task index
+  local v = common_values(ctx, o, log_path(ctx, "%x-%A_%a.out"))
+  v.NAME_COMMENT, v.FILE_COMMENT = scripts.comment_text(ctx.name), scripts.comment_text(ctx.battery_file)
+  v.N, v.ENTRIES = #ctx.entries, scripts.entry_lines(ctx)
+  v.TARGET = "BATTERY=" .. scripts.shell_quote(ctx.battery_file)
+  v.TASK = 'task="${SLURM_ARRAY_TASK_ID:?not a SLURM array task: submit this script with sbatch}"'
+  v.JOB_ID = "${SLURM_ARRAY_JOB_ID}_${task}"
+  return v
+end
+
 -- a search's array: `workers` tasks, each `clara battery FILE --worker`
 local function search_job(b, opts)
   local o = options(opts or {})
@@ -323,16 +336,10 @@ local function search_job(b, opts)
     return list
   end }, { __index = b })
   local ctx = scripts.context(view, opts, "clara.scripts.slurm", SCHEMA)
-  o.array = "1-" .. n .. (o.max_parallel and ("%" .. o.max_parallel) or "")
-  local log = log_path(ctx, "%x-%A_%a.out")
-  local v = common_values(ctx, o, log)
-  v.NAME_COMMENT, v.FILE_COMMENT = scripts.comment_text(ctx.name), scripts.comment_text(ctx.battery_file)
-  v.N, v.STATE_COMMENT = n, scripts.comment_text(ctx.battery_dir .. "/search/state.json")
-  v.TARGET = "BATTERY=" .. scripts.shell_quote(ctx.battery_file)
-  v.TASK = 'task="${SLURM_ARRAY_TASK_ID:?not a SLURM array task: submit this script with sbatch}"'
+  local v = array_values(ctx, o)
+  v.STATE_COMMENT = scripts.comment_text(ctx.battery_dir .. "/search/state.json")
   v.WHAT, v.WHO = "clara search worker $task", "worker $task"
   v.LAUNCH = '"$CLARA" battery "$BATTERY" --worker --threads "$OMP_NUM_THREADS"'
-  v.JOB_ID = "${SLURM_ARRAY_JOB_ID}_${task}"
   return render(SEARCH_ABOUT, v, o), ctx
 end
 
@@ -343,17 +350,9 @@ local function battery_job(b, opts)
   end
   local ctx = scripts.context(b, opts, "clara.scripts.slurm", SCHEMA)
   local o = options(opts or {})
-  o.array = "1-" .. #ctx.entries .. (o.max_parallel and ("%" .. o.max_parallel) or "")
-  -- %x job name, %A array job id, %a task index
-  local log = log_path(ctx, "%x-%A_%a.out")
-  local v = common_values(ctx, o, log)
-  v.NAME_COMMENT, v.FILE_COMMENT = scripts.comment_text(ctx.name), scripts.comment_text(ctx.battery_file)
-  v.N, v.ENTRIES = #ctx.entries, scripts.entry_lines(ctx)
-  v.TARGET = "BATTERY=" .. scripts.shell_quote(ctx.battery_file)
-  v.TASK = 'task="${SLURM_ARRAY_TASK_ID:?not a SLURM array task: submit this script with sbatch}"'
+  local v = array_values(ctx, o)
   v.WHAT, v.WHO = "clara battery entry $task", "entry $task"
   v.LAUNCH = '"$CLARA" battery "$BATTERY" --entry "$task" --threads "$OMP_NUM_THREADS"'
-  v.JOB_ID = "${SLURM_ARRAY_JOB_ID}_${task}"
   return render(BATTERY_ABOUT, v, o), ctx
 end
 

@@ -25,7 +25,7 @@ local function workers(battery, jobs, opts, log, counts)
     running[pid], n = k, n + 1
   end
   log(("search %s: %d workers (%d thread%s each)"):format(battery.name, jobs, threads, threads > 1 and "s" or ""))
-  local ok, err = pcall(function()
+  require("clara.battery.pool").guard(function() return running end, function()
     while n > 0 do
       if signal and not stopping and signal.pending() then
         stopping = true
@@ -46,10 +46,6 @@ local function workers(battery, jobs, opts, log, counts)
       end
     end
   end)
-  if not ok then
-    for pid in pairs(running) do proc.kill(pid, "TERM") end
-    error(err, 0)
-  end
   counts.stopped = stopping or counts.interrupted > 0 or nil
 end
 
