@@ -27,7 +27,9 @@
 -- All randomness comes from a seeded generator (S.rng: clara.data.rng with
 -- a state that round-trips through JSON), saved by state() after every
 -- proposal: a search killed and re-run proposes exactly the same trials.
--- opts: sampler-specific settings (nil for random and grid).
+-- opts: sampler-specific settings (search.sampler_options; nil for random
+-- and grid).  clara.battery.search.tpe returns {new = function(space,
+-- seed, opts) -> sampler}; S.new("tpe", ...) calls it.
 -- S.unit(r), S.draw(r, p) (a draw from p's prior) and S.rng are for
 -- samplers built on this one.
 local E = require "clara.error"
