@@ -91,6 +91,7 @@ function M.with(battery, now, fn)
     require("clara.process.core").sleep(0.02)
   end
   local ok, res = pcall(function()
+    fs.remove_stale_temps(dir)   -- a killed worker's half-written state
     local st = M.read(battery)
     if not st then st = M.new(battery.search, now)
     elseif st.settings ~= M.fingerprint(battery.search) then
