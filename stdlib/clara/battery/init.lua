@@ -7,6 +7,8 @@
 --     list = {{lr = 0.5, hidden = 32}},       -- explicit entries, after the grid
 --     random = {n = 4, seed = 1, space = {lr = {log_uniform = {1e-4, 1e-1}}}},
 --     cv = {folds = 3},                       -- each entry cross-validated (optional)
+--     -- or search = {scheduler = "asha", sampler = "random", space = {...},
+--     --   budget = {trials = 20}}: entries made as it goes (clara.battery.search)
 --     out_dir = "runs",                       -- runs/<name>/<entry>/
 --   }
 --   b:run{jobs = 2, only = "lr=0.1*"}         -- or `clara battery b.lua --jobs 2`
