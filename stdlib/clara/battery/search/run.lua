@@ -50,6 +50,9 @@ local function workers(battery, jobs, opts, log, counts)
 end
 
 function M.run(battery, jobs, opts, log)
+  if opts.only then
+    require("clara.error").raise("clara.battery", "only = %q: a search chooses its trials itself (no only)", opts.only)
+  end
   log(("search %s: %s, %s sampler (%s)"):format(battery.name, battery.search.scheduler or "no early stopping",
     battery.search.sampler, battery:dir()))
   local counts
