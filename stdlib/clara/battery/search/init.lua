@@ -110,7 +110,7 @@ local function sampler_view(st, sign)
     local values = {}
     for k, v in ipairs(t.values) do values[k] = sign * v end
     out[i] = { params = t.params, state = t.state, rung = t.rung, values = values,
-               value = t.rung and values[t.rung + 1] or nil }
+               value = t.rung and values[t.rung + 1] or nil, epochs = t.epochs }
   end
   return out
 end

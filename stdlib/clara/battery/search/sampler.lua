@@ -20,7 +20,8 @@
 --   {params = {...}, state = "running" | "paused" | "done" | "failed",
 --    rung = the highest rung it reported (0-based; nil: none yet),
 --    value = the value it reported at that rung (nil: none yet),
---    values = {[rung + 1] = value, ...}}
+--    values = {[rung + 1] = value, ...},
+--    epochs = the epochs it has trained (rungs of different brackets differ)}
 -- where value is always "smaller is better" (the search negates the
 -- monitored value when the experiment's mode is "max"); a failed trial has
 -- no value.  Samplers must not keep the trials list.
