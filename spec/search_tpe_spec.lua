@@ -175,6 +175,36 @@ describe("search: the TPE sampler", function()
     assert.equal(9, below[1].id)
   end)
 
+  it("splits a fixed history and builds l and g as Optuna 3.1 does (spec/fixtures/tpe.lua)", function()
+    local fx = dofile("spec/fixtures/tpe.lua")
+    local trials = {}
+    for i, t in ipairs(fx.trials) do
+      trials[i] = { id = i, params = t.params, state = t.state, epochs = t.epochs, value = t.value }
+    end
+    local below, above = tpe.split(trials)
+    local ids = function(l) local o = {} for i, t in ipairs(l) do o[i] = t.id end return o end
+    assert.same(fx.below, ids(below))
+    assert.same(fx.above, ids(above))
+    local sp = space(fx.space)
+    local opts = require("clara.error").options("spec", nil, tpe.OPTIONS)
+    for _, name in ipairs(sp.names) do
+      local l, g = tpe.estimators(sp[name], below, above, name, opts)
+      for side, est in pairs { l = l, g = g } do
+        if fx.sigmas[side] and fx.sigmas[side][name] then
+          assert.equal(#fx.sigmas[side][name], #est.sigmas)
+          for i, s in ipairs(fx.sigmas[side][name]) do
+            assert.is_true(math.abs(s - est.sigmas[i]) <= 1e-12 * math.abs(s), ("%s %s sigma %d"):format(side, name, i))
+          end
+        end
+        for i, x in ipairs(fx.points[name]) do
+          local want, got = fx[side][name][i], est:log_pdf(x)
+          assert.is_true(math.abs(want - got) <= 1e-9, ("%s(%s = %s): optuna %.17g, clara %.17g")
+            :format(side, name, tostring(x), want, got))
+        end
+      end
+    end
+  end)
+
   it("refuses bad sampler_options with the option, the problem and the closest name", function()
     local sp = space { x = { type = "float", low = 0, high = 1 } }
     local function refused(opts, pattern)
