@@ -137,6 +137,13 @@ describe("search: the TPE sampler", function()
       if math.abs(math.log10(trials[i].params.lr) + 2.5) < 0.5 then near = near + 1 end
     end
     assert.is_true(near >= 15, "lr near 10^-2.5 in " .. near .. " of the last 30")
+    -- a range of one value gives that value (no estimator of width 0)
+    local one = space { x = { type = "float", low = 0.5, high = 0.5 }, k = { type = "int", low = 3, high = 3 } }
+    for _, t in ipairs(search(S.new("tpe", one, 1, { n_startup_trials = 1 }), function(p) return p.x end, 4)) do
+      assert.equal(0.5, t.params.x)
+      assert.equal(3, t.params.k)
+      assert.equal("integer", math.type(t.params.k))
+    end
   end)
 
   it("ranks finished trials first, then the others by epochs trained, then value; failed ones do not count", function()

@@ -113,6 +113,7 @@ end
 -- one parameter's proposal: the candidate from l with the largest l / g
 function Tpe:one(name, below, above)
   local p = self.space[name]
+  if p.type ~= "choice" and p.low == p.high then return p.low end   -- nothing to estimate
   local l, g = M.estimators(p, below, above, name, self.opts)
   local best, score
   for _, x in ipairs(l:sample(self.g, self.opts.n_ei_candidates)) do
