@@ -32,10 +32,14 @@ describe("search: report", function()
     for _, chart in ipairs { "search_curves", "search_q", "search_lr" } do
       assert.is_true(fs.exists(fs.join(b:dir(), "report", chart .. ".png")), chart)
     end
-    -- the curves: one series per trial, named with the rung it reached
+    -- the curves: one series per trial, one key entry per rung reached
     local gp = fs.read(fs.join(b:dir(), "report", "search_curves.gp"))
-    assert.truthy(gp:find("trial-0004 (rung 2)", 1, true))
-    assert.truthy(gp:find("trial-0001 (rung 0)", 1, true))
+    local series = {}
+    for i in gp:gmatch("data index (%d+) using") do series[i] = true end
+    assert.are.equal(9, #require("clara.battery.entries").sorted_keys(series))
+    for _, key in ipairs { "reached rung 0 (6 trials)", "reached rung 1 (2 trials)", "reached rung 2 (1 trial)" } do
+      assert.truthy(gp:find(key, 1, true), key)
+    end
   end)
 
   it("names the best trials of the top rung for clara compare", function()

@@ -45,14 +45,18 @@ local function reached(r)
   return top
 end
 
+-- one key entry per rung (the first of its trials), not one per trial:
+-- a search has many
 local function curves(canvas, bat, r)
-  local top, series = reached(r), {}
+  local top, series, count, named = reached(r), {}, {}, {}
+  for _, k in pairs(top) do count[k] = (count[k] or 0) + 1 end
   for _, e in ipairs(bat.entries) do
     local d, k = e.data, top[e.name]
     if k and d and d.kind == "run" and #d.history > 0 and d.history[1][r.monitor] ~= nil then
       local x, y = C.column(d.history, r.monitor)
-      series[#series + 1] = { name = ("%s (rung %d)"):format(e.name, k), x = x, y = y, color = G.color(k + 1),
-                              style = "linespoints" }
+      local name = not named[k] and ("reached rung %d (%d trial%s)"):format(k, count[k], count[k] > 1 and "s" or "") or ""
+      named[k] = true
+      series[#series + 1] = { name = name, x = x, y = y, color = G.color(k + 1), style = "linespoints" }
     end
   end
   if #series == 0 then return {} end
