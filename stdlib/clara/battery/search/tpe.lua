@@ -70,7 +70,7 @@ function M.split(trials, gamma)
   local list = ranked(trials)
   local n = #list
   local nb = (gamma or default_gamma)(n)
-  if math.type(nb) ~= "integer" and not (type(nb) == "number" and nb == math.floor(nb)) or nb < 0 or nb > n then
+  if not (type(nb) == "number" and nb == math.floor(nb) and nb >= 0 and nb <= n) then
     E.raise(API, "search.sampler_options.gamma(%d) must return an integer in 0..%d, got %s", n, n, E.show(nb))
   end
   local below, above = {}, {}
