@@ -24,16 +24,11 @@ local function search(s, f, n, trials)
   return trials
 end
 
+-- each trial's settings as one string (JSON: keys sorted, numbers exact)
+local json = require "clara.run.json"
 local function params_list(trials)
   local out = {}
-  for i, t in ipairs(trials) do
-    local keys = {}
-    for k in pairs(t.params) do keys[#keys + 1] = k end
-    table.sort(keys)
-    local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. tostring(t.params[k]) end
-    out[i] = table.concat(parts, ",")
-  end
+  for i, t in ipairs(trials) do out[i] = json.encode(t.params) end
   return out
 end
 
@@ -59,7 +54,6 @@ describe("search: the TPE sampler", function()
     -- killed after 25 proposals: a new sampler from the saved state goes on the same way
     local s1 = S.new("tpe", sp, 7)
     local trials = search(s1, f3, 25)
-    local json = require "clara.run.json"
     local saved = json.decode(json.encode(s1:state()))   -- as the search state saves it
     local s2 = S.new("tpe", sp, 7)
     s2:set_state(saved)
