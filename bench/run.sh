@@ -10,6 +10,7 @@
 #   bash bench/run.sh mlp_epoch startup  some benchmarks (RESULTS.md untouched)
 #   bash bench/run.sh parallel           data-parallel scaling (bench/parallel.py)
 #   BENCH_REPS=1 bash bench/run.sh       one repetition each: a quick check
+#   bash bench/run.sh search             TPE + ASHA search vs Optuna (bench/search.py, ~5 minutes)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -51,6 +52,12 @@ only_no_cpp() {
 }
 only_no_cpp "$@" && CPP=()
 
+# the search benchmark is not a timing twin: bench/search.py runs both sides
+if [ "${1:-}" = search ]; then
+  shift
+  exec "$PY" bench/search.py "$@"
+fi
+
 # 1. the C++ twins, when stale (each takes ~20 s: torch/torch.h), two at a time
 mkdir -p "$OUT"
 pids=()
@@ -81,4 +88,6 @@ done
 
 # 2. the twins, alternately; tables; bench/RESULTS.md
 "$PY" bench/driver.py "$@" || status=1
+# everything: the search benchmark's table is appended to bench/RESULTS.md
+if [ $# -eq 0 ]; then "$PY" bench/search.py --results bench/RESULTS.md || status=1; fi
 exit $status

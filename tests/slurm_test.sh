@@ -8,6 +8,8 @@
 #     --batch`, as `--signal=B:USR1@...` sends it), checkpoints, exits 75,
 #     is requeued by the script, resumes and finishes; both entries end with
 #     the numbers of the same battery run uninterrupted outside SLURM;
+#   - a search battery as an array of two workers (`--workers 2`) sharing
+#     the search's state: the trials and values of the serial search;
 #   - the multi-task job `clara script slurm --script --ntasks-per-node 2`
 #     writes for a plain clara script: srun starts two ranks; SLURM's own
 #     USR1 before the time limit (through the batch shell and srun), then
@@ -125,6 +127,28 @@ for i in 1 2; do
   check "entry $i ($e): the report's numbers equal the uninterrupted run's ($(grep -c = "$tmp/ref-$i.txt") numbers)" \
     [ "$same" = yes ]
 done
+
+# 3b. a search (tests/slurm/search.lua: ASHA over three learning rates) as
+#    the array `clara script slurm --workers 2` writes: two tasks, each a
+#    worker pulling the search's next job from its shared state under the
+#    lock; the search ends with the trials, jobs and values (bitwise) of the
+#    same search run serially outside SLURM
+CLARA_TEST_RUNS="$tmp/search-ref" "$clara" battery tests/slurm/search.lua --quiet >"$tmp/last.out" 2>&1
+check "the reference search runs outside SLURM" [ $? -eq 0 ]
+CLARA_TEST_RUNS="$tmp/search-runs" "$clara" script slurm tests/slurm/search.lua --workers 2 --time 00:10:00 \
+  --cpus 1 --mem 500M --out "$tmp/search.sh" >"$tmp/last.out" 2>&1
+check "clara script slurm --workers 2 writes the search's array" grep -q "^#SBATCH --array=1-2$" "$tmp/search.sh"
+job=$(CLARA_TEST_RUNS="$tmp/search-runs" sbatch --parsable --export=ALL "$tmp/search.sh" 2>"$tmp/last.out")
+check "sbatch takes the search's array" [ -n "$job" ]
+wait_for 150 job_gone "$job"
+check "both workers end within 150 s" job_gone "$job"
+check "both workers are COMPLETED" \
+  [ "$(job_field "${job}_1" JobState) $(job_field "${job}_2" JobState)" = "COMPLETED COMPLETED" ]
+"$clara" tests/slurm/search_table.lua "$tmp/search-ref/tiny_search" >"$tmp/search-ref.txt" 2>&1
+"$clara" tests/slurm/search_table.lua "$tmp/search-runs/tiny_search" >"$tmp/search-got.txt" 2>&1
+same=no
+diff "$tmp/search-ref.txt" "$tmp/search-got.txt" >"$tmp/last.out" 2>&1 && grep -q "^jobs 4, epochs 4$" "$tmp/search-ref.txt" && same=yes
+check "the search's trials, jobs and values equal the serial search's" [ "$same" = yes ]
 
 # 4. two ranks of a plain clara script, started by srun from the script
 #    `clara script slurm --script` writes.  Each rank says who it is; in

@@ -444,6 +444,19 @@ local function record_changes(r, self, c, state, changes)
   c.changes = table.concat(changes, " ")
 end
 
+-- A change config.json records for the epoch a resume starts at was made
+-- by a resume that died before that epoch's row: the row still says so
+-- (a search's promotion killed early, resumed with the same epochs).
+local function pending_change(r, state)
+  local cfg = read_config(r.dir)
+  local list = cfg and type(cfg.changes) == "table" and cfg.changes or {}
+  local last = list[#list]
+  local from = state.epoch_done and state.epoch + 1 or state.epoch
+  if type(last) == "table" and last.epoch == from and type(last.set) == "string" then
+    return (last.set:gsub(", ", " "))
+  end
+end
+
 local function body(self, opts, held, dir, changes, kept, from)
   local c = prepare(self)
   local verbose = self.verbose
@@ -484,7 +497,8 @@ local function body(self, opts, held, dir, changes, kept, from)
   if state then
     c.start = checkpoint.restore(c, state)
     if r then r:set_history(state.history) end
-    if r and #changes > 0 then record_changes(r, self, c, state, changes) end
+    if r and #changes > 0 then record_changes(r, self, c, state, changes)
+    elseif r then c.changes = pending_change(r, state) end
     for _, ch in ipairs(changes) do
       if verbose and not O.schema[ch:match("^[^=]*")] then
         c.progress:line("note: " .. ch .. " reaches the factories, but the weights, optimizer and scheduler "

@@ -8,6 +8,8 @@
 --     list = {{lr = 0.5, hidden = 32}},       -- explicit entries, after the grid
 --     random = {n = 4, seed = 1, space = {lr = {log_uniform = {1e-4, 1e-1}}}},
 --     cv = {folds = 3},                       -- each entry cross-validated (optional)
+--     -- or search = {scheduler = "asha", sampler = "random", space = {...},
+--     --   budget = {trials = 20}}: entries made as it goes (clara.battery.search)
 --     out_dir = "runs",                       -- runs/<name>/<entry>/
 --   }
 --   b:run{jobs = 2, only = "lr=0.1*"}         -- or `clara battery b.lua --jobs 2`
@@ -46,6 +48,7 @@ local SCHEMA = {
   random = { type = "table", doc = "{n =, seed =, space = {...}}: n sampled entries" },
   cv = { type = "table", doc = "cross_validate options: each entry cross-validated" },
   out_dir = { type = "string", doc = "where the battery's directory goes (default: the base's)" },
+  search = { type = "table", doc = "a search instead of fixed entries (clara.battery.search)" },
 }
 
 function M.new(spec)
@@ -62,6 +65,13 @@ function M.new(spec)
   end
   local self = setmetatable({ name = name, base = base, cv = spec.cv,
     out_dir = spec.out_dir or (type(base.out_dir) == "string" and base.out_dir) or "runs" }, Battery)
+  if spec.search ~= nil then
+    for _, k in ipairs { "grid", "list", "random", "cv" } do
+      if spec[k] ~= nil then E.raise("clara.battery", "search = {...} makes the entries: it does not combine with %s", k) end
+    end
+    self.search = require("clara.battery.search").check(spec.search, base)
+    return self
+  end
   -- every entry's settings are checked now: a bad name fails before any run
   local ok, list = pcall(entries.expand, spec, function(msg) error(msg, 0) end)
   if not ok then E.raise("clara.battery", "%s", tostring(list)) end
@@ -78,13 +88,17 @@ end
 
 function Battery:dir() return fs.join(self.out_dir, self.name) end
 
-function Battery:entries() return self.list end
+function Battery:entries()
+  if self.search then return require("clara.battery.search").entries(self) end
+  return self.list
+end
 
 function Battery:status(i) return S.status(self:entry(i).dir) end
 
 function Battery:entry(i)
-  local e = self.list[i]
-  if not e then E.raise("clara.battery", "no entry %s (the battery has %d)", tostring(i), #self.list) end
+  local list = self:entries()
+  local e = list[i]
+  if not e then E.raise("clara.battery", "no entry %s (the battery has %d)", tostring(i), #list) end
   return e
 end
 
@@ -141,10 +155,11 @@ local function write_index(self)
   if require("clara.train.distributed").follower() then return end
   fs.mkdir_p(self:dir())
   local list = {}
-  for i, e in ipairs(self.list) do list[i] = { name = e.name, settings = e.settings } end
+  for i, e in ipairs(self:entries()) do list[i] = { name = e.name, settings = e.settings } end
   fs.write_atomic(fs.join(self:dir(), "battery.json"), json.encode({ name = self.name, entries = list,
-    cv = self.cv, source = self.source }))
+    cv = self.cv, source = self.source, search = self.search and true or nil }))
 end
+M.write_index = write_index
 
 -- the entry's directory, held by this process (data-parallel: by rank 0;
 -- the other ranks hold nothing: false)
@@ -158,6 +173,9 @@ end
 -- "failed", "interrupted", "busy"), message.  In this process.
 function Battery:run_entry(i, opts)
   opts = opts or {}
+  if self.search then
+    E.raise("clara.battery", "a search's trials run as jobs of its workers (run{} or `clara battery FILE --worker`), not as entries")
+  end
   local e = self:entry(i)
   -- 1. a finished entry is not run again, one another process holds is not touched
   if S.status(e.dir) == "done" then return "done", "already finished" end
@@ -187,7 +205,11 @@ function Battery:run_entry(i, opts)
 end
 
 function Battery:summary() return S.rows(self) end
-function Battery:write_summary() return S.write(self) end
+function Battery:write_summary()
+  local rows = S.write(self)
+  if self.search then require("clara.battery.search.summary").write(self) end
+  return rows
+end
 
 -- run{jobs = N, only = PATTERN, handle_signals =, verbose =, log = fn}
 -- -> {done =, failed =, interrupted =, skipped =, rows = summary rows}
@@ -206,6 +228,7 @@ function Battery:run(opts)
   -- signals are answered from here on, between entries too
   local done <close> = setmetatable({ f = opts.handle_signals and require("clara.signal").scope() },
     { __close = function(h) if h.f then h.f() end end })
+  if self.search then return require("clara.battery.search.run").run(self, jobs, opts, log) end
   local match, todo, counts = M.matcher(opts.only), {}, { done = 0, failed = 0, interrupted = 0, skipped = 0, busy = 0 }
   for i, e in ipairs(self.list) do
     if match(e.name) then

@@ -21,13 +21,23 @@ local function status_of(code)
   return "failed"
 end
 
+-- guard(running, fn): fn(); after an error in it, every child still
+-- running (running: pid -> anything) gets SIGTERM and the error goes on
+function M.guard(running, fn)
+  local ok, err = pcall(fn)
+  if not ok then
+    for pid in pairs(running()) do proc.kill(pid, "TERM") end
+    error(err, 0)
+  end
+end
+
 function M.run(battery, todo, counts, jobs, opts, log)
   local clock = require("clara.train.progress").clock
   local signal = opts.handle_signals and require "clara.signal" or nil
   local threads = math.max(1, proc.cpu_count() // jobs)
   local exe, running, next_i, stopping = proc.executable(), {}, 1, false
   local n_running = 0
-  local ok, err = pcall(function()
+  M.guard(function() return running end, function()
     while next_i <= #todo or n_running > 0 do
       -- 1. a signal (from the start on): every child checkpoints and stops
       if signal and not stopping and signal.pending() then
@@ -79,10 +89,6 @@ function M.run(battery, todo, counts, jobs, opts, log)
       if stopping and n_running == 0 then break end
     end
   end)
-  if not ok then
-    for pid in pairs(running) do proc.kill(pid, "TERM") end
-    error(err, 0)
-  end
   counts.stopped = stopping or nil
 end
 

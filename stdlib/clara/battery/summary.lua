@@ -51,6 +51,7 @@ function M.rows(battery)
   for i, e in ipairs(battery:entries()) do
     local row = { name = e.name, status = M.status(e.dir) }
     for k, v in pairs(e.settings) do row[k] = v end
+    for k, v in pairs(e.extra or {}) do row[k] = v end   -- a search's trial: its rung, state
     if row.status == "done" then
       local report = read_json(fs.join(e.dir, "report.json"))
       if report then metrics_into(row, report) end

@@ -12,6 +12,8 @@
 -- entry failed (or was busy), 2 a bad command line, 73 (--entry) the entry
 -- is held by another process, 75 interrupted by a signal (a checkpoint was
 -- written, if there was one to write: run the same command again to resume).
+-- --worker (a search battery) does the search's next jobs in this process
+-- until it is over: what each --jobs child and each SLURM array task runs.
 -- Signals are answered from the start: SIGTERM/USR1/INT during start-up
 -- or between entries end the battery with 75 too.
 local cmd = require("clara.cli.args").command("battery")
@@ -20,6 +22,7 @@ local cmd = require("clara.cli.args").command("battery")
 local function parse(args)
   local o, rest = cmd:parse(args)
   o.file = cmd:single(rest, "battery file")
+  if o.worker and (o.entry or o.jobs or o.only) then cmd:die("--worker does not combine with --entry, --jobs or --only") end
   if o.entry and (o.jobs or o.only) then cmd:die("--entry runs one entry: it does not combine with --jobs or --only") end
   return o
 end
@@ -46,6 +49,13 @@ local function main(...)
   -- 3. one entry (a SLURM task), or all of them
   local REQUEUE, BUSY = signal.REQUEUE, require("clara.battery").BUSY
   if signal.pending() then return REQUEUE end   -- during start-up: nothing begun
+  if o.worker then
+    if not battery.search then cmd:die("--worker runs a search's jobs: " .. o.file .. " has no search = {...}") end
+    local counts = require("clara.battery.search.run").worker(battery, { handle_signals = true, verbose = not o.quiet,
+      log = o.quiet and function() end or print })
+    if counts.stopped then return REQUEUE end
+    return counts.failed > 0 and 1 or 0
+  end
   if o.entry then
     if o.entry > #battery:entries() then
       cmd:die(("--entry %d: the battery has %d entries"):format(o.entry, #battery:entries()))

@@ -98,6 +98,9 @@ M.list = {
         example = "clara battery b.lua --entry 3 --threads 4" },
       { "summary", "flag", nil, "only rewrite summary.csv/.json/.md from what is on disk",
         example = "clara battery b.lua --summary" },
+      { "worker", "flag", nil, "a search battery: do the search's next jobs in this process until it is over "
+          .. "(what each --jobs child and each SLURM array task runs)",
+        example = "clara battery search.lua --worker" },
       { "quiet", "flag", nil, "print only errors", alias = "-q",
         example = "clara battery b.lua --quiet" },
     } },
@@ -169,6 +172,9 @@ M.list = {
       { "script", "flag", nil, "slurm: the FILE is a clara script (or command), not a battery; "
           .. "its own arguments go after '--'", only = "slurm",
         example = "clara script slurm --script run exp.lua -- --set lr=0.1" },
+      { "workers", "string", "N", "slurm: a search battery's array of N workers, each pulling the "
+          .. "search's next job", only = "slurm",
+        example = "clara script slurm search.lua --workers 4" },
       { "jobs", "string", "N", "bash: entries run at a time", only = "bash", alias = "-j",
         example = "clara script bash b.lua --jobs 2" },
       { "nohup", "flag", nil, "bash: the runner goes on after the terminal closes", only = "bash",

@@ -10,7 +10,7 @@ local section = {}
 
 local NOT_METRICS = { name = true, status = true, error = true, settings = true, dir = true, kind = true }
 -- facts of a row shown in the table, not charted
-local INFO = { "folds", "epochs", "time" }
+local INFO = { "folds", "epochs", "time", "rung", "value" }   -- rung, value: a search's trial
 for _, k in ipairs(INFO) do NOT_METRICS[k] = true end
 
 -- an entry's metrics as split_metric -> value (and std for a CV entry):
@@ -142,6 +142,11 @@ function section.blocks(bat, canvas)
   b[#b + 1] = { kind = "p", text = ("%d entries: %s."):format(#bat.entries, table.concat(parts, ", ")) }
   local skeys, mkeys = columns(bat.entries)
   b[#b + 1] = summary_table(bat.entries, skeys, mkeys)
+  -- a search's rungs, curves and scatter plots (clara.report.search)
+  local found = require("clara.report.search").read(bat.dir)
+  if found then
+    for _, block in ipairs(require("clara.report.search").blocks(bat, canvas, found)) do b[#b + 1] = block end
+  end
   -- 2. the comparison charts
   local items = bar_charts(canvas, bat.entries, mkeys)
   for _, f in ipairs(loss_curves(canvas, bat.entries)) do items[#items + 1] = f end

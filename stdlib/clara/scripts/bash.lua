@@ -161,6 +161,10 @@ exit 0
 ]=]
 
 return scripts.guard(function(b, opts)
+  -- a search makes its entries as it goes: its workers are the runner
+  if type(b) == "table" and b.search then
+    fail("a search battery runs as `clara battery FILE --jobs N` (nohup it on a server), not entry by entry")
+  end
   local ctx = scripts.context(b, opts, "clara.scripts.bash", {
     jobs = { type = "number|string", doc = "entries run at once" },
     nohup = { type = "boolean", doc = "detach under nohup" },
