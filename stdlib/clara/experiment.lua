@@ -389,7 +389,7 @@ local function prepare(self)
     recorder = self.recorder, batcher = place.batcher(batcher.resolve(self.batcher), self.device, self.dtype),
     options = options, scheduler = scheduler,
     -- data-parallel: rank 0 alone shows progress (every rank has the same numbers)
-    progress = self.progress or progress.new { verbose = verbose and not (dp and dp.rank > 0) },
+    progress = self.progress or progress.new { verbose = not (dp and dp.rank > 0) and verbose },
     dp = dp,
     parameters = count_parameters(model),
     -- after the experiment's scheduler, as PyTorch's SWA recipe makes them
@@ -407,7 +407,7 @@ function Experiment:lr_find(opts)
     c.user_batcher = self.batcher ~= nil
     return c
   end, opts)
-  if self.verbose then
+  if progress.level(self.verbose) > 0 then
     local last = r.lrs[#r.lrs]
     c.progress:line(("lr_find: %d steps (%s at lr %.3g), suggestion: %s"):format(#r.lrs,
       r.stopped == "num_iter" and "ended" or r.stopped, last,
@@ -445,7 +445,7 @@ end
 
 local function body(self, opts, held, dir, changes, kept, from)
   local c = prepare(self)
-  local verbose = self.verbose
+  local verbose = progress.level(self.verbose) > 0
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(c.objective))) end
   -- a signal during the factories: nothing on disk yet, run it again
   -- (data-parallel: it stays pending, for the ranks to agree on at the
