@@ -419,9 +419,12 @@ end
 -- what a run holds until it returns or raises (a to-be-closed variable,
 -- so error positions stay the caller's): with handle_signals the signal
 -- handlers, from the start (clara.signal.scope); the run directory's lock
+-- handle_signals, else a Ctrl-C in the REPL stopping the run at its next
+-- step (clara.repl.interrupt)
 local function holder(self)
   local signal = self.handle_signals and require "clara.signal" or nil
-  local h = { signal = signal, done = signal and signal.scope() }
+  local interrupt = not signal and require "clara.repl.interrupt" or nil
+  local h = { signal = signal, done = signal and signal.scope() or interrupt.scope(), interrupt = interrupt }
   h.pending = function() return signal and signal.pending() or nil end
   return setmetatable(h, { __close = function()
     if h.done then h.done() end
@@ -499,7 +502,13 @@ local function body(self, opts, held, dir, changes, kept, from)
     return { interrupted = sig, name = self.name, dir = r and r.dir, history = state and state.history or {} }
   end
   -- the loop
+  if held.interrupt then c.recorder = held.interrupt.recorder(c.recorder) end
   local result = require(IMPLS[self.impl]).run(c)
+  if held.interrupt and result.interrupted then
+    c.progress:interrupted(("interrupted at epoch %d, step %d: the result holds the model and the %d finished "
+      .. "epoch%s (result.interrupted = %q)"):format(#result.history + 1, result.steps,
+      #result.history, #result.history == 1 and "" or "s", result.interrupted))
+  end
   -- the signal is answered (result.interrupted): the next run starts clean
   if held.signal and result.interrupted then held.signal.clear() end
   result.name, result.dir = self.name, r and r.dir

@@ -181,4 +181,10 @@ function Progress:epoch_end(summary)
   self:line(summary)
 end
 
+-- a run cut short: the bar's line ended, then why
+function Progress:interrupted(text)
+  if self.drawn then self:write("\n"); self.drawn = false end
+  self:line(text)
+end
+
 return M
