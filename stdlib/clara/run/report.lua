@@ -114,20 +114,11 @@ local function generic(d)
   return ("%s(%s)"):format(tostring(d.name or "?"), table.concat(args, ", "))
 end
 
--- JSON numbers come back as floats: whole ones as the integers they were
-local function integral(v)
-  if type(v) == "number" then return math.tointeger(v) or v end
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = integral(x) end
-  return out
-end
-
 function report.pipeline_text(d)
-  d = integral(d)
   local ok, T = pcall(require, "clara.transforms")
   if ok then
-    local built, step = pcall(T.from_description, d)
+    -- as JSON text: from_description makes JSON's whole floats integers again
+    local built, step = pcall(function() return T.from_description(require("cjson").encode(d)) end)
     if built then
       local shown, text = pcall(tostring, step)
       if shown then return text end
