@@ -91,6 +91,16 @@ describe("progress", function()
     p:line("alpha 1  beta 2  gamma 3  delta 4  epsilon 5")
     assert.are.equal("alpha 1  beta 2  gamma 3\n  delta 4  epsilon 5\n", out:text())
     assert.is_true(progress.columns() >= 20)
+    -- not on a terminal, lines stay whole unless COLUMNS says a width
+    local function child(env)
+      local p = io.popen(env .. [[ ./clara -e 'require("clara.train.progress").new{terminal = false}:line(("part 1  "):rep(30))']])
+      local out = p:read("a")
+      p:close()
+      return out
+    end
+    assert.are.equal(("part 1  "):rep(30) .. "\n", child("env -u COLUMNS"))
+    local first = #child("env COLUMNS=100"):match("^[^\n]*")
+    assert.is_true(first > 90 and first <= 100, first)
   end)
 
   it("prints nothing with verbose = false", function()

@@ -8,7 +8,8 @@
 -- never a carriage return.  Every level above 0 prints the epoch
 -- summaries, early stopping and the epoch whose weights were restored.
 -- Lines longer than the terminal (COLUMNS, else the terminal's own width,
--- else 80) wrap between their parts, never inside a word.
+-- else 80) wrap between their parts, never inside a word; elsewhere only
+-- when COLUMNS is set (a log keeps one line per epoch).
 -- Terminal detection is isatty(1) from clara.sys.core (bindings/l_sys.c).
 local sys = require "clara.sys.core"
 
@@ -84,10 +85,12 @@ function M.level(v)
   return 0
 end
 
--- the width lines wrap at: COLUMNS, else the terminal's, else 80
-function M.columns()
+-- the width lines wrap at: COLUMNS, else the terminal's, else 80; not on
+-- a terminal, COLUMNS or none (math.huge: a log keeps one line per epoch)
+function M.columns(terminal)
   local n = tonumber(os.getenv("COLUMNS") or "")
   if n and n >= 20 then return math.floor(n) end
+  if terminal == false then return math.huge end
   return sys.columns(1) or 80
 end
 
@@ -153,7 +156,7 @@ end
 
 function Progress:line(s)
   if not self.verbose then return end
-  self.columns = self.columns or M.columns()
+  self.columns = self.columns or M.columns(self.terminal)
   self:write(M.wrap(s, self.columns) .. "\n")
 end
 
