@@ -502,7 +502,8 @@ local function body(self, opts, held, dir, changes, kept, from)
     return { interrupted = sig, name = self.name, dir = r and r.dir, history = state and state.history or {} }
   end
   -- the loop
-  if held.interrupt then c.recorder = held.interrupt.recorder(c.recorder) end
+  -- (data-parallel: the ranks must agree on a stop, clara.signal does that)
+  if held.interrupt and not c.dp then c.recorder = held.interrupt.recorder(c.recorder) end
   local result = require(IMPLS[self.impl]).run(c)
   if held.interrupt and result.interrupted then
     c.progress:interrupted(("interrupted at epoch %d, step %d: the result holds the model and the %d finished "
