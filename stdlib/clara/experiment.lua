@@ -501,11 +501,12 @@ local function body(self, opts, held, dir, changes, kept, from)
     held.signal.clear()
     return { interrupted = sig, name = self.name, dir = r and r.dir, history = state and state.history or {} }
   end
-  -- the loop
-  -- (data-parallel: the ranks must agree on a stop, clara.signal does that)
-  if held.interrupt and not c.dp then c.recorder = held.interrupt.recorder(c.recorder) end
+  -- the loop; a Ctrl-C in the REPL stops it after a step (not a
+  -- data-parallel one: its ranks agree on a stop through clara.signal)
+  local soft = held.interrupt and not c.dp
+  if soft then c.recorder = held.interrupt.recorder(c.recorder) end
   local result = require(IMPLS[self.impl]).run(c)
-  if held.interrupt and result.interrupted then
+  if soft and result.interrupted then
     c.progress:interrupted(("interrupted at epoch %d, step %d: the result holds the model and the %d finished "
       .. "epoch%s (result.interrupted = %q)"):format(#result.history + 1, result.steps,
       #result.history, #result.history == 1 and "" or "s", result.interrupted))
