@@ -101,7 +101,10 @@ describe("clara.repl.help", function()
     assert.matches("^nn.init holds:\n  calculate_gain  constant_", help.text("nn.init"))
     assert.matches("^help%(value%) shows", help.text())
     assert.matches("^help: no value named 'torch.randm': .*did you mean 'rand', 'randn'%?", help.text "torch.randm")
-    assert.matches("no documentation %(defined in a string chunk%)", help.text(load("return function() end")()))
+    assert.are.equal("this function: no documentation (defined in a string chunk)",
+      help.text(load("return function() end")()))
+    assert.matches("^a tensor: help%(torch.Tensor%) lists its methods", help.text(torch.zeros(2)))
+    assert.matches("^torch.Tensor holds:\n  .*  matmul  ", help.text("torch.Tensor"))
   end)
 
   it("turns ?text into a help call", function()

@@ -12,6 +12,8 @@
 --   * a class (nn.Linear, clara.experiment): the doc of what builds an
 --     instance (its init, or the builder function a native class wraps).
 --   * a table of functions (torch, nn.init): the names it holds.
+local torch = require "torch"
+
 local M = {}
 
 local INTRO = [[
@@ -162,8 +164,11 @@ function M.text(v, label)
     if found == nil then return ("help: no value named '%s'%s"):format(v, why and (": " .. why) or "") end
     return M.text(found, v)
   end
-  label = label or tostring(v)
   if cdocs()[v] then return c_text(cdocs()[v]) end
+  if label == nil and torch.is_tensor(v) then
+    return "a tensor: help(torch.Tensor) lists its methods, help(torch.sum) (or ?x:sum) explains one"
+  end
+  label = label or (type(v) == "function" and "this function" or "this " .. type(v))
   if type(v) == "function" then return function_text(v, label) end
   if type(v) == "table" then
     local b = builder(v)
