@@ -162,10 +162,9 @@ enter 'r.interrupted .. "/" .. tostring(#r.history >= 1) .. "/" .. tostring(r.mo
 check "the partial result holds the history and the model, marked interrupted" wait_line 'INT/true/true'
 
 # a second Ctrl-C while a step is still running raises as any chunk
-enter 'slow.on_step_end = function(ctx) if ctx.step >= 30 then local t = os.clock() while os.clock() - t < 3 do end end end'
-enter 'r2 = nil; r2 = exp:run()'
-wait_text 'epoch 1/1000' 20
-sleep 0.5
+enter 'exp2 = exp:with{hooks = {on_step_end = function(ctx) if ctx.step == 3 then print("\nin-a-slow-step") local t = os.clock() while os.clock() - t < 5 do end end end}}'
+enter 'r2 = nil; r2 = exp2:run()'
+wait_line 'in-a-slow-step' 20
 keys C-c
 # the first Ctrl-C must be taken before the second comes (the second one
 # of the first run is on the screen already)
