@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,17 @@ static int sys_isatty(lua_State *L) {
   lua_Integer fd = luaL_checkinteger(L, 1);
   if (fd < 0) return luaL_argerror(L, 1, "file descriptor must be non-negative");
   lua_pushboolean(L, isatty((int)fd) == 1);
+  return 1;
+}
+
+/* columns(fd) -> the width of the terminal on fd, or nil when fd is not a
+   terminal or does not tell (summaries wrap at it) */
+static int sys_columns(lua_State *L) {
+  struct winsize ws;
+  lua_Integer fd = luaL_checkinteger(L, 1);
+  if (fd < 0) return luaL_argerror(L, 1, "file descriptor must be non-negative");
+  if (ioctl((int)fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) lua_pushnil(L);
+  else lua_pushinteger(L, ws.ws_col);
   return 1;
 }
 
@@ -195,7 +207,7 @@ static const luaL_Reg lock_methods[] = {
 static const luaL_Reg sys_funcs[] = {
     {"isatty", sys_isatty}, {"clock", sys_clock},       {"append", sys_append},
     {"lock", sys_lock},     {"realpath", sys_realpath}, {"alive", sys_alive},
-    {"getpid", sys_getpid}, {NULL, NULL}};
+    {"getpid", sys_getpid}, {"columns", sys_columns}, {NULL, NULL}};
 
 int luaopen_clara_sys_core(lua_State *L) {
   if (luaL_newmetatable(L, SYS_LOCK)) {

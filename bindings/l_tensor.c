@@ -8,6 +8,8 @@
 #include "clara_libs.h"
 #include "l_tensor.h"
 
+#define LT_SIZENAME "torch.Size"
+
 /* {======================================================
 ** Lifetime and the collector
 ** =======================================================*/
@@ -161,6 +163,7 @@ static int t_size(lua_State *L) {
   if (n < 0) return lt_fail(L, "size");
   if (lua_isnoneornil(L, 2)) {
     push_sizes(L, sizes, n);
+    luaL_setmetatable(L, LT_SIZENAME); /* prints as torch.Size{2, 3} */
     return 1;
   }
   int64_t d = lt_checkdim(L, 2, t, 0);
@@ -393,6 +396,9 @@ int luaopen_torch_core(lua_State *L) {
   lua_newtable(L);
   if (!luaL_newmetatable(L, LT_TYPENAME))
     return luaL_error(L, "torch.core opened twice in one state");
+  /* the sizes' type: a plain list with a metatable torch/size.lua fills */
+  luaL_newmetatable(L, LT_SIZENAME);
+  lua_setfield(L, torch, "_Size");
   lua_newtable(L);
   for (const luaL_Reg *l = tensor_meta; l->name; l++) {
     lua_pushvalue(L, meta);

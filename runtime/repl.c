@@ -1,6 +1,8 @@
 /*
 ** repl.c: the interactive loop: libedit line editing and history,
-** multi-line input, results printed with tostring.
+** multi-line input, results printed by clara.repl.show, `?name` for
+** help(name) (clara.repl.help), and Ctrl-C during a training run asking
+** it to stop at its next step (see run.h).
 */
 #include <locale.h>
 #include <signal.h>
@@ -22,6 +24,10 @@
 #define PROMPT "> "
 #define PROMPT2 ">> "
 #define HISTORY_MAX 1000
+
+/* registry keys of the Lua halves, loaded when the REPL starts */
+#define REPL_SHOW "clara.repl.show"
+#define REPL_HELP "clara.repl.help"
 
 /* the end of the message of a syntax error that more input may fix */
 #define EOFMARK "<eof>"
@@ -125,6 +131,23 @@ static const char *pushprompt(lua_State *L, int firstline) {
   return lua_tostring(L, -1);
 }
 
+/* the chunk "?text" stands for, from clara.repl.help.line (the text
+   itself if that fails: its error then shows) */
+static void pushhelpline(lua_State *L, const char *text) {
+  lua_getfield(L, LUA_REGISTRYINDEX, REPL_HELP);
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lua_getfield(L, -1, "line");
+    lua_pushstring(L, text);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
+      lua_remove(L, -2);
+      return;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  lua_pushstring(L, text);
+}
+
 /* pushes the next line: 1, or 0 at end of input, or ABANDONED */
 static int pushline(lua_State *L, int firstline) {
   char *line = readinput(pushprompt(L, firstline));
@@ -132,6 +155,8 @@ static int pushline(lua_State *L, int firstline) {
   if (line == NULL) return interrupted ? ABANDONED : 0;
   if (firstline && line[0] == '=') /* lua 5.2 habit: "=x" prints x */
     lua_pushfstring(L, "return %s", line + 1);
+  else if (firstline && line[0] == '?') /* ?name: help(name) */
+    pushhelpline(L, line + 1);
   else lua_pushstring(L, line);
   free(line);
   return 1;
@@ -205,21 +230,33 @@ static int loadline(lua_State *L, int *silent) {
   return status;
 }
 
-/* one line, tab-separated, written at once so a failing __tostring does
-   not leave half of it */
+/* the values tab-separated as clara.repl.show renders them (tostring
+   without it), written at once so a failing __tostring does not leave half
+   of the text */
 static int printresults(lua_State *L) {
   int i, n = lua_gettop(L);
   size_t len;
   const char *s;
   luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (i = 1; i <= n; i++) {
-    if (i > 1) luaL_addchar(&b, '\t');
-    luaL_tolstring(L, i, NULL);
-    luaL_addvalue(&b);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, REPL_SHOW) == LUA_TTABLE &&
+      lua_getfield(L, -1, "results") == LUA_TFUNCTION) {
+    lua_insert(L, 1);
+    lua_pop(L, 1);
+    lua_call(L, n, 1);
+    lua_pushliteral(L, "\n");
+    lua_concat(L, 2);
   }
-  luaL_addchar(&b, '\n');
-  luaL_pushresult(&b);
+  else {
+    lua_settop(L, n);
+    luaL_buffinit(L, &b);
+    for (i = 1; i <= n; i++) {
+      if (i > 1) luaL_addchar(&b, '\t');
+      luaL_tolstring(L, i, NULL);
+      luaL_addvalue(&b);
+    }
+    luaL_addchar(&b, '\n');
+    luaL_pushresult(&b);
+  }
   s = lua_tolstring(L, -1, &len);
   fwrite(s, 1, len, stdout);
   fflush(stdout);
@@ -236,13 +273,36 @@ static void print(lua_State *L) {
   }
 }
 
+/* clara.repl.show and clara.repl.help into the registry, help() into the
+   globals (raw: a strict _G refuses new names); without them the REPL
+   prints with tostring */
+static int loadhalves(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, REPL_SHOW);
+  lua_call(L, 1, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, REPL_SHOW);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, REPL_HELP);
+  lua_call(L, 1, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, REPL_HELP);
+  lua_pushglobaltable(L);
+  lua_pushliteral(L, "help");
+  lua_getfield(L, -3, "help");
+  lua_rawset(L, -3);
+  return 0;
+}
+
 void claraR_repl(lua_State *L) {
   const char *progname = claraD_progname();
   int status, silent = 0;
   claraD_setprogname(NULL); /* errors typed in need no "clara:" */
   lua_pushcfunction(L, claraS_requireglobals);
   claraD_report(L, lua_pcall(L, 0, 0, 0));
+  lua_pushcfunction(L, loadhalves);
+  claraD_report(L, lua_pcall(L, 0, 0, 0));
   initediting(L);
+  claraD_setsoft(1);
   while ((status = loadline(L, &silent)) != ENDOFINPUT) {
     if (status == ABANDONED) {
       fputs("\n", stdout);
@@ -254,6 +314,7 @@ void claraR_repl(lua_State *L) {
     }
     else claraD_report(L, status);
   }
+  claraD_setsoft(0);
   lua_settop(L, 0);
   fputs("\n", stdout);
   fflush(stdout);

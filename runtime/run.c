@@ -16,6 +16,10 @@ static const char *progname = "clara";
 /* the state running a chunk, for the SIGINT handler */
 static lua_State *globalL = NULL;
 
+/* whether a Ctrl-C may ask a training run to stop (claraD_setsoft) */
+static int softok = 0;
+#define SOFTMODULE "clara.repl.interrupt"
+
 void claraD_setprogname(const char *name) { progname = name; }
 
 const char *claraD_progname(void) { return progname; }
@@ -49,19 +53,56 @@ static int msghandler(lua_State *L) {
   return 1;
 }
 
-/* the hook raises the error at a point where Lua code can unwind safely */
-static void lstop(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted!");
-}
-
 static void setsignal(int sig, void (*handler)(int), struct sigaction *old) {
   struct sigaction sa;
   sa.sa_handler = handler;
   sa.sa_flags = 0;
   sigemptyset(&sa.sa_mask);
   sigaction(sig, &sa, old);
+}
+
+static void laction(int sig);
+
+void claraD_setsoft(int on) { softok = on; }
+
+/* a training run in progress and no Ctrl-C pending yet: marks it pending
+   (raw reads and writes: no user code runs in the hook) and returns 1 */
+static int softstop(lua_State *L) {
+  int soft = 0;
+  if (!softok) return 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushliteral(L, SOFTMODULE);
+  if (lua_rawget(L, -2) == LUA_TTABLE) {
+    lua_pushliteral(L, "soft");
+    lua_rawget(L, -2);
+    lua_pushliteral(L, "pending");
+    lua_rawget(L, -3);
+    soft = lua_tointeger(L, -2) > 0 && !lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (soft) {
+      lua_pushliteral(L, "pending");
+      lua_pushboolean(L, 1);
+      lua_rawset(L, -3);
+    }
+  }
+  lua_pop(L, 2);
+  return soft;
+}
+
+/* the hook raises the error at a point where Lua code can unwind safely;
+   a run that stops at its next step instead gets the handler back, for a
+   second Ctrl-C */
+static void lstop(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  if (softstop(L)) {
+    fputs("\nCtrl-C: the run stops after this step and returns what it has "
+          "(Ctrl-C again stops it at once)\n", stderr);
+    fflush(stderr);
+    setsignal(SIGINT, laction, NULL);
+    return;
+  }
+  luaL_error(L, "interrupted!");
 }
 
 /* a signal handler may only set a hook; a second Ctrl-C, if the hook never

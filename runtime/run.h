@@ -20,6 +20,11 @@ int claraD_report(lua_State *L, int status);
 /* lua_pcall with a traceback handler; SIGINT raises "interrupted!" */
 int claraD_docall(lua_State *L, int narg, int nres);
 
+/* on (the REPL): a first Ctrl-C while a Lua module clara.repl.interrupt
+   says a training run is in progress (its field soft > 0) only sets its
+   field pending, for the run to stop at its next step; a second raises */
+void claraD_setsoft(int on);
+
 /* load and run a string or a file (NULL: stdin), then report */
 int claraD_dostring(lua_State *L, const char *s, const char *name);
 int claraD_dofile(lua_State *L, const char *name);

@@ -34,6 +34,7 @@ local WRONG = {
   boolean = { "yes", 1, 0, {}, "true" },
   string = { 1, true, {} },
   ["string|boolean"] = { 1, {}, true, "" },
+  ["boolean|number"] = { "yes", {}, 3, -1, 0.5, NAN },
   ["function"] = { 1, "f", {}, true, callable_table },
   table = { 1, "x", true },
   callable = { 1, "x", {}, true },

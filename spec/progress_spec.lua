@@ -23,19 +23,84 @@ local function exp(over)
 end
 
 describe("progress", function()
-  it("writes ~10 lines per epoch and no carriage return to a non-terminal", function()
+  it("writes one summary line per epoch and no carriage return to a non-terminal", function()
     local out = sink()
-    exp { progress = progress.new { terminal = false, out = out } }:run()
+    exp { progress = progress.new { terminal = false, out = out, columns = 200 } }:run()
     local text = out:text()
     assert.is_nil(text:find("\r", 1, true))
-    local per_epoch = { 0, 0 }
-    for line in text:gmatch("[^\n]+") do
-      local e = line:match("^epoch (%d)/2 +%d+%% %(")
-      if e then per_epoch[tonumber(e)] = per_epoch[tonumber(e)] + 1 end
+    local lines = {}
+    for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.are.equal(3, #lines, text)
+    assert.matches("^epoch 1/2  train_loss [%d.e-]+  train_mae [%d.e-]+  val_loss [%d.e-]+  val_mae [%d.e-]+  %([%d.]+s%)$", lines[1])
+    assert.matches("^epoch 2/2  train_loss ", lines[2])
+    assert.matches("^restored the weights of epoch %d %(best val_loss [%d.e-]+%)$", lines[3])
+  end)
+
+  it("writes one line per epoch on a terminal with verbose = 2, a bar with verbose = 1", function()
+    local out = sink()
+    exp { verbose = 2, progress = progress.new { verbose = 2, terminal = true, out = out, columns = 200 } }:run()
+    assert.is_nil(out:text():find("\r", 1, true))
+    assert.matches("^epoch 1/2  train_loss [^\n]+\nepoch 2/2  train_loss ", out:text())
+    -- the experiment's own display takes the level
+    local real = io.stdout
+    local bar = sink()
+    bar.flush = function() end
+    io.stdout = bar ---@diagnostic disable-line
+    local ok, err = pcall(function() exp { verbose = 2 }:run() end)
+    io.stdout = real ---@diagnostic disable-line
+    assert(ok, err)
+    assert.is_nil(bar:text():find("\r", 1, true))
+    assert.matches("epoch 1/2  train_loss", bar:text())
+  end)
+
+  it("checks verbose: 0, 1, 2 or a boolean", function()
+    assert.has_error(function() exp { verbose = 3 } end)
+    local out = sink()
+    exp { verbose = 0, progress = progress.new { verbose = 0, terminal = true, out = out } }:run()
+    assert.are.equal("", out:text())
+    assert.are.equal(0, progress.level(false))
+    assert.are.equal(1, progress.level(true))
+    assert.are.equal(2, progress.level(2))
+  end)
+
+  it("prints early stopping and the epoch whose weights were restored", function()
+    local out = sink()
+    -- lr 0: nothing improves after the first epoch
+    exp { epochs = 10, patience = 2, optimizer = function(m) return optim.SGD(m, { lr = 0 }) end,
+          progress = progress.new { terminal = false, out = out, columns = 200 } }:run()
+    local text = out:text()
+    assert.matches("\nearly stopping at epoch 3: val_loss did not improve for 2 epochs\n", text)
+    assert.matches("\nrestored the weights of epoch 1 %(best val_loss [%d.e-]+%)\n", text)
+    assert.is_nil(text:find("epoch 4/10", 1, true))
+  end)
+
+  it("wraps long lines at the terminal width between parts, never mid-word", function()
+    local line = "epoch 12/100  train_loss 0.1234  train_accuracy 0.9876  val_loss 0.2345  val_accuracy 0.9512  (1.2s)"
+    local wrapped = progress.wrap(line, 40)
+    assert.are.equal("epoch 12/100  train_loss 0.1234\n  train_accuracy 0.9876  val_loss 0.2345\n"
+      .. "  val_accuracy 0.9512  (1.2s)", wrapped)
+    for l in wrapped:gmatch("[^\n]+") do assert.is_true(#l <= 40, l) end
+    -- every word survives, in order
+    assert.are.equal(line:gsub("%s+", " "), (wrapped:gsub("%s+", " ")))
+    assert.are.equal("short", progress.wrap("short", 40))
+    -- a part longer than the width is cut at its spaces; a word longer stays whole
+    assert.are.equal("aaa bbb\n  ccc\n  dddddddddddddd", progress.wrap("aaa bbb ccc dddddddddddddd", 10))
+    -- COLUMNS gives the width (the terminal's when unset, 80 without one)
+    local out = sink()
+    local p = progress.new { terminal = false, out = out, columns = 30 }
+    p:line("alpha 1  beta 2  gamma 3  delta 4  epsilon 5")
+    assert.are.equal("alpha 1  beta 2  gamma 3\n  delta 4  epsilon 5\n", out:text())
+    assert.is_true(progress.columns() >= 20)
+    -- not on a terminal, lines stay whole unless COLUMNS says a width
+    local function child(env)
+      local p = io.popen(env .. [[ ./clara -e 'require("clara.train.progress").new{terminal = false}:line(("part 1  "):rep(30))']])
+      local out = p:read("a")
+      p:close()
+      return out
     end
-    assert.are.same({ 10, 10 }, per_epoch)
-    assert.matches("epoch 1/2  100%% %(100/100%)  [%d.]+ it/s  ETA 0:00  loss [%d.e-]+  mae [%d.e-]+\n", text)
-    assert.matches("epoch 2/2  train_loss [%d.e-]+  train_mae [%d.e-]+  val_loss [%d.e-]+  val_mae [%d.e-]+  %([%d.]+s%)\n", text)
+    assert.are.equal(("part 1  "):rep(30) .. "\n", child("env -u COLUMNS"))
+    local first = #child("env COLUMNS=100"):match("^[^\n]*")
+    assert.is_true(first > 90 and first <= 100, first)
   end)
 
   it("prints nothing with verbose = false", function()
@@ -66,8 +131,6 @@ describe("progress", function()
     assert.are.equal("7    3.0 it/s  loss 1", progress.bar(7, nil, 3, { { "loss", 1 } }))
     assert.are.equal("1:01:05", progress.duration(3665))
     assert.are.equal("?", progress.duration(math.huge))
-    assert.are.equal("epoch 1/3   50% (5/10)  2.0 it/s  ETA 0:03  loss 0.5",
-      progress.log_line(1, 3, 5, 10, 2, { { "loss", 0.5 } }))
   end)
 
   it("knows a terminal through clara.sys.core", function()

@@ -103,6 +103,41 @@ describe("clara.report of a run", function()
     assert.are.equal(7, assert_self_contained(dir, page))
   end)
 
+  it("gives times their units, the preprocessing by its print, weighted terms their own axis", function()
+    local T = clara.transforms
+    local dir = D.run(D.tmpdir(), { name = "tiny_units", preprocess = T.chain { T.Scale(0.5), T.Flatten() } })
+    local r = clara.report.build(dir)
+    local page = fs.read(r[1].html)
+    -- 1. units: the summary's run time, the history's time column
+    local rep = D.read_json(fs.join(dir, "report.json"))
+    assert.is_true(has(page, ">" .. C.duration(rep.time) .. "<"), C.duration(rep.time))
+    assert.matches("^%d+ ms$", C.duration(rep.time))
+    assert.is_true(has(page, ">time (s)<"))
+    assert.are.equal("350 ms", C.duration(0.35))
+    assert.are.equal("12.3 s", C.duration(12.34))
+    assert.are.equal("12.6 min", C.duration(754))
+    assert.are.equal("2.5 h", C.duration(9000))
+    -- 2. the preprocessing chain by its description, here and in report.md
+    assert.is_true(has(page, ">Scale(0.5) -&gt; Flatten()<"))
+    assert.is_false(has(page, "[[]"))
+    local md = fs.read(fs.join(dir, "report.md"))
+    assert.is_true(has(md, "## Pipeline\n\n- preprocess: `Scale(0.5) -> Flatten()`\n"), md)
+    assert.is_true(has(md, "| time (s) |"), md)
+    assert.matches("\n%- time: %d+ ms\n", md)
+    -- a description no transform rebuilds still reads as one
+    assert.are.equal("Mine(k=2) -> Other()", C.flatten { preprocess = { name = "chain",
+      steps = { { name = "Mine", k = 2 }, { name = "Other" } } } }[1][2])
+    -- 3. a term's weighted value on the right axis, its raw value on the left
+    local gp = fs.read(fs.join(r[1].dir, "smooth.gp"))
+    assert.is_true(has(gp, "set y2tics"))
+    assert.is_true(has(gp, "set y2label 'smooth x weight (dashed)'"))
+    assert.is_true(has(gp, "set ylabel 'smooth (raw)'"))
+    assert.matches("using 1:2 axes x1y2 with [^\n]*title 'train_smooth_w'", gp)
+    assert.matches("using 1:2 with [^\n]*title 'train_smooth'", gp)
+    -- a quantity without weighted values keeps one axis
+    assert.is_false(has(fs.read(fs.join(r[1].dir, "loss.gp")), "y2"))
+  end)
+
   it("embeds SVG when asked and reports a run still going (history only)", function()
     local d = running_run()
     local r = clara.report.build(d, { embed = "svg" })

@@ -170,7 +170,7 @@ describe("clara.run directory", function()
     assert.is_nil(rep.final)
     local md = fs.read(r:path("report.md"))
     assert.truthy(md:find("| test | 0.3000 |", 1, true), md)
-    assert.truthy(md:find("- best.epoch: 2\n- time: 1.5000\n", 1, true), md)
+    assert.truthy(md:find("- best.epoch: 2\n- time: 1.5 s\n", 1, true), md)   -- times carry their unit
     assert.is_true(torch.equal(torch.load(r:path("model.pt")).weight, net.weight))
   end)
 

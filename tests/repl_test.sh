@@ -111,6 +111,71 @@ sleep 0.2
 enter '(111)'
 check "tab after ':' completes methods from __fields (u:sca)" wait_line 333
 
+# results printed readably (clara.repl.show)
+enter 'nest = {1, 2, {a = 3}}'
+enter 'nest'
+check "a nested table prints on one line with its keys" wait_line '{1, 2, {a = 3}}'
+
+enter 'torch.zeros(2, 3):size()'
+check "a size prints as torch.Size{2, 3}" wait_line 'torch.Size{2, 3}'
+
+enter 'big = {w = torch.zeros(400, 3), name = "x", list = {}}; for i = 1, 30 do big.list[i] = i * 1000 end'
+enter 'big'
+shows_big() {
+  wait_line '  w = tensor of size 400x3 (float32)' &&
+    wait_text '20000, ... (10 more)' && wait_line '  name = "x",'
+}
+check "a long table: indented, tensors by size and dtype, elided with a count" shows_big
+
+enter 'cyc = {}; cyc.me = cyc'
+enter 'cyc'
+check "a table inside itself shows as a cycle" wait_text '{me = <cycle: table 0x'
+
+# help and ?name (clara.repl.help)
+enter 'help(torch.randn)'
+check "help(torch.randn) shows its signature (clara.repl.cdocs)" \
+  wait_line 'torch.randn(size..., {dtype =, device =, requires_grad =}) -> Tensor'
+
+enter '?torch.zeros'
+check "?torch.zeros shows its documentation" wait_text 'example: torch.zeros(2, 3)'
+
+enter '?nn.Linear'
+check "?nn.Linear shows the doc comment from the stdlib" \
+  wait_line 'nn.Linear(in_features, out_features, {bias = true})'
+
+enter '?torch.randm'
+check "?name of a missing name suggests the closest" wait_text "did you mean 'rand', 'randn'?"
+
+enter 'help()'
+check "help() explains help" wait_text 'help(value) shows the documentation'
+
+# Ctrl-C during exp:run(): the partial result comes back
+enter 'ds = clara.data.TensorDataset(torch.randn(400, 3), torch.randn(400, 1))'
+enter 'slow = {on_step_end = function(ctx) if ctx.step >= 30 then local t = os.clock() while os.clock() - t < 0.05 do end end end}'
+enter 'exp = clara.experiment{data = ds, model = function() return nn.Linear(3, 1) end, objective = clara.losses.mse, optimizer = function(m) return optim.SGD(m, {lr = 0.01}) end, batch_size = 4, epochs = 1000, out_dir = false, hooks = slow}'
+enter 'r = exp:run()'
+wait_text 'epoch 1/1000' 20
+keys C-c
+stopped() { wait_text 'interrupted at epoch' 10 && wait_text 'the run stops after this step'; }
+check "Ctrl-C during exp:run() stops it at the next step" stopped
+enter 'r.interrupted .. "/" .. tostring(#r.history >= 1) .. "/" .. tostring(r.model.weight ~= nil)'
+check "the partial result holds the history and the model, marked interrupted" wait_line 'INT/true/true'
+
+# a second Ctrl-C while a step is still running raises as any chunk
+enter 'exp2 = exp:with{hooks = {on_step_end = function(ctx) if ctx.step == 3 then print("\nin-a-slow-step") local t = os.clock() while os.clock() - t < 5 do end end end}}'
+enter 'r2 = nil; r2 = exp2:run()'
+wait_line 'in-a-slow-step' 20
+keys C-c
+# the first Ctrl-C must be taken before the second comes (the second one
+# of the first run is on the screen already)
+for ((i = 0; i < 100; i++)); do
+  [ "$(screen | grep -c 'Ctrl-C again')" -ge 2 ] && break
+  sleep 0.05
+done
+keys C-c
+enter 'tostring(r2) .. "-after-abort"'
+check "a second Ctrl-C aborts the run (no result), the REPL goes on" wait_line 'nil-after-abort'
+
 enter 'error("kaboom")'
 wait_text kaboom
 enter '"still-" .. "alive"'

@@ -390,7 +390,7 @@ local function prepare(self)
     recorder = self.recorder, batcher = place.batcher(batcher.resolve(self.batcher), self.device, self.dtype),
     options = options, scheduler = scheduler,
     -- data-parallel: rank 0 alone shows progress (every rank has the same numbers)
-    progress = self.progress or progress.new { verbose = verbose and not (dp and dp.rank > 0) },
+    progress = self.progress or progress.new { verbose = not (dp and dp.rank > 0) and verbose },
     dp = dp,
     parameters = count_parameters(model),
     -- after the experiment's scheduler, as PyTorch's SWA recipe makes them
@@ -408,7 +408,7 @@ function Experiment:lr_find(opts)
     c.user_batcher = self.batcher ~= nil
     return c
   end, opts)
-  if self.verbose then
+  if progress.level(self.verbose) > 0 then
     local last = r.lrs[#r.lrs]
     c.progress:line(("lr_find: %d steps (%s at lr %.3g), suggestion: %s"):format(#r.lrs,
       r.stopped == "num_iter" and "ended" or r.stopped, last,
@@ -420,9 +420,12 @@ end
 -- what a run holds until it returns or raises (a to-be-closed variable,
 -- so error positions stay the caller's): with handle_signals the signal
 -- handlers, from the start (clara.signal.scope); the run directory's lock
+-- handle_signals, else a Ctrl-C in the REPL stopping the run at its next
+-- step (clara.repl.interrupt)
 local function holder(self)
   local signal = self.handle_signals and require "clara.signal" or nil
-  local h = { signal = signal, done = signal and signal.scope() }
+  local interrupt = not signal and require "clara.repl.interrupt" or nil
+  local h = { signal = signal, done = signal and signal.scope() or interrupt.scope(), interrupt = interrupt }
   h.pending = function() return signal and signal.pending() or nil end
   return setmetatable(h, { __close = function()
     if h.done then h.done() end
@@ -459,7 +462,7 @@ end
 
 local function body(self, opts, held, dir, changes, kept, from)
   local c = prepare(self)
-  local verbose = self.verbose
+  local verbose = progress.level(self.verbose) > 0
   if verbose and self.name then c.progress:line(("experiment %s: %s"):format(self.name, tostring(c.objective))) end
   -- a signal during the factories: nothing on disk yet, run it again
   -- (data-parallel: it stays pending, for the ranks to agree on at the
@@ -513,8 +516,16 @@ local function body(self, opts, held, dir, changes, kept, from)
     held.signal.clear()
     return { interrupted = sig, name = self.name, dir = r and r.dir, history = state and state.history or {} }
   end
-  -- the loop
+  -- the loop; a Ctrl-C in the REPL stops it after a step (not a
+  -- data-parallel one: its ranks agree on a stop through clara.signal)
+  local soft = held.interrupt and not c.dp
+  if soft then c.recorder = held.interrupt.recorder(c.recorder) end
   local result = require(IMPLS[self.impl]).run(c)
+  if soft and result.interrupted then
+    c.progress:interrupted(("interrupted at epoch %d, step %d: the result holds the model and the %d finished "
+      .. "epoch%s (result.interrupted = %q)"):format(#result.history + 1, result.steps,
+      #result.history, #result.history == 1 and "" or "s", result.interrupted))
+  end
   -- the signal is answered (result.interrupted): the next run starts clean
   if held.signal and result.interrupted then held.signal.clear() end
   result.name, result.dir = self.name, r and r.dir

@@ -201,8 +201,13 @@ function Run:write_report(result)
   if full.history == nil then full.history = self.history end
   if full.metrics == nil then full.metrics = full.final end   -- clara.train's name
   full.final = nil
+  -- report.md also shows the pipelines config.json describes
+  local ok, cfg = pcall(json.decode, fs.read(self:path("config.json")) or "null")
+  local md = {}
+  for k, v in pairs(full) do md[k] = v end
+  if ok and type(cfg) == "table" then md.pipelines = { preprocess = cfg.preprocess, postprocess = cfg.postprocess } end
   fs.write_atomic(self:path("report.md"),
-                  R.markdown(self.experiment .. " / " .. self.id, full))
+                  R.markdown(self.experiment .. " / " .. self.id, md))
   full.files = {}
   for _, name in ipairs(RESULT_FILES) do
     if fs.exists(self:path(name)) then full.files[#full.files + 1] = name end

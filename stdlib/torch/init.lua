@@ -25,6 +25,8 @@ function torch.device(kind, index)
   return kind .. ":" .. index
 end
 
+require("torch.size")(torch)
+
 torch.format = function(t) return require("torch.format")(t) end
 torch.autocast = function(...) return require("torch.autocast")(...) end
 

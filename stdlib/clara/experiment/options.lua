@@ -23,6 +23,13 @@ local function plain_name(v)
   return true
 end
 
+local function verbose_level(v)
+  if type(v) == "number" and v ~= 0 and v ~= 1 and v ~= 2 then
+    return false, "must be 0, 1, 2 or a boolean, got " .. E.show(v)
+  end
+  return true
+end
+
 local function out_dir(v)
   if v == true or v == "" then return false, "must be a directory name or false, got " .. E.show(v) end
   return true
@@ -243,8 +250,8 @@ O.list = {
     doc = "checkpoints kept besides checkpoint.pt (<run>/checkpoints/epoch-N.pt): of the save_top_k best epochs "
       .. "by monitor (-1: all) and the save_last last; save_on_error: a failed run's checkpoint.pt is its last "
       .. "step boundary" },
-  { name = "verbose", type = "boolean", default = true, invocation = true,
-    doc = "print progress and summaries (--quiet: false)" },
+  { name = "verbose", type = "boolean|number", default = true, invocation = true, check = verbose_level,
+    doc = "0 or false: silent; 1 or true: a bar per epoch on a terminal; 2: one line per epoch (--quiet: false)" },
   { name = "handle_signals", type = "boolean", invocation = true, shown = "true under `clara run`",
     doc = "SIGTERM/USR1/INT write a checkpoint at the next step and end the run (exit code 75)" },
 }

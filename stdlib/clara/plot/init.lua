@@ -57,7 +57,7 @@ local FORMATS = { png = true, svg = true }
 -- the keys each chart reads: those of every chart, and its own
 local KEYS = {
   all = { "file", "formats", "title", "xlabel", "ylabel", "width", "height" },
-  lines = { "series", "logy", "logx" }, heatmap = { "matrix", "row_labels", "col_labels", "format" },
+  lines = { "series", "logy", "logx", "y2label" }, heatmap = { "matrix", "row_labels", "col_labels", "format" },
   boxplot = { "groups" }, bars = { "labels", "values", "errors", "color", "format" },
   histogram = { "edges", "counts", "color" },
 }
@@ -142,7 +142,10 @@ end
 local function height_for(bottom) return 360 + 18 * bottom end
 -- }====================
 
--- lines{file, series = {{name, x, y, style, dash, color}}, title, xlabel, ylabel, logy, logx}
+-- lines{file, series = {{name, x, y, style, dash, color, y2}}, title, xlabel, ylabel, logy, logx,
+-- y2label}: a series with y2 = true is drawn against a second y axis, on
+-- the right (labelled y2label): values of another scale, e.g. a loss
+-- term's weighted value next to its raw one
 local function lines(o)
   local keyed = type(o) == "table" and type(o.series) == "table" and #o.series > 1
   local s, formats = common("lines", o, keyed)
@@ -183,6 +186,14 @@ local function lines(o)
     s[#s + 1] = hi - lo <= 15 and "set xtics 1" or "set format x '%.0f'"
   end
   if o.logy then s[#s + 1] = "set logscale y" end
+  local y2 = false
+  for _, c in ipairs(cmds) do y2 = y2 or c.se.y2 == true end
+  if y2 then
+    s[#s + 1] = "set ytics nomirror"
+    s[#s + 1] = "set y2tics"
+    if o.y2label then s[#s + 1] = "set y2label " .. G.quote(o.y2label) end
+    if o.logy then s[#s + 1] = "set logscale y2" end
+  end
   if o.logx then s[#s + 1] = "set logscale x"; s[#s + 1] = "set format x '%.0e'" end
   -- the key above the plot, under the title (the key's own), leaves the
   -- plot its whole width; one series needs none (the title names it)
@@ -193,8 +204,9 @@ local function lines(o)
   for _, c in ipairs(cmds) do
     local style = c.style == "auto" and (longest <= 40 and "linespoints" or "lines") or c.style
     local color = c.se.color or G.color(c.i)
-    clauses[#clauses + 1] = ("data index %d using 1:2 with %s lw 2 pt 7 ps 0.6 lc rgb %s dt %d title %s")
-      :format(c.i - 1, style, G.quote(color), c.se.dash and 2 or 1, G.quote(c.se.name or ("series " .. c.i)))
+    clauses[#clauses + 1] = ("data index %d using 1:2%s with %s lw 2 pt 7 ps 0.6 lc rgb %s dt %d title %s")
+      :format(c.i - 1, c.se.y2 == true and " axes x1y2" or "", style, G.quote(color), c.se.dash and 2 or 1,
+        G.quote(c.se.name or ("series " .. c.i)))
   end
   return render("lines", o, { kind = "lines", data = table.concat(data, "\n\n\n") .. "\n", settings = s,
     plot = "plot " .. table.concat(clauses, ", \\\n     "), width = o.width, height = o.height }, formats)

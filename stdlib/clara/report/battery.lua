@@ -79,7 +79,10 @@ local function summary_table(entries, skeys, mkeys)
       local v = e.values[k]
       row[#row + 1] = e.stds[k] and C.mean_std({ mean = v, std = e.stds[k] }) or C.fmt(v)
     end
-    for _, k in ipairs(info) do row[#row + 1] = C.value(e.row and e.row[k]) end
+    for _, k in ipairs(info) do
+      local v = e.row and e.row[k]
+      row[#row + 1] = k == "time" and type(v) == "number" and C.duration(v) or C.value(v)
+    end
     row.class = e.status == "failed" and "failed" or nil
     rows[i] = row
   end

@@ -43,13 +43,21 @@ local function is_list(t)
   return n == #t
 end
 
--- {a = 1, hparams = {lr = 0.1}} -> rows {"a", "1"}, {"hparams.lr", "0.1000"}, sorted
+-- a duration with its unit (clara.run.report's), a history column's title
+C.duration, C.column_title = R.duration, R.column_title
+
+-- settings shown by their one-line print, not their nested description
+local PIPELINES = { preprocess = true, postprocess = true }
+
+-- {a = 1, hparams = {lr = 0.1}} -> rows {"a", "1"}, {"hparams.lr", "0.1000"}, sorted;
+-- a pipeline's description as its print: {"preprocess", "Scale(1/255) -> Flatten()"}
 function C.flatten(tbl)
   local rows = {}
   local function walk(prefix, t)
     for k, v in pairs(t) do
       local key = prefix .. tostring(k)
-      if type(v) == "table" and not is_list(v) then walk(key .. ".", v)
+      if prefix == "" and PIPELINES[k] and type(v) == "table" then rows[#rows + 1] = { key, R.pipeline_text(v) }
+      elseif type(v) == "table" and not is_list(v) then walk(key .. ".", v)
       else rows[#rows + 1] = { key, C.value(v) } end
     end
   end

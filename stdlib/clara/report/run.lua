@@ -18,7 +18,7 @@ local function facts(report)
   end
   for _, k in ipairs(FACTS) do
     local v = report[k]
-    if v ~= nil and type(v) ~= "table" then rows[#rows + 1] = { k, k == "time" and C.fmt(v) or C.value(v) } end
+    if v ~= nil and type(v) ~= "table" then rows[#rows + 1] = { k, k == "time" and C.duration(v) or C.value(v) } end
   end
   return rows
 end
@@ -37,18 +37,21 @@ function section.metrics_table(metrics, caption)
   return { kind = "table", caption = caption or "Final metrics", cols = cols, rows = rows }
 end
 
--- one chart per quantity: each split's column, weighted terms dashed
+-- one chart per quantity: each split's column; a term's weighted value
+-- dashed, on its own axis at the right (its scale is the weight's)
 function section.curve_figures(canvas, rows, columns, prefix)
   local items = {}
   for _, g in ipairs(C.curves(columns, rows)) do
-    local series = {}
+    local series, weighted = {}, false
     for _, c in ipairs(g.cols) do
       local x, y = C.column(rows, c.col)
-      series[#series + 1] = { name = c.col, x = x, y = y, dash = c.weighted,
+      series[#series + 1] = { name = c.col, x = x, y = y, dash = c.weighted, y2 = c.weighted,
                               color = C.SPLIT_COLOR[c.split or ""] }
+      weighted = weighted or c.weighted
     end
     items[#items + 1] = canvas:draw("lines", (prefix or "") .. g.quantity, {
-      title = g.quantity .. " per epoch", xlabel = "epoch", ylabel = g.quantity, series = series })
+      title = g.quantity .. " per epoch", xlabel = "epoch", ylabel = weighted and g.quantity .. " (raw)" or g.quantity,
+      y2label = weighted and g.quantity .. " x weight (dashed)" or nil, series = series })
   end
   if C.lr_varies(rows) then
     local x, y = C.column(rows, "lr")
@@ -94,7 +97,9 @@ local function history_table(r)
     for j, c in ipairs(r.columns) do row[j] = C.fmt(h[c]) end
     rows[i] = row
   end
-  return { kind = "table", caption = "History (one row per epoch)", cols = r.columns, rows = rows,
+  local titles = {}
+  for i, c in ipairs(r.columns) do titles[i] = C.column_title(c) end
+  return { kind = "table", caption = "History (one row per epoch)", cols = titles, rows = rows,
            numeric_from = 1, collapsed = #rows > 30 }
 end
 

@@ -41,7 +41,7 @@ local function encode(v, indent, seen, out)
   elseif is_tensor(v) then
     if v:numel() == 1 then out[#out + 1] = number(v:item())
     else encode(v:totable(), indent, seen, out) end
-  elseif tv == "table" and not (getmetatable(v) and getmetatable(v).__tostring) then
+  elseif tv == "table" and not (getmetatable(v) and getmetatable(v).__tostring and getmetatable(v).__name ~= "torch.Size") then
     if seen[v] then error("clara.run.json: a table contains itself", 0) end
     seen[v] = true
     local inner = indent .. "  "

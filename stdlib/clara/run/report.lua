@@ -82,6 +82,51 @@ function report.number(v)
   return string.format("%.4f", v)
 end
 
+-- a duration in seconds with its unit: "350 ms", "12.3 s", "12.6 min", "2.1 h"
+function report.duration(s)
+  if type(s) ~= "number" or s ~= s or s < 0 or s == math.huge then return tostring(s) end
+  if s < 1 then return ("%d ms"):format(math.floor(s * 1000 + 0.5)) end
+  if s < 120 then return ("%.1f s"):format(s) end
+  if s < 7200 then return ("%.1f min"):format(s / 60) end
+  return ("%.1f h"):format(s / 3600)
+end
+
+-- a history column as a table's header: with its unit
+function report.column_title(col)
+  return col == "time" and "time (s)" or col
+end
+
+-- a pipeline's description (clara.transforms' describe(), as config.json
+-- records it) as its one-line print: "Scale(1/255) -> Flatten()"; a
+-- description the transforms cannot rebuild reads "Name(key=value, ...)"
+local function generic(d)
+  if type(d) ~= "table" then return tostring(d) end
+  if type(d.steps) == "table" and #d.steps > 0 then
+    local parts = {}
+    for i, step in ipairs(d.steps) do parts[i] = generic(step) end
+    return table.concat(parts, " -> ")
+  end
+  local args = {}
+  for k, v in pairs(d) do
+    if k ~= "name" and type(v) ~= "table" then args[#args + 1] = ("%s=%s"):format(k, tostring(v)) end
+  end
+  table.sort(args)
+  return ("%s(%s)"):format(tostring(d.name or "?"), table.concat(args, ", "))
+end
+
+function report.pipeline_text(d)
+  local ok, T = pcall(require, "clara.transforms")
+  if ok then
+    -- as JSON text: from_description makes JSON's whole floats integers again
+    local built, step = pcall(function() return T.from_description(require("cjson").encode(d)) end)
+    if built then
+      local shown, text = pcall(tostring, step)
+      if shown then return text end
+    end
+  end
+  return generic(d)
+end
+
 -- a Markdown table cell
 local function fmt(v)
   if v == nil then return "" end
@@ -91,7 +136,9 @@ local function fmt(v)
 end
 
 local function table_md(cols, rows, numeric_from)
-  local out = { "| " .. table.concat(cols, " | ") .. " |" }
+  local titles = {}
+  for i, c in ipairs(cols) do titles[i] = report.column_title(c) end
+  local out = { "| " .. table.concat(titles, " | ") .. " |" }
   local rule = {}
   for i = 1, #cols do rule[i] = i >= numeric_from and "---:" or "---" end
   out[2] = "|" .. table.concat(rule, "|") .. "|"
@@ -121,8 +168,10 @@ function report.markdown(title, result, rows)
   -- 2. the other scalar facts (best epoch, time, stop reason)
   local facts = {}
   for k, v in pairs(result) do
-    if k ~= "metrics" and k ~= "history" and k ~= "checkpoints" then
-      if type(v) ~= "table" then
+    if k ~= "metrics" and k ~= "history" and k ~= "checkpoints" and k ~= "pipelines" then
+      if k == "time" and type(v) == "number" then
+        facts[#facts + 1] = string.format("- %s: %s", k, report.duration(v))
+      elseif type(v) ~= "table" then
         facts[#facts + 1] = string.format("- %s: %s", k, fmt(v))
       else   -- one level down: best = {epoch = 7, value = 0.31}
         for k2, v2 in pairs(v) do
@@ -135,6 +184,13 @@ function report.markdown(title, result, rows)
   end
   table.sort(facts)
   if #facts > 0 then out[#out + 1] = "## Summary\n\n" .. table.concat(facts, "\n") .. "\n" end
+  -- the pipelines, by their descriptions (result.pipelines: config.json's)
+  local pipes = {}
+  for _, k in ipairs { "preprocess", "postprocess" } do
+    local d = result.pipelines and result.pipelines[k]
+    if d ~= nil then pipes[#pipes + 1] = ("- %s: `%s`"):format(k, report.pipeline_text(d)) end
+  end
+  if #pipes > 0 then out[#out + 1] = "## Pipeline\n\n" .. table.concat(pipes, "\n") .. "\n" end
   -- 3. the kept checkpoints (clara.train.keep), with their monitored values
   if type(result.checkpoints) == "table" and #result.checkpoints > 0 then
     out[#out + 1] = "## Kept checkpoints\n\n" .. table_md({ "epoch", "value", "file" }, result.checkpoints, 1)

@@ -211,6 +211,7 @@ function M.run(c, twin)
     record(c.recorder, "epoch_end", ctx, row)
     ctx.applying = false
     if ctx.stop and not row.stopped then row.stopped = "hook" end
+    if row.stopped == "early_stopping" then c.progress:line(progress.early_stop_text(row, o.monitor, o.patience)) end
     if not go_on or ctx.stop then result.stopped = row.stopped; break end
   end
   -- 6. the best weights, the final numbers
@@ -288,6 +289,7 @@ function final(c, ctx, result, evaluate)
   if ctx.best_state then
     if not (last and last.epoch == result.best.epoch) then result.model:load_state_dict(ctx.best_state) end
     result.restored = result.best.epoch
+    c.progress:line(progress.restored_text(result.best))
   end
   local reuse = last and last.epoch == ctx.epoch and (result.restored == nil or result.restored == last.epoch)
   result.final = {}

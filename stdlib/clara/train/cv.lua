@@ -207,7 +207,7 @@ function M.check(opts) return E.options(API, opts, OPTIONS) end
 
 function M.run(exp, opts)
   opts = M.check(opts)
-  local verbose = exp.verbose ~= false
+  local verbose = require("clara.train.progress").level(exp.verbose) > 0
   -- 1. the development data: what the folds split; the test set stays aside
   local data = exp:data_parts()
   if data.val ~= nil then

@@ -1,10 +1,15 @@
 -- clara.train.progress: what a training run prints (VERBOSE, on by default).
 --
--- On a terminal: one progress bar per epoch, redrawn in place (step/total,
--- rate, ETA, running loss and metrics), at most ten times a second.
--- Elsewhere (server logs, pipes): one plain line per ~10% of an epoch,
--- never a carriage return.  Both: one summary line per epoch.
--- verbose = false prints nothing (errors still raise).
+-- Levels as Keras's `verbose`: 0 (or false) prints nothing (errors still
+-- raise); 1 (or true, the default) draws a progress bar per epoch on a
+-- terminal, redrawn in place (step/total, rate, ETA, running loss and
+-- metrics) at most ten times a second; 2, and any output that is not a
+-- terminal (server logs, pipes), prints one summary line per epoch and
+-- never a carriage return.  Every level above 0 prints the epoch
+-- summaries, early stopping and the epoch whose weights were restored.
+-- Lines longer than the terminal (COLUMNS, else the terminal's own width,
+-- else 80) wrap between their parts, never inside a word; elsewhere only
+-- when COLUMNS is set (a log keeps one line per epoch).
 -- Terminal detection is isatty(1) from clara.sys.core (bindings/l_sys.c).
 local sys = require "clara.sys.core"
 
@@ -48,14 +53,6 @@ function M.bar(step, total, rate, stats, width)
   return s == "" and head or (head .. "  " .. s)
 end
 
--- the log line: "epoch 2/10  40% (37/100)  12.3 it/s  ETA 0:05  loss 0.4321"
-function M.log_line(epoch, epochs, step, total, rate, stats)
-  local pos = total and ("%3d%% (%d/%d)"):format(math.floor(100 * step / total + 0.5), step, total) or ("step %d"):format(step)
-  local eta = total and rate > 0 and ("  ETA " .. M.duration((total - step) / rate)) or ""
-  local s = M.stats_text(stats)
-  return ("epoch %d/%d  %s  %.1f it/s%s%s"):format(epoch, epochs, pos, rate, eta, s == "" and "" or ("  " .. s))
-end
-
 -- "loss 0.3  acc 0.9" from a table of values, sorted by name, loss first
 function M.row_text(t)
   local keys = {}
@@ -81,58 +78,116 @@ function M.summary(row, epochs)
   return table.concat(parts, "  ")
 end
 
+-- level(verbose) -> 0, 1 or 2 (false and nil count as 0, true as 1)
+function M.level(v)
+  if v == true then return 1 end
+  if type(v) == "number" then return v end
+  return 0
+end
+
+-- the width lines wrap at: COLUMNS, else the terminal's, else 80; not on
+-- a terminal, COLUMNS or none (math.huge: a log keeps one line per epoch)
+function M.columns(terminal)
+  local n = tonumber(os.getenv("COLUMNS") or "")
+  if n and n >= 20 then return math.floor(n) end
+  if terminal == false then return math.huge end
+  return sys.columns(1) or 80
+end
+
+-- the pieces of a line a wrap may not cut, each with the separator before
+-- it: the parts between runs of two spaces, each cut at single spaces
+-- when it alone is too long
+local function pieces(s, width)
+  local out = {}
+  for part in (s .. "  "):gmatch("(.-)  +") do
+    if #part <= width then
+      if part ~= "" then out[#out + 1] = { part, "  " } end
+    else
+      local sep = "  "
+      for word in part:gmatch("%S+") do out[#out + 1] = { word, sep }; sep = " " end
+    end
+  end
+  return out
+end
+
+-- wrap(s, width) -> s with a newline and two spaces of indent where it
+-- would pass width, between parts ("loss 0.3" stays whole) or words;
+-- a word longer than width stays whole on its own line
+function M.wrap(s, width)
+  if #s <= width then return s end
+  local lines, cur = {}, nil
+  for _, p in ipairs(pieces(s, width - 2)) do
+    if cur == nil then cur = p[1]
+    elseif #cur + #p[2] + #p[1] <= width then cur = cur .. p[2] .. p[1]
+    else lines[#lines + 1] = cur; cur = "  " .. p[1] end
+  end
+  lines[#lines + 1] = cur
+  return table.concat(lines, "\n")
+end
+
+-- "early stopping at epoch 7: val_loss did not improve for 3 epochs"
+function M.early_stop_text(row, monitor, patience)
+  return ("early stopping at epoch %d: %s did not improve for %d epoch%s"):format(row.epoch, monitor,
+    patience, patience == 1 and "" or "s")
+end
+
+-- "restored the weights of epoch 4 (best val_loss 0.1234)"
+function M.restored_text(best)
+  return ("restored the weights of epoch %d (best %s %.4g)"):format(best.epoch, best.monitor, best.value)
+end
+
 local Progress = {}
 Progress.__index = Progress
 
--- progress.new{verbose = true, terminal = nil (ask isatty), out = io.stdout}
+-- progress.new{verbose = 1, terminal = nil (ask isatty), out = io.stdout,
+-- width = the bar's, columns = the width lines wrap at (nil: M.columns())}
 function M.new(opts)
   opts = opts or {}
   local terminal = opts.terminal
   if terminal == nil then terminal = sys.isatty(1) end
-  return setmetatable({ verbose = opts.verbose ~= false, terminal = terminal,
-                        out = opts.out or io.stdout, width = opts.width }, Progress)
+  local level = opts.verbose == nil and 1 or M.level(opts.verbose)
+  return setmetatable({ verbose = level > 0, level = level, terminal = terminal, bar = terminal and level == 1,
+                        out = opts.out or io.stdout, width = opts.width, columns = opts.columns }, Progress)
 end
 
 function Progress:write(s)
   if self.verbose then self.out:write(s); if self.out.flush then self.out:flush() end end
 end
 
-function Progress:line(s) self:write(s .. "\n") end
+function Progress:line(s)
+  if not self.verbose then return end
+  self.columns = self.columns or M.columns(self.terminal)
+  self:write(M.wrap(s, self.columns) .. "\n")
+end
 
 function Progress:epoch_start(epoch, epochs, total)
   self.epoch, self.epochs, self.total = epoch, epochs, total
   self.t0, self.last_draw, self.next_mark, self.drawn = M.clock(), -1, 1, false
 end
 
--- called after every step with the running stats
+-- called after every step with the running stats: the bar (level 1 on a
+-- terminal); nothing otherwise, the epoch's summary says it all
 function Progress:step(step, stats)
-  if not self.verbose then return end
+  if not (self.verbose and self.bar) then return end
   local now = M.clock()
-  local rate = step / math.max(now - self.t0, 1e-9)
-  if self.terminal then
-    if now - self.last_draw >= 0.1 or step == self.total then
-      self.last_draw = now
-      self.drawn = true
-      self:write("\r\27[K" .. M.bar(step, self.total, rate, stats, self.width))
-    end
-  elseif self.total then
-    -- marks at 10%, 20%, ..., 100% of the epoch
-    local mark = math.ceil(self.next_mark * self.total / 10)
-    if step >= mark then
-      while self.next_mark <= 10 and step >= math.ceil(self.next_mark * self.total / 10) do
-        self.next_mark = self.next_mark + 1
-      end
-      self:line(M.log_line(self.epoch, self.epochs, step, self.total, rate, stats))
-    end
-  elseif step % 100 == 0 then
-    self:line(M.log_line(self.epoch, self.epochs, step, nil, rate, stats))
+  if now - self.last_draw >= 0.1 or step == self.total then
+    local rate = step / math.max(now - self.t0, 1e-9)
+    self.last_draw = now
+    self.drawn = true
+    self:write("\r\27[K" .. M.bar(step, self.total, rate, stats, self.width))
   end
 end
 
 -- the summary line ends the bar's line on a terminal
 function Progress:epoch_end(summary)
-  if self.terminal and self.drawn then self:write("\n") end
+  if self.drawn then self:write("\n"); self.drawn = false end
   self:line(summary)
+end
+
+-- a run cut short: the bar's line ended, then why
+function Progress:interrupted(text)
+  if self.drawn then self:write("\n"); self.drawn = false end
+  self:line(text)
 end
 
 return M

@@ -75,7 +75,8 @@ end
 function M.plain(v)
   if torch.is_tensor(v) then
     if v:dim() == 0 then return v:item() end
-    return { shape = v:size(), values = v:flatten():totable() }
+    -- the shape as a plain list (a torch.Size is not plain: config.json)
+    return { shape = table.move(v:size(), 1, v:dim(), 1, {}), values = v:flatten():totable() }
   end
   return v
 end
