@@ -10,7 +10,8 @@ local sh = require("spec.helpers.shell").sh
 local fs = require "clara.fs"
 local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
 
-local DOCS = { "README.md", "docs/tutorial.md", "docs/design.md", "docs/nn.md", "docs/README.md" }
+local DOCS = { "README.md", "docs/tutorial.md", "docs/design.md", "docs/nn.md", "docs/images.md",
+               "docs/search.md", "docs/README.md" }
 local TIMEOUT = 300   -- seconds for one block: a hang fails, it does not stall the suite
 local ROOT = sh("pwd"):gsub("%s+$", "")
 
