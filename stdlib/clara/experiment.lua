@@ -386,7 +386,7 @@ local function prepare(self)
   return {
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
-    recorder = self.recorder, batcher = place.batcher(batcher.resolve(self.batcher), self.device, self.dtype),
+    recorder = self.recorder, batcher = place.batcher(batcher.resolve(self.batcher, self), self.device, self.dtype),
     options = options, scheduler = scheduler,
     -- data-parallel: rank 0 alone shows progress (every rank has the same numbers)
     progress = self.progress or progress.new { verbose = verbose and not (dp and dp.rank > 0) },
@@ -500,6 +500,7 @@ local function body(self, opts, held, dir, changes, kept, from)
   end
   -- the loop
   local result = require(IMPLS[self.impl]).run(c)
+  if self.batcher == nil then c.batcher:close() end -- the loaders' worker threads end with the run
   -- the signal is answered (result.interrupted): the next run starts clean
   if held.signal and result.interrupted then held.signal.clear() end
   result.name, result.dir = self.name, r and r.dir

@@ -1,0 +1,211 @@
+-- DataLoader{workers = n, prefetch = k}: batches loaded by C threads are
+-- the batches of workers = 0, bitwise and in order, through resumes and
+-- whole experiments; failures, early breaks and bad options end cleanly.
+local DataLoader = clara.data.DataLoader
+local assert_same_weights = dofile("spec/helpers/same_weights.lua")
+local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
+teardown(cleanup)
+
+-- every batch of one epoch of each loader, compared field by field
+local function same_epoch(a, b, what)
+  local ia, ib = a:iter(), b:iter()
+  local n = 0
+  while true do
+    local ra, rb = table.pack(ia()), table.pack(ib())
+    if ra[1] == nil then
+      assert.is_nil(rb[1], what .. ": the workers loader has more batches")
+      return n
+    end
+    n = n + 1
+    assert.are.equal(ra.n, rb.n)
+    for k = 1, ra.n do
+      assert.are.equal(ra[k].dtype, rb[k].dtype)
+      assert.is_true(torch.equal(ra[k], rb[k]), ("%s: batch %d field %d differs"):format(what, n, k))
+    end
+  end
+end
+
+local function images(n, seed)
+  torch.manual_seed(seed)
+  return clara.data.TensorDataset(torch.randn(n, 1, 6, 6), torch.randint(0, 10, { n }),
+    torch.randint(0, 255, { n, 3 }, { dtype = "uint8" }))
+end
+
+describe("DataLoader workers", function()
+  it("deliver the batches of workers = 0, bitwise, epoch after epoch", function()
+    local ds = images(203, 1)
+    for _, o in ipairs {
+      { batch_size = 16, shuffle = true, seed = 5 },
+      { batch_size = 16, shuffle = true, seed = 5, drop_last = true },
+      { batch_size = 7 },
+      { batch_size = 300, shuffle = true, seed = 2 },
+      { batch_size = 10, shuffle = true, seed = 3, num_replicas = 3, rank = 1 },
+    } do
+      local plain, threaded = {}, { workers = 2, prefetch = 3 }
+      for k, v in pairs(o) do plain[k], threaded[k] = v, v end
+      local a, b = DataLoader(ds, plain), DataLoader(ds, threaded)
+      assert.matches("2 workers, prefetch 3", tostring(b))
+      for e = 1, 3 do
+        assert.are.equal(#a, same_epoch(a, b, ("batch_size %d epoch %d"):format(o.batch_size, e)))
+      end
+      b:close()
+    end
+  end)
+
+  it("draw the same unseeded shuffles from torch's generator", function()
+    local ds = images(50, 2)
+    torch.manual_seed(11)
+    local a = DataLoader(ds, { batch_size = 8, shuffle = true })
+    local ra = {}
+    for xb in a do ra[#ra + 1] = xb end
+    torch.manual_seed(11)
+    local b = DataLoader(ds, { batch_size = 8, shuffle = true, workers = 1, prefetch = 5 })
+    local k = 0
+    for xb in b do
+      k = k + 1
+      assert.is_true(torch.equal(ra[k], xb))
+    end
+    assert.are.equal(#ra, k)
+  end)
+
+  it("load Subsets of in-memory data in the workers, and other datasets on the main thread", function()
+    local ds = images(120, 3)
+    local sub = clara.data.Subset(ds, torch.arange(100, 0, -3, { dtype = "int64" }))
+    local o = { batch_size = 9, shuffle = true, seed = 4 }
+    local a = DataLoader(sub, o)
+    o.workers = 2
+    local b = DataLoader(sub, o)
+    assert.matches("2 workers", tostring(b))
+    same_epoch(a, b, "Subset")
+    local cat = clara.data.Concat { ds, sub }
+    local c = DataLoader(cat, o)
+    assert.is_nil(tostring(c):find("workers"))
+    o.workers = nil
+    same_epoch(DataLoader(cat, o), c, "Concat")
+  end)
+
+  it("resume mid-epoch exactly from a state taken with batches in flight", function()
+    local ds = images(100, 4)
+    local o = { batch_size = 8, shuffle = true, seed = 9, workers = 2, prefetch = 4 }
+    local first = DataLoader(ds, o)
+    local it = first:iter()
+    for _ = 1, 5 do it() end
+    local s = first:state()
+    assert.are.equal(5, s.batch)
+    first:close()
+    local plain = DataLoader(ds, { batch_size = 8, shuffle = true, seed = 9 })
+    local threaded = DataLoader(ds, o)
+    plain:set_state(s)
+    threaded:set_state(s)
+    assert.are.equal(#plain - 5, same_epoch(plain, threaded, "resumed epoch"))
+    same_epoch(plain, threaded, "the epoch after")
+  end)
+
+  it("end cleanly when an epoch is left early, again and again", function()
+    local ds = images(400, 5)
+    local b = DataLoader(ds, { batch_size = 4, shuffle = true, seed = 1, workers = 2, prefetch = 8 })
+    for k = 1, 300 do
+      for xb in b do
+        if k % 3 == 0 then break end
+        break
+      end
+    end
+    -- an abandoned iterator is superseded by the next epoch's, and says so
+    local old = b:iter()
+    old()
+    local new = b:iter()
+    assert.is_not_nil(new())
+    local ok, err = pcall(old)
+    assert.is_false(ok)
+    assert.matches("DataLoader: this epoch's iterator was superseded", err)
+    -- loaders dropped with batches in flight are collected without harm
+    for _ = 1, 50 do
+      local l = DataLoader(ds, { batch_size = 4, workers = 2, prefetch = 6 })
+      l:iter()()
+    end
+    collectgarbage(); collectgarbage()
+    -- closed, a loader starts new threads when used again
+    b:close(); b:close()
+    local n = 0
+    for _ in b do n = n + 1 end
+    assert.are.equal(#b, n)
+  end)
+
+  it("raise a worker's failure on the main thread, naming the batch", function()
+    -- a dataset whose rows for batch 2 point past its tensor's end
+    local x = torch.arange(0, 20):reshape(10, 2)
+    local ds = setmetatable({}, { __len = function() return 10 end, __index = {
+      get = function(_, i) return x[i] end,
+      sources = function(_, idx)
+        if idx:numel() > 0 and idx[1]:item() == 4 then return { x }, idx + 100 end
+        return { x }, idx
+      end } })
+    local l = DataLoader(ds, { batch_size = 4, workers = 2, prefetch = 3 })
+    local it = l:iter()
+    assert.is_true(torch.equal(x:narrow(1, 1, 4), it()))
+    local ok, err = pcall(it)
+    assert.is_false(ok)
+    assert.matches("DataLoader: a worker failed: batch 2 of epoch 1: index 104 out of range for 10 rows", err, 1, true)
+    -- the loader is usable again: a new epoch
+    assert.is_true(torch.equal(x:narrow(1, 1, 4), l:iter()()))
+  end)
+
+  it("refuse bad workers and prefetch options with clear errors", function()
+    local ds = images(10, 6)
+    local cases = {
+      { { workers = -1 }, "DataLoader: workers must be >= 0, got -1" },
+      { { workers = "2" }, "DataLoader: workers must be an integer, got '2'" },
+      { { workers = 1.5 }, "DataLoader: workers must be an integer, got 1.5" },
+      { { workers = 65 }, "DataLoader: workers must be <= 64, got 65" },
+      { { workers = 2, prefetch = 0 }, "DataLoader: prefetch must be >= 1, got 0" },
+      { { workers = 2, prefetch = 2.5 }, "DataLoader: prefetch must be an integer, got 2.5" },
+      { { worker = 2 }, "did you mean 'workers'" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(DataLoader, ds, c[1])
+      assert.is_false(ok)
+      assert.matches(c[2], err, 1, true)
+    end
+  end)
+end)
+
+describe("experiments with workers", function()
+  local function experiment(over)
+    local t = dofile("spec/helpers/resume_experiment.lua")
+    for k, v in pairs(over or {}) do t[k] = v end
+    return clara.experiment(t)
+  end
+
+  for _, impl in ipairs { "clear", "fast" } do
+    it("train to the same weights as without (" .. impl .. ")", function()
+      local a = experiment({ out_dir = false, impl = impl }):run()
+      local b = experiment({ out_dir = false, impl = impl, workers = 2, prefetch = 3 }):run()
+      assert_same_weights(a.model, b.model, "workers = 2, " .. impl)
+      assert.are.same(a.confusion, b.confusion)
+    end)
+  end
+
+  it("resume a crashed run with workers to the weights of an uninterrupted one", function()
+    local reference = experiment({ out_dir = false }):run()
+    local exp = experiment { out_dir = tmpdir(), checkpoint_every = 1, workers = 2, prefetch = 3 }
+    local ok, err = pcall(function()
+      exp:with { hooks = { on_step_end = function(ctx) if ctx.step == 17 then error("crash", 0) end end } }:run()
+    end)
+    assert.is_false(ok); assert.matches("crash", err)
+    local r = exp:run { resume = true }
+    assert_same_weights(r.model, reference.model, "resumed with workers")
+  end)
+
+  it("refuse bad workers and prefetch settings", function()
+    for _, c in ipairs {
+      { { workers = -1 }, "clara.experiment: workers must be an integer >= 0, got -1" },
+      { { workers = 1.5 }, "clara.experiment: workers must be an integer >= 0, got 1.5" },
+      { { workers = "2" }, "clara.experiment: workers must be an integer >= 0, got '2'" },
+      { { prefetch = 0 }, "clara.experiment: prefetch must be an integer >= 1, got 0" },
+    } do
+      local ok, err = pcall(experiment, c[1])
+      assert.is_false(ok)
+      assert.matches(c[2], err, 1, true)
+    end
+  end)
+end)
