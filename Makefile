@@ -17,10 +17,10 @@ OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS   += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC $(LUA_INC) -Ibindings
 CXXFLAGS += $(OPT) $(SAN) -std=c++17 -Wall -Wno-unused-parameter -fPIC $(TORCH_INC) -Ibindings
-LDLIBS   := -l:libtcmalloc_minimal.so.4 $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -ledit -lz -lm -ldl -lpthread
+LDLIBS   := -l:libtcmalloc_minimal.so.4 $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -ledit -lspng -lturbojpeg -lz -lm -ldl -lpthread
 # the program itself: no libtorch (build/libclara_torch.so is loaded on first use)
 CLARA_LIBS := -Wl,--no-as-needed -l:libtcmalloc_minimal.so.4 -Wl,--as-needed -llua5.4 -ledit -lm -ldl -lpthread
-TORCH_LIBS := $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -lz -lm -lpthread
+TORCH_LIBS := $(TORCH_LIB) -ltorch -ltorch_cpu -lc10 -llua5.4 -lspng -lturbojpeg -lz -lm -lpthread
 # the libtorch version, read from its headers when a recipe needs it
 TORCH_VERSION = $(or $(shell printf '\043include <torch/version.h>\nTORCH_VERSION\n' | \
                   $(CXX) -E -P $(TORCH_INC) -x c++ - 2>/dev/null | tail -1),"unknown")
@@ -31,7 +31,8 @@ VERSION  := 0.1.0
 DEB_PKGS := liblua5.4-dev libtorch-dev libopenblas0-pthread libedit-dev \
             libcriterion-dev zlib1g-dev lua-filesystem lua-cjson lua-busted \
             dataset-fashion-mnist gnuplot-nox fonts-dejavu-core lua-expat shellcheck chromium \
-            python3-torch python3-scipy tmux libgloo-dev \
+            python3-torch python3-scipy tmux libgloo-dev libspng-dev libturbojpeg0-dev \
+            python3-pil python3-torchvision \
             libtcmalloc-minimal4 clang libclang-rt-14-dev \
             g++ make pkg-config
 # the real one-node SLURM cluster of tests/slurm_test.sh (tests/slurm/cluster.sh)

@@ -10,6 +10,7 @@
 /* the C half of the torch module (tensors, creation, autograd) */
 int luaopen_torch_core(lua_State *L);
 int luaopen_clara_data_core(lua_State *L); /* l_data.c: clara.data readers */
+int luaopen_clara_image_core(lua_State *L); /* l_image.c: image decoding */
 int luaopen_torch_nn_core(lua_State *L); /* l_nn.c */
 int luaopen_torch_optim_core(lua_State *L); /* l_optim.c */
 int luaopen_torch_jit_core(lua_State *L); /* l_jit.c */

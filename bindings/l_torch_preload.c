@@ -10,6 +10,7 @@
 const luaL_Reg clara_torch_preloads[] = {
     {"torch.core", luaopen_torch_core},
     {"clara.data.core", luaopen_clara_data_core},
+    {"clara.image.core", luaopen_clara_image_core},
     {"torch.nn.core", luaopen_torch_nn_core},
     {"torch.optim.core", luaopen_torch_optim_core},
     {"torch.jit.core", luaopen_torch_jit_core},

@@ -36,6 +36,10 @@ local limits = {
   pickle_depth = 1000,
   -- bytes an .npz archive may inflate to, all members together
   npz_bytes = 16 << 30,
+  -- width * height of one decoded image (clara.data.read_image,
+  -- ImageFolder): PIL's decompression-bomb error threshold, checked on the
+  -- header before any pixel is allocated
+  image_pixels = 178956970,
 }
 
 local E = require "clara.error"
