@@ -19,4 +19,5 @@ const luaL_Reg clara_torch_preloads[] = {
     {"clara.train.fast.core", luaopen_clara_train_fast_core},
     {"torch.distributed.core", luaopen_torch_distributed_core},
     {"clara.data.workers.core", luaopen_clara_data_workers_core},
+    {"clara.transforms.core", luaopen_clara_transforms_core},
     {NULL, NULL}};
