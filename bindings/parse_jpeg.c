@@ -133,11 +133,15 @@ static int jpeg_fail(tjhandle tj, char *err, size_t errlen, const char *what) {
 int image_jpeg_decode(const uint8_t *buf, size_t len, const clara_image_opts *o,
                       clara_image *out, char *err, size_t errlen) {
   tjhandle tj = tjInitDecompress();
-  int w, h, subsamp, cs, pf, c;
+  int w = 0, h = 0, subsamp = -1, cs = -1, pf, c; /* unset when the header is tables only */
   if (tj == NULL) return image_fail(err, errlen, "cannot start the JPEG decoder");
   if (tjDecompressHeader3(tj, buf, (unsigned long)len, &w, &h, &subsamp, &cs) != 0)
     return jpeg_fail(tj, err, errlen, "header");
-  if (image_check_size(w < 0 ? 0 : (uint64_t)w, h < 0 ? 0 : (uint64_t)h, o, err, errlen) != 0) {
+  if (w < 1 || h < 1) {
+    tjDestroy(tj);
+    return image_fail(err, errlen, "not a valid JPEG file (no frame header before the end)");
+  }
+  if (image_check_size((uint64_t)w, (uint64_t)h, o, err, errlen) != 0) {
     tjDestroy(tj);
     return -1;
   }

@@ -18,5 +18,10 @@ data.is_held_out = require("clara.data.partition").is_held_out
 -- read_npy, read_npz, read_pt, from_table, read_dir, fashion_mnist (and its class names)
 for k, v in pairs(require "clara.data.read") do data[k] = v end
 
+-- images (image.lua, image_folder.lua; C decoders in bindings/image.c):
+-- read_image, write_image, ImageFolder
+data.read_image = require("clara.data.image").read_image
+data.write_image = require("clara.data.image").write_image
+
 -- a misspelt name raises, naming the closest
 return require("clara.error").namespace(data, "clara.data")
