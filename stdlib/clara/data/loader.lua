@@ -8,6 +8,7 @@
 --   loader:set_state(s)                      -- the next epoch resumes after batch s.batch
 --   DataLoader(ds, {..., workers = 2, prefetch = 4})  -- the next 4 batches load in 2 threads
 --   loader:close()                           -- the threads end (else when it is collected)
+--   DataLoader(ds, {..., augment = aug})     -- each batch's input augmented in C (aug:plan)
 --
 -- Two ways to assemble a batch, interchangeable (a spec proves they agree):
 --   "fast"  (default) when the dataset answers ds:batch(idx) (TensorDataset
@@ -46,6 +47,7 @@ local OPTIONS = {
   workers = { type = "integer", min = 0, max = 64, default = 0,
               doc = "threads loading the next batches in the background (0: on the calling thread)" },
   prefetch = { type = "integer", min = 1, max = 1024, doc = "batches loading ahead with workers (default 2 per worker)" },
+  augment = { type = "table", doc = "a batch augmentation (aug:plan(dims)) applied to each batch's input" },
 }
 
 -- the samples of rank r's shard of n: every rank as many when padded
@@ -92,8 +94,11 @@ function M.DataLoader(ds, opts)
     dataset = ds, n = n, batch_size = bs, shuffle = opts.shuffle,
     seed = math.tointeger(opts.seed), drop_last = opts.drop_last, collate = opts.collate,
     epoch = 0, position = 0, perm = nil, resume = false,
-    total = total, replicas = W, rank = r, workers = nworkers, prefetch = prefetch,
+    total = total, replicas = W, rank = r, workers = nworkers, prefetch = prefetch, augment = opts.augment,
   }, DataLoader)
+  if opts.augment ~= nil and type(opts.augment.plan) ~= "function" then
+    raise("DataLoader: augment must be a batch augmentation with a plan(dims) method (clara.transforms.batch)")
+  end
   -- the fast path only when the dataset can do it and no custom collate asked otherwise
   self.fast = impl == "fast" and opts.collate == nil and type(ds.batch) == "function"
   -- background loading where C can assemble the batch (no Lua collate)
@@ -131,6 +136,8 @@ local function start_epoch(self)
     self.perm = torch.arange(self.total, { dtype = "int64" })
   end
   if self.replicas > 1 then self.perm = shard(self) end
+  -- the augmentation draws' seed (clara.data.workers): the loader's, else one per epoch
+  self.aug_seed = self.augment and (self.seed or rng.draw_seed()) or nil
 end
 
 -- rank r's part of the epoch's permutation, as DistributedSampler takes
@@ -170,7 +177,10 @@ function DataLoader:iter()
   return function()
     if self.position >= nb then return nil end
     self.position = self.position + 1
-    return assemble(self, self.position)
+    if not self.augment then return assemble(self, self.position) end
+    local r = table.pack(assemble(self, self.position))
+    r[1] = workers.augment(self, self.position, r[1])
+    return table.unpack(r, 1, r.n)
   end
 end
 
@@ -187,7 +197,7 @@ end
 -- batches already handed out, the permutation (int64, 0-based) and its seed
 function DataLoader:state()
   return { epoch = self.epoch, batch = self.position, seed = self.epoch_seed,
-           perm = self.perm and self.perm:clone() or nil, n = self.n }
+           perm = self.perm and self.perm:clone() or nil, n = self.n, aug_seed = self.aug_seed }
 end
 
 function DataLoader:set_state(s)
@@ -207,6 +217,7 @@ function DataLoader:set_state(s)
     raise(("DataLoader:set_state: perm must be a permutation of %d indices"):format(self.n))
   end
   self.epoch, self.position, self.epoch_seed = s.epoch, s.batch, s.seed
+  self.aug_seed = s.aug_seed or (self.augment and (self.seed or rng.draw_seed())) or nil
   self.perm = perm and perm:long() or nil
   self.resume, self.current = true, nil
   workers.cancel(self)

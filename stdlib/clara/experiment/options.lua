@@ -73,6 +73,11 @@ local function device_name(v)
   return false, "must be 'cpu', 'cuda' or 'cuda:<index>', got " .. E.show(v)
 end
 
+local function augmentation(v)
+  if type(v.plan) == "function" then return true end
+  return false, "must be a batch augmentation with a plan(dims) method (clara.transforms.batch), got " .. E.show(v)
+end
+
 local function batcher(v)
   if type(v) == "function" or (type(v) == "table" and type(v.batches) == "function") then return true end
   return false, "must have a batches(dataset, info) method or be a function, got " .. E.show(v)
@@ -225,6 +230,8 @@ O.list = {
   { name = "hooks", type = "table", check = hook_table, script = true,
     doc = "functions called with the loop's context: on_run_start, on_epoch_end, ... (clara.train.clear)" },
   { name = "recorder", type = "table", script = true, doc = "an object told of each step, epoch and the end" },
+  { name = "augment", type = "table", check = augmentation, script = true, shown = "none",
+    doc = "a batch augmentation of each training batch's input, run in C (in the workers when workers > 0)" },
   { name = "workers", type = "integer", min = 0, max = 64, default = 0,
     doc = "threads loading the next batches in the background (DataLoader's workers; 0: none)" },
   { name = "prefetch", type = "integer", min = 1, max = 1024, shown = "2 per worker",

@@ -18,10 +18,12 @@ local M = {}
 local Default = {}
 Default.__index = Default
 
--- loading = {workers =, prefetch =}: the loaders' background loading
+-- loading = {workers =, prefetch =, augment =}: the loaders' background
+-- loading, and the training batches' augmentation
 function M.default(loading)
   loading = loading or {}
-  return setmetatable({ loaders = {}, workers = loading.workers, prefetch = loading.prefetch }, Default)
+  return setmetatable({ loaders = {}, workers = loading.workers, prefetch = loading.prefetch,
+                        augment = loading.augment }, Default)
 end
 
 -- the loader a split's batches come from: data-parallel, the training
@@ -44,6 +46,8 @@ function Default:batches(dataset, info)
                                    workers = self.workers, prefetch = self.prefetch })
     self.loaders[key] = loader
   end
+  -- training batches are augmented; the training data evaluated is not
+  loader.augment = train and not info.evaluate and self.augment or nil
   -- a resumed run: the loader continues the epoch a checkpoint cut
   local saved = self.saved and self.saved[key]
   if saved then
@@ -76,7 +80,7 @@ function Default:close()
 end
 
 -- anything answering batches() passes; a plain function(dataset, info)
--- too; loading = the experiment's {workers =, prefetch =} for the default
+-- too; loading = the experiment's {workers =, prefetch =, augment =} for the default
 function M.resolve(b, loading)
   if b == nil then return M.default(loading) end
   if type(b) == "function" then return { batches = function(_, ds, info) return b(ds, info) end } end
