@@ -171,7 +171,7 @@ static void aa_pass(const float *src, int64_t lines, int64_t step,
       const float *s = src + l * gap + t->idx[o] * step;
       const float *w = t->wt + o * t->k;
       float acc = s[0] * w[0];
-      for (int64_t j = 1; j < t->len[o]; j++) acc += s[j * step] * w[j];
+      for (int64_t j = 1; j < t->len[o]; j++) acc = fmaf(s[j * step], w[j], acc);
       dst[l * dgap + o * dstep] = acc;
     }
 }

@@ -5,6 +5,7 @@
 --     data = {train = ds, val = ds2, test = ds3},  -- or one dataset (train only),
 --                                                  -- or {dataset = ds, split = partition}
 --     preprocess = fn,                 -- applied to each batch's input
+--     augment = T.batch.random_crop{size = 28, padding = 4},  -- training batches only, before preprocess
 --     postprocess = fn,                -- used by result.predict(x), not by the loss
 --     hparams = {lr = 0.1, hidden = 64},  -- the user's hyperparameters, given to every factory
 --     model = function(hp) return nn.Sequential(...) end,     -- a factory: fresh per run
@@ -383,10 +384,13 @@ local function prepare(self)
   -- 4. what needs the whole experiment: the monitored column must exist
   O.check_monitor(API, options.monitor, O.columns(self, data, obj, metrics))
   local scheduler = self.scheduler and self.scheduler(opt, hparams_copy(self)) or nil
+  local loader_batcher = batcher.resolve(self.batcher, self)
   return {
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
     columns = obj:columns(), data = data, preprocess = self.preprocess, hooks = self.hooks or {},
-    recorder = self.recorder, batcher = place.batcher(batcher.resolve(self.batcher, self), self.device, self.dtype),
+    recorder = self.recorder, batcher = place.batcher(loader_batcher, self.device, self.dtype),
+    -- the augmentation the loaders do not do (clara.train.batcher) is the loop's
+    augment = not loader_batcher.augment and self.augment or nil,
     options = options, scheduler = scheduler,
     -- data-parallel: rank 0 alone shows progress (every rank has the same numbers)
     progress = self.progress or progress.new { verbose = verbose and not (dp and dp.rank > 0) },

@@ -73,11 +73,6 @@ local function device_name(v)
   return false, "must be 'cpu', 'cuda' or 'cuda:<index>', got " .. E.show(v)
 end
 
-local function augmentation(v)
-  if type(v.plan) == "function" then return true end
-  return false, "must be a batch augmentation with a plan(dims) method (clara.transforms.batch), got " .. E.show(v)
-end
-
 local function batcher(v)
   if type(v) == "function" or (type(v) == "table" and type(v.batches) == "function") then return true end
   return false, "must have a batches(dataset, info) method or be a function, got " .. E.show(v)
@@ -173,6 +168,8 @@ O.list = {
   { name = "metrics", type = "table", script = true,
     doc = "name -> metric, factory, a metric's name (\"f1\"), or {metric, output =, intermediate =, target =, select =}" },
   { name = "preprocess", type = "callable", script = true, doc = "applied to each batch's input" },
+  { name = "augment", type = "callable", script = true,
+    doc = "applied to each training batch's input before preprocess (e.g. T.batch.random_crop{...}); not to validation or test batches" },
   { name = "postprocess", type = "callable", script = true,
     doc = "applied to predictions by result.predict(x), not by the loss" },
   { name = "classes", type = "table", check = class_names, what = "a list of class names (label 0 first)",
@@ -230,8 +227,6 @@ O.list = {
   { name = "hooks", type = "table", check = hook_table, script = true,
     doc = "functions called with the loop's context: on_run_start, on_epoch_end, ... (clara.train.clear)" },
   { name = "recorder", type = "table", script = true, doc = "an object told of each step, epoch and the end" },
-  { name = "augment", type = "table", check = augmentation, script = true, shown = "none",
-    doc = "a batch augmentation of each training batch's input, run in C (in the workers when workers > 0)" },
   { name = "workers", type = "integer", min = 0, max = 64, default = 0,
     doc = "threads loading the next batches in the background (DataLoader's workers; 0: none)" },
   { name = "prefetch", type = "integer", min = 1, max = 1024, shown = "2 per worker",

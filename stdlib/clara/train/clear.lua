@@ -91,9 +91,12 @@ local function batch_size(x)
   return 1
 end
 
--- a batch's input (through preprocess) and its targets
-local function inputs(c, b)
-  local x = c.preprocess and c.preprocess(b[1]) or b[1]
+-- a batch's input (through augment when training, then preprocess) and its
+-- targets
+local function inputs(c, b, train)
+  local x = b[1]
+  if train and c.augment then x = c.augment(x) end
+  x = c.preprocess and c.preprocess(x) or x
   return x, { table.unpack(b, 2, b.n) }
 end
 
@@ -397,7 +400,7 @@ function micro_batch(c, ctx, b, scale)
   -- 1. preprocess, forward (capturing intermediates the objective or metrics
   --    need), the objective: the one loss and its terms as numbers; in the
   --    run's precision
-  local x, targets = inputs(c, b)
+  local x, targets = inputs(c, b, true)
   local outputs, captured, ok, total, terms = precise(c, forward_objective, c, c.model, x, targets)
   if not ok then
     if type(total) ~= "table" then error(total, 0) end

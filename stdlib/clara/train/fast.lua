@@ -175,11 +175,11 @@ end
 -- there is one) or the batcher's batch g
 local function train_batch(F, ctx, flags, g, rows, scale, from_c)
   if from_c then
-    if not F.pre then return train_micro(F, ctx, flags, g, rows, scale) end
+    if not F.train_pre then return train_micro(F, ctx, flags, g, rows, scale) end
     local x, y = core.batch(F.st, TRAIN, g, rows)
-    return train_micro(F, ctx, flags, 0, rows, scale, F.pre(x), y)
+    return train_micro(F, ctx, flags, 0, rows, scale, F.train_pre(x), y)
   end
-  local x = F.pre and F.pre(g[1]) or g[1]
+  local x = F.train_pre and F.train_pre(g[1]) or g[1]
   local targets = { table.unpack(g, 2, g.n) }
   return train_micro(F, ctx, flags, 0, rows, scale, x, targets[1], targets)
 end
@@ -342,6 +342,10 @@ function M.run(c)
   local F = {
     c = c, plan = p, st = core.new(p.handles, p.opt_core, p.loss, p.term.weight),
     name = p.term.name, weight = p.term.weight, pre = c.preprocess, run = M.last_run,
+    train_pre = c.augment and function(x)
+      x = c.augment(x)
+      return c.preprocess and c.preprocess(x) or x
+    end or c.preprocess,
     quiet = getmetatable(c.progress) == QUIET and not c.progress.verbose,
     train_flags = (train_metrics and counted and COUNT or 0) | (train_metrics and in_lua and KEEP or 0) | autocast,
     eval_flags = (counted and COUNT or 0) | (in_lua and KEEP or 0) | autocast,

@@ -90,9 +90,17 @@ local function image_dims(x, fname)
   return x:size(-2), x:size(-1)
 end
 
--- x zero-padded by p on both sides of its last two dims
-local function pad(x, p)
+-- x padded by p on both sides of its last two dims: zeros, or as mode says
+-- ("constant" with fill, "edge", "reflect": torch.nn.functional.pad's)
+local PAD_MODE = { constant = "constant", edge = "replicate", reflect = "reflect" }
+local function pad(x, p, mode, fill)
   if p == 0 then return x end
+  if (mode or "constant") ~= "constant" or (fill or 0) ~= 0 then
+    local plane = x:dim() == 2
+    local y = torch.nn.functional.pad(plane and x:unsqueeze(1) or x, { p, p, p, p }, PAD_MODE[mode],
+      mode == "constant" and fill or nil)
+    return plane and y:squeeze(1) or y
+  end
   local sizes = x:size()
   local d = #sizes
   local h, w = sizes[d - 1], sizes[d]
@@ -134,7 +142,10 @@ base.register("RandomFlip", function(d) return M.flip(args(d)) end)
 -- 2. random crop
 local Crop = class("RandomCrop")
 function M.random_crop(opts)
-  local o, n, keep = options(opts, { size = true, padding = true }, "RandomCrop")
+  local o, n, keep = options(opts, { size = true, padding = true,
+    padding_mode = { type = "string", enum = { "constant", "edge", "reflect" }, default = "constant",
+                     doc = "how the padding is filled" },
+    fill = { type = "number", default = 0, doc = "the padding value of padding_mode 'constant'" } }, "RandomCrop")
   local size, padding = o.size, o.padding or 0
   local h, w
   if math.type(size) == "integer" then h, w = size, size
@@ -145,16 +156,21 @@ function M.random_crop(opts)
   if math.type(padding) ~= "integer" or padding < 0 then
     base.raise("RandomCrop: padding must be a non-negative integer, got " .. tostring(padding))
   end
-  return setmetatable({ h = h, w = w, padding = padding, n = n, keep_original = keep }, Crop)
+  return setmetatable({ h = h, w = w, padding = padding, padding_mode = o.padding_mode, fill = o.fill, n = n,
+                        keep_original = keep }, Crop)
 end
 function Crop:check(x)
   local h, w = image_dims(x, "RandomCrop")
   if self.h > h + 2 * self.padding or self.w > w + 2 * self.padding then
     base.raise(("RandomCrop: a %dx%d crop does not fit a %dx%d image padded by %d"):format(self.h, self.w, h, w, self.padding))
   end
+  if self.padding_mode == "reflect" and self.padding >= math.min(h, w) then
+    base.raise(("RandomCrop: padding_mode 'reflect' needs padding < the image side, got %d for a %dx%d image")
+      :format(self.padding, h, w))
+  end
 end
 function Crop:draw(x)
-  local padded = pad(x, self.padding)
+  local padded = pad(x, self.padding, self.padding_mode, self.fill)
   local ph, pw = padded:size(-2), padded:size(-1)
   local top = torch.randint(0, ph - self.h + 1, { 1 }):item()
   local left = torch.randint(0, pw - self.w + 1, { 1 }):item()
@@ -162,11 +178,13 @@ function Crop:draw(x)
 end
 function Crop:label()
   local size = self.h == self.w and tostring(self.h) or ("{%d, %d}"):format(self.h, self.w)
-  return ("RandomCrop(size=%s, padding=%d%s)"):format(size, self.padding, suffix(self))
+  local how = (self.padding_mode ~= "constant" and (", padding_mode=" .. self.padding_mode) or "")
+    .. (self.fill ~= 0 and (", fill=" .. base.num(self.fill)) or "")
+  return ("RandomCrop(size=%s, padding=%d%s%s)"):format(size, self.padding, how, suffix(self))
 end
 function Crop:describe()
-  return { name = "RandomCrop", size = { self.h, self.w }, padding = self.padding, n = self.n,
-           keep_original = self.keep_original }
+  return { name = "RandomCrop", size = { self.h, self.w }, padding = self.padding, padding_mode = self.padding_mode,
+           fill = self.fill, n = self.n, keep_original = self.keep_original }
 end
 base.register("RandomCrop", function(d) return M.random_crop(args(d)) end)
 
@@ -255,5 +273,8 @@ base.register("AugmentChain", function(d)
   for k, sd in ipairs(d.steps or {}) do steps[k] = T.from_description(sd) end
   return M.chain(steps)
 end)
+
+-- what clara.transforms.images builds its augmentations from
+M.internal = { class = class, options = options, args = args, suffix = suffix }
 
 return M

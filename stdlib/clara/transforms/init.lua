@@ -9,7 +9,8 @@
 --   local again = T.from_description(d)
 --
 -- Steps: basic.lua (Scale, Normalize, Standardize, Flatten, Reshape,
--- Lambda), augment.lua (T.augment: generators of augmented samples),
+-- Lambda), augment.lua and images.lua (T.augment: generators of augmented
+-- samples), batch.lua (T.batch: their fast twins on whole batches, in C),
 -- clara.postprocess (T.post: Softmax, Argmax, Threshold, TopK, LabelNames).
 local torch = require "torch"
 local base = require "clara.transforms.base"
@@ -17,6 +18,11 @@ local base = require "clara.transforms.base"
 local T = {}
 for k, v in pairs(require "clara.transforms.basic") do T[k] = v end
 T.augment = require "clara.transforms.augment"
+-- the image augmentations join T.augment; T.batch holds their batch twins
+for _, k in ipairs { "resize", "center_crop", "random_resized_crop", "rotation", "color_jitter", "random_erasing" } do
+  T.augment[k] = require("clara.transforms.images")[k]
+end
+T.batch = require "clara.transforms.batch"
 T.post = require "clara.postprocess"
 
 -- T.chain{step, ...}: steps applied in order; plain functions become Lambdas;
