@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The libFuzzer targets of the data parsers (tests/fuzz/fuzz_*.c), of the
+# The libFuzzer targets of the data parsers and image decoders
+# (tests/fuzz/fuzz_*.c), of the
 # pickle reader, of the TorchScript archive check and of its source scanner
 # (tests/fuzz/*.cc), built with ASan + UBSan and run for a bounded time each
 # from the committed seed corpus (tests/fuzz/corpus/<name>/; what they
@@ -21,6 +22,9 @@ declare -A SRC=(
   [idx]="bindings/parse_idx.c"
   [csv]="bindings/parse_csv.c"
   [npy]="bindings/parse_npy.c bindings/parse_zip.c"
+  # the image decoders: clara's C over Debian's (uninstrumented) libraries
+  [png]="bindings/image.c bindings/parse_png.c bindings/parse_jpeg.c -lspng -lturbojpeg"
+  [jpeg]="bindings/image.c bindings/parse_png.c bindings/parse_jpeg.c -lspng -lturbojpeg"
 )
 # the pickle reader and the TorchScript archive check are C++ on libtorch's
 # headers (libtorch itself is linked uninstrumented)
@@ -43,7 +47,7 @@ build_cxx() { # target: objects of the C parsers and the C++ reader, linked
     "tests/fuzz/fuzz_$t.cc" "$o"/*.o -ltorch_cpu -lc10 -lz
 }
 status=0
-for t in ${FUZZ_TARGETS:-idx csv npy pickle archive source}; do
+for t in ${FUZZ_TARGETS:-idx csv npy png jpeg pickle archive source}; do
   bin=$OUT/fuzz_$t
   if [ -f "tests/fuzz/fuzz_$t.cc" ]; then
     built() { build_cxx "$t"; }

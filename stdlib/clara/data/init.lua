@@ -22,6 +22,7 @@ for k, v in pairs(require "clara.data.read") do data[k] = v end
 -- read_image, write_image, ImageFolder
 data.read_image = require("clara.data.image").read_image
 data.write_image = require("clara.data.image").write_image
+data.ImageFolder = require("clara.data.image_folder").ImageFolder
 
 -- a misspelt name raises, naming the closest
 return require("clara.error").namespace(data, "clara.data")

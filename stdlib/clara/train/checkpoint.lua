@@ -40,6 +40,8 @@ function M.config(exp)
       if ok and O.plain(d, 0) then cfg[k] = d end
     end
   end
+  -- the class-to-index mapping of image folders (clara.data.ImageFolder)
+  cfg.class_to_idx = require("clara.data.image_folder").class_to_idx_of(exp.data)
   return cfg
 end
 

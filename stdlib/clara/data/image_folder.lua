@@ -1,0 +1,290 @@
+-- clara.data.ImageFolder: images in one folder per class, as
+-- torchvision.datasets.ImageFolder reads them, decoded lazily.
+--
+--   ds = clara.data.ImageFolder(root[, opts])
+--   ds = clara.data.ImageFolder{list = "train.csv"[, root =, ...]}
+--   #ds; ds:get(i) -> image (C, H, W), label (0-d int64 tensor, 0-based)
+--   ds[i] -> {image, label} (an index yields one value in Lua)
+--   ds.classes, ds.class_to_idx, ds.samples ({path, label} each)
+--
+-- Folders: the classes are root's subfolders, sorted (or opts.classes, in
+-- index order); each class's files are found recursively (symlinks
+-- followed, each directory once), directories sorted by path and files by
+-- name, kept when their extension is one of opts.extensions (any case).
+-- A class with no file is an error, as in torchvision.
+-- A list: one "path,label" line each (a first line "path,label" is a
+-- header); the label is after the last comma, a 0-based class index or a
+-- class name (names: classes sorted, or opts.classes); paths are relative
+-- to opts.root, by default the list's folder.
+--
+-- Images decode as clara.data.read_image with opts.mode (default "RGB", as
+-- torchvision's loader converts) and opts.dtype (default float32 in
+-- [0, 1], what ToTensor gives); then opts.transform(image) and
+-- opts.target_transform(label) (label an integer) apply.
+-- skip_bad = true decodes every file once at construction and leaves out
+-- those that fail (empty, truncated, corrupt, too large): ds.skipped lists
+-- {path =, error =} and one line on stderr says how many.  Otherwise a bad
+-- file raises when its sample is read, naming the file.
+local lfs = require "lfs"
+local torch = require "torch"
+local E = require "clara.error"
+local image = require "clara.data.image"
+
+local API = "clara.data.ImageFolder"
+
+local OPTIONS = {
+  root = { type = "string", doc = "the folder of class folders; with list, what its paths are relative to" },
+  list = { type = "string", doc = "a CSV file of path,label lines instead of class folders" },
+  extensions = { type = "table", default = { ".png", ".jpg", ".jpeg" }, doc = "file extensions to take (any case)" },
+  transform = { type = "callable", doc = "applied to each image tensor" },
+  target_transform = { type = "callable", doc = "applied to each label (an integer)" },
+  classes = { type = "table", doc = "class names in index order (default: the folders, sorted)" },
+  skip_bad = { type = "boolean", default = false, doc = "decode every file at construction and leave out bad ones" },
+  mode = { type = "string", enum = { "L", "RGB", "RGBA", "keep" }, default = "RGB", doc = "as read_image's" },
+  dtype = { type = "string", enum = image.READ_OPTIONS.dtype.enum, default = "float32",
+    doc = "as read_image's (float: scaled to [0, 1])" },
+  apply_exif_orientation = { type = "boolean", default = true, doc = "as read_image's" },
+}
+
+local ImageFolder = { __name = "ImageFolder" }
+
+local function join(dir, name) return dir:sub(-1) == "/" and dir .. name or dir .. "/" .. name end
+
+local function entries(dir)
+  local ok, iter, state = pcall(lfs.dir, dir)
+  if not ok then E.raise(API, "cannot read the folder '%s': %s", dir, tostring(iter):gsub("^.-: ", "")) end
+  local names = {}
+  for name in iter, state do
+    if name ~= "." and name ~= ".." then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
+-- every directory under dir (itself included), each once however many
+-- symlinks lead to it, as {path, files (sorted)}, sorted by path
+local function walk(dir)
+  local seen, out = {}, {}
+  local function visit(d)
+    local a = lfs.attributes(d)
+    local key = a and (a.dev .. ":" .. a.ino)
+    if not a or seen[key] then return end
+    seen[key] = true
+    local files = {}
+    for _, name in ipairs(entries(d)) do
+      local p = join(d, name)
+      if lfs.attributes(p, "mode") == "directory" then visit(p) else files[#files + 1] = name end
+    end
+    out[#out + 1] = { path = d, files = files }
+  end
+  visit(dir)
+  table.sort(out, function(a, b) return a.path < b.path end)
+  return out
+end
+
+local function has_extension(name, exts)
+  local lower = name:lower()
+  for _, e in ipairs(exts) do
+    if lower:sub(-#e) == e:lower() then return true end
+  end
+  return false
+end
+
+local function check_classes(classes)
+  for k, c in ipairs(classes) do
+    if type(c) ~= "string" then E.raise(API, "classes[%d] must be a string, got %s", k, E.show(c)) end
+  end
+  return classes
+end
+
+local function from_folders(root, o)
+  if lfs.attributes(root, "mode") ~= "directory" then
+    E.raise(API, "'%s' is not a folder (give the folder holding one folder per class)", root)
+  end
+  local classes = o.classes and check_classes(o.classes)
+  if not classes then
+    classes = {}
+    for _, name in ipairs(entries(root)) do
+      if lfs.attributes(join(root, name), "mode") == "directory" then classes[#classes + 1] = name end
+    end
+    if #classes == 0 then E.raise(API, "couldn't find any class folder in '%s'", root) end
+  end
+  local samples, empty = {}, {}
+  for idx, c in ipairs(classes) do
+    local dir = join(root, c)
+    if lfs.attributes(dir, "mode") ~= "directory" then
+      E.raise(API, "class '%s' has no folder '%s'", c, dir)
+    end
+    local before = #samples
+    for _, d in ipairs(walk(dir)) do
+      for _, f in ipairs(d.files) do
+        if has_extension(f, o.extensions) then samples[#samples + 1] = { join(d.path, f), idx - 1 } end
+      end
+    end
+    if #samples == before then empty[#empty + 1] = c end
+  end
+  if #empty > 0 then
+    E.raise(API, "found no valid file for the classes %s in '%s'; the extensions taken are %s (option extensions)",
+      table.concat(empty, ", "), root, table.concat(o.extensions, ", "))
+  end
+  return samples, classes
+end
+
+-- the "path,label" lines of a list file
+local function read_list(list)
+  local f, err = io.open(list, "r")
+  if not f then E.raise(API, "cannot read the list '%s': %s", list, err) end
+  local rows = {}
+  local n = 0
+  for line in f:lines() do
+    n = n + 1
+    line = line:gsub("\r$", "")
+    if line:match("%S") then
+      local path, label = line:match("^(.*),%s*([^,]-)%s*$")
+      if not path or path == "" or label == "" then
+        f:close()
+        E.raise(API, "%s:%d: expected 'path,label', got '%s'", list, n, line)
+      end
+      if not (n == 1 and path == "path" and label == "label") then
+        rows[#rows + 1] = { path = path, label = label, line = n }
+      end
+    end
+  end
+  f:close()
+  if #rows == 0 then E.raise(API, "the list '%s' has no sample", list) end
+  return rows
+end
+
+local function from_list(list, root, o)
+  local rows = read_list(list)
+  local numeric = true
+  for _, r in ipairs(rows) do
+    if not r.label:match("^%d+$") then numeric = false break end
+  end
+  local classes = o.classes and check_classes(o.classes)
+  local index = {}
+  if not numeric then
+    if not classes then
+      local seen = {}
+      classes = {}
+      for _, r in ipairs(rows) do
+        if not seen[r.label] then seen[r.label] = true; classes[#classes + 1] = r.label end
+      end
+      table.sort(classes)
+    end
+    for k, c in ipairs(classes) do index[c] = k - 1 end
+  end
+  local samples = {}
+  for k, r in ipairs(rows) do
+    local label = numeric and math.tointeger(tonumber(r.label)) or index[r.label]
+    if label == nil then
+      E.raise(API, "%s:%d: label '%s' is not one of the classes given", list, r.line, r.label)
+    end
+    if numeric and classes and label >= #classes then
+      E.raise(API, "%s:%d: label %d is out of range for %d classes (labels are 0-based)", list, r.line, label, #classes)
+    end
+    samples[k] = { r.path:sub(1, 1) == "/" and r.path or join(root, r.path), label }
+  end
+  return samples, classes
+end
+
+-- skip_bad: every file decoded once; the bad ones left out and reported
+local function scan(self)
+  local good, bad = {}, {}
+  for _, s in ipairs(self.samples) do
+    local t, err = image.decode(s[1], self.decode_options)
+    if t then good[#good + 1] = s else bad[#bad + 1] = { path = s[1], error = err } end
+  end
+  if #bad > 0 then
+    io.stderr:write(("%s: skipped %d of %d files that do not decode (first: %s); ds.skipped lists them\n")
+      :format(API, #bad, #self.samples, bad[1].error))
+  end
+  self.samples, self.skipped = good, bad
+  if #good == 0 then E.raise(API, "no file decodes (%d bad ones, first: %s)", #bad, bad[1].error) end
+end
+
+local function new(root, opts)
+  local o
+  if type(root) == "table" and opts == nil then
+    o = E.options(API, root, OPTIONS)
+    root = o.root
+  else
+    if type(root) ~= "string" then
+      E.raise(API, "expected a folder path or an options table ({list =, root =}), got %s", E.show(root))
+    end
+    o = E.options(API, opts, OPTIONS)
+    if o.root ~= nil then E.raise(API, "root is given twice (as argument and as option)") end
+  end
+  local self = {
+    root = root, list = o.list, transform = o.transform, target_transform = o.target_transform,
+    decode_options = { mode = o.mode, dtype = o.dtype, apply_exif_orientation = o.apply_exif_orientation },
+    skipped = {},
+  }
+  if o.list then
+    self.root = root or require("clara.fs").dirname(o.list)
+    self.samples, self.classes = from_list(o.list, self.root, o)
+  else
+    if root == nil then E.raise(API, "give the folder of class folders, or list = 'file.csv'") end
+    self.samples, self.classes = from_folders(root, o)
+  end
+  if self.classes then
+    self.class_to_idx = {}
+    for k, c in ipairs(self.classes) do self.class_to_idx[c] = k - 1 end
+  end
+  setmetatable(self, ImageFolder)
+  if o.skip_bad then scan(self) end
+  return self
+end
+
+ImageFolder.__len = function(self) return #self.samples end
+
+function ImageFolder:get(i)
+  local n = #self.samples
+  if math.type(i) ~= "integer" or i < 1 or i > n then
+    E.raise(nil, "ImageFolder:get: position %s out of range 1..%d", tostring(i), n)
+  end
+  local s = self.samples[i]
+  local img, err = image.decode(s[1], self.decode_options)
+  if not img then
+    E.raise(API, "sample %d: %s (skip_bad = true leaves out files that do not decode)", i, err)
+  end
+  if self.transform then img = self.transform(img) end
+  local target = s[2]
+  if self.target_transform then target = self.target_transform(target)
+  else target = torch.tensor(target, { dtype = "int64" }) end
+  return img, target
+end
+
+ImageFolder.__index = function(self, k)
+  if math.type(k) == "integer" then return table.pack(self:get(k)) end
+  return ImageFolder[k]
+end
+
+ImageFolder.__tostring = function(self)
+  return ("ImageFolder(%d samples, %s classes, from %s%s)"):format(#self.samples,
+    self.classes and #self.classes or "?", self.list or self.root,
+    #self.skipped > 0 and (", " .. #self.skipped .. " bad files skipped") or "")
+end
+
+-- the class-to-index mapping of the image folders in an experiment's data
+-- (a dataset, {train =, val =, test =}, {dataset =}, Subsets of them), for
+-- its config.json: {split = mapping}, or nil when there is none
+function ImageFolder.class_to_idx_of(data)
+  local function find(ds, depth)
+    if type(ds) ~= "table" or depth > 8 then return nil end
+    if getmetatable(ds) == ImageFolder then return ds.class_to_idx end
+    return find(rawget(ds, "dataset"), depth + 1)
+  end
+  local out, any = {}, false
+  for _, split in ipairs { "train", "val", "test" } do
+    local m = type(data) == "table" and find(rawget(data, split), 0)
+    if m then out[split], any = m, true end
+  end
+  local whole = find(data, 0)
+  if whole then out.data, any = whole, true end
+  return any and out or nil
+end
+
+E.methods(ImageFolder, "ImageFolder", nil, { "class_to_idx_of" })
+
+return setmetatable({ ImageFolder = new, class_to_idx_of = ImageFolder.class_to_idx_of }, { __index = ImageFolder })
