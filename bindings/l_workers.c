@@ -5,7 +5,7 @@
 **   local pool = core.pool(2, 3)     -- 2 threads, 3 batches in flight
 **   pool:gather(label, idx, outs, srcs[, plan])
 **       queue: outs[k] = rows idx (int64, 0-based) of srcs[k]
-**   pool:images(label, paths, out, mode, max_pixels[, plan])
+**   pool:images(label, paths, out, mode, max_pixels, exif[, plan, c, h, w])
 **       queue: out (n, C, H, W) uint8 or float32 = the decoded files
 **   pool:next()      -- true once the oldest batch is done; nil, msg if it failed
 **   pool:cancel()    -- every batch in flight taken back
@@ -294,9 +294,9 @@ static const char *const img_modes[] = {"keep", "L", "RGB", "RGBA", NULL};
 static const int img_mode_values[] = {CLARA_IMAGE_KEEP, CLARA_IMAGE_L, CLARA_IMAGE_RGB,
                                       CLARA_IMAGE_RGBA};
 
-/* pool:images(label, paths, out, mode, max_pixels[, plan, c, h, w]): out is
-   (n, C, H, W) uint8 or float32; with a plan, the decoded size is c, h, w
-   (out is the plan's output) */
+/* pool:images(label, paths, out, mode, max_pixels, exif[, plan, c, h, w]):
+   out is (n, C, H, W) uint8 or float32; with a plan, the decoded size is
+   c, h, w (out is the plan's output) */
 static int p_images(lua_State *L) {
   Pool *p = check_pool(L);
   const char *label = luaL_checkstring(L, 2);
@@ -304,12 +304,13 @@ static int p_images(lua_State *L) {
   th_tensor out = lt_check(L, 4);
   int mode = img_mode_values[luaL_checkoption(L, 5, "keep", img_modes)];
   lua_Integer max_pixels = luaL_optinteger(L, 6, 0);
+  int exif = lua_toboolean(L, 7);
   check_cpu(L, out, "the image batch");
   int64_t n = (int64_t)lua_rawlen(L, 3);
   aug_dims d = dims_of(out);
-  int planned = !lua_isnoneornil(L, 7) && lua_rawlen(L, 7) > 0;
+  int planned = !lua_isnoneornil(L, 8) && lua_rawlen(L, 8) > 0;
   if (planned) {
-    d.c = luaL_checkinteger(L, 8), d.h = luaL_checkinteger(L, 9), d.w = luaL_checkinteger(L, 10);
+    d.c = luaL_checkinteger(L, 9), d.h = luaL_checkinteger(L, 10), d.w = luaL_checkinteger(L, 11);
   } else if (th_dim(out) != 4 || d.n != n || (th_dtype(out) != TH_UINT8 && th_dtype(out) != TH_FLOAT32)) {
     return luaL_error(L, "DataLoader workers: the image batch must be (%I, C, H, W) uint8 or float32",
                       (lua_Integer)n);
@@ -328,11 +329,12 @@ static int p_images(lua_State *L) {
   lj_job *jj = &j->job;
   jj->paths = j->paths;
   jj->mode = mode;
+  jj->exif = exif;
   jj->c = (int)d.c, jj->h = (int)d.h, jj->w = (int)d.w;
   jj->dtype = th_dtype(out) == TH_UINT8 ? LJ_UINT8 : LJ_FLOAT32;
   jj->max_pixels = max_pixels > 0 ? (uint64_t)max_pixels : 0;
   jj->images_out = keep(L, j, out);
-  if (planned) read_plan(L, j, 7, d, out);
+  if (planned) read_plan(L, j, 8, d, out);
   return submit(L, p, box);
 }
 

@@ -31,6 +31,7 @@ static int decode_one(const lj_job *j, int64_t i, void *dst, char *err, size_t e
   char why[400];
   clara_image_opts_default(&o);
   o.mode = j->mode;
+  o.exif = j->exif;
   o.max_pixels = j->max_pixels;
   if (clara_image_decode_file(j->paths[i], &o, &img, why, sizeof why) != 0) {
     snprintf(err, errlen, "%s: %s", j->label, why);

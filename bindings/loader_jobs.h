@@ -42,6 +42,7 @@ typedef struct {
   /* LJ_IMAGES */
   char **paths;     /* n paths */
   int mode;         /* CLARA_IMAGE_* */
+  int exif;         /* apply a JPEG's EXIF orientation */
   int c, h, w;      /* the size every image must have */
   int dtype;        /* LJ_UINT8 or LJ_FLOAT32 */
   uint64_t max_pixels;

@@ -8,7 +8,7 @@
 --   loader:set_state(s)                      -- the next epoch resumes after batch s.batch
 --   DataLoader(ds, {..., workers = 2, prefetch = 4})  -- the next 4 batches load in 2 threads
 --   loader:close()                           -- the threads end (else when it is collected)
---   DataLoader(ds, {..., augment = aug})     -- each batch's input augmented in C (aug:plan)
+--   DataLoader(ds, {..., augment = aug})     -- each batch's input augmented (T.batch steps in the workers)
 --
 -- Two ways to assemble a batch, interchangeable (a spec proves they agree):
 --   "fast"  (default) when the dataset answers ds:batch(idx) (TensorDataset
@@ -47,7 +47,7 @@ local OPTIONS = {
   workers = { type = "integer", min = 0, max = 64, default = 0,
               doc = "threads loading the next batches in the background (0: on the calling thread)" },
   prefetch = { type = "integer", min = 1, max = 1024, doc = "batches loading ahead with workers (default 2 per worker)" },
-  augment = { type = "table", doc = "a batch augmentation (aug:plan(dims)) applied to each batch's input" },
+  augment = { type = "callable", doc = "applied to each batch's input (T.batch steps run in the workers)" },
 }
 
 -- the samples of rank r's shard of n: every rank as many when padded
@@ -96,9 +96,6 @@ function M.DataLoader(ds, opts)
     epoch = 0, position = 0, perm = nil, resume = false,
     total = total, replicas = W, rank = r, workers = nworkers, prefetch = prefetch, augment = opts.augment,
   }, DataLoader)
-  if opts.augment ~= nil and type(opts.augment.plan) ~= "function" then
-    raise("DataLoader: augment must be a batch augmentation with a plan(dims) method (clara.transforms.batch)")
-  end
   -- the fast path only when the dataset can do it and no custom collate asked otherwise
   self.fast = impl == "fast" and opts.collate == nil and type(ds.batch) == "function"
   -- background loading where C can assemble the batch (no Lua collate)

@@ -9,23 +9,26 @@
 -- come back in order, so a loader with workers gives exactly the batches
 -- it gives with workers = 0 (spec/loader_workers_spec.lua).
 --
--- What a worker can do for a dataset, asked in this order:
---   ds:sources(idx) -> {tensors}, rows      rows of in-memory tensors (TensorDataset,
---                                           Subsets of one): gathered by memcpy
---   ds:files(idx) -> paths, {targets}, spec image files (ImageFolder): decoded,
---                                           spec = {mode =, dtype =, c =, h =, w =}
+-- What a worker can do for a dataset:
+--   ds:sources(idx) -> {tensors}, rows   rows of in-memory tensors (TensorDataset,
+--                                        Subsets of one): gathered by memcpy;
+--   an ImageFolder (or Subsets of one) without transform or target_transform,
+--   decoding to uint8 or float32: its files decoded (bindings/image.c, as
+--   ImageFolder:get decodes them), every image the size of the first one.
 -- Any other dataset loads on the main thread, as with workers = 0.
 --
--- Augmentation: aug:plan(dims) draws one batch's parameters from torch's
--- generator and returns the steps (bindings/l_workers.c's plan format) for
--- a batch of dims {n =, c =, h =, w =}.  The draws of batch b are made with
--- the generator seeded for (seed, epoch, b) and put back afterwards: they
--- depend neither on when the batch is queued nor on what else draws
--- (dropout), so workers = 0 and workers = n draw alike, and a resume
--- mid-epoch draws what the uninterrupted run drew.
+-- Augmentation (augment = aug, any callable on a batch's input): T.batch
+-- steps on float32 inputs run in the worker after the batch loads, from
+-- draws the main thread made (clara.data.plans); anything else runs on the
+-- main thread when the batch is handed out.  Either way the draws of batch
+-- b come from torch's generator seeded for (seed, epoch, b), which is put
+-- back afterwards: they depend neither on when the batch is queued nor on
+-- what else draws (dropout), so workers = 0 and workers = n draw alike, and
+-- a resume mid-epoch draws what the uninterrupted run drew.
 local torch = require "torch"
 local E = require "clara.error"
 local rng = require "clara.data.rng"
+local plans = require "clara.data.plans"
 
 local M = {}
 
@@ -35,12 +38,50 @@ local function C()
   return core
 end
 
+local function named(ds, name)
+  local mt = type(ds) == "table" and getmetatable(ds)
+  return mt and mt.__name == name
+end
+
+-- the ImageFolder workers can decode under ds (through Subsets), and the
+-- Subsets from the outermost in, or nil
+local function image_folder(ds)
+  local chain = {}
+  while named(ds, "Subset") do
+    chain[#chain + 1] = ds
+    ds = rawget(ds, "dataset")
+  end
+  if not named(ds, "ImageFolder") or rawget(ds, "transform") or rawget(ds, "target_transform") then return nil end
+  local dtype = ds.decode_options.dtype
+  if dtype ~= "uint8" and dtype ~= "float32" then return nil end
+  return ds, chain
+end
+
 local NOINDEX = nil
 -- can the loader's dataset be loaded by workers?
 function M.supported(ds)
   NOINDEX = NOINDEX or torch.zeros(0, { dtype = "int64" })
-  return type(ds.sources) == "function" and ds:sources(NOINDEX) ~= nil
-      or type(ds.files) == "function"
+  return type(ds.sources) == "function" and ds:sources(NOINDEX) ~= nil or image_folder(ds) ~= nil
+end
+
+-- the files of samples idx of ds (an ImageFolder under Subsets), their
+-- targets, and how to decode them: {mode =, dtype =, exif =, c =, h =, w =}
+local function files(loader, idx)
+  local folder, chain = image_folder(loader.dataset)
+  for _, sub in ipairs(chain) do idx = rawget(sub, "indices"):index_select(1, idx) end
+  local paths, labels, samples = {}, {}, folder.samples
+  for k, i in ipairs(idx:totable()) do
+    paths[k], labels[k] = samples[i + 1][1], samples[i + 1][2]
+  end
+  local spec = loader.image_spec
+  if spec == nil then -- the size of the first image is every image's
+    local o = folder.decode_options
+    local first = folder:get(1)
+    spec = { mode = o.mode, dtype = o.dtype, exif = o.apply_exif_orientation,
+             c = first:size(1), h = first:size(2), w = first:size(3) }
+    loader.image_spec = spec
+  end
+  return paths, torch.tensor(labels, { dtype = "int64" }), spec
 end
 
 local function pool_of(loader)
@@ -59,7 +100,7 @@ local function contiguous(t)
   return c
 end
 
--- {====================== augmentation draws ======================
+-- {====================== augmentation ======================
 
 -- fn() with torch's generator seeded for batch b of the loader's epoch
 local function seeded(loader, b, fn)
@@ -71,33 +112,21 @@ local function seeded(loader, b, fn)
   return r
 end
 
-local function dims_of(sizes)
-  if #sizes == 4 then return { n = sizes[1], c = sizes[2], h = sizes[3], w = sizes[4] } end
-  if #sizes == 3 then return { n = sizes[1], c = 1, h = sizes[2], w = sizes[3] } end
-  E.raise("DataLoader", "augment needs image batches (N, C, H, W) or (N, H, W), got shape (%s)",
-    table.concat(sizes, ", "))
-end
-
--- batch b's steps for an input of shape sizes, and the augmented shape
-local function plan(loader, b, sizes)
-  local d = dims_of(sizes)
-  local steps = seeded(loader, b, function() return loader.augment:plan(d) end)
-  local n, c, h, w = C().plan_dims(steps, d.n, d.c, d.h, d.w)
-  local out = #sizes == 3 and c == 1 and { n, h, w } or { n, c, h, w }
-  return steps, out
-end
-
--- batch b's input augmented on this thread (workers = 0, or a dataset
--- workers cannot load)
+-- batch b's input augmented on this thread (workers = 0; or an augmentation
+-- or input a worker cannot take)
 function M.augment(loader, b, x)
-  if x.dtype ~= "float32" or x.device ~= "cpu" then
-    E.raise("DataLoader", "augment needs float32 CPU inputs, got %s on %s", x.dtype, x.device)
-  end
-  x = x:contiguous()
-  local steps, sizes = plan(loader, b, x:size())
-  local out = torch.empty(sizes)
-  C().augment(x, out, steps)
-  return out
+  return seeded(loader, b, function() return loader.augment(x) end)
+end
+
+-- batch b's plan for a float32 input of shape sizes, and the augmented
+-- shape; nil when a worker cannot run the augmentation
+local function plan(loader, b, sizes, dtype)
+  if dtype ~= "float32" or (#sizes ~= 3 and #sizes ~= 4) or not plans.plannable(loader.augment) then return nil end
+  local d = #sizes == 4 and { n = sizes[1], c = sizes[2], h = sizes[3], w = sizes[4] }
+    or { n = sizes[1], c = 1, h = sizes[2], w = sizes[3] }
+  local steps = seeded(loader, b, function() return plans.of(loader.augment, d, C().plan_dims) end)
+  local n, c, h, w = C().plan_dims(steps, d.n, d.c, d.h, d.w)
+  return steps, #sizes == 3 and { n, h, w } or { n, c, h, w }
 end
 
 -- }================================================================
@@ -110,29 +139,29 @@ local function queue_rows(loader, pool, label, b, idx)
     ins[k] = contiguous(t)
     local sizes = t:size()
     sizes[1] = rows:numel()
-    if k == 1 and loader.augment then steps, sizes = plan(loader, b, sizes) end
-    outs[k] = torch.empty(sizes, { dtype = steps and k == 1 and "float32" or t.dtype })
+    if k == 1 and loader.augment then
+      local s, planned = plan(loader, b, sizes, t.dtype)
+      steps, sizes = s, planned or sizes
+    end
+    outs[k] = torch.empty(sizes, { dtype = t.dtype })
   end
   pool:gather(label, rows:contiguous(), outs, ins, steps)
+  outs.late = loader.augment ~= nil and steps == nil
   return outs
 end
 
 local function queue_files(loader, pool, label, b, idx)
-  local paths, extra, spec = loader.dataset:files(idx)
+  local paths, targets, spec = files(loader, idx)
   local sizes = { #paths, spec.c, spec.h, spec.w }
   local steps
   if loader.augment then
-    if spec.dtype ~= "float32" then
-      E.raise("DataLoader", "augment needs float32 CPU inputs, got %s images (give the dataset dtype = 'float32')",
-        spec.dtype)
-    end
-    steps, sizes = plan(loader, b, sizes)
+    local s, planned = plan(loader, b, sizes, spec.dtype)
+    steps, sizes = s, planned or sizes
   end
-  local x = torch.empty(sizes, { dtype = steps and "float32" or spec.dtype })
-  pool:images(label, paths, x, spec.mode, require("clara.limits").image_pixels, steps, spec.c, spec.h, spec.w)
-  local outs = { x }
-  for k, t in ipairs(extra or {}) do outs[k + 1] = t end
-  return outs
+  local x = torch.empty(sizes, { dtype = spec.dtype })
+  pool:images(label, paths, x, spec.mode, require("clara.limits").image_pixels, spec.exif, steps,
+    spec.c, spec.h, spec.w)
+  return { x, targets, late = loader.augment ~= nil and steps == nil }
 end
 
 -- drop every batch in flight (a new epoch, set_state, close)
@@ -152,7 +181,7 @@ end
 function M.iter(loader, nb, indices)
   M.cancel(loader)
   local generation, pool = loader.generation, pool_of(loader)
-  local queue = type(loader.dataset.files) == "function" and queue_files or queue_rows
+  local queue = image_folder(loader.dataset) and queue_files or queue_rows
   local queued, outs = loader.position, {}
   local function fill()
     local last = math.min(nb, loader.position + loader.prefetch)
@@ -178,6 +207,7 @@ function M.iter(loader, nb, indices)
     local batch = outs[b]
     outs[b] = nil
     fill() -- the next ones load while the caller trains on this one
+    if batch.late then batch[1] = M.augment(loader, b, batch[1]) end
     return table.unpack(batch)
   end
 end
