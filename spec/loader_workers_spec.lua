@@ -1,7 +1,9 @@
 -- DataLoader{workers = n, prefetch = k}: batches loaded by C threads are
 -- the batches of workers = 0, bitwise and in order, through resumes and
 -- whole experiments; failures, early breaks and bad options end cleanly.
+-- (Images and augmentation: spec/loader_workers_images_spec.lua.)
 local DataLoader = clara.data.DataLoader
+local T = clara.transforms
 local assert_same_weights = dofile("spec/helpers/same_weights.lua")
 local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
 teardown(cleanup)
@@ -184,6 +186,41 @@ describe("experiments with workers", function()
       assert.are.same(a.confusion, b.confusion)
     end)
   end
+
+  -- 4-feature rows seen as (N, 1, 2, 2) images: crop with padding and flips
+  local function images_experiment(over)
+    local t = dofile("spec/helpers/resume_experiment.lua")
+    local function grid(ds) return clara.data.TensorDataset(ds.tensors[1]:reshape(-1, 1, 2, 2), ds.tensors[2]) end
+    t.data = { train = grid(t.data.train), val = grid(t.data.val) }
+    local mlp = t.model
+    t.model = function(hp) return nn.Sequential(nn.Flatten(), mlp(hp)) end
+    t.augment = T.chain { T.batch.random_crop { size = 2, padding = 1 }, T.batch.flip {} }
+    for k, v in pairs(over or {}) do t[k] = v end
+    if t.augment == "none" then t.augment = nil end
+    return clara.experiment(t)
+  end
+
+  for _, impl in ipairs { "clear", "fast" } do
+    it("augment the training batches alike with and without workers (" .. impl .. ")", function()
+      local a = images_experiment({ out_dir = false, impl = impl }):run()
+      local b = images_experiment({ out_dir = false, impl = impl, workers = 2, prefetch = 3 }):run()
+      assert_same_weights(a.model, b.model, "augment, workers = 2, " .. impl)
+      -- the augmentation is real: without it the weights differ
+      local c = images_experiment({ out_dir = false, impl = impl, augment = "none" }):run()
+      assert.is_false(torch.equal(a.model:parameters()[1], c.model:parameters()[1]))
+    end)
+  end
+
+  it("resume a crashed augmented run with workers to the weights of an uninterrupted one", function()
+    local reference = images_experiment({ out_dir = false }):run()
+    local exp = images_experiment { out_dir = tmpdir(), checkpoint_every = 1, workers = 2, prefetch = 3 }
+    local ok, err = pcall(function()
+      exp:with { hooks = { on_step_end = function(ctx) if ctx.step == 17 then error("crash", 0) end end } }:run()
+    end)
+    assert.is_false(ok); assert.matches("crash", err)
+    local r = exp:run { resume = true }
+    assert_same_weights(r.model, reference.model, "augmented, resumed with workers")
+  end)
 
   it("resume a crashed run with workers to the weights of an uninterrupted one", function()
     local reference = experiment({ out_dir = false }):run()
