@@ -246,3 +246,23 @@ describe("experiments with workers", function()
     end
   end)
 end)
+
+describe("a signal during a run with workers", function()
+  local F = require "spec.helpers.fault"
+  teardown(F.cleanup)
+
+  for _, name in ipairs { "TERM", "INT" } do
+    it("SIG" .. name .. ": the loop stops at a step, exit 75 without a hang; the resume finishes", function()
+      local dir = F.tmpdir()
+      local script = require("clara.fs").join(dir, "exp_workers.lua")
+      require("clara.fs").write_atomic(script, ("local e = dofile(%q)\ne.workers, e.prefetch = 2, 3\nreturn e\n")
+        :format(F.experiment(dir)))
+      local out, rc = F.clara("run " .. script, { FAULT_SIGNAL = "epoch_end:1", FAULT_SIGNAL_NAME = name })
+      assert.are.equal(75, rc, out)
+      local r = F.runs(dir)[1]
+      out, rc = F.clara("run " .. script .. " --resume=" .. r)
+      assert.are.equal(0, rc, out)
+      assert.are.same({ 1, 2, 3 }, F.epochs(r))
+    end)
+  end
+end)
