@@ -10,28 +10,7 @@ local plans = require "clara.data.plans"
 local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
 teardown(cleanup)
 
--- every batch of `epochs` epochs of each loader, compared field by field
-local function same_batches(a, b, what, epochs)
-  local n = 0
-  for e = 1, epochs or 1 do
-    local ia, ib = a:iter(), b:iter()
-    while true do
-      local ra, rb = table.pack(ia()), table.pack(ib())
-      if ra[1] == nil then
-        assert.is_nil(rb[1], what .. ": the workers loader has more batches")
-        break
-      end
-      n = n + 1
-      assert.are.equal(ra.n, rb.n)
-      for k = 1, ra.n do
-        assert.are.same(ra[k]:size(), rb[k]:size())
-        assert.are.equal(ra[k].dtype, rb[k].dtype)
-        assert.is_true(torch.equal(ra[k], rb[k]), ("%s: epoch %d batch %d field %d differs"):format(what, e, n, k))
-      end
-    end
-  end
-  return n
-end
+local same_batches = dofile("spec/helpers/same_batches.lua")
 
 local function pair(ds, o)
   local plain, threaded = {}, { workers = 2, prefetch = 3 }

@@ -8,24 +8,7 @@ local assert_same_weights = dofile("spec/helpers/same_weights.lua")
 local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
 teardown(cleanup)
 
--- every batch of one epoch of each loader, compared field by field
-local function same_epoch(a, b, what)
-  local ia, ib = a:iter(), b:iter()
-  local n = 0
-  while true do
-    local ra, rb = table.pack(ia()), table.pack(ib())
-    if ra[1] == nil then
-      assert.is_nil(rb[1], what .. ": the workers loader has more batches")
-      return n
-    end
-    n = n + 1
-    assert.are.equal(ra.n, rb.n)
-    for k = 1, ra.n do
-      assert.are.equal(ra[k].dtype, rb[k].dtype)
-      assert.is_true(torch.equal(ra[k], rb[k]), ("%s: batch %d field %d differs"):format(what, n, k))
-    end
-  end
-end
+local same_batches = dofile("spec/helpers/same_batches.lua")
 
 local function images(n, seed)
   torch.manual_seed(seed)
@@ -48,7 +31,7 @@ describe("DataLoader workers", function()
       local a, b = DataLoader(ds, plain), DataLoader(ds, threaded)
       assert.matches("2 workers, prefetch 3", tostring(b))
       for e = 1, 3 do
-        assert.are.equal(#a, same_epoch(a, b, ("batch_size %d epoch %d"):format(o.batch_size, e)))
+        assert.are.equal(#a, same_batches(a, b, ("batch_size %d epoch %d"):format(o.batch_size, e)))
       end
       b:close()
     end
@@ -78,12 +61,12 @@ describe("DataLoader workers", function()
     o.workers = 2
     local b = DataLoader(sub, o)
     assert.matches("2 workers", tostring(b))
-    same_epoch(a, b, "Subset")
+    same_batches(a, b, "Subset")
     local cat = clara.data.Concat { ds, sub }
     local c = DataLoader(cat, o)
     assert.is_nil(tostring(c):find("workers"))
     o.workers = nil
-    same_epoch(DataLoader(cat, o), c, "Concat")
+    same_batches(DataLoader(cat, o), c, "Concat")
   end)
 
   it("resume mid-epoch exactly from a state taken with batches in flight", function()
@@ -99,8 +82,8 @@ describe("DataLoader workers", function()
     local threaded = DataLoader(ds, o)
     plain:set_state(s)
     threaded:set_state(s)
-    assert.are.equal(#plain - 5, same_epoch(plain, threaded, "resumed epoch"))
-    same_epoch(plain, threaded, "the epoch after")
+    assert.are.equal(#plain - 5, same_batches(plain, threaded, "resumed epoch"))
+    same_batches(plain, threaded, "the epoch after")
   end)
 
   it("end cleanly when an epoch is left early, again and again", function()
@@ -211,26 +194,20 @@ describe("experiments with workers", function()
     end)
   end
 
-  it("resume a crashed augmented run with workers to the weights of an uninterrupted one", function()
-    local reference = images_experiment({ out_dir = false }):run()
-    local exp = images_experiment { out_dir = tmpdir(), checkpoint_every = 1, workers = 2, prefetch = 3 }
+  -- a run with workers that crashes at step 17, resumed: the weights of make{} uninterrupted
+  local function crash_and_resume(make, what)
+    local reference = make({ out_dir = false }):run()
+    local exp = make { out_dir = tmpdir(), checkpoint_every = 1, workers = 2, prefetch = 3 }
     local ok, err = pcall(function()
       exp:with { hooks = { on_step_end = function(ctx) if ctx.step == 17 then error("crash", 0) end end } }:run()
     end)
     assert.is_false(ok); assert.matches("crash", err)
-    local r = exp:run { resume = true }
-    assert_same_weights(r.model, reference.model, "augmented, resumed with workers")
-  end)
+    assert_same_weights(exp:run({ resume = true }).model, reference.model, what)
+  end
 
   it("resume a crashed run with workers to the weights of an uninterrupted one", function()
-    local reference = experiment({ out_dir = false }):run()
-    local exp = experiment { out_dir = tmpdir(), checkpoint_every = 1, workers = 2, prefetch = 3 }
-    local ok, err = pcall(function()
-      exp:with { hooks = { on_step_end = function(ctx) if ctx.step == 17 then error("crash", 0) end end } }:run()
-    end)
-    assert.is_false(ok); assert.matches("crash", err)
-    local r = exp:run { resume = true }
-    assert_same_weights(r.model, reference.model, "resumed with workers")
+    crash_and_resume(experiment, "resumed with workers")
+    crash_and_resume(images_experiment, "augmented, resumed with workers")
   end)
 
   it("refuse bad workers and prefetch settings", function()
