@@ -68,6 +68,18 @@ describe("DataLoader workers with augment", function()
     end
   end)
 
+  it("raise an augmentation's error at the user's line and end the epoch's iterator", function()
+    local ds = clara.data.TensorDataset(torch.rand(40, 1, 6, 6), torch.zeros(40))
+    local l = DataLoader(ds, { batch_size = 8, augment = T.batch.random_crop { size = 9 }, workers = 2 })
+    local it = l:iter()
+    local ok, err = pcall(it)
+    assert.is_false(ok)
+    assert.matches("does not fit", err)
+    ok, err = pcall(it)
+    assert.is_false(ok)
+    assert.matches("superseded", err)
+  end)
+
   it("draw per batch from a seeded generator and leave torch's where it was", function()
     local ds = clara.data.TensorDataset(torch.rand(40, 1, 12, 12), torch.zeros(40))
     torch.manual_seed(1)

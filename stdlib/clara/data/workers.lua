@@ -180,15 +180,21 @@ end
 -- 0-based sample indices, nb the epoch's number of batches
 function M.iter(loader, nb, indices)
   M.cancel(loader)
-  local generation, pool = loader.generation, pool_of(loader)
+  local generation, pool = loader.generation, nil
   local queue = image_folder(loader.dataset) and queue_files or queue_rows
   local queued, outs = loader.position, {}
   local function fill()
+    pool = pool or pool_of(loader) -- threads start with the first batch asked for
     local last = math.min(nb, loader.position + loader.prefetch)
     while queued < last do
       queued = queued + 1
-      outs[queued] = queue(loader, pool, ("batch %d of epoch %d"):format(queued, loader.epoch), queued,
+      local ok, r = pcall(queue, loader, pool, ("batch %d of epoch %d"):format(queued, loader.epoch), queued,
         indices(queued))
+      if not ok then -- a batch not queued: this iterator is done
+        M.cancel(loader)
+        error(r, 0)
+      end
+      outs[queued] = r
     end
   end
   return function()
