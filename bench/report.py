@@ -129,8 +129,9 @@ def target_lines(done, metric):
                 if cl is None or not ref:
                     continue
                 name = {"cpp": "C++", "py": "numpy" if b["name"].startswith("load") else "PyTorch"}.get(other, other)
-                out.append("target %s%s clara/%s <= %gx: %.2fx %s"
-                           % (b["name"], suffix, name, limit, cl / ref, verdict(cl / ref, limit)))
+                out.append("target %s%s clara/%s <= %gx: %.2fx %s%s"
+                           % (b["name"], suffix, name, limit, cl / ref, verdict(cl / ref, limit),
+                              " (wall time)" if m != metric else ""))
     s = done.get("startup")
     if s:
         for tag, what in (("clara", ""), ("clara torch", " (libtorch loaded: -e 'torch.zeros(1)')")):
