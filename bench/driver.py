@@ -62,6 +62,12 @@ BENCHES = [
     bench("transformer_step", MS + ("step",), 9, tol=1e-3),
     # clara against clara: the cnn_epoch epoch with precision = "bf16"
     # against the same epoch in float32 (losses close, not equal)
+    # batch augmentation (clara.transforms.batch, C kernels) per sample
+    # against torchvision 0.14's per-sample transforms on tensors + stack
+    bench("augment_crop28", US + ("sample",), 9, file="augment", args=["crop28"], twins=("clara", "py"),
+          targets={"py": 0.25}, note="PyTorch column: torchvision RandomCrop(28, padding=4) + RandomHorizontalFlip"),
+    bench("augment_rrc224", MS + ("sample",), 7, file="augment", args=["rrc224"], twins=("clara", "py"),
+          targets={"py": 0.25}, note="PyTorch column: torchvision RandomResizedCrop(224) + RandomHorizontalFlip"),
     bench("cnn_epoch_bf16", S + ("epoch",), 7, file="cnn_epoch", env={"BENCH_PRECISION": "bf16"},
           twins=("clara", "clara float32"), tol=0.05, label="cnn_epoch bf16"),
     # the cnn_epoch epoch with random crops (padding 4) and flips: clara in 2

@@ -117,7 +117,7 @@ aug_dims aug_plan_dims(const aug_step *steps, int nsteps, aug_dims d);
 
 /* runs the steps on the batch in (dims d) and writes out, which holds
    aug_plan_dims(...) elements; returns 0, or -1 (a bad step, or no memory
-   for the intermediate buffers) */
+   for the intermediate buffers), and then out may hold a partial result */
 int aug_plan_run(const aug_step *steps, int nsteps, const float *in,
                  aug_dims d, float *out);
 

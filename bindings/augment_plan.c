@@ -29,6 +29,7 @@ static int run_step(const aug_step *s, const float *in, aug_dims d,
   case AUG_NORMALIZE:
     return aug_normalize_f32(in, d, out, s->mean, s->std);
   }
+  if (s->kind != AUG_FLIP && s->kind != AUG_JITTER && s->kind != AUG_ERASE) return -1;
   memcpy(out, in, (size_t)count(d) * sizeof *out);
   switch (s->kind) {
   case AUG_FLIP: return aug_flip_f32(out, d, s->flip);

@@ -11,6 +11,7 @@
 
 #include "augment.h"
 #include "clara_libs.h"
+#include "l_augment.h"
 #include "l_tensor.h"
 
 /* the input as a contiguous float32 (or, if allowed, uint8) batch */
@@ -30,7 +31,8 @@ static th_tensor batch(lua_State *L, int arg, aug_dims *d, int keep_u8) {
   return *slot;
 }
 
-/* a fresh (n, c, h, w) tensor of dtype, pushed; its data */
+/* a fresh (n, c, h, w) tensor of dtype, pushed; its data (NULL when
+   empty: the functions return an empty batch without calling a kernel) */
 static void *result(lua_State *L, aug_dims d, int dtype) {
   int64_t s[4] = {d.n, d.c, d.h, d.w};
   th_options o = {dtype, TH_CPU, 0};
@@ -75,6 +77,10 @@ static int a_crop(lua_State *L) {
   int pad = (int)luaL_checkinteger(L, 7);
   double fill = luaL_checknumber(L, 8);
   int rc;
+  if (d.n == 0) { /* an empty batch */
+    result(L, o, th_dtype(x));
+    return 1;
+  }
   if (th_dtype(x) == TH_UINT8)
     rc = aug_crop_u8(th_data_ptr(x), d, result(L, o, TH_UINT8), o.h, o.w, top, left, flip, pad, (uint8_t)fill);
   else
@@ -85,6 +91,7 @@ static int a_crop(lua_State *L) {
 /* a float32 copy of the batch, for the in-place kernels */
 static float *copy(lua_State *L, th_tensor x, aug_dims d) {
   float *out = result(L, d, TH_FLOAT32);
+  if (d.n == 0) return out;
   memcpy(out, th_data_ptr(x), (size_t)(d.n * d.c * d.h * d.w) * sizeof *out);
   return out;
 }
@@ -94,7 +101,8 @@ static int a_flip(lua_State *L) {
   aug_dims d;
   th_tensor x = batch(L, 1, &d, 0);
   uint8_t *flip = bytes(L, 2, d.n);
-  return aug_flip_f32(copy(L, x, d), d, flip) ? failed(L, "flip") : 1;
+  float *out = copy(L, x, d);
+  return d.n > 0 && aug_flip_f32(out, d, flip) ? failed(L, "flip") : 1;
 }
 
 /* resize(x, oh, ow, boxes|nil, mode, antialias) */
@@ -107,7 +115,7 @@ static int a_resize(lua_State *L) {
   int64_t *box = optlist(L, 4) ? ints(L, 4, 4 * d.n) : NULL;
   int mode = (int)luaL_checkinteger(L, 5), aa = lua_toboolean(L, 6);
   float *out = result(L, o, TH_FLOAT32);
-  return aug_resize_f32(th_data_ptr(x), d, out, o.h, o.w, box, mode, aa) ? failed(L, "resize") : 1;
+  return d.n > 0 && aug_resize_f32(th_data_ptr(x), d, out, o.h, o.w, box, mode, aa) ? failed(L, "resize") : 1;
 }
 
 /* rotate(x, angles, mode, fill) */
@@ -118,7 +126,7 @@ static int a_rotate(lua_State *L) {
   int mode = (int)luaL_checkinteger(L, 3);
   float *fill = floats(L, 4, d.c);
   float *out = result(L, d, TH_FLOAT32);
-  return aug_rotate_f32(th_data_ptr(x), d, out, angle, mode, fill) ? failed(L, "rotate") : 1;
+  return d.n > 0 && aug_rotate_f32(th_data_ptr(x), d, out, angle, mode, fill) ? failed(L, "rotate") : 1;
 }
 
 /* jitter(x, factors, order|nil) */
@@ -127,7 +135,8 @@ static int a_jitter(lua_State *L) {
   th_tensor x = batch(L, 1, &d, 0);
   float *factors = floats(L, 2, 3 * d.n);
   uint8_t *order = optlist(L, 3) ? bytes(L, 3, 3 * d.n) : NULL;
-  return aug_jitter_f32(copy(L, x, d), d, factors, order) ? failed(L, "color jitter") : 1;
+  float *out = copy(L, x, d);
+  return d.n > 0 && aug_jitter_f32(out, d, factors, order) ? failed(L, "color jitter") : 1;
 }
 
 /* normalize(x, mean, std) */
@@ -136,7 +145,7 @@ static int a_normalize(lua_State *L) {
   th_tensor x = batch(L, 1, &d, 0);
   float *mean = floats(L, 2, d.c), *std = floats(L, 3, d.c);
   float *out = result(L, d, TH_FLOAT32);
-  return aug_normalize_f32(th_data_ptr(x), d, out, mean, std) ? failed(L, "normalize") : 1;
+  return d.n > 0 && aug_normalize_f32(th_data_ptr(x), d, out, mean, std) ? failed(L, "normalize") : 1;
 }
 
 /* erase(x, boxes, value) */
@@ -145,7 +154,8 @@ static int a_erase(lua_State *L) {
   th_tensor x = batch(L, 1, &d, 0);
   int64_t *box = ints(L, 2, 4 * d.n);
   float *value = floats(L, 3, d.c);
-  return aug_erase_f32(copy(L, x, d), d, box, value) ? failed(L, "erase") : 1;
+  float *out = copy(L, x, d);
+  return d.n > 0 && aug_erase_f32(out, d, box, value) ? failed(L, "erase") : 1;
 }
 
 static const luaL_Reg augment_functions[] = {
@@ -158,5 +168,6 @@ int luaopen_clara_transforms_core(lua_State *L) {
   lua_pop(L, 1);
   lua_newtable(L);
   lt_register(L, augment_functions);
+  la_open_plan(L);
   return 1;
 }

@@ -136,10 +136,11 @@ function Run:write_model_txt(parts)
   end
   if parts.model == nil then E.raise("clara.run.write_model_txt", "no model given") end
   local out = {}
-  for _, name in ipairs { "model", "preprocess", "postprocess" } do
+  for _, name in ipairs { "model", "preprocess", "augment", "postprocess" } do
     local v = parts[name]
     local text = v == nil and "(none)" or tostring(v)
-    out[#out + 1] = name .. ":\n" .. text .. "\n"
+    -- augment (training batches only) is listed when there is one
+    if v ~= nil or name ~= "augment" then out[#out + 1] = name .. ":\n" .. text .. "\n" end
   end
   fs.write_atomic(self:path("model.txt"), table.concat(out, "\n"))
 end

@@ -33,7 +33,7 @@ function M.config(exp)
   for k, v in pairs(settings) do cfg[k] = v end
   -- pre- and post-processing that describe themselves (clara.transforms),
   -- so that clara.load_run can rebuild them
-  for _, k in ipairs { "preprocess", "postprocess" } do
+  for _, k in ipairs { "preprocess", "augment", "postprocess" } do
     local v = exp[k]
     if type(v) == "table" and type(v.describe) == "function" then
       local ok, d = pcall(v.describe, v)
@@ -130,7 +130,7 @@ function M.recorder(r, c, opts)
       -- after the on_run_start hooks: a preprocessing they fit is saved fitted
       r:write_config(M.config(c.experiment))
       r:write_model_txt { model = c.model, preprocess = c.experiment.preprocess,
-                          postprocess = c.experiment.postprocess }
+                          postprocess = c.experiment.postprocess, augment = c.experiment.augment }
     end
     seen, last, written = ctx, { disk = opts.resumed, step = ctx.step }, opts.resumed and ctx.step or nil
     if on_error then buffers = boundary.buffers(c.model) end

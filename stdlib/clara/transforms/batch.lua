@@ -18,6 +18,8 @@
 --   T.batch.random_erasing{p = 0.5, scale =, ratio =, value = 0}
 --   T.batch.normalize{mean =, std =}                   -- numbers or per channel
 --   step:sample()   the per-sample twin (a T.augment augmentation)
+--   step:draw(n, c, h, w)   the step's draws for such a batch (a table)
+--   T.batch.plan(step or chain, n, c, h, w)   the draws as a C plan; plan:run(x)
 local torch = require "torch"
 local base = require "clara.transforms.base"
 local augment = require "clara.transforms.augment"
@@ -55,21 +57,41 @@ local function rep(v, n)
   return out
 end
 
+-- each drawn step is a table {kind =, ...} with the arguments of the C
+-- kernel of that kind; apply runs it on a (N, C, H, W) batch
+local APPLY = {
+  crop = function(x, s) return kernels().crop(x, s.oh, s.ow, s.top, s.left, s.flip, s.pad, s.fill) end,
+  flip = function(x, s) return kernels().flip(x, s.flip) end,
+  resize = function(x, s) return kernels().resize(x, s.oh, s.ow, s.box, s.mode, s.antialias) end,
+  rotate = function(x, s) return kernels().rotate(x, s.angle, s.mode, s.fill) end,
+  jitter = function(x, s) return kernels().jitter(x, s.factors, s.order) end,
+  normalize = function(x, s) return kernels().normalize(x, s.mean, s.std) end,
+  erase = function(x, s) return kernels().erase(x, s.box, s.value) end,
+}
+
+-- a batch step: its draw for a batch of dims {n, c, h, w}, then the kernel
+-- (whose failures, memory for one, are raised at the user's line)
+local function forward(self, x)
+  local xb, back = as_nchw(x, self.api)
+  local s = self:draw(xb:size(1), xb:size(2), xb:size(3), xb:size(4))
+  local ok, y = pcall(APPLY[s.kind], xb, s)
+  if not ok then E.raise(self.api, "%s", (tostring(y):gsub("^[^\n]-:%d+: ", ""):gsub("^clara.transforms: ", ""))) end
+  return back(y)
+end
+
 -- a batch step named batch.<name>: twin(opts) makes the per-sample twin,
--- run(self, xb, api) the batch's result
-local function define(name, key, twin, run)
+-- draw(twin, n, c, h, w, api) the kernel's arguments for a batch of that size
+local function define(name, key, twin, draw)
   local api = "T.batch." .. key
   local C = base.class("batch." .. name)
   M[key] = function(opts)
     if type(opts) == "table" and (opts.n ~= nil or opts.keep_original ~= nil) then
       E.raise(api, "a batch step makes one version of each sample: n and keep_original are T.augment's options")
     end
-    return setmetatable({ twin = twin(opts, api) }, C)
+    return setmetatable({ twin = twin(opts, api), api = api }, C)
   end
-  C.forward = function(self, x)
-    local xb, back = as_nchw(x, api)
-    return back(run(self.twin, xb, api))
-  end
+  C.forward = forward
+  C.draw = function(self, n, c, h, w) return draw(self.twin, n, c, h, w, api) end
   C.sample = function(self) return self.twin end
   C.label = function(self) return "batch." .. self.twin:label() end
   C.describe = function(self)
@@ -85,73 +107,76 @@ local function define(name, key, twin, run)
 end
 
 -- 1. flip: the per-sample flip's torch.rand(1) < p, for all at once
-define("RandomFlip", "flip", augment.flip, function(t, xb, api)
+define("RandomFlip", "flip", augment.flip, function(t, n, _, _, _, api)
   if t.dim ~= -1 and t.dim ~= -2 then E.raise(api, "dim must be -1 (width) or -2 (height), got %s", t.dim) end
-  local u, flags = torch.rand(xb:size(1)):totable(), {}
-  for i, v in ipairs(u) do flags[i] = v < t.p and (t.dim == -1 and 1 or 2) or 0 end
-  return kernels().flip(xb, flags)
+  local flags = {}
+  if n > 0 then
+    for i, v in ipairs(torch.rand(n):totable()) do flags[i] = v < t.p and (t.dim == -1 and 1 or 2) or 0 end
+  end
+  return { kind = "flip", flip = flags }
 end)
 
 -- 2. random crop with padding: the per-sample crop's two randints, for all
-define("RandomCrop", "random_crop", augment.random_crop, function(t, xb, api)
-  local n, H, W, p = xb:size(1), xb:size(3), xb:size(4), t.padding
-  t:check(xb[1] or torch.zeros(xb:size(2), H, W))
+define("RandomCrop", "random_crop", augment.random_crop, function(t, n, c, H, W)
+  local p = t.padding
+  t:check(torch.zeros(c, H, W))
   local top, left = draws.crop_offsets(n, H + 2 * p - t.h + 1, W + 2 * p - t.w + 1)
   for i = 1, n do top[i], left[i] = top[i] - p, left[i] - p end
-  return kernels().crop(xb, t.h, t.w, top, left, nil, PAD[t.padding_mode], t.fill)
+  return { kind = "crop", oh = t.h, ow = t.w, top = top, left = left, pad = PAD[t.padding_mode], fill = t.fill }
 end)
 
 -- 3. resize, center crop: no draws
-define("Resize", "resize", images.resize, function(t, xb)
+define("Resize", "resize", images.resize, function(t, _, _, H, W)
   local o = t.o
-  local h, w = draws.resize_size(o.size, xb:size(3), xb:size(4))
-  return kernels().resize(xb, h, w, nil, MODE[o.interpolation], o.antialias and o.interpolation ~= "nearest")
+  local h, w = draws.resize_size(o.size, H, W)
+  return { kind = "resize", oh = h, ow = w, mode = MODE[o.interpolation],
+           antialias = o.antialias and o.interpolation ~= "nearest" }
 end)
 
-define("CenterCrop", "center_crop", images.center_crop, function(t, xb)
-  local n, h, w = xb:size(1), images.size_hw(t.o.size)
-  return kernels().crop(xb, h, w, rep(draws.centre(xb:size(3), h), n), rep(draws.centre(xb:size(4), w), n),
-    nil, PAD.constant, 0)
+define("CenterCrop", "center_crop", images.center_crop, function(t, n, _, H, W)
+  local h, w = images.size_hw(t.o.size)
+  return { kind = "crop", oh = h, ow = w, top = rep(draws.centre(H, h), n), left = rep(draws.centre(W, w), n),
+           pad = PAD.constant, fill = 0 }
 end)
 
 -- 4. random resized crop: each sample's box, then one resize of all boxes
-define("RandomResizedCrop", "random_resized_crop", images.random_resized_crop, function(t, xb)
-  local o, H, W = t.o, xb:size(3), xb:size(4)
-  local boxes = {}
-  for i, u in ipairs(draws.uniforms(xb:size(1), draws.RESIZED_CROP)) do
+define("RandomResizedCrop", "random_resized_crop", images.random_resized_crop, function(t, n, _, H, W)
+  local o, boxes = t.o, {}
+  for i, u in ipairs(draws.uniforms(n, draws.RESIZED_CROP)) do
     local top, left, ch, cw = draws.resized_crop(u, H, W, o.scale, o.ratio)
     boxes[4 * i - 3], boxes[4 * i - 2], boxes[4 * i - 1], boxes[4 * i] = top, left, ch, cw
   end
   local h, w = images.size_hw(o.size)
-  return kernels().resize(xb, h, w, boxes, MODE[o.interpolation], o.antialias and o.interpolation ~= "nearest")
+  return { kind = "resize", oh = h, ow = w, box = boxes, mode = MODE[o.interpolation],
+           antialias = o.antialias and o.interpolation ~= "nearest" }
 end)
 
 -- 5. rotation
-define("RandomRotation", "rotation", images.rotation, function(t, xb, api)
+define("RandomRotation", "rotation", images.rotation, function(t, n, c, _, _, api)
   local o, angles = t.o, {}
-  for i, u in ipairs(draws.uniforms(xb:size(1), draws.ROTATE)) do angles[i] = draws.angle(u, o.lo, o.hi) end
-  return kernels().rotate(xb, angles, MODE[o.interpolation], images.channel_values(o.fill, xb:size(2), api))
+  for i, u in ipairs(draws.uniforms(n, draws.ROTATE)) do angles[i] = draws.angle(u, o.lo, o.hi) end
+  return { kind = "rotate", angle = angles, mode = MODE[o.interpolation], fill = images.channel_values(o.fill, c, api) }
 end)
 
 -- 6. colour jitter
-define("ColorJitter", "color_jitter", images.color_jitter, function(t, xb, api)
-  if xb:size(2) ~= 1 and xb:size(2) ~= 3 then E.raise(api, "expected 1 or 3 channels, got %d", xb:size(2)) end
+define("ColorJitter", "color_jitter", images.color_jitter, function(t, n, c, _, _, api)
+  if c ~= 1 and c ~= 3 then E.raise(api, "expected 1 or 3 channels, got %d", c) end
   local factors, order = {}, {}
-  for i, u in ipairs(draws.uniforms(xb:size(1), draws.JITTER)) do
+  for i, u in ipairs(draws.uniforms(n, draws.JITTER)) do
     local f, o = draws.jitter(u, t.o.ranges)
     for k = 1, 3 do factors[3 * i - 3 + k], order[3 * i - 3 + k] = f[k], o[k] end
   end
-  return kernels().jitter(xb, factors, order)
+  return { kind = "jitter", factors = factors, order = order }
 end)
 
 -- 7. random erasing
-define("RandomErasing", "random_erasing", images.random_erasing, function(t, xb, api)
-  local o, H, W, boxes = t.o, xb:size(3), xb:size(4), {}
-  for i, u in ipairs(draws.uniforms(xb:size(1), draws.ERASE)) do
+define("RandomErasing", "random_erasing", images.random_erasing, function(t, n, c, H, W, api)
+  local o, boxes = t.o, {}
+  for i, u in ipairs(draws.uniforms(n, draws.ERASE)) do
     local top, left, h, w = draws.erase(u, H, W, o.p, o.scale, o.ratio)
     boxes[4 * i - 3], boxes[4 * i - 2], boxes[4 * i - 1], boxes[4 * i] = top, left, h, w
   end
-  return kernels().erase(xb, boxes, images.channel_values(o.value, xb:size(2), api))
+  return { kind = "erase", box = boxes, value = images.channel_values(o.value, c, api) }
 end)
 
 -- 8. normalize: fixed per-channel statistics (T.Normalize fits them)
@@ -169,18 +194,44 @@ function M.normalize(opts)
       if key == "std" and x <= 0 then E.raise("T.batch.normalize", "std must be > 0, got %s", E.show(x)) end
     end
   end
-  return setmetatable({ mean = o.mean, std = o.std }, Normalize)
+  return setmetatable({ mean = o.mean, std = o.std, api = "T.batch.normalize" }, Normalize)
 end
-function Normalize:forward(x)
-  local api = "T.batch.normalize"
-  local xb, back = as_nchw(x, api)
-  local c = xb:size(2)
-  return back(kernels().normalize(xb, images.channel_values(self.mean, c, api), images.channel_values(self.std, c, api)))
+Normalize.forward = forward
+function Normalize:draw(_, c)
+  return { kind = "normalize", mean = images.channel_values(self.mean, c, self.api),
+           std = images.channel_values(self.std, c, self.api) }
 end
 function Normalize:label()
   return ("batch.Normalize(mean=%s, std=%s)"):format(base.value(self.mean), base.value(self.std))
 end
 function Normalize:describe() return { name = "batch.Normalize", mean = self.mean, std = self.std } end
 base.register("batch.Normalize", function(d) return M.normalize { mean = d.mean, std = d.std } end)
+
+-- {====================== plans ======================
+
+-- T.batch.plan(steps, n, c, h, w): the draws of a batch step or a T.chain of
+-- them for a batch of that size, made now (on this thread, from torch's
+-- generator), as a C plan (augment.h's aug_plan_run) that a loader worker
+-- can run later on another thread; plan:run(x) runs it here.
+function M.plan(steps, n, c, h, w)
+  local api = "T.batch.plan"
+  local list = getmetatable(steps) == require("clara.transforms").Chain and steps.steps or { steps }
+  for k, v in ipairs { n, c, h, w } do
+    if math.type(v) ~= "integer" or v < (k == 1 and 0 or 1) then
+      E.raise(api, "expected the batch's sizes n, c, h, w (integers), got %s as #%d", E.show(v), k + 1)
+    end
+  end
+  local drawn, dims = {}, { n, c, h, w }
+  for k, s in ipairs(list) do
+    if type(s) ~= "table" or type(s.draw) ~= "function" then
+      E.raise(api, "step #%d is not a T.batch step, got %s", k, E.show(s))
+    end
+    drawn[k] = s:draw(table.unpack(dims))
+    if drawn[k].oh then dims[3], dims[4] = drawn[k].oh, drawn[k].ow end
+  end
+  return kernels().plan(drawn, n, c, h, w)
+end
+
+-- }======================================================
 
 return M

@@ -28,8 +28,7 @@ end
 -- the k uniforms of each of n samples, as Lua lists
 function M.uniforms(n, k)
   if n == 0 then return {} end
-  local rows = torch.rand(n, k):totable()
-  return rows
+  return torch.rand(n, k):totable()
 end
 
 -- one sample's k uniforms
@@ -108,9 +107,12 @@ function M.jitter(u, ranges)
   return f, order
 end
 
--- 4. rotation: one angle in [lo, hi]
+-- 4. rotation: one angle in [lo, hi], rounded to float32 (the kernels take
+-- float angles; the per-sample version then rotates by the same one)
 M.ROTATE = 1
-function M.angle(u, lo, hi) return lo + (hi - lo) * u[1] end
+function M.angle(u, lo, hi)
+  return (string.unpack("f", string.pack("f", lo + (hi - lo) * u[1])))
+end
 
 -- 5. random crop: T.augment.random_crop draws torch.randint(0, rh) then
 -- torch.randint(0, rw) per sample.  ATen's randint is (32 random bits) %

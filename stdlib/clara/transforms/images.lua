@@ -89,7 +89,6 @@ function M.finish(name, o)
   end
   return o
 end
-function M.parse(name, opts) return M.finish(name, base.options(opts, M.SCHEMA[name], name)) end
 
 -- per-channel values (a number for every channel, or one per channel)
 function M.channel_values(v, c, fname)
@@ -190,7 +189,7 @@ function M.rotate_chw(x, angle, mode, fill)
   local ys = torch.arange(0, H, 1, { dtype = "float32" }) + (-H * 0.5 + 0.5)
   local base_grid = torch.stack({ xs:view(1, W):expand(H, W), ys:view(H, 1):expand(H, W), torch.ones(H, W) }, 3)
   local scaled = theta:t() / torch.tensor({ 0.5 * W, 0.5 * H }, { dtype = "float32" })
-  local grid = base_grid:reshape(H * W, 3):matmul(scaled):reshape(1, H, W, 2)
+  local grid = base_grid:reshape(1, H * W, 3):bmm(scaled:unsqueeze(1)):reshape(1, H, W, 2)
   local img = torch.cat({ x, torch.ones(1, H, W) }, 1):unsqueeze(1)
   local out = F.grid_sample(img, grid, { mode = mode, padding_mode = "zeros", align_corners = false }):squeeze(1)
   local mask = out:narrow(1, C + 1, 1):expand(C, H, W)
