@@ -53,6 +53,13 @@ BENCHES = [
           targets={"py": 1.0}, note="PyTorch column: numpy"),
     bench("load_csv", MS + ("load",), 5, file="load_data", args=["csv"], twins=("clara", "py"),
           targets={"py": 1.0}, note="PyTorch column: numpy.loadtxt"),
+    # a folder of 10,000 Fashion-MNIST PNGs through ImageFolder + DataLoader
+    # (torchvision's with num_workers 0 and 2; clara's with workers = 2 where
+    # its DataLoader has that option)
+    bench("image_folder", MS + ("epoch",), 5, twins=("clara", "py"), targets={"py": 1.0},
+          note="PyTorch column: torchvision ImageFolder"),
+    bench("image_folder_w2", MS + ("epoch",), 5, file="image_folder", env={"BENCH_WORKERS": "2"},
+          twins=("clara", "py"), note="PyTorch column: torchvision ImageFolder, num_workers=2"),
     bench("tiny_step", US + ("step",), 11, fast=True, py_tol=0.3, targets={"cpp": 1.2, "py": 0.6}),
     bench("mlp_epoch", S + ("epoch",), 9, fast=True, py_tol=0.02, targets={"cpp": 1.05, "py": 0.75}),
     bench("cnn_epoch", S + ("epoch",), 7, fast=True, py_tol=0.1, targets={"cpp": 1.05, "py": 0.75}),

@@ -12,6 +12,9 @@
 #include "image_codec.h"
 #include "parse.h"
 
+/* bytes of metadata a file may hold besides its pixels (see decode_file) */
+#define FILE_SLACK (64u << 20)
+
 int image_fail(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   if (errlen == 0) return -1;
@@ -147,6 +150,14 @@ int clara_image_decode_file(const char *path, const clara_image_opts *o,
   int fd = parse_open(path, &size, &pe), r;
   memset(out, 0, sizeof *out);
   if (fd < 0) return image_fail(err, errlen, "%s: %s", path, pe.msg);
+  /* no image under the pixel limit needs more bytes than 8 per pixel (a
+     16-bit RGBA one stored raw) plus its ancillary chunks */
+  if (o && o->max_pixels && size > o->max_pixels * 8 + FILE_SLACK) {
+    close(fd);
+    return image_fail(err, errlen, "%s: a file of %llu bytes is larger than any image under "
+                      "the limit clara.limits.image_pixels (%llu)", path,
+                      (unsigned long long)size, (unsigned long long)o->max_pixels);
+  }
   if (size > SIZE_MAX / 2 || (buf = malloc(size ? size : 1)) == NULL) {
     close(fd);
     return image_fail(err, errlen, "%s: out of memory for %llu bytes", path,

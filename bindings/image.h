@@ -13,8 +13,9 @@
 ** wrong (clara_image_decode_file puts the path first) and returns -1 with
 ** nothing left allocated.
 **
-** Pixels equal PIL's (Image.open(p).convert(mode), and for JPEG EXIF
-** orientation ImageOps.exif_transpose):
+** Pixels equal PIL's (Image.open(p).convert(mode), and with exif set the
+** EXIF orientation of a JPEG's APP1 or a PNG's eXIf turned as
+** ImageOps.exif_transpose turns it):
 **   - CLARA_IMAGE_KEEP keeps the file's channels: gray 1, gray+alpha 2,
 **     RGB 3, RGBA 4; a palette becomes RGB, or RGBA when it has tRNS; a
 **     CMYK JPEG becomes RGB (PIL's CMYK -> RGB conversion);
@@ -49,7 +50,7 @@ enum { CLARA_IMAGE_UNKNOWN = 0, CLARA_IMAGE_PNG = 1, CLARA_IMAGE_JPEG = 2 };
 typedef struct {
   int mode;          /* CLARA_IMAGE_* */
   int depth;         /* 8, or 16 to keep a 16-bit PNG's samples */
-  int exif;          /* apply a JPEG's EXIF orientation (nonzero) */
+  int exif;          /* apply the EXIF orientation (nonzero) */
   uint64_t max_pixels; /* width * height over this is refused (0: no limit) */
 } clara_image_opts;
 

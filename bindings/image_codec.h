@@ -16,6 +16,12 @@ int image_png_decode(const uint8_t *buf, size_t len, const clara_image_opts *o,
 int image_jpeg_decode(const uint8_t *buf, size_t len, const clara_image_opts *o,
                       clara_image *out, char *err, size_t errlen);
 
+/* EXIF (parse_jpeg.c): IFD0's Orientation (1..8) in a TIFF structure of n
+   bytes, 1 when absent or invalid; and img turned as PIL's exif_transpose
+   turns that orientation */
+int image_exif_orientation(const uint8_t *tiff, size_t n);
+int image_orient(clara_image *img, int orientation, char *err, size_t errlen);
+
 /* fill err (printf style), return -1 */
 int image_fail(char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -1,6 +1,7 @@
 /*
-** parse_jpeg.c: JPEG decoding through libturbojpeg, and the EXIF
-** orientation of a JPEG (read here, bounded by its APP1 segment).
+** parse_jpeg.c: JPEG decoding through libturbojpeg, and EXIF orientation:
+** the Orientation tag (read here, bounded by the APP1 segment, or by a
+** PNG's eXIf chunk) and the 8 transposes it asks for.
 **
 ** libjpeg-turbo's default decoder (accurate integer IDCT, fancy upsampling)
 ** is the one PIL uses, so pixels match PIL's.  A warning (truncated data,
@@ -25,7 +26,7 @@ static uint32_t exif_u32(const uint8_t *p, int be) {
 }
 
 /* IFD0's Orientation tag in a TIFF structure of n bytes, or 1 */
-static int exif_orientation(const uint8_t *t, size_t n) {
+int image_exif_orientation(const uint8_t *t, size_t n) {
   int be;
   uint32_t ifd, count, i;
   if (n < 8) return 1;
@@ -61,7 +62,7 @@ static int jpeg_orientation(const uint8_t *b, size_t len) {
     seg = (size_t)b[p + 2] << 8 | b[p + 3];
     if (seg < 2 || seg > len - p - 2) return 1;
     if (m == 0xE1 && seg >= 8 && memcmp(b + p + 4, "Exif\0\0", 6) == 0)
-      return exif_orientation(b + p + 10, seg - 8);
+      return image_exif_orientation(b + p + 10, seg - 8);
     p += 2 + seg;
   }
   return 1;
@@ -83,7 +84,7 @@ static void orient_source(int o, int y, int x, int h, int w, int *sy, int *sx) {
   }
 }
 
-static int jpeg_orient(clara_image *img, int o, char *err, size_t errlen) {
+int image_orient(clara_image *img, int o, char *err, size_t errlen) {
   clara_image t;
   int swap = o >= 5, y, x, sy, sx;
   size_t px = (size_t)img->c * (size_t)(img->depth / 8);
@@ -160,7 +161,7 @@ int image_jpeg_decode(const uint8_t *buf, size_t len, const clara_image_opts *o,
   tjDestroy(tj);
   out->format = CLARA_IMAGE_JPEG;
   if ((pf == TJPF_CMYK && jpeg_cmyk_to_rgb(out, err, errlen) != 0) ||
-      (o->exif && jpeg_orient(out, jpeg_orientation(buf, len), err, errlen) != 0)) {
+      (o->exif && image_orient(out, jpeg_orientation(buf, len), err, errlen) != 0)) {
     clara_image_free(out);
     return -1;
   }

@@ -54,6 +54,14 @@ static void png_layout(const struct spng_ihdr *ih, int has_trns, int mode,
   }
 }
 
+/* an eXIf chunk's orientation applied, as PIL's exif_transpose does for PNG */
+static int png_orient(spng_ctx *ctx, clara_image *img, char *err, size_t errlen) {
+  struct spng_exif exif;
+  if (spng_get_exif(ctx, &exif) != 0) return 0;
+  return image_orient(img, image_exif_orientation((const uint8_t *)exif.data, exif.length),
+                      err, errlen);
+}
+
 int image_png_decode(const uint8_t *buf, size_t len, const clara_image_opts *o,
                      clara_image *out, char *err, size_t errlen) {
   spng_ctx *ctx = spng_ctx_new(0);
@@ -90,8 +98,13 @@ int image_png_decode(const uint8_t *buf, size_t len, const clara_image_opts *o,
     clara_image_free(out);
     return png_fail(ctx, err, errlen, "image data", ret);
   }
-  spng_ctx_free(ctx);
   out->format = CLARA_IMAGE_PNG;
+  if (o->exif && png_orient(ctx, out, err, errlen) != 0) {
+    clara_image_free(out);
+    spng_ctx_free(ctx);
+    return -1;
+  }
+  spng_ctx_free(ctx);
   return 0;
 }
 

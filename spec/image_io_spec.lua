@@ -2,7 +2,8 @@
 -- equal PIL's on a corpus generated at test time by
 -- tests/fixtures/make_images.py (every PNG color type and depth, palettes
 -- with and without tRNS, Adam7 interlacing; JPEG gray, RGB at three
--- subsamplings, progressive, CMYK, the 8 EXIF orientations), in every
+-- subsamplings, progressive, CMYK, the 8 EXIF orientations; PNGs with an
+-- eXIf orientation), in every
 -- mode.  JPEG is compared exactly too: libjpeg-turbo's default decoder is
 -- the one Debian's PIL is built on.  Broken files raise naming the file.
 local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
@@ -61,6 +62,9 @@ describe("clara.data.read_image", function()
     assert.are.same({ 3, 11, 19 }, upright:size())
     local raw = clara.data.read_image(dir .. "/exif6.jpg", { apply_exif_orientation = false })
     assert.is_true(torch.equal(raw, upright))
+    -- a PNG's eXIf chunk, as PIL's exif_transpose reads it
+    assert.are.same({ 3, 19, 11 }, clara.data.read_image(dir .. "/exif6.png"):size())
+    assert.are.same({ 3, 11, 19 }, clara.data.read_image(dir .. "/exif6.png", { apply_exif_orientation = false }):size())
   end)
 
   it("scales float dtypes to [0, 1] as ToTensor does (x / 255, x / 65535 for 16-bit)", function()
@@ -104,6 +108,17 @@ describe("clara.data.read_image", function()
     assert.is_false(ok)
     assert.truthy(err:find("13x7 = 91 pixels, over the limit clara.limits.image_pixels (90)", 1, true), err)
     assert.are.same({ 3, 7, 13 }, clara.data.read_image(dir .. "/rgb8.png"):size())
+    -- nor is a file larger than any image under the limit read whole
+    local big = tmpdir() .. "/big.png"
+    local f = assert(io.open(big, "wb"))
+    f:write(string.rep("\0", (64 << 20) + 81))
+    f:close()
+    limits.image_pixels = 10
+    ok, err = pcall(clara.data.read_image, big)
+    limits.image_pixels = old
+    os.remove(big)
+    assert.is_false(ok)
+    assert.truthy(err:find("a file of 67108945 bytes is larger than any image under the limit clara.limits.image_pixels (10)", 1, true), err)
   end)
 
   it("raises on a directory, a missing file, a pipe and bad options", function()

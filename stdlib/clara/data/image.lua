@@ -5,7 +5,8 @@
 --       -> (C, H, W) tensor, uint8 by default as torchvision.io.read_image;
 --       float dtypes are scaled to [0, 1] as ToTensor does (x / 255, or
 --       x / 65535 for a 16-bit PNG); other integer dtypes keep a 16-bit
---       PNG's samples.  Pixels equal PIL's Image.open(path).convert(mode).
+--       PNG's samples.  Pixels equal PIL's Image.open(path).convert(mode),
+--       turned by its EXIF orientation as ImageOps.exif_transpose does.
 --   write_image(path, tensor)   PNG of a uint8 (C, H, W) or (H, W) tensor,
 --       or a float one in [0, 1] (rounded as torchvision's save_image);
 --       written atomically (clara.fs.write_atomic)
@@ -21,7 +22,7 @@ M.READ_OPTIONS = {
   dtype = { type = "string", enum = { "uint8", "float32", "float64", "int32", "int64" }, default = "uint8",
     doc = "uint8 as stored; float scaled to [0, 1]; int32/int64 keep 16-bit samples" },
   apply_exif_orientation = { type = "boolean", default = true,
-    doc = "turn a JPEG as its EXIF Orientation says (PIL's ImageOps.exif_transpose)" },
+    doc = "turn the image as its EXIF Orientation says (JPEG APP1, PNG eXIf; PIL's ImageOps.exif_transpose)" },
 }
 
 local FLOAT = { float32 = true, float64 = true }
@@ -60,7 +61,7 @@ local function to_hwc(api, t)
   elseif t.dtype ~= "uint8" then
     E.raise(api, "expected a uint8 tensor, or a float one in [0, 1], got %s", t.dtype)
   end
-  return t:permute(2, 3, 1):contiguous()
+  return t:cpu():permute(2, 3, 1):contiguous()   -- the encoder reads CPU memory
 end
 
 function M.write_image(path, tensor)
