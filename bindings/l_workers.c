@@ -10,11 +10,12 @@
 **   pool:next()      -- true once the oldest batch is done; nil, msg if it failed
 **   pool:cancel()    -- every batch in flight taken back
 **   pool:close()     -- threads joined (also __gc and __close)
-** plan: a list of augmentation steps run on field 0 after it is loaded,
-** {kind = "crop" | "flip" | "resize" | "rotate" | "jitter" | "normalize" |
-** "erase", ...} with the fields of augment.h's aug_step (per-sample
-** arrays as tensors: top, left int64; flip, order uint8; box int64;
-** angle, values, factors, mean, std float32), drawn by the main thread.
+**   core.plan_out(plan) -> n, c, h, w of the batch a plan makes
+** plan: a T.batch.plan (bindings/l_augment.h) drawn on the main thread for
+** field 0, run in the worker after the batch is loaded.  The job takes the
+** plan's arrays over (the plan is spent: a finalizer of the Lua value,
+** which may run in any order at collection, then frees nothing a worker
+** still reads).
 **
 ** The main thread does everything a lua_State or a tensor handle needs
 ** (checks, allocating outputs, reading data pointers); a job holds raw
@@ -29,14 +30,14 @@
 
 #include "clara_libs.h"
 #include "image.h"
+#include "l_augment.h"
 #include "l_tensor.h"
 #include "loader_jobs.h"
 #include "workers.h"
 
 #define POOL "clara.data.workers.pool"
 #define JOBBOX "clara.data.workers.job"
-#define MAX_STEPS 16
-#define MAX_HANDLES (2 * LJ_MAX_FIELDS + 8 * MAX_STEPS)
+#define MAX_HANDLES (2 * LJ_MAX_FIELDS + 1)
 
 typedef struct {
   wk_pool *pool;
@@ -46,7 +47,9 @@ typedef struct {
   lj_job job;
   int64_t *idx;
   char **paths;
-  aug_step steps[MAX_STEPS];
+  aug_step *steps;  /* a plan's, taken over */
+  void **owned;
+  int nowned;
   th_tensor handles[MAX_HANDLES]; /* the aliases keeping buffers alive */
   int nhandles;
 } Job;
@@ -64,6 +67,9 @@ static void job_drop(void *arg) {
     for (int64_t i = 0; i < j->job.n; i++) free(j->paths[i]);
   free(j->paths);
   free(j->idx);
+  for (int k = 0; k < j->nowned; k++) free(j->owned[k]);
+  free(j->owned);
+  free(j->steps);
   free(j);
 }
 
@@ -113,93 +119,19 @@ static void check_cpu(lua_State *L, th_tensor t, const char *what) {
     luaL_error(L, "DataLoader workers: %s must be a contiguous CPU tensor", what);
 }
 
-/* field `key` of the table at idx: a tensor of dtype with at least count
-   elements (NULL when absent and optional) */
-static th_tensor param(lua_State *L, int idx, const char *key, int dtype, int64_t count, int optional) {
-  lua_getfield(L, idx, key);
-  th_tensor t = lt_test(L, -1);
-  lua_pop(L, 1);
-  if (t == NULL && optional) return NULL;
-  if (t == NULL || th_dtype(t) != dtype || th_numel(t) < count || th_device(t) != TH_CPU ||
-      !th_is_contiguous(t))
-    luaL_error(L, "DataLoader workers: plan step field '%s' must be a contiguous %s tensor of %I values",
-               key, th_dtype_name(dtype), (lua_Integer)count);
-  return t;
-}
-
-static int64_t int_field(lua_State *L, int idx, const char *key, int64_t def) {
-  lua_getfield(L, idx, key);
-  int64_t v = lua_isnil(L, -1) ? def : (int64_t)luaL_checkinteger(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-static int option_field(lua_State *L, int idx, const char *key, const char *def,
-                        const char *const names[]) {
-  lua_getfield(L, idx, key);
-  int v = luaL_checkoption(L, -1, def, names);
-  lua_pop(L, 1);
-  return v;
-}
-
-static const char *const step_kinds[] = {"crop", "flip", "resize", "rotate", "jitter",
-                                         "normalize", "erase", NULL};
-static const int step_values[] = {AUG_CROP, AUG_FLIP, AUG_RESIZE, AUG_ROTATE, AUG_JITTER,
-                                  AUG_NORMALIZE, AUG_ERASE};
-static const char *const pads[] = {"constant", "edge", "reflect", NULL};
-static const char *const interps[] = {"nearest", "bilinear", "bicubic", NULL};
-
-#define PARAM(key, type, count, opt) \
-  ((t = param(L, idx, key, type, count, opt)) ? keep(L, j, t) : NULL)
-
-/* one step from the table at idx, for a batch of dims d */
-static void read_step(lua_State *L, Job *j, int idx, aug_step *s, aug_dims d) {
-  th_tensor t;
-  memset(s, 0, sizeof *s);
-  s->kind = step_values[option_field(L, idx, "kind", NULL, step_kinds)];
-  s->oh = int_field(L, idx, "oh", d.h);
-  s->ow = int_field(L, idx, "ow", d.w);
-  s->pad = option_field(L, idx, "pad", "constant", pads);
-  s->mode = option_field(L, idx, "mode", "bilinear", interps);
-  lua_getfield(L, idx, "antialias");
-  s->antialias = lua_toboolean(L, -1);
-  lua_getfield(L, idx, "fill");
-  s->fill = (float)luaL_optnumber(L, -1, 0);
-  lua_pop(L, 2);
-  int crop = s->kind == AUG_CROP, erase = s->kind == AUG_ERASE;
-  s->top = PARAM("top", TH_INT64, d.n, !crop);
-  s->left = PARAM("left", TH_INT64, d.n, !crop);
-  s->flip = PARAM("flip", TH_UINT8, d.n, s->kind != AUG_FLIP);
-  s->box = PARAM("box", TH_INT64, 4 * d.n, !erase);
-  s->angle = PARAM("angle", TH_FLOAT32, d.n, s->kind != AUG_ROTATE);
-  s->values = PARAM("values", TH_FLOAT32, d.c, !erase && s->kind != AUG_ROTATE);
-  s->factors = PARAM("factors", TH_FLOAT32, 3 * d.n, s->kind != AUG_JITTER);
-  s->order = PARAM("order", TH_UINT8, 3 * d.n, 1);
-  s->mean = PARAM("mean", TH_FLOAT32, d.c, s->kind != AUG_NORMALIZE);
-  s->std = PARAM("std", TH_FLOAT32, d.c, s->kind != AUG_NORMALIZE);
-}
-
-/* the plan at arg (optional) for a stage of dims d writing out (float32,
-   its element count checked against the plan's output dims) */
-static void read_plan(lua_State *L, Job *j, int arg, aug_dims d, th_tensor out) {
+/* the plan at arg (optional), drawn for a batch of dims d, taken over by
+   the job; out (float32) must hold what it makes */
+static void take_plan(lua_State *L, Job *j, int arg, aug_dims d, th_tensor out) {
   if (lua_isnoneornil(L, arg)) return;
-  luaL_checktype(L, arg, LUA_TTABLE);
-  int n = (int)lua_rawlen(L, arg);
-  if (n > MAX_STEPS) luaL_error(L, "DataLoader workers: at most %d augmentation steps", MAX_STEPS);
-  aug_dims cur = d;
-  for (int k = 0; k < n; k++) {
-    lua_rawgeti(L, arg, k + 1);
-    luaL_checktype(L, -1, LUA_TTABLE);
-    read_step(L, j, lua_gettop(L), &j->steps[k], cur);
-    lua_pop(L, 1);
-    cur = aug_plan_dims(&j->steps[k], 1, cur);
-  }
-  if (n == 0) return;
-  if (th_dtype(out) != TH_FLOAT32 || th_numel(out) != cur.n * cur.c * cur.h * cur.w)
-    luaL_error(L, "DataLoader workers: the augmented batch must be float32 of %I x %I x %I x %I",
-               (lua_Integer)cur.n, (lua_Integer)cur.c, (lua_Integer)cur.h, (lua_Integer)cur.w);
+  la_plan *p = (la_plan *)la_checkplan(L, arg);
+  if (p->in.n != d.n || p->in.c != d.c || p->in.h != d.h || p->in.w != d.w)
+    luaL_error(L, "DataLoader workers: the plan was drawn for another batch size");
+  if (th_dtype(out) != TH_FLOAT32 || th_numel(out) != p->out.n * p->out.c * p->out.h * p->out.w)
+    luaL_error(L, "DataLoader workers: the augmented batch must be float32 of the plan's size");
+  j->steps = p->steps, j->owned = p->owned, j->nowned = p->nowned;
+  p->steps = NULL, p->owned = NULL, p->nowned = 0; /* spent: la_checkplan refuses it now */
   j->job.steps = j->steps;
-  j->job.nsteps = n;
+  j->job.nsteps = p->nsteps;
   j->job.plan_in = d;
 }
 
@@ -243,7 +175,7 @@ static Pool *check_pool(lua_State *L) {
 static void check_field(lua_State *L, th_tensor src, th_tensor out, int64_t n, int k, int planned) {
   int64_t ss[TH_MAX_DIMS], os[TH_MAX_DIMS];
   int sd = th_sizes(src, ss), od = th_sizes(out, os);
-  if (planned) { /* field 0 with a plan: float32 source; read_plan checks out */
+  if (planned) { /* field 0 with a plan: float32 source; take_plan checks out */
     if (th_dtype(src) != TH_FLOAT32 || sd < 1)
       luaL_error(L, "DataLoader workers: augmentation in workers needs float32 inputs");
     return;
@@ -260,7 +192,7 @@ static int p_gather(lua_State *L) {
   th_tensor idx = lt_check(L, 3);
   luaL_checktype(L, 4, LUA_TTABLE);
   luaL_checktype(L, 5, LUA_TTABLE);
-  int nf = (int)lua_rawlen(L, 4), planned = !lua_isnoneornil(L, 6) && lua_rawlen(L, 6) > 0;
+  int nf = (int)lua_rawlen(L, 4), planned = !lua_isnoneornil(L, 6);
   if (nf < 1 || nf > LJ_MAX_FIELDS || (int)lua_rawlen(L, 5) != nf)
     return luaL_error(L, "DataLoader workers: 1..%d outputs, one per source", LJ_MAX_FIELDS);
   if (th_dtype(idx) != TH_INT64 || th_dim(idx) != 1 || !th_is_contiguous(idx))
@@ -284,7 +216,7 @@ static int p_gather(lua_State *L) {
     if (k == 1 && planned) {
       aug_dims d = dims_of(src);
       d.n = n;
-      read_plan(L, j, 6, d, out);
+      take_plan(L, j, 6, d, out);
     }
   }
   return submit(L, p, box);
@@ -308,7 +240,7 @@ static int p_images(lua_State *L) {
   check_cpu(L, out, "the image batch");
   int64_t n = (int64_t)lua_rawlen(L, 3);
   aug_dims d = dims_of(out);
-  int planned = !lua_isnoneornil(L, 8) && lua_rawlen(L, 8) > 0;
+  int planned = !lua_isnoneornil(L, 8);
   if (planned) {
     d.c = luaL_checkinteger(L, 9), d.h = luaL_checkinteger(L, 10), d.w = luaL_checkinteger(L, 11);
   } else if (th_dim(out) != 4 || d.n != n || (th_dtype(out) != TH_UINT8 && th_dtype(out) != TH_FLOAT32)) {
@@ -334,7 +266,7 @@ static int p_images(lua_State *L) {
   jj->dtype = th_dtype(out) == TH_UINT8 ? LJ_UINT8 : LJ_FLOAT32;
   jj->max_pixels = max_pixels > 0 ? (uint64_t)max_pixels : 0;
   jj->images_out = keep(L, j, out);
-  if (planned) read_plan(L, j, 8, d, out);
+  if (planned) take_plan(L, j, 8, d, out);
   return submit(L, p, box);
 }
 
@@ -384,44 +316,14 @@ static int p_tostring(lua_State *L) {
   return 1;
 }
 
-/* core.plan_dims(steps, n, c, h, w) -> n, c, h, w of the batch the steps make */
-static int w_plan_dims(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  aug_dims d = {luaL_checkinteger(L, 2), luaL_checkinteger(L, 3), luaL_checkinteger(L, 4),
-                luaL_checkinteger(L, 5)};
-  Job **box = new_job(L, LJ_GATHER, "plan", d.n);
-  int n = (int)lua_rawlen(L, 1);
-  if (n > MAX_STEPS) return luaL_error(L, "DataLoader workers: at most %d augmentation steps", MAX_STEPS);
-  for (int k = 0; k < n; k++) {
-    lua_rawgeti(L, 1, k + 1);
-    luaL_checktype(L, -1, LUA_TTABLE);
-    read_step(L, *box, lua_gettop(L), &(*box)->steps[k], d);
-    lua_pop(L, 1);
-    d = aug_plan_dims(&(*box)->steps[k], 1, d);
-  }
-  lua_pushinteger(L, d.n);
-  lua_pushinteger(L, d.c);
-  lua_pushinteger(L, d.h);
-  lua_pushinteger(L, d.w);
+/* core.plan_out(plan) -> n, c, h, w of the batch it makes */
+static int w_plan_out(lua_State *L) {
+  const la_plan *p = la_checkplan(L, 1);
+  lua_pushinteger(L, p->out.n);
+  lua_pushinteger(L, p->out.c);
+  lua_pushinteger(L, p->out.h);
+  lua_pushinteger(L, p->out.w);
   return 4;
-}
-
-/* core.augment(x, out, steps): the steps on the calling thread (a loader
-   without workers), x float32 (n, c, h, w) or (n, h, w) */
-static int w_augment(lua_State *L) {
-  th_tensor x = lt_check(L, 1), out = lt_check(L, 2);
-  check_cpu(L, x, "the batch");
-  check_cpu(L, out, "the augmented batch");
-  if (th_dtype(x) != TH_FLOAT32) return luaL_error(L, "DataLoader: augmentation needs float32 inputs");
-  aug_dims d = dims_of(x);
-  Job **box = new_job(L, LJ_GATHER, "augment", d.n), *j = *box;
-  read_plan(L, j, 3, d, out);
-  int rc = j->job.nsteps == 0 ? 0
-         : aug_plan_run(j->job.steps, j->job.nsteps, th_data_ptr(x), d, (float *)th_data_ptr(out));
-  job_drop(j);
-  *box = NULL;
-  if (rc != 0) return luaL_error(L, "DataLoader: the augmentation plan failed (a bad step or no memory)");
-  return 0;
 }
 
 /* core.pool(threads, capacity) */
@@ -460,9 +362,7 @@ int luaopen_clara_data_workers_core(lua_State *L) {
   lua_setfield(L, -2, "max_inflight");
   lua_pushcfunction(L, w_pool);
   lua_setfield(L, -2, "pool");
-  lua_pushcfunction(L, w_plan_dims);
-  lua_setfield(L, -2, "plan_dims");
-  lua_pushcfunction(L, w_augment);
-  lua_setfield(L, -2, "augment");
+  lua_pushcfunction(L, w_plan_out);
+  lua_setfield(L, -2, "plan_out");
   return 1;
 }

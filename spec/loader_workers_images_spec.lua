@@ -1,12 +1,11 @@
 -- DataLoader workers with image folders and batch augmentation: the
--- batches of workers = 0, bitwise, in order, for every T.batch step (planned
--- on the main thread, run in C threads), for Lua augmentations (run on the
+-- batches of workers = 0, bitwise, in order, for every T.batch step (drawn
+-- on the main thread as a T.batch.plan, run in C threads), for Lua augmentations (run on the
 -- main thread), for ImageFolder batches decoded in the workers; a corrupt
 -- file's error names the batch and the file; the draws leave torch's
 -- generator where it was.
 local DataLoader = clara.data.DataLoader
 local T = clara.transforms
-local plans = require "clara.data.plans"
 local tmpdir, cleanup = dofile("spec/helpers/tmpdir.lua")
 teardown(cleanup)
 
@@ -47,23 +46,19 @@ describe("DataLoader workers with augment", function()
     end)
   end
 
-  it("plan exactly what aug(xb) draws and computes", function()
+  -- what the workers rely on: T.batch.plan draws what aug(xb) draws, and
+  -- its plan computes what aug(xb) computes
+  it("get from T.batch.plan the draws and pixels of aug(xb)", function()
     for name, make in pairs(AUGMENTS) do
-      local aug = make()
-      if plans.plannable(aug) then
-        local core = require "clara.data.workers.core"
-        local x = torch.rand(9, 3, 12, 12)
+      if name ~= "lua_function" then
+        local aug, x = make(), torch.rand(9, 3, 12, 12)
         torch.manual_seed(5)
         local want = aug(x)
         local after = torch.rand(1)
         torch.manual_seed(5)
-        local steps = plans.of(aug, { n = 9, c = 3, h = 12, w = 12 }, core.plan_dims)
+        local plan = T.batch.plan(aug, 9, 3, 12, 12)
         assert.is_true(torch.equal(after, torch.rand(1)), name .. ": the plan draws what aug draws")
-        local out = torch.empty(want:size())
-        core.augment(x, out, steps)
-        assert.is_true(torch.equal(want, out), name .. ": the plan computes what aug computes")
-      else
-        assert.are.equal("lua_function", name)
+        assert.is_true(torch.equal(want, plan:run(x)), name .. ": the plan computes what aug computes")
       end
     end
   end)

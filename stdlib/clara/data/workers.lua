@@ -18,8 +18,9 @@
 -- Any other dataset loads on the main thread, as with workers = 0.
 --
 -- Augmentation (augment = aug, any callable on a batch's input): T.batch
--- steps on float32 inputs run in the worker after the batch loads, from
--- draws the main thread made (clara.data.plans); anything else runs on the
+-- steps (and T.chains of them) on float32 inputs run in the worker after the
+-- batch loads, from draws the main thread made (T.batch.plan, the draws of
+-- aug(xb) as a C plan); anything else runs on the
 -- main thread when the batch is handed out.  Either way the draws of batch
 -- b come from torch's generator seeded for (seed, epoch, b), which is put
 -- back afterwards: they depend neither on when the batch is queued nor on
@@ -28,7 +29,6 @@
 local torch = require "torch"
 local E = require "clara.error"
 local rng = require "clara.data.rng"
-local plans = require "clara.data.plans"
 
 local M = {}
 
@@ -118,15 +118,24 @@ function M.augment(loader, b, x)
   return seeded(loader, b, function() return loader.augment(x) end)
 end
 
+-- whether T.batch.plan can draw aug: T.batch steps, or a T.chain of them
+local function plannable(aug)
+  local T = require "clara.transforms"
+  local list = getmetatable(aug) == T.Chain and aug.steps or { aug }
+  for _, s in ipairs(list) do
+    if type(s) ~= "table" or type(s.draw) ~= "function" then return false end
+  end
+  return #list > 0
+end
+
 -- batch b's plan for a float32 input of shape sizes, and the augmented
 -- shape; nil when a worker cannot run the augmentation
 local function plan(loader, b, sizes, dtype)
-  if dtype ~= "float32" or (#sizes ~= 3 and #sizes ~= 4) or not plans.plannable(loader.augment) then return nil end
-  local d = #sizes == 4 and { n = sizes[1], c = sizes[2], h = sizes[3], w = sizes[4] }
-    or { n = sizes[1], c = 1, h = sizes[2], w = sizes[3] }
-  local steps = seeded(loader, b, function() return plans.of(loader.augment, d, C().plan_dims) end)
-  local n, c, h, w = C().plan_dims(steps, d.n, d.c, d.h, d.w)
-  return steps, #sizes == 3 and { n, h, w } or { n, c, h, w }
+  if dtype ~= "float32" or (#sizes ~= 3 and #sizes ~= 4) or not plannable(loader.augment) then return nil end
+  local n, c, h, w = sizes[1], #sizes == 4 and sizes[2] or 1, sizes[#sizes - 1], sizes[#sizes]
+  local p = seeded(loader, b, function() return require("clara.transforms").batch.plan(loader.augment, n, c, h, w) end)
+  n, c, h, w = C().plan_out(p)
+  return p, #sizes == 3 and { n, h, w } or { n, c, h, w }
 end
 
 -- }================================================================
