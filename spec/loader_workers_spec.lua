@@ -243,3 +243,25 @@ describe("a signal during a run with workers", function()
     end)
   end
 end)
+
+describe("data-parallel ranks with workers", function()
+  it("each rank's own threads: 2 ranks end with the weights of workers = 0, bitwise", function()
+    local fs = require "clara.fs"
+    local sh = require("spec.helpers.shell").sh
+    local weights = {}
+    for _, w in ipairs { 0, 2 } do
+      local out = fs.join(tmpdir(), "w" .. w)
+      local log, rc = sh(("DP_OUT=%s ./clara launch --nproc 2 run spec/helpers/dp_exp.lua --set workers=%d --quiet")
+        :format(out, w))
+      assert.are.equal(0, rc, log)
+      local runs = require("spec.helpers.runs")(fs.join(out, "dp"))
+      weights[w] = torch.load(fs.join(runs[1], "model.pt"))
+    end
+    local n = 0
+    for k, t in pairs(weights[0]) do
+      n = n + 1
+      assert.is_true(torch.equal(t, weights[2][k]), k)
+    end
+    assert.is_true(n > 0)
+  end)
+end)
