@@ -155,11 +155,23 @@ describe("DataLoader workers", function()
 end)
 
 describe("experiments with workers", function()
-  local function experiment(over)
+  -- resume_experiment.lua with over's settings; as_images: its 4-feature
+  -- rows seen as (N, 1, 2, 2) images, cropped with padding and flipped
+  local function make(over, as_images)
     local t = dofile("spec/helpers/resume_experiment.lua")
+    if as_images then
+      local function grid(ds) return clara.data.TensorDataset(ds.tensors[1]:reshape(-1, 1, 2, 2), ds.tensors[2]) end
+      t.data = { train = grid(t.data.train), val = grid(t.data.val) }
+      local mlp = t.model
+      t.model = function(hp) return nn.Sequential(nn.Flatten(), mlp(hp)) end
+      t.augment = T.chain { T.batch.random_crop { size = 2, padding = 1 }, T.batch.flip {} }
+    end
     for k, v in pairs(over or {}) do t[k] = v end
+    if t.augment == "none" then t.augment = nil end
     return clara.experiment(t)
   end
+  local function experiment(over) return make(over, false) end
+  local function images_experiment(over) return make(over, true) end
 
   for _, impl in ipairs { "clear", "fast" } do
     it("train to the same weights as without (" .. impl .. ")", function()
@@ -168,19 +180,6 @@ describe("experiments with workers", function()
       assert_same_weights(a.model, b.model, "workers = 2, " .. impl)
       assert.are.same(a.confusion, b.confusion)
     end)
-  end
-
-  -- 4-feature rows seen as (N, 1, 2, 2) images: crop with padding and flips
-  local function images_experiment(over)
-    local t = dofile("spec/helpers/resume_experiment.lua")
-    local function grid(ds) return clara.data.TensorDataset(ds.tensors[1]:reshape(-1, 1, 2, 2), ds.tensors[2]) end
-    t.data = { train = grid(t.data.train), val = grid(t.data.val) }
-    local mlp = t.model
-    t.model = function(hp) return nn.Sequential(nn.Flatten(), mlp(hp)) end
-    t.augment = T.chain { T.batch.random_crop { size = 2, padding = 1 }, T.batch.flip {} }
-    for k, v in pairs(over or {}) do t[k] = v end
-    if t.augment == "none" then t.augment = nil end
-    return clara.experiment(t)
   end
 
   for _, impl in ipairs { "clear", "fast" } do
