@@ -77,7 +77,19 @@ BENCHES = [
           targets={"py": 0.25}, note="PyTorch column: torchvision RandomResizedCrop(224) + RandomHorizontalFlip"),
     bench("cnn_epoch_bf16", S + ("epoch",), 7, file="cnn_epoch", env={"BENCH_PRECISION": "bf16"},
           twins=("clara", "clara float32"), tol=0.05, label="cnn_epoch bf16"),
+    # the cnn_epoch epoch with random crops (padding 4) and flips: clara in 2
+    # loader threads, on the main thread, without augmentation; PyTorch with
+    # torchvision's per-sample transforms in DataLoader(num_workers=2)
+    bench("cnn_epoch_aug", S + ("epoch",), 5, file="cnn_epoch", env={"BENCH_AUG": "1", "BENCH_WORKERS": "2"},
+          twins=("clara", "clara workers 0", "clara no aug", "py"), py_tol=0.2, label="cnn_epoch augmented",
+          targets={"clara no aug": 1.1}),
 ]
+# clara twins that differ by their environment only
+CLARA_VARIANTS = {
+    "clara float32": {"BENCH_PRECISION": "float32"},
+    "clara workers 0": {"BENCH_WORKERS": "0"},
+    "clara no aug": {"BENCH_AUG": "0", "BENCH_WORKERS": "0"},
+}
 SCALING_ROWS = 20000
 SCALING_BATCHES = (16, 32, 64, 128, 256, 512)
 SCALING_WIDTHS = (64, 256, 1024)
@@ -194,8 +206,8 @@ def twin_commands(b, kind, extra_env=None):
         return [("clara", [CLARA, "bench/%s.lua" % f] + b["args"], env)]
     if kind == "fast":
         return [("clara fast", [CLARA, "bench/%s.lua" % f] + b["args"], dict(env, BENCH_IMPL="fast"))]
-    if kind == "clara float32":
-        return [("clara float32", [CLARA, "bench/%s.lua" % f] + b["args"], dict(env, BENCH_PRECISION="float32"))]
+    if kind in CLARA_VARIANTS:
+        return [(kind, [CLARA, "bench/%s.lua" % f] + b["args"], dict(env, **CLARA_VARIANTS[kind]))]
     if kind == "cpp":
         exe = os.path.join(OUT, f)
         if not os.access(exe, os.X_OK):

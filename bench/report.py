@@ -33,11 +33,16 @@ def against_float32(b):
     return "clara float32" in b["twins"]
 
 
+def with_workers(b):
+    """a benchmark of clara's loader threads and augmentation (cnn_epoch augmented)"""
+    return "clara no aug" in b["twins"]
+
+
 def main_rows(done, key="wall"):
     """one row per benchmark and clara variant"""
     rows = []
     for b, _, res in done["benches"]:
-        if against_float32(b):
+        if against_float32(b) or with_workers(b):
             continue
         for tag, suffix in VARIANTS:
             if tag == "clara fast" and tag not in res:
@@ -63,6 +68,24 @@ def precision_rows(done, key="wall"):
 PRECISION_HEADER = ["benchmark", "clara", "clara float32", "clara/float32"]
 
 
+def workers_rows(done, key="wall"):
+    """clara's augmented epoch in loader threads, on the main thread and
+    without augmentation; PyTorch's with DataLoader workers"""
+    rows = []
+    for b, _, res in done["benches"]:
+        if not with_workers(b):
+            continue
+        on, off, plain, py = (get(res, t, key) for t in ("clara", "clara workers 0", "clara no aug", "py"))
+        rows.append([b.get("label", b["name"]), fmt_time(on, b["unit"]), fmt_time(off, b["unit"]),
+                     fmt_time(plain, b["unit"]), fmt_time(py, b["unit"]), ratio(on, plain), ratio(off, plain),
+                     ratio(on, py)])
+    return rows
+
+
+WORKERS_HEADER = ["benchmark", "clara workers 2", "clara workers 0", "clara no aug", "PyTorch workers 2",
+                  "workers 2/no aug", "workers 0/no aug", "clara/PyTorch"]
+
+
 def agree(a, ref, tol):
     return abs(a - ref) <= tol * abs(ref) + 1e-6
 
@@ -76,7 +99,7 @@ def check_lines(done):
         if ref is None:
             ref = get(res, "clara", "check")
         parts, bad = [], []
-        for tag in ("clara", "clara fast", "clara float32", "cpp", "py"):
+        for tag in ("clara", "clara fast", "clara float32", "clara workers 0", "cpp", "py"):
             v = get(res, tag, "check")
             if v is None:
                 continue
@@ -98,14 +121,17 @@ def verdict(r, limit):
 def target_lines(done, metric):
     out = []
     for b, _, res in done["benches"]:
+        # loader threads add CPU time by design: their epoch is judged on wall time
+        m = "wall" if with_workers(b) else metric
         for other, limit in b["targets"].items():
             for tag, suffix in VARIANTS:
-                cl, ref = get(res, tag, metric), get(res, other, metric)
+                cl, ref = get(res, tag, m), get(res, other, m)
                 if cl is None or not ref:
                     continue
-                name = {"cpp": "C++", "py": "numpy" if b["name"].startswith("load") else "PyTorch"}[other]
-                out.append("target %s%s clara/%s <= %gx: %.2fx %s"
-                           % (b["name"], suffix, name, limit, cl / ref, verdict(cl / ref, limit)))
+                name = {"cpp": "C++", "py": "numpy" if b["name"].startswith("load") else "PyTorch"}.get(other, other)
+                out.append("target %s%s clara/%s <= %gx: %.2fx %s%s"
+                           % (b["name"], suffix, name, limit, cl / ref, verdict(cl / ref, limit),
+                              " (wall time)" if m != metric else ""))
     s = done.get("startup")
     if s:
         for tag, what in (("clara", ""), ("clara torch", " (libtorch loaded: -e 'torch.zeros(1)')")):
@@ -204,6 +230,10 @@ def sections(done, table):
             out.append(("Lower precision against float32 (clara, the same epoch; %s)"
                         % ("process CPU time: the machine was busy" if busy else "median wall time"),
                         table(PRECISION_HEADER, rows)))
+        rows = workers_rows(done)
+        if rows:
+            out.append(("Augmentation and loader threads (median wall time: worker threads add CPU time by design)",
+                        table(WORKERS_HEADER, rows)))
         if busy and main:
             out.append(("The machine was busy (%d of %d twins got < %d%% of a core): the same in process CPU time"
                         % (busy, total, BUSY * 100), table(MAIN_HEADER, main_rows(done, "cpu"))))

@@ -40,7 +40,7 @@ trap 'rm -rf "$log"' EXIT
 status=0
 
 # benchmarks without C++ twins: asked alone, they build none
-NO_CPP=" parallel startup load_idx load_csv cnn_epoch_bf16 image_folder image_folder_w2 augment_crop28 augment_rrc224 "
+NO_CPP=" parallel startup load_idx load_csv cnn_epoch_bf16 cnn_epoch_aug augment_crop28 augment_rrc224 image_folder image_folder_w2 "
 only_no_cpp() {
   local a skip=0
   [ $# -gt 0 ] || return 1

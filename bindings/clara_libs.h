@@ -22,6 +22,7 @@ int luaopen_clara_sys_core(lua_State *L); /* l_sys.c */
 int luaopen_clara_train_fast_core(lua_State *L); /* l_fused.c */
 int luaopen_clara_process_core(lua_State *L); /* l_process.c */
 int luaopen_torch_distributed_core(lua_State *L); /* l_dist.c */
+int luaopen_clara_data_workers_core(lua_State *L); /* l_workers.c */
 int luaopen_clara_transforms_core(lua_State *L); /* l_augment.c: batch augmentation */
 
 /* every C module, by the name `require` knows it (lists end with

@@ -18,5 +18,6 @@ const luaL_Reg clara_torch_preloads[] = {
     {"torch.rng.core", luaopen_torch_rng_core},
     {"clara.train.fast.core", luaopen_clara_train_fast_core},
     {"torch.distributed.core", luaopen_torch_distributed_core},
+    {"clara.data.workers.core", luaopen_clara_data_workers_core},
     {"clara.transforms.core", luaopen_clara_transforms_core},
     {NULL, NULL}};

@@ -90,7 +90,7 @@ local APIS = {
       return clara.analyze.weight_histograms(nn.Sequential(nn.Linear(3, 2)), o)
     end, { bins = COUNT } },
   { "clara.compare", function(o) return clara.compare({}, o) end,
-    { metric = STRING, alpha = num { gt = 0, lt = 1 }, mode = enum("max", "min"), names = TABLE, plots = BOOL } },
+    { metric = { "strtab" }, alpha = num { gt = 0, lt = 1 }, mode = enum("max", "min"), names = TABLE, plots = BOOL } },
 }
 
 for _, score in ipairs { "precision", "recall", "f1", "accuracy", "balanced_accuracy" } do
@@ -150,9 +150,10 @@ local function bad_values(key, spec)
   local function add(what, v, says) out[#out + 1] = { what, v, says or (key .. " must be") } end
   local kind = spec[1]
   if kind ~= "bool" then add("a boolean", true) end
-  if kind ~= "string" and kind ~= "enum" then add("a string", "3") end
-  if kind ~= "table" and kind ~= "stat" then add("a plain table", {}) end
-  if kind == "table" or kind == "function" or kind == "string" or kind == "bool" or kind == "tensor" then
+  if kind ~= "string" and kind ~= "enum" and kind ~= "strtab" then add("a string", "3") end
+  if kind ~= "table" and kind ~= "stat" and kind ~= "strtab" then add("a plain table", {}) end
+  if kind == "table" or kind == "function" or kind == "string" or kind == "bool" or kind == "tensor"
+     or kind == "strtab" then
     add("a number", 1)
   end
   add("NaN", NAN, kind == "num" and (key .. " must be a number, got nan") or "got nan")

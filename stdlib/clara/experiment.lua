@@ -384,10 +384,13 @@ local function prepare(self)
   -- 4. what needs the whole experiment: the monitored column must exist
   O.check_monitor(API, options.monitor, O.columns(self, data, obj, metrics))
   local scheduler = self.scheduler and self.scheduler(opt, hparams_copy(self)) or nil
+  local loader_batcher = batcher.resolve(self.batcher, self)
   return {
     experiment = self, model = model, optimizer = opt, objective = obj, metrics = metrics, captures = captures,
-    columns = obj:columns(), data = data, preprocess = place.preprocess(self.preprocess, self.device, self.dtype), augment = self.augment, hooks = self.hooks or {},
-    recorder = self.recorder, batcher = place.batcher(batcher.resolve(self.batcher), self.device, self.dtype),
+    columns = obj:columns(), data = data, preprocess = place.preprocess(self.preprocess, self.device, self.dtype),
+    hooks = self.hooks or {}, recorder = self.recorder, batcher = place.batcher(loader_batcher, self.device, self.dtype),
+    -- the augmentation the loaders do not do (clara.train.batcher) is the loop's
+    augment = not loader_batcher.augment and self.augment or nil,
     options = options, scheduler = scheduler,
     -- data-parallel: rank 0 alone shows progress (every rank has the same numbers)
     progress = self.progress or progress.new { verbose = not (dp and dp.rank > 0) and verbose },
@@ -526,6 +529,7 @@ local function body(self, opts, held, dir, changes, kept, from)
       .. "epoch%s (result.interrupted = %q)"):format(#result.history + 1, result.steps,
       #result.history, #result.history == 1 and "" or "s", result.interrupted))
   end
+  if self.batcher == nil then c.batcher:close() end -- the loaders' worker threads end with the run
   -- the signal is answered (result.interrupted): the next run starts clean
   if held.signal and result.interrupted then held.signal.clear() end
   result.name, result.dir = self.name, r and r.dir

@@ -73,6 +73,15 @@ function TensorDataset:batch(idx)
   return table.unpack(out, 1, #ts)
 end
 
+-- what a loader's worker threads gather without Lua: the tensors whose
+-- rows idx are the batch, and those rows (nil when they are not all on the CPU)
+function TensorDataset:sources(idx)
+  for _, t in ipairs(self.tensors) do
+    if t.device ~= "cpu" then return nil end
+  end
+  return self.tensors, idx
+end
+
 TensorDataset.__tostring = function(self)
   local parts = {}
   for k, t in ipairs(self.tensors) do parts[k] = shape_of(t) .. " " .. t.dtype end
@@ -131,8 +140,14 @@ function Subset:batch(idx)
   return self.dataset:batch(self.indices:index_select(1, idx))
 end
 
+function Subset:sources(idx)
+  return self.dataset:sources(self.indices:index_select(1, idx))
+end
+
 Subset.__index = function(self, k)
-  if k == "batch" then return type(rawget(self, "dataset").batch) == "function" and Subset.batch or nil end
+  if k == "batch" or k == "sources" then
+    return type(rawget(self, "dataset")[k]) == "function" and Subset[k] or nil
+  end
   return Subset[k]
 end
 

@@ -6,6 +6,9 @@
 --   #loader                                  -- batches per epoch
 --   local s = loader:state()                 -- {epoch, batch, seed, perm, n}
 --   loader:set_state(s)                      -- the next epoch resumes after batch s.batch
+--   DataLoader(ds, {..., workers = 2, prefetch = 4})  -- the next 4 batches load in 2 threads
+--   loader:close()                           -- the threads end (else when it is collected)
+--   DataLoader(ds, {..., augment = aug})     -- each batch's input augmented (T.batch steps in the workers)
 --
 -- Two ways to assemble a batch, interchangeable (a spec proves they agree):
 --   "fast"  (default) when the dataset answers ds:batch(idx) (TensorDataset
@@ -14,10 +17,13 @@
 -- The shuffle is a permutation from clara.data.rng, a pure function of
 -- (seed, epoch): it leaves torch's global generator alone when a seed is
 -- given, and a checkpoint needs only the state to resume mid-epoch exactly.
+-- workers > 0: batches load in C threads (clara.data.workers), the same
+-- batches in the same order.
 local torch = require "torch"
 local E = require "clara.error"
 local rng = require "clara.data.rng"
 local length = require("clara.data.dataset").length
+local workers = require "clara.data.workers"
 
 -- raise msg (it names the API) at the user's line
 local function raise(msg) E.raise(nil, msg) end
@@ -38,6 +44,10 @@ local OPTIONS = {
   rank = { type = "integer", min = 0, default = 0, doc = "this rank's shard (0-based)" },
   pad = { type = "boolean", default = true,
           doc = "shards padded to equal length by wrapping (DistributedSampler's), else rank r keeps r, r+W, ..." },
+  workers = { type = "integer", min = 0, max = 64, default = 0,
+              doc = "threads loading the next batches in the background (0: on the calling thread)" },
+  prefetch = { type = "integer", min = 1, max = 1024, doc = "batches loading ahead with workers (default 2 per worker)" },
+  augment = { type = "callable", doc = "applied to each batch's input (T.batch steps run in the workers)" },
 }
 
 -- the samples of rank r's shard of n: every rank as many when padded
@@ -78,14 +88,18 @@ function M.DataLoader(ds, opts)
   if r >= W then raise(("DataLoader: rank %d is not below num_replicas %d"):format(r, W)) end
   local n = W > 1 and shard_length(total, W, r, opts.pad) or total
   local bs, impl = math.tointeger(opts.batch_size), opts.impl
+  local nworkers = math.tointeger(opts.workers)
+  local prefetch = math.tointeger(opts.prefetch) or 2 * math.max(nworkers, 1)
   local self = setmetatable({
     dataset = ds, n = n, batch_size = bs, shuffle = opts.shuffle,
     seed = math.tointeger(opts.seed), drop_last = opts.drop_last, collate = opts.collate,
     epoch = 0, position = 0, perm = nil, resume = false,
-    total = total, replicas = W, rank = r,
+    total = total, replicas = W, rank = r, workers = nworkers, prefetch = prefetch, augment = opts.augment,
   }, DataLoader)
   -- the fast path only when the dataset can do it and no custom collate asked otherwise
   self.fast = impl == "fast" and opts.collate == nil and type(ds.batch) == "function"
+  -- background loading where C can assemble the batch (no Lua collate)
+  self.background = nworkers > 0 and opts.collate == nil and workers.supported(ds)
   return self
 end
 
@@ -98,7 +112,8 @@ DataLoader.__tostring = function(self)
   return ("DataLoader(%d samples, batch_size=%d, shuffle=%s%s, drop_last=%s: %d batches, %s)")
     :format(self.n, self.batch_size, tostring(self.shuffle),
       self.seed and (", seed=" .. self.seed) or "", tostring(self.drop_last), #self,
-      self.fast and "fast index_select" or "per-sample collate")
+      self.background and ("%d workers, prefetch %d"):format(self.workers, self.prefetch)
+        or self.fast and "fast index_select" or "per-sample collate")
 end
 
 local shard
@@ -118,6 +133,8 @@ local function start_epoch(self)
     self.perm = torch.arange(self.total, { dtype = "int64" })
   end
   if self.replicas > 1 then self.perm = shard(self) end
+  -- the augmentation draws' seed (clara.data.workers): the loader's, else one per epoch
+  self.aug_seed = self.augment and (self.seed or rng.draw_seed()) or nil
 end
 
 -- rank r's part of the epoch's permutation, as DistributedSampler takes
@@ -130,10 +147,14 @@ function shard(self)
   return self.perm:index_select(1, positions:remainder(self.total))
 end
 
--- 2. batch b (1-based) of the current permutation
-local function assemble(self, b)
+-- 2. batch b (1-based) of the current permutation: its 0-based indices
+local function indices(self, b)
   local start = (b - 1) * self.batch_size
-  local idx = self.perm:narrow(1, start + 1, math.min(self.batch_size, self.n - start))
+  return self.perm:narrow(1, start + 1, math.min(self.batch_size, self.n - start))
+end
+
+local function assemble(self, b)
+  local idx = indices(self, b)
   if self.fast then return self.dataset:batch(idx) end
   local samples, ds = {}, self.dataset
   for j, i in ipairs(idx:totable()) do
@@ -147,10 +168,16 @@ function DataLoader:iter()
   if not self.resume or self.perm == nil or self.position >= #self then start_epoch(self) end
   self.resume = false
   local nb = #self
+  if self.background then
+    return workers.iter(self, nb, function(b) return indices(self, b) end)
+  end
   return function()
     if self.position >= nb then return nil end
     self.position = self.position + 1
-    return assemble(self, self.position)
+    if not self.augment then return assemble(self, self.position) end
+    local r = table.pack(assemble(self, self.position))
+    r[1] = workers.augment(self, self.position, r[1])
+    return table.unpack(r, 1, r.n)
   end
 end
 
@@ -167,7 +194,7 @@ end
 -- batches already handed out, the permutation (int64, 0-based) and its seed
 function DataLoader:state()
   return { epoch = self.epoch, batch = self.position, seed = self.epoch_seed,
-           perm = self.perm and self.perm:clone() or nil, n = self.n }
+           perm = self.perm and self.perm:clone() or nil, n = self.n, aug_seed = self.aug_seed }
 end
 
 function DataLoader:set_state(s)
@@ -187,10 +214,19 @@ function DataLoader:set_state(s)
     raise(("DataLoader:set_state: perm must be a permutation of %d indices"):format(self.n))
   end
   self.epoch, self.position, self.epoch_seed = s.epoch, s.batch, s.seed
+  self.aug_seed = s.aug_seed or (self.augment and (self.seed or rng.draw_seed())) or nil
   self.perm = perm and perm:long() or nil
   self.resume, self.current = true, nil
+  workers.cancel(self)
   return self
 end
+
+-- the worker threads end now (a loader used again starts new ones)
+function DataLoader:close()
+  workers.close(self)
+  self.current = nil
+end
+DataLoader.__close = DataLoader.close
 
 -- 3. clara.data.iterate(source): an iterator of batches from a loader
 -- (anything with :iter()), a Lua iterator function, a coroutine yielding

@@ -18,8 +18,12 @@ local M = {}
 local Default = {}
 Default.__index = Default
 
-function M.default()
-  return setmetatable({ loaders = {} }, Default)
+-- loading = {workers =, prefetch =, augment =}: the loaders' background
+-- loading, and the training batches' augmentation
+function M.default(loading)
+  loading = loading or {}
+  return setmetatable({ loaders = {}, workers = loading.workers, prefetch = loading.prefetch,
+                        augment = loading.augment }, Default)
 end
 
 -- the loader a split's batches come from: data-parallel, the training
@@ -38,9 +42,12 @@ function Default:batches(dataset, info)
     -- number of steps), evaluation ones not (no sample counted twice)
     loader = DataLoader(dataset, { batch_size = info.batch_size, shuffle = train and info.shuffle ~= false,
                                    seed = info.seed, drop_last = train and info.drop_last or false,
-                                   num_replicas = info.world_size, rank = info.rank, pad = train })
+                                   num_replicas = info.world_size, rank = info.rank, pad = train,
+                                   workers = self.workers, prefetch = self.prefetch })
     self.loaders[key] = loader
   end
+  -- training batches are augmented; the training data evaluated is not
+  loader.augment = train and not info.evaluate and self.augment or nil
   -- a resumed run: the loader continues the epoch a checkpoint cut
   local saved = self.saved and self.saved[key]
   if saved then
@@ -67,9 +74,15 @@ function Default:set_state(states, cut_epoch)
   for k, v in pairs(states) do self.saved[k] = v end
 end
 
--- anything answering batches() passes; a plain function(dataset, info) too
-function M.resolve(b)
-  if b == nil then return M.default() end
+-- the loaders' threads end (a finished run's)
+function Default:close()
+  for _, l in pairs(self.loaders) do l:close() end
+end
+
+-- anything answering batches() passes; a plain function(dataset, info)
+-- too; loading = the experiment's {workers =, prefetch =, augment =} for the default
+function M.resolve(b, loading)
+  if b == nil then return M.default(loading) end
   if type(b) == "function" then return { batches = function(_, ds, info) return b(ds, info) end } end
   if type(b) == "table" and type(b.batches) == "function" then return b end
   require("clara.error").raise("clara.experiment", "batcher must have a batches(dataset, info) method or be a function")

@@ -97,7 +97,8 @@ local function c_loader(F, split, ds, slot)
   if not p.default_batcher or p.targets_beyond_1 then return nil end
   local x, y, map = plan.data_of(ds)
   local loader = F.c.batcher.loaders[split]
-  if not x or not loader or loader.dataset ~= ds or not loader.fast or loader.perm == nil then return nil end
+  if not x or not loader or loader.dataset ~= ds or not loader.fast or loader.perm == nil
+      or loader.augment then return nil end
   core.data(F.st, slot, x, y, map and map:index_select(1, loader.perm) or loader.perm)
   return loader
 end
