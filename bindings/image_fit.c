@@ -24,6 +24,11 @@ int clara_fit_size(const clara_fit *f, int64_t h, int64_t w, int64_t *rh,
     if (w <= h) *rw = f->shorter, *rh = nl;
     else *rh = f->shorter, *rw = nl;
   }
+  if (f->max_pixels > 0 && *rh * *rw > f->max_pixels) {
+    snprintf(err, errlen, "a %" PRId64 "x%" PRId64 " image resizes to %" PRId64 "x%" PRId64 ", more than %" PRId64
+             " pixels (clara.limits.image_pixels; give a smaller size)", h, w, *rh, *rw, f->max_pixels);
+    return 1;
+  }
   *oh = *rh, *ow = *rw;
   if (f->crop_h > 0) {
     if (f->crop_h > *rh || f->crop_w > *rw) {

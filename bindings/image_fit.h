@@ -26,10 +26,12 @@ typedef struct {
   int64_t crop_h, crop_w;  /* centre crop (0: none) */
   int mode;                /* AUG_NEAREST, AUG_BILINEAR, AUG_BICUBIC */
   int antialias;           /* for bilinear and bicubic downscaling */
+  int64_t max_pixels;      /* a larger resized image is refused (0: no limit) */
 } clara_fit;
 
 /* the size an h x w image gets: resized (rh, rw), then output (oh, ow);
-   0, or 1 with err saying the crop does not fit */
+   0, or 1 with err saying the crop does not fit, or the resized image is
+   empty or larger than max_pixels */
 int clara_fit_size(const clara_fit *f, int64_t h, int64_t w, int64_t *rh,
                    int64_t *rw, int64_t *oh, int64_t *ow, char *err,
                    size_t errlen);

@@ -133,6 +133,9 @@ void limg_checkfit(lua_State *L, int arg, clara_fit *f) {
   f->h = fit_field(L, arg, "h"), f->w = fit_field(L, arg, "w");
   f->shorter = fit_field(L, arg, "shorter");
   f->crop_h = fit_field(L, arg, "crop_h"), f->crop_w = fit_field(L, arg, "crop_w");
+  lua_getfield(L, arg, "max_pixels");
+  f->max_pixels = lua_isnil(L, -1) ? 0 : (int64_t)luaL_checkinteger(L, -1);
+  lua_pop(L, 1);
   lua_getfield(L, arg, "mode");
   f->mode = luaL_checkoption(L, -1, "bilinear", modes); /* AUG_* in this order */
   lua_getfield(L, arg, "antialias");

@@ -9,7 +9,7 @@
 #include "image_fit.h"
 
 /* the fit table at arg ({h =, w =, shorter =, crop_h =, crop_w =,
-   mode = "nearest" | "bilinear" | "bicubic", antialias =}, as
+   mode = "nearest" | "bilinear" | "bicubic", antialias =, max_pixels =}, as
    stdlib/clara/data/image_folder.lua makes it) into f */
 void limg_checkfit(lua_State *L, int arg, clara_fit *f);
 

@@ -136,6 +136,19 @@ describe("ImageFolder size and crop", function()
     assert.truthy(err:find("b/5.png", 1, true), err)
   end)
 
+  it("refuses an image that resizes to more than clara.limits.image_pixels, naming the file", function()
+    local ds = clara.data.ImageFolder(tree, { size = 12000 }) -- 12000 x 12000 is under the limit
+    local err = fails("resizes to 12000x45176, more than 178956970 pixels", ds.get, ds, 5)
+    assert.truthy(err:find("b/5.png", 1, true), err)
+    local list = dir .. "/one.csv"
+    fs.write_atomic(list, "b/5.png,0\n")
+    local one = clara.data.ImageFolder { list = list, root = tree, size = 12000 }
+    err = fails("resizes to 12000x45176", function()
+      for _ in DataLoader(one, { batch_size = 1, workers = 1 }) do end
+    end)
+    assert.truthy(err:find("b/5.png", 1, true), err)
+  end)
+
   it("keeps the clear error for images of different sizes in one batch", function()
     for _, o in ipairs { {}, { size = 20 } } do
       local ds = clara.data.ImageFolder(tree, o)

@@ -3,7 +3,7 @@
 ** hand: torchvision's sizes for Resize(N), the centre crop's offsets
 ** rounded half to even as Python's round, uint8 results rounded half to
 ** even and clamped, an image already of the size left alone, a crop that
-** does not fit refused with a message.
+** does not fit or a resize past max_pixels refused with a message.
 */
 #include <string.h>
 
@@ -79,4 +79,14 @@ Test(image_fit, bilinear_without_antialias_samples_pixel_centres) {
   clara_fit f = {.h = 1, .w = 2, .mode = AUG_BILINEAR};
   cr_assert_eq(clara_fit_run(&f, in, 1, 1, 4, out, 0, err, sizeof err), 0, "%s", err);
   cr_assert(out[0] == 0.5f && out[1] == 2.5f, "%g %g", out[0], out[1]);
+}
+
+Test(image_fit, a_resize_past_max_pixels_is_refused) {
+  clara_fit f = {.shorter = 1000, .mode = AUG_BILINEAR, .max_pixels = 1000 * 1999};
+  int64_t rh, rw, oh, ow;
+  char err[200];
+  cr_assert_eq(clara_fit_size(&f, 10, 20, &rh, &rw, &oh, &ow, err, sizeof err), 1);
+  cr_assert(strstr(err, "resizes to 1000x2000, more than 1999000 pixels") != NULL, "%s", err);
+  f.max_pixels = 1000 * 2000;
+  size_is(f, 10, 20, 1000, 2000);
 }

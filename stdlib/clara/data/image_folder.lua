@@ -94,7 +94,7 @@ local function fit_of(o)
   if o.dtype ~= "uint8" and o.dtype ~= "float32" then
     E.raise(API, "size and crop resize uint8 or float32 images, not %s (give dtype = 'float32')", o.dtype)
   end
-  local fit = { mode = o.resize, antialias = o.antialias }
+  local fit = { mode = o.resize, antialias = o.antialias, max_pixels = require("clara.limits").image_pixels }
   if type(o.size) == "table" then
     fit.h, fit.w = hw(o.size)
   elseif o.size then
