@@ -54,6 +54,15 @@ describe("ImageFolder size and crop", function()
     end)
   end
 
+  it("describes its size and crop in one line", function()
+    assert.are.equal("ImageFolder(6 samples, 2 classes, from " .. tree .. ", size 20 (smaller edge), crop 16x16 "
+      .. "(bilinear, antialias))", tostring(clara.data.ImageFolder(tree, { size = 20, crop = 16 })))
+    assert.are.equal("ImageFolder(6 samples, 2 classes, from " .. tree .. ", size 24x18 (nearest))",
+      tostring(clara.data.ImageFolder(tree, { size = { 24, 18 }, resize = "nearest" })))
+    assert.are.equal("ImageFolder(6 samples, 2 classes, from " .. tree .. ", crop 17x17)",
+      tostring(clara.data.ImageFolder(tree, { crop = 17 })))
+  end)
+
   it("makes the smaller edge N keeping the aspect ratio (torchvision's int(N * long / short))", function()
     local ds = clara.data.ImageFolder(tree, { size = 20 })
     local want = { { 20, 26 }, { 30, 20 }, { 20, 20 }, { 27, 20 }, { 20, 75 }, { 20, 27 } }

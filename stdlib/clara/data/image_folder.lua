@@ -332,9 +332,20 @@ ImageFolder.__index = function(self, k)
   return ImageFolder[k]
 end
 
+-- ", size 20 (smaller edge), crop 16x16 (bilinear, antialias)" of a fit
+local function describe_fit(f)
+  if not f then return "" end
+  local parts = {}
+  if f.shorter then parts[#parts + 1] = ("size %d (smaller edge)"):format(f.shorter) end
+  if f.h then parts[#parts + 1] = ("size %dx%d"):format(f.h, f.w) end
+  if f.crop_h then parts[#parts + 1] = ("crop %dx%d"):format(f.crop_h, f.crop_w) end
+  local how = (f.h or f.shorter) and (" (%s%s)"):format(f.mode, f.antialias and f.mode ~= "nearest" and ", antialias" or "") or ""
+  return ", " .. table.concat(parts, ", ") .. how
+end
+
 ImageFolder.__tostring = function(self)
-  return ("ImageFolder(%d samples, %s classes, from %s%s)"):format(#self.samples,
-    self.classes and #self.classes or "?", self.list or self.root,
+  return ("ImageFolder(%d samples, %s classes, from %s%s%s)"):format(#self.samples,
+    self.classes and #self.classes or "?", self.list or self.root, describe_fit(self.fit),
     #self.skipped > 0 and (", " .. #self.skipped .. " bad files skipped") or "")
 end
 
