@@ -6,6 +6,9 @@
 **       16-bit PNG's samples (int32 tensor, torch has no uint16)
 **   core.encode_png(hwc, h, w, c) -> PNG bytes (a string); hwc a contiguous
 **       uint8 CPU tensor in H, W, C order
+**   core.fit(chw, fit, u8) -> the contiguous float32 CPU (C, H, W) image
+**       resized and cropped as fit says (image_fit.h; fit as l_image.h),
+**       float32, or uint8 when u8; nil, message when the crop does not fit
 ** The decoded buffer hangs from a holder userdata, so a Lua error between
 ** decoding and the tensor's creation leaves nothing behind.
 */
@@ -13,7 +16,9 @@
 #include <string.h>
 
 #include "clara_libs.h"
+#include "augment.h"
 #include "image.h"
+#include "l_image.h"
 #include "l_tensor.h"
 
 #define IMG_HOLDER "clara.image.holder"
@@ -114,8 +119,64 @@ static int img_encode_png(lua_State *L) {
   return 1;
 }
 
+static int64_t fit_field(lua_State *L, int arg, const char *k) {
+  lua_getfield(L, arg, k);
+  lua_Integer v = lua_isnil(L, -1) ? 0 : luaL_checkinteger(L, -1);
+  lua_pop(L, 1);
+  if (v < 0 || v > INT32_MAX) luaL_error(L, "image fit: %s out of range", k);
+  return (int64_t)v;
+}
+
+void limg_checkfit(lua_State *L, int arg, clara_fit *f) {
+  static const char *const modes[] = {"nearest", "bilinear", "bicubic", NULL};
+  luaL_checktype(L, arg, LUA_TTABLE);
+  f->h = fit_field(L, arg, "h"), f->w = fit_field(L, arg, "w");
+  f->shorter = fit_field(L, arg, "shorter");
+  f->crop_h = fit_field(L, arg, "crop_h"), f->crop_w = fit_field(L, arg, "crop_w");
+  lua_getfield(L, arg, "max_pixels");
+  f->max_pixels = lua_isnil(L, -1) ? 0 : (int64_t)luaL_checkinteger(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, arg, "mode");
+  f->mode = luaL_checkoption(L, -1, "bilinear", modes); /* AUG_* in this order */
+  lua_getfield(L, arg, "antialias");
+  f->antialias = lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  if ((f->h > 0) != (f->w > 0) || (f->crop_h > 0) != (f->crop_w > 0))
+    luaL_error(L, "image fit: give both h and w, both crop_h and crop_w");
+}
+
+static int img_fit(lua_State *L) {
+  th_tensor t = lt_check(L, 1);
+  clara_fit f;
+  char err[256];
+  int64_t s[3], rh, rw, oh, ow;
+  limg_checkfit(L, 2, &f);
+  int u8 = lua_toboolean(L, 3);
+  luaL_argcheck(L, th_dtype(t) == TH_FLOAT32 && th_device(t) == TH_CPU && th_is_contiguous(t) &&
+                th_dim(t) == 3, 1, "a contiguous float32 CPU (C, H, W) tensor expected");
+  th_sizes(t, s);
+  if (clara_fit_size(&f, s[1], s[2], &rh, &rw, &oh, &ow, err, sizeof err) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  ImgHolder *h = img_holder(L);
+  h->planes = malloc((size_t)(s[0] * oh * ow) * (u8 ? 1 : sizeof(float)));
+  if (h->planes == NULL) return luaL_error(L, "image fit: out of memory");
+  if (clara_fit_run(&f, th_data_ptr(t), s[0], s[1], s[2], h->planes, u8, err, sizeof err) != 0)
+    return luaL_error(L, "image fit: %s", err);
+  int64_t shape[3] = {s[0], oh, ow};
+  int dtype = u8 ? TH_UINT8 : TH_FLOAT32;
+  th_options to = {dtype, TH_CPU, 0};
+  th_tensor *slot = lt_newslot(L);
+  lt_push(L, slot, th_from_data(slot, h->planes, dtype, shape, 3, to), "image fit");
+  img_release(h);
+  return 1;
+}
+
 static const luaL_Reg img_functions[] = {
     {"decode", img_decode},
+    {"fit", img_fit},
     {"encode_png", img_encode_png},
     {NULL, NULL}};
 

@@ -5,8 +5,9 @@
 **   local pool = core.pool(2, 3)     -- 2 threads, 3 batches in flight
 **   pool:gather(label, idx, outs, srcs[, plan])
 **       queue: outs[k] = rows idx (int64, 0-based) of srcs[k]
-**   pool:images(label, paths, out, mode, max_pixels, exif[, plan, c, h, w])
-**       queue: out (n, C, H, W) uint8 or float32 = the decoded files
+**   pool:images(label, paths, out, mode, max_pixels, exif[, plan, c, h, w[, fit]])
+**       queue: out (n, C, H, W) uint8 or float32 = the decoded files, each
+**       resized and cropped as fit says (l_image.h) when given
 **   pool:next()      -- true once the oldest batch is done; nil, msg if it failed
 **   pool:cancel()    -- every batch in flight taken back
 **   pool:close()     -- threads joined (also __gc and __close)
@@ -31,6 +32,7 @@
 #include "clara_libs.h"
 #include "image.h"
 #include "l_augment.h"
+#include "l_image.h"
 #include "l_tensor.h"
 #include "loader_jobs.h"
 #include "workers.h"
@@ -226,7 +228,7 @@ static const char *const img_modes[] = {"keep", "L", "RGB", "RGBA", NULL};
 static const int img_mode_values[] = {CLARA_IMAGE_KEEP, CLARA_IMAGE_L, CLARA_IMAGE_RGB,
                                       CLARA_IMAGE_RGBA};
 
-/* pool:images(label, paths, out, mode, max_pixels, exif[, plan, c, h, w]):
+/* pool:images(label, paths, out, mode, max_pixels, exif[, plan, c, h, w[, fit]]):
    out is (n, C, H, W) uint8 or float32; with a plan, the decoded size is
    c, h, w (out is the plan's output) */
 static int p_images(lua_State *L) {
@@ -262,6 +264,10 @@ static int p_images(lua_State *L) {
   jj->paths = j->paths;
   jj->mode = mode;
   jj->exif = exif;
+  if (!lua_isnoneornil(L, 12)) {
+    limg_checkfit(L, 12, &jj->fit);
+    jj->has_fit = 1;
+  }
   jj->c = (int)d.c, jj->h = (int)d.h, jj->w = (int)d.w;
   jj->dtype = th_dtype(out) == TH_UINT8 ? LJ_UINT8 : LJ_FLOAT32;
   jj->max_pixels = max_pixels > 0 ? (uint64_t)max_pixels : 0;

@@ -5,8 +5,10 @@
 **
 **   gather: rows idx[0..n) of each field's source copied to consecutive
 **           rows of its output (index_select on contiguous memory);
-**   images: n image files decoded (image.h) into one (n, C, H, W) uint8 or
-**           float32 (x / 255) batch; every image must have that size.
+**   images: n image files decoded (image.h), each resized and cropped as
+**           fit says (image_fit.h) when has_fit, into one (n, C, H, W)
+**           uint8 or float32 (x / 255) batch; every image must end up that
+**           size.
 ** Either then runs an augmentation plan (augment.h) on field 0, when one
 ** is given: the stage writes float32 into a scratch buffer, and the plan
 ** writes the output.
@@ -18,6 +20,7 @@
 #include <stdint.h>
 
 #include "augment.h"
+#include "image_fit.h"
 
 #define LJ_MAX_FIELDS 16
 
@@ -47,6 +50,8 @@ typedef struct {
   int dtype;        /* LJ_UINT8 or LJ_FLOAT32 */
   uint64_t max_pixels;
   void *images_out; /* n * c * h * w samples */
+  int has_fit;      /* resize / crop each image after decoding */
+  clara_fit fit;
   /* the augmentation plan on field 0 (images: the batch), nsteps 0 for none */
   const aug_step *steps;
   int nsteps;

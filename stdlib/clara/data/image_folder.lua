@@ -21,6 +21,17 @@
 -- torchvision's loader converts) and opts.dtype (default float32 in
 -- [0, 1], what ToTensor gives); then opts.transform(image) and
 -- opts.target_transform(label) (label an integer) apply.
+-- opts.size (torchvision's Resize: an integer N makes the smaller edge N,
+-- keeping the aspect ratio as int(N * long / short); {H, W} makes H x W)
+-- and opts.crop (CenterCrop: N or {H, W}; larger than the resized image is
+-- an error, not a padding) fit each image right after decoding, before
+-- opts.transform, with opts.resize ("bilinear", "nearest", "bicubic") and
+-- opts.antialias (default true; ignored by nearest).  The resize runs in
+-- C in float32 (bindings/image_fit.c, the kernel of T.batch.resize), the
+-- same code in ds:get and in DataLoader workers, so both give the same
+-- pixels; a uint8 dtype is resized as float 0..255, then rounded and
+-- clamped, as torchvision's F.resize does on uint8 tensors.  float32 is
+-- the path checked against torchvision (spec/image_folder_resize_spec.lua).
 -- skip_bad = true decodes every file once at construction and leaves out
 -- those that fail (empty, truncated, corrupt, too large): ds.skipped lists
 -- {path =, error =} and one line on stderr says how many.  Otherwise a bad
@@ -29,8 +40,23 @@ local lfs = require "lfs"
 local torch = require "torch"
 local E = require "clara.error"
 local image = require "clara.data.image"
+local core = require "clara.image.core"
 
 local API = "clara.data.ImageFolder"
+
+-- size and crop: N or {H, W}, integers >= 1 (and no more pixels than an
+-- image may have)
+local HW = "an integer N >= 1 or a table {H, W} of two integers >= 1"
+local function check_hw(v)
+  local list = type(v) == "table" and v or { v, v }
+  local h, w = math.tointeger(list[1]), math.tointeger(list[2])
+  if #list ~= 2 or next(list, #list > 0 and #list or nil) ~= nil or not h or not w or h < 1 or w < 1 then
+    return false, ("must be %s, got %s"):format(HW, E.show(v))
+  end
+  local limit = require("clara.limits").image_pixels
+  if h * w > limit then return false, ("must make at most %d pixels (clara.limits.image_pixels), got %s"):format(limit, E.show(v)) end
+  return true
+end
 
 local OPTIONS = {
   root = { type = "string", doc = "the folder of class folders; with list, what its paths are relative to" },
@@ -44,9 +70,48 @@ local OPTIONS = {
   dtype = { type = "string", enum = image.READ_OPTIONS.dtype.enum, default = "float32",
     doc = "as read_image's (float: scaled to [0, 1])" },
   apply_exif_orientation = { type = "boolean", default = true, doc = "as read_image's" },
+  size = { type = "integer|table", check = check_hw, what = HW,
+    doc = "resize each image: N (the smaller edge, keeping the aspect ratio) or {H, W}" },
+  crop = { type = "integer|table", check = check_hw, what = HW,
+    doc = "centre-crop each image (after size) to N x N or {H, W}" },
+  resize = { type = "string", enum = { "bilinear", "nearest", "bicubic" }, default = "bilinear",
+    doc = "the interpolation of size" },
+  antialias = { type = "boolean", default = true, doc = "antialias when size shrinks (bilinear, bicubic)" },
 }
 
 local ImageFolder = { __name = "ImageFolder" }
+
+-- {h, w} of a size or crop option (N or {H, W})
+local function hw(v)
+  if type(v) == "table" then return math.tointeger(v[1]), math.tointeger(v[2]) end
+  return math.tointeger(v), math.tointeger(v)
+end
+
+-- the fit table of bindings/l_image.h for size, crop, resize, antialias, or
+-- nil when neither size nor crop is given
+local function fit_of(o)
+  if o.size == nil and o.crop == nil then return nil end
+  if o.dtype ~= "uint8" and o.dtype ~= "float32" then
+    E.raise(API, "size and crop resize uint8 or float32 images, not %s (give dtype = 'float32')", o.dtype)
+  end
+  local fit = { mode = o.resize, antialias = o.antialias, max_pixels = require("clara.limits").image_pixels }
+  if type(o.size) == "table" then
+    fit.h, fit.w = hw(o.size)
+  elseif o.size then
+    fit.shorter = math.tointeger(o.size)
+  end
+  if o.crop then
+    fit.crop_h, fit.crop_w = hw(o.crop)
+    -- the resized image is at least h x w, or shorter x shorter
+    local h, w = fit.h or fit.shorter, fit.w or fit.shorter
+    if h and (fit.crop_h > h or fit.crop_w > w) then
+      E.raise(API, "crop %dx%d is larger than the resized image, %s (give a smaller crop, or a larger size)",
+        fit.crop_h, fit.crop_w, fit.h and ("%dx%d"):format(h, w)
+          or ("whose smaller edge is %d (size = %d)"):format(h, h))
+    end
+  end
+  return fit
+end
 
 local function join(dir, name) return dir:sub(-1) == "/" and dir .. name or dir .. "/" .. name end
 
@@ -218,6 +283,7 @@ local function new(root, opts)
   local self = {
     root = root, list = o.list, transform = o.transform, target_transform = o.target_transform,
     decode_options = { mode = o.mode, dtype = o.dtype, apply_exif_orientation = o.apply_exif_orientation },
+    fit = fit_of(o),
     skipped = {},
   }
   if o.list then
@@ -248,6 +314,12 @@ function ImageFolder:get(i)
   if not img then
     E.raise(API, "sample %d: %s (skip_bad = true leaves out files that do not decode)", i, err)
   end
+  if self.fit then
+    local u8 = img.dtype == "uint8"
+    local fitted, why = core.fit((u8 and img:to("float32") or img):contiguous(), self.fit, u8)
+    if not fitted then E.raise(API, "sample %d: %s: %s", i, s[1], why) end
+    img = fitted
+  end
   if self.transform then img = self.transform(img) end
   local target = s[2]
   if self.target_transform then target = self.target_transform(target)
@@ -260,9 +332,20 @@ ImageFolder.__index = function(self, k)
   return ImageFolder[k]
 end
 
+-- ", size 20 (smaller edge), crop 16x16 (bilinear, antialias)" of a fit
+local function describe_fit(f)
+  if not f then return "" end
+  local parts = {}
+  if f.shorter then parts[#parts + 1] = ("size %d (smaller edge)"):format(f.shorter) end
+  if f.h then parts[#parts + 1] = ("size %dx%d"):format(f.h, f.w) end
+  if f.crop_h then parts[#parts + 1] = ("crop %dx%d"):format(f.crop_h, f.crop_w) end
+  local how = (f.h or f.shorter) and (" (%s%s)"):format(f.mode, f.antialias and f.mode ~= "nearest" and ", antialias" or "") or ""
+  return ", " .. table.concat(parts, ", ") .. how
+end
+
 ImageFolder.__tostring = function(self)
-  return ("ImageFolder(%d samples, %s classes, from %s%s)"):format(#self.samples,
-    self.classes and #self.classes or "?", self.list or self.root,
+  return ("ImageFolder(%d samples, %s classes, from %s%s%s)"):format(#self.samples,
+    self.classes and #self.classes or "?", self.list or self.root, describe_fit(self.fit),
     #self.skipped > 0 and (", " .. #self.skipped .. " bad files skipped") or "")
 end
 

@@ -14,7 +14,9 @@
 --                                        Subsets of one): gathered by memcpy;
 --   an ImageFolder (or Subsets of one) without transform or target_transform,
 --   decoding to uint8 or float32: its files decoded (bindings/image.c, as
---   ImageFolder:get decodes them), every image the size of the first one.
+--   ImageFolder:get decodes them) and resized and cropped as its size and
+--   crop say (bindings/image_fit.c, as ImageFolder:get does), every image
+--   then the size of the first one.
 -- Any other dataset loads on the main thread, as with workers = 0.
 --
 -- Augmentation (augment = aug, any callable on a batch's input): T.batch
@@ -169,7 +171,7 @@ local function queue_files(loader, pool, label, b, idx)
   end
   local x = torch.empty(sizes, { dtype = spec.dtype })
   pool:images(label, paths, x, spec.mode, require("clara.limits").image_pixels, spec.exif, steps,
-    spec.c, spec.h, spec.w)
+    spec.c, spec.h, spec.w, image_folder(loader.dataset).fit)
   return { x, targets, late = loader.augment ~= nil and steps == nil }
 end
 
