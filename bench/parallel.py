@@ -8,6 +8,8 @@
 #         same number of steps: the same work as 1x1)
 #   ddp   PyTorch DistributedDataParallel, Gloo, 2 processes x 1 thread,
 #         batch B/2 per rank (bench/ddp_epoch.py)
+#   1x1f, 2x1f  1x1 and 2x1 with impl = "fast" (the fused C loop; data-
+#         parallel, C runs forward and backward, the Reducer averages)
 # The twins alternate as every benchmark's do; a 2-process twin counts as
 # one (its rank 0 answers the driver, through a FIFO for clara launch,
 # whose ranks have no stdin).  Targets (issue 12): 2x1 <= 0.6x 1x1, and
@@ -18,14 +20,15 @@ import shutil
 import tempfile
 
 CLARA, PY = "./clara", "/usr/bin/python3"
-KINDS = ("1x1", "1x2", "2x1", "ddp")
+KINDS = ("1x1", "1x2", "2x1", "ddp", "1x1f", "2x1f")
 LABELS = {"1x1": "clara 1 process x 1 thread", "1x2": "clara 1 process x 2 threads",
-          "2x1": "clara 2 processes x 1 thread (clara launch)", "ddp": "PyTorch DDP 2 processes x 1 thread (Gloo)"}
-TARGETS = (("2x1", "1x1", 0.6), ("2x1", "ddp", 0.8))
+          "2x1": "clara 2 processes x 1 thread (clara launch)", "ddp": "PyTorch DDP 2 processes x 1 thread (Gloo)",
+          "1x1f": "clara fast 1 process x 1 thread", "2x1f": "clara fast 2 processes x 1 thread"}
+TARGETS = (("2x1", "1x1", 0.6), ("2x1", "ddp", 0.8), ("2x1f", "1x1f", 0.6), ("2x1f", "ddp", 0.8))
 # the checks: clara's 2x1 loss is 1x1's to float tolerance (the same
 # batches, summed in another order); DDP's sampler shuffles its own way
 # (1x2 sums in another order too: after an epoch of SGD that is ~0.3%)
-TOL = {"1x2": 1e-2, "2x1": 1e-2, "ddp": 0.1}
+TOL = {"1x2": 1e-2, "2x1": 1e-2, "ddp": 0.1, "1x1f": 1e-2, "2x1f": 1e-2}
 
 
 def _bench(name, file, model, batch, rows):
@@ -54,17 +57,20 @@ def commands(b, kind, env):
     """[(tag, argv, env)] of one twin"""
     env = dict(env, BENCH_ROWS=str(b["rows"]), BENCH_BATCH=str(b["batch"]), **threads(1))
     lua = "bench/%s.lua" % b["file"]
+    twin = kind
+    if kind.endswith("f"):
+        env["BENCH_IMPL"], kind = "fast", kind[:-1]
     if kind == "1x1":
-        return [(kind, [CLARA, lua], env)]
+        return [(twin, [CLARA, lua], env)]
     if kind == "1x2":
         # libgomp's threads spin between parallel regions (OMP_WAIT_POLICY
         # active by default), and so do OpenBLAS's: on 2 busy cores the
         # spinning pools took the epoch from ~1.4 s to ~24 s
-        return [(kind, [CLARA, lua], dict(env, BENCH_THREADS="2", OMP_WAIT_POLICY="PASSIVE", **threads(2)))]
+        return [(twin, [CLARA, lua], dict(env, BENCH_THREADS="2", OMP_WAIT_POLICY="PASSIVE", **threads(2)))]
     env["BENCH_BATCH"] = str(b["batch"] // 2)
     if kind == "2x1":
-        return [(kind, [CLARA, "launch", "--nproc", "2", "--threads", "1", lua], dict(env, BENCH_CONTROL=_fifo()))]
-    return [(kind, [PY, "bench/ddp_epoch.py", b["model"]], env)]
+        return [(twin, [CLARA, "launch", "--nproc", "2", "--threads", "1", lua], dict(env, BENCH_CONTROL=_fifo()))]
+    return [(twin, [PY, "bench/ddp_epoch.py", b["model"]], env)]
 
 
 def _ratio(a, b):

@@ -25,10 +25,13 @@ local step = st and st.step + 1 or 1
 -- progress.json trails the checkpoint by at most one step, also across
 -- restarts (a kill between the two writes leaves it one behind)
 if st then fs.write_atomic(r:path("progress.json"), json.encode { step = st.step, pad = string.rep("x", 100000) }) end
-fs.write_atomic(r:path("started"), tostring(step))
+-- "started" once this process's first checkpoint is whole: a kill before
+-- it would find no checkpoint at all on a busy machine
+local first = step
 while true do
   r:save_checkpoint { step = step, w = torch.full({ N }, step), note = "step " .. step }
   fs.write_atomic(r:path("progress.json"), json.encode { step = step, pad = string.rep("x", 100000) })
+  if step == first then fs.write_atomic(r:path("started"), tostring(step)) end
   step = step + 1
 end
 ]]
@@ -58,7 +61,7 @@ describe("atomic writes under kill -9", function()
       local p = io.popen("./clara " .. script .. " > " .. BASE .. "/child.out 2>&1 & echo $!")
       local pid = assert(tonumber(p:read("l")))
       p:close()
-      -- 1. the child has begun its loop (or died: then say why)
+      -- 1. the child has written its first checkpoint (or died: then say why)
       for _ = 1, 250 do
         if fs.exists(dir .. "/started") or not alive(pid) then break end
         sleep(0.02)

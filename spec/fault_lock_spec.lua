@@ -108,13 +108,14 @@ describe("two processes resuming one run at once", function()
     assert.are.equal(75, rc, out)
     local r = F.runs(dir)[1]
     -- the second starts once the first holds the run (its PID in .lock,
-    -- its first slowed step not yet taken), so they overlap however loaded
-    -- the machine is
-    local cmd = ("FAULT_SLOW=0.2 %s run %s --resume=%s > %s 2>&1; echo $? > %s")
+    -- no epoch taken yet), and the first holds it at its first step until
+    -- the second has ended: they overlap however loaded the machine is
+    local release = fs.join(dir, "release")
+    local cmd = ("FAULT_HOLD=%s %s run %s --resume=%s > %s 2>&1; echo $? > %s")
     local history = fs.read(fs.join(r, "history.csv"))
     for i = 1, 2 do
       local base = fs.join(dir, "p" .. i)
-      os.execute(("(" .. cmd .. ") &"):format(F.CLARA, exp, r, base .. ".out", base .. ".rc"))
+      os.execute(("(" .. cmd .. ") &"):format(release, F.CLARA, exp, r, base .. ".out", base .. ".rc"))
       if i == 1 then
         assert.is_truthy(F.wait_until(function()
           local pid = tonumber((fs.read(fs.join(r, ".lock")) or ""):match("%d+"))
@@ -122,6 +123,8 @@ describe("two processes resuming one run at once", function()
         end, 60), "the first process never took the run")
       end
     end
+    F.wait_until(function() return fs.read(fs.join(dir, "p2.rc")) end, 60)
+    fs.write_atomic(release, "")
     local texts, codes = {}, {}
     for i = 1, 2 do
       local base = fs.join(dir, "p" .. i)

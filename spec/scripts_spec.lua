@@ -547,10 +547,30 @@ describe("clara script slurm --script", function()
     assert.are.equal(0, rc, out)
     text = fs.read(fs.join(d, "run.sh"))
     has(text, '\nSCRIPT="run"\n')
-    has(text, SRUN .. [["$CLARA" "$SCRIPT" "exp.lua" "--set" "lr=0.1" &]])
+    has(text, SRUN .. [["$CLARA" "$SCRIPT" "exp.lua" "--set" "lr=0.1" "${resume[@]}" &]])
+    has(text, '\nif [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then resume=(--resume); fi\n')
     has(text, "\n#SBATCH --job-name=exp\n")
     has(text, "\n# `clara run` with its arguments\n")
     has(text, '\n#SBATCH --output="' .. d .. '/logs/%x-%j.out"\n')
     check(text, d)
+  end)
+
+  it("a requeued `clara run` continues its run, or begins it when killed before the first checkpoint", function()
+    local d = tmpdir()
+    write(fs.join(d, "e.lua"), [[
+return clara.experiment{ name = "e", data = clara.data.TensorDataset(torch.randn(32, 3), torch.randint(0, 2, {32})),
+  model = function() return nn.Linear(3, 2) end, objective = clara.losses.cross_entropy,
+  optimizer = function(m) return optim.SGD(m, {lr = 0.1}) end, epochs = 1, verbose = false }]])
+    local run = ("cd %s && SLURM_RESTART_COUNT=1 %s run e.lua --resume"):format(q(d), CLARA)
+    local out, rc = sh(run .. " 2>&1")
+    assert.are.equal(0, rc, out)
+    assert.matches("requeued before its first checkpoint: a new run", out, 1, true)
+    out, rc = sh(run .. " --set epochs=2 2>&1")
+    assert.are.equal(0, rc, out)
+    local runs = {}
+    for e in require("lfs").dir(fs.join(d, "runs", "e")) do if e:sub(1, 1) ~= "." then runs[#runs + 1] = e end end
+    assert.are.equal(1, #runs)
+    local history = fs.read(fs.join(d, "runs", "e", runs[1], "history.csv"))
+    assert.are.equal(3, select(2, history:gsub("\n", "")), history) -- a header and the 2 epochs
   end)
 end)

@@ -55,6 +55,13 @@ describe("search: parallel workers", function()
     assert.are.equal(9, st.trials[4].epochs)
     assert.is_true(fs.exists(fs.join(b:dir(), "search.md")))
     for k = 1, 2 do assert.is_true(fs.exists(fs.join(b:dir(), "search", ("worker-%d.log"):format(k)))) end
+    -- --list: the trials made; --only does not apply to a search
+    text, rc = sh(("%s battery %s --list"):format(CLARA, path))
+    assert.are.equal(0, rc, text)
+    assert.are.equal(9, select(2, text:gsub("trial%-%d%d%d%d\n", "")), text)
+    text, rc = sh(("%s battery %s --list --only q=1"):format(CLARA, path))
+    assert.are.equal(2, rc, text)
+    assert.matches("a search chooses its own trials", text, 1, true)
   end)
 
   it("SIGTERM stops the workers at their next step (exit 75); the re-run finishes", function()

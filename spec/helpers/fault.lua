@@ -12,6 +12,8 @@
 --                scheduler would
 -- FAULT_KILL_AFTER=N   SIGKILL after the N-th file written (clara.fs.on_write)
 -- FAULT_SLOW=s   seconds to sleep at each step (so two processes overlap)
+-- FAULT_HOLD=FILE  each step waits (up to 60 s) until FILE exists: the
+--                process holds its run until the spec lets it go
 local fs = require "clara.fs"
 local sh = require("spec.helpers.shell").sh
 
@@ -46,6 +48,14 @@ if FAULT == "load" then
   torch.load = function(...) local v = load(...); term(); return v end
 end
 local slow = tonumber(os.getenv("FAULT_SLOW") or "0")
+local hold = os.getenv("FAULT_HOLD")
+local function held()
+  if slow > 0 then proc.sleep(slow) end
+  for _ = 1, hold and 6000 or 0 do
+    if fs.exists(hold) then break end
+    proc.sleep(0.01)
+  end
+end
 local epoch_ends = 0
 torch.manual_seed(3)
 local x = torch.randn(64, 4)
@@ -62,7 +72,7 @@ local function experiment(out_dir, epochs, data)
     objective = clara.losses.cross_entropy, metrics = { acc = clara.metrics.accuracy },
     optimizer = function(m, hp) return optim.SGD(m, { lr = hp.lr, momentum = 0.9 }) end,
     hooks = {
-      on_step_end = function() if slow > 0 then proc.sleep(slow) end end,
+      on_step_end = held,
       on_epoch_end = function()
         epoch_ends = epoch_ends + 1
         if FAULT == "epoch_end:" .. epoch_ends then term() end

@@ -37,7 +37,13 @@ local function main(...)
   if o.threads then require("torch").set_num_threads(o.threads) end
   local battery = require("clara.battery").load(o.file)
   -- 2. --list: the names (those --only selects), for scripts
+  --    (a search's: the trials it has made so far)
   if o.list then
+    if battery.search then
+      if o.only then cmd:die("--only: a search chooses its own trials (--list shows those made so far)") end
+      for _, e in ipairs(require("clara.battery.search").entries(battery)) do print(e.name) end
+      return 0
+    end
     for _, e in ipairs(battery:selected(o.only)) do print(e.name) end
     return 0
   end

@@ -30,6 +30,14 @@ local function parse(args)
   return o
 end
 
+-- A requeued SLURM job of `clara script slurm --script run` passes
+-- --resume; an attempt killed before its first checkpoint left no run to
+-- continue: then this attempt starts the run
+local function nothing_to_resume(exp, o)
+  if o.resume ~= true or (tonumber(os.getenv("SLURM_RESTART_COUNT")) or 0) == 0 then return false end
+  return not pcall(require("clara.train.checkpoint").find, exp.out_dir, exp.name or "experiment", true)
+end
+
 local function main(...)
   -- signals are answered from the start (loading the script, the factories,
   -- the checkpoint), not only in the training loop
@@ -55,6 +63,10 @@ local function main(...)
   -- --quiet is applied last: neither the script nor a --set turns it off
   if o.quiet then sets.verbose = false end
   -- 4. the run; an interrupted one asks to be requeued
+  if nothing_to_resume(exp, o) then
+    io.stderr:write("clara run: requeued before its first checkpoint: a new run\n")
+    o.resume = nil
+  end
   local result = exp:run { resume = o.resume, set = sets }
   if result.interrupted then
     io.stderr:write(("clara run: %s: %s, exiting with code %d\n"):format(result.interrupted,

@@ -374,6 +374,12 @@ local function script_job(file, opts)
   v.TASK = ': "${SLURM_JOB_ID:?not a SLURM job: submit this script with sbatch}"'
   v.WHAT, v.WHO = "clara script, job $SLURM_JOB_ID", "job $SLURM_JOB_ID"
   v.LAUNCH = '"$CLARA" "$SCRIPT"' .. table.concat(args)
+  if ctx.command and ctx.script == "run" then
+    -- a requeued attempt continues the run the first one began
+    v.TASK = v.TASK .. "\n# a requeued attempt continues the newest run of the experiment\n"
+      .. "resume=()\n" .. 'if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then resume=(--resume); fi'
+    v.LAUNCH = v.LAUNCH .. ' "${resume[@]}"'
+  end
   v.JOB_ID = "$SLURM_JOB_ID"
   return render(SCRIPT_ABOUT, v, o), ctx
 end
