@@ -18,18 +18,7 @@ local function run(world, scenario)
               DIST_SCENARIO = scenario },
     }
   end
-  local group = R.start(dir, ranks)
-  local ok, err = pcall(R.wait, group, 60)
-  R.stop(group)
-  assert(ok, err)
-  local out = {}
-  for r = 0, world - 1 do
-    local p = group.procs[r + 1]
-    local res = R.results(p)
-    assert(p.code == 0 and res, ("rank %d ended with %s:\n%s"):format(r, tostring(p.code), R.log(p)))
-    out[r] = res
-  end
-  return out
+  return R.run_all(dir, ranks, 60)
 end
 
 describe("torch.distributed.Reducer", function()

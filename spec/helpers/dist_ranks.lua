@@ -8,6 +8,8 @@
 --   local group = R.start(dir, {{env...}, {env...}})   -- one entry per rank
 --   local done = R.wait(group, 30)                     -- {rank -> {code, seconds}}
 --   R.stop(group)                                      -- kills what is left
+--   local out = R.run_all(dir, ranks, 60)  -- all three; out[rank] = its results,
+--                                          -- every rank must end with 0
 local proc = require "clara.process.core"
 local clock = require("clara.sys.core").clock
 local fs = require "clara.fs"
@@ -83,6 +85,22 @@ end
 function M.results(p)
   local f = loadfile(p.out)
   return f and f() or nil
+end
+
+-- start the ranks, wait (limit seconds), stop what is left; every rank's
+-- results by 0-based rank, or an error showing the log of one that failed
+function M.run_all(dir, ranks, limit)
+  local group = M.start(dir, ranks)
+  local ok, err = pcall(M.wait, group, limit or 60)
+  M.stop(group)
+  assert(ok, err)
+  local out = {}
+  for i, p in ipairs(group.procs) do
+    local res = M.results(p)
+    assert(p.code == 0 and res, ("rank %d ended with %s:\n%s"):format(i - 1, tostring(p.code), M.log(p)))
+    out[i - 1] = res
+  end
+  return out
 end
 
 function M.log(p)
