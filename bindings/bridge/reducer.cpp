@@ -142,6 +142,9 @@ struct th_reducer_s {
     for (Bucket &b : buckets) b.pending = 0;
     begin_ready();
     for (Bucket &b : buckets) {
+      // a bucket whose all_reduce failed to begin (an error before): the
+      // group is broken, and nothing is waited for
+      if (!b.work) throw std::runtime_error("a gradient bucket's all_reduce never began (an earlier error)");
       dist::wait(g, "the gradients' all_reduce", b.begun, b.work);
       b.work.reset();
     }
