@@ -20,7 +20,7 @@ local hostile = {}
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 function hostile.generate(dir)
-  local ok = os.execute("python3 tests/hostile/make_corpus.py " .. quote(dir) .. " >/dev/null")
+  local ok = os.execute("/usr/bin/python3 tests/hostile/make_corpus.py " .. quote(dir) .. " >/dev/null")
   assert(ok, "tests/hostile/make_corpus.py failed")
   local cases = {}
   for line in io.lines(dir .. "/cases.tsv") do
