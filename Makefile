@@ -138,7 +138,7 @@ $(TORCH_HEADERS):
 endif
 
 # c10d's Gloo headers (torch.distributed) compile only with this
-$(BUILD)/bindings/bridge/dist.o $(BUILD)/bindings/bridge/reducer.o: CXXFLAGS += -DUSE_C10D_GLOO
+$(BUILD)/bindings/bridge/dist.o $(BUILD)/bindings/bridge/reducer.o $(BUILD)/bindings/bridge/local_sum.o: CXXFLAGS += -DUSE_C10D_GLOO
 
 $(BUILD)/%.o: %.cpp bindings/torch_bridge.h $(wildcard bindings/bridge/*.h) | $(TORCH_HEADERS)
 	@mkdir -p $(dir $@)

@@ -19,7 +19,10 @@ end
 function M.experiment(name, spec)
   local impl = os.getenv("BENCH_IMPL") or "clear"
   if impl ~= "clear" then spec.impl = impl end
-  if distributed() then spec.distributed = true end
+  if distributed() then
+    spec.distributed = true
+    spec.grad_transport = os.getenv("BENCH_TRANSPORT")
+  end
   local ok, exp = pcall(clara.experiment, spec)
   if not ok then
     if not spec.distributed or torch.distributed.get_rank() == 0 then

@@ -8,6 +8,8 @@
 #         same number of steps: the same work as 1x1)
 #   ddp   PyTorch DistributedDataParallel, Gloo, 2 processes x 1 thread,
 #         batch B/2 per rank (bench/ddp_epoch.py)
+#   2x1g  2x1 with the gradients all-reduced by Gloo (grad_transport =
+#         "gloo"), not through shared memory as on one host by default
 #   1x1f, 2x1f  1x1 and 2x1 with impl = "fast" (the fused C loop; data-
 #         parallel, C runs forward and backward, the Reducer averages)
 # The twins alternate as every benchmark's do; a 2-process twin counts as
@@ -20,15 +22,16 @@ import shutil
 import tempfile
 
 CLARA, PY = "./clara", "/usr/bin/python3"
-KINDS = ("1x1", "1x2", "2x1", "ddp", "1x1f", "2x1f")
+KINDS = ("1x1", "1x2", "2x1", "2x1g", "ddp", "1x1f", "2x1f")
 LABELS = {"1x1": "clara 1 process x 1 thread", "1x2": "clara 1 process x 2 threads",
-          "2x1": "clara 2 processes x 1 thread (clara launch)", "ddp": "PyTorch DDP 2 processes x 1 thread (Gloo)",
+          "2x1": "clara 2 processes x 1 thread (clara launch)",
+          "2x1g": "clara 2 processes x 1 thread, gradients over Gloo", "ddp": "PyTorch DDP 2 processes x 1 thread (Gloo)",
           "1x1f": "clara fast 1 process x 1 thread", "2x1f": "clara fast 2 processes x 1 thread"}
 TARGETS = (("2x1", "1x1", 0.6), ("2x1", "ddp", 0.8), ("2x1f", "1x1f", 0.6), ("2x1f", "ddp", 0.8))
 # the checks: clara's 2x1 loss is 1x1's to float tolerance (the same
 # batches, summed in another order); DDP's sampler shuffles its own way
 # (1x2 sums in another order too: after an epoch of SGD that is ~0.3%)
-TOL = {"1x2": 1e-2, "2x1": 1e-2, "ddp": 0.1, "1x1f": 1e-2, "2x1f": 1e-2}
+TOL = {"1x2": 1e-2, "2x1": 1e-2, "2x1g": 1e-2, "ddp": 0.1, "1x1f": 1e-2, "2x1f": 1e-2}
 
 
 def _bench(name, file, model, batch, rows):
@@ -60,6 +63,8 @@ def commands(b, kind, env):
     twin = kind
     if kind.endswith("f"):
         env["BENCH_IMPL"], kind = "fast", kind[:-1]
+    if kind.endswith("g"):
+        env["BENCH_TRANSPORT"], kind = "gloo", kind[:-1]
     if kind == "1x1":
         return [(twin, [CLARA, lua], env)]
     if kind == "1x2":

@@ -159,11 +159,15 @@ static int number_list(lua_State *L, int idx, double *v) {
   return (int)n;
 }
 
-/* reducer(group, {params}, first_bucket_mb, bucket_mb, nflags) -> reducer | nil, message */
+static const char *const TRANSPORTS[] = {"auto", "gloo", "shm", NULL};
+
+/* reducer(group, {params}, first_bucket_mb, bucket_mb, nflags, transport)
+   -> reducer | nil, message */
 static int d_reducer(lua_State *L) {
   th_pg g = pg_check(L);
   double first = luaL_checknumber(L, 3), cap = luaL_checknumber(L, 4);
   int nflags = (int)luaL_checkinteger(L, 5), n;
+  int transport = luaL_checkoption(L, 6, "auto", TRANSPORTS);
   luaL_argcheck(L, nflags >= 0 && nflags <= MAX_FLAGS, 5, "0 to 64 flags");
   th_tensor *ts = tensor_list(L, 2, &n);
   th_reducer *slot = (th_reducer *)lua_newuserdatauv(L, sizeof(th_reducer), 1);
@@ -171,7 +175,7 @@ static int d_reducer(lua_State *L) {
   luaL_setmetatable(L, REDUCER_TYPENAME);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
-  if (th_reducer_new(slot, g, ts, n, first, cap, nflags) != 0) {
+  if (th_reducer_new(slot, g, ts, n, first, cap, nflags, transport) != 0) {
     lua_pushnil(L);
     lua_pushstring(L, th_last_error());
     return 2;
@@ -206,8 +210,14 @@ static int r_buckets(lua_State *L) {
   return 1;
 }
 
+static int r_transport(lua_State *L) {
+  lua_pushstring(L, TRANSPORTS[th_reducer_transport(reducer_check(L))]);
+  return 1;
+}
+
 static const luaL_Reg reducer_methods[] = {
-    {"arm", r_arm}, {"finish", r_finish}, {"buckets", r_buckets}, {"free", reducer_free}, {NULL, NULL}};
+    {"arm", r_arm},       {"finish", r_finish},         {"buckets", r_buckets},
+    {"transport", r_transport}, {"free", reducer_free}, {NULL, NULL}};
 
 /* }================================================================== */
 

@@ -600,10 +600,15 @@ int th_dist_barrier(th_pg g);
    of every parameter some rank gave a gradient.  nflags numbers ride along,
    summed over the ranks: arm()'s, or finish()'s when backward did not reach
    the last bucket (no armed backward ran).  Checks at creation that every
-   rank has the same buckets. */
+   rank has the same buckets.  transport: TH_REDUCE_GLOO (Gloo's
+   all_reduce), TH_REDUCE_SHM (shared memory: every rank on this host, an
+   error otherwise) or TH_REDUCE_AUTO (shared memory when every rank can,
+   Gloo otherwise); th_reducer_transport() says which was taken. */
 typedef struct th_reducer_s *th_reducer;
+enum { TH_REDUCE_AUTO, TH_REDUCE_GLOO, TH_REDUCE_SHM };
 int th_reducer_new(th_reducer *out, th_pg g, const th_tensor *params, int n,
-                   double first_bucket_mb, double bucket_mb, int nflags);
+                   double first_bucket_mb, double bucket_mb, int nflags, int transport);
+int th_reducer_transport(th_reducer r);
 int th_reducer_arm(th_reducer r, const double *flags, int nflags);
 int th_reducer_finish(th_reducer r, const double *flags, int nflags, double *out);
 int th_reducer_buckets(th_reducer r);

@@ -5,7 +5,8 @@
 -- losses, metrics and confusion matrices exactly, being counts over the
 -- same samples) and end with bitwise equal weights; the fast twin equals
 -- the clear loop bitwise; a stop on one rank (a hook, a signal) stops
--- every rank at the same step; a killed rank ends the job with a message.
+-- every rank at the same step; a killed rank ends the job with a message,
+-- whether gradients travel through shared memory or Gloo.
 -- (Resuming: spec/dp_resume_spec.lua.)
 local R = require "spec.helpers.dist_ranks"
 local proc = require "clara.process.core"
@@ -52,7 +53,10 @@ describe("data-parallel experiments", function()
   end
 
   it("2 ranks of batch 8 match 1 process of batch 16; both ranks end bitwise equal", function()
-    equivalent(run(0, { DP_BATCH = 16 })[1], run(2, { DP_BATCH = 8 }))
+    local two = run(2, { DP_BATCH = 8 })
+    equivalent(run(0, { DP_BATCH = 16 })[1], two)
+    -- shared memory (the default on one host) and Gloo sum two ranks alike
+    assert.are.same(two, run(2, { DP_BATCH = 8, DP_TRANSPORT = "gloo" }))
   end)
 
   it("with accumulate: 2 ranks of 2 x 4 match 1 process of 2 x 8", function()
@@ -96,9 +100,11 @@ describe("data-parallel experiments", function()
     assert.are.same(out[1].weights, out[2].weights)
   end)
 
-  it("a killed rank ends the job within the timeout, naming it", function()
+  for _, transport in ipairs { "shm", "gloo" } do
+  it("a killed rank ends the job within the timeout, naming it (" .. transport .. ")", function()
     local flag = D.tmpdir() .. "/ready"
-    local group = start(2, { DP_SLOW = 0.1, DP_EPOCHS = 50, DP_READY = flag, DP_TIMEOUT = 8 })
+    local group = start(2, { DP_SLOW = 0.1, DP_EPOCHS = 50, DP_READY = flag, DP_TIMEOUT = 8,
+                             DP_TRANSPORT = transport })
     ready(flag, 2)
     R.kill(group, 2)
     R.wait(group, 8 + 10)
@@ -108,4 +114,5 @@ describe("data-parallel experiments", function()
     assert.is_truthy(p.at < 8 + 2 + 8, "within the timeout")
     assert.is_truthy(R.log(p):find("rank 1 did not take part", 1, true), R.log(p))
   end)
+  end
 end)

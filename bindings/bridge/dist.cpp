@@ -343,6 +343,12 @@ void dist::same_everywhere(th_pg_s *g, const std::vector<double> &v, const std::
                                std::to_string((int64_t)(p[i] == v[i] ? -p[n + i] : p[i])) + ")");
 }
 
+double dist::min_everywhere(th_pg_s *g, double v) {
+  at::Tensor t = at::tensor({v}, at::kDouble);
+  reduce_in_place(g, t, TH_DIST_MIN, 0, true);
+  return t.item<double>();
+}
+
 int th_dist_init(th_pg *out, int kind, const char *where, int port, int rank,
                  int world_size, double timeout, int check) {
   PROTECT(auto g = std::make_unique<th_pg_s>();

@@ -19,6 +19,10 @@
 //
 // Only an armed backward (the last micro-batch of an optimizer step)
 // begins reductions; any other leaves the gradients to accumulate.
+//
+// When every rank runs on this host the buckets go through shared memory
+// instead (local_sum.cpp): the same buckets, begun at the same moments,
+// summed in rank order.
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/autograd/variable.h>
@@ -37,6 +41,7 @@ struct Bucket {
   at::Tensor buf;
   size_t pending = 0;          // members not ready yet
   c10::intrusive_ptr<c10d::Work> work;
+  bool posted = false;         // begun in this step
   Clock::time_point begun;
 };
 
@@ -54,6 +59,7 @@ struct th_reducer_s {
   size_t next = 0; // the first bucket not begun
   bool armed = false;
   std::vector<double> flags;
+  std::unique_ptr<dist::LocalSum> local; // null: Gloo
 
   // {-------------------- layout --------------------
   void layout(int64_t first_cap, int64_t cap) {
@@ -108,25 +114,29 @@ struct th_reducer_s {
   }
 
   // the bucket's gradients (zeros where a parameter has none) into its
-  // buffer, then its all_reduce, on Gloo's threads
+  // buffer (or this rank's shared slot), then its all_reduce, on Gloo's
+  // threads (or posted to the other ranks)
   void begin(size_t i) {
     at::NoGradGuard no_grad;
     Bucket &b = buckets[i];
+    dist::begin(g);
+    at::Tensor dest = local ? local->own(i, b.buf) : b.buf;
     for (size_t j = 0; j < b.members.size(); j++) {
       const at::Tensor &p = params[b.members[j]];
-      at::Tensor slot = b.buf.narrow(0, b.offsets[j], p.numel());
+      at::Tensor slot = dest.narrow(0, b.offsets[j], p.numel());
       const at::Tensor &grad = p.grad();
       if (grad.defined()) slot.view(p.sizes()).copy_(grad);
       else slot.zero_();
     }
     if (i + 1 == buckets.size()) {
-      at::Tensor extra = b.buf.narrow(0, b.grads, b.buf.numel() - b.grads);
+      at::Tensor extra = dest.narrow(0, b.grads, b.buf.numel() - b.grads);
       std::vector<double> v(params.size() + flags.size());
       for (size_t k = 0; k < params.size(); k++) v[k] = params[k].grad().defined() ? 1 : 0;
       std::copy(flags.begin(), flags.end(), v.begin() + params.size());
       extra.copy_(at::tensor(v, at::kDouble));
     }
-    dist::begin(g);
+    b.posted = true;
+    if (local) return local->post(i);
     b.begun = Clock::now();
     std::vector<at::Tensor> ts{b.buf};
     c10d::AllreduceOptions o;
@@ -141,13 +151,20 @@ struct th_reducer_s {
     at::NoGradGuard no_grad;
     for (Bucket &b : buckets) b.pending = 0;
     begin_ready();
-    for (Bucket &b : buckets) {
+    for (size_t i = 0; i < buckets.size(); i++) {
+      Bucket &b = buckets[i];
       // a bucket whose all_reduce failed to begin (an error before): the
       // group is broken, and nothing is waited for
-      if (!b.work) throw std::runtime_error("a gradient bucket's all_reduce never began (an earlier error)");
+      if (!b.posted) throw std::runtime_error("a gradient bucket's all_reduce never began (an earlier error)");
+      b.posted = false;
+      if (local) {
+        local->sum(i, b.buf);
+        continue;
+      }
       dist::wait(g, "the gradients' all_reduce", b.begun, b.work);
       b.work.reset();
     }
+    if (local) local->end_step();
     Bucket &last = buckets.back();
     at::Tensor extra = last.buf.narrow(0, last.grads, last.buf.numel() - last.grads).to(at::kDouble);
     const double *counts = extra.data_ptr<double>();
@@ -184,7 +201,7 @@ struct th_reducer_s {
 };
 
 int th_reducer_new(th_reducer *out, th_pg g, const th_tensor *params, int n,
-                   double first_bucket_mb, double bucket_mb, int nflags) {
+                   double first_bucket_mb, double bucket_mb, int nflags, int transport) {
   PROTECT(if (n < 1) throw std::invalid_argument("no parameters to reduce");
           auto r = std::make_unique<th_reducer_s>();
           r->g = g;
@@ -205,6 +222,11 @@ int th_reducer_new(th_reducer *out, th_pg g, const th_tensor *params, int n,
           r->layout((int64_t)(first_bucket_mb * 1048576), (int64_t)(bucket_mb * 1048576));
           dist::same_everywhere(g, r->fingerprint(), "the data-parallel gradient buckets "
                                 "(the models differ between the ranks?)");
+          if (transport != TH_REDUCE_GLOO && g->size > 1) {
+            std::vector<size_t> bytes;
+            for (const Bucket &b : r->buckets) bytes.push_back(b.buf.nbytes());
+            r->local = dist::LocalSum::open(g, bytes, transport == TH_REDUCE_SHM);
+          }
           // the accumulators live as long as the reducer: the hooks live on them
           for (int k = 0; k < n; k++) {
             auto acc = torch::autograd::impl::grad_accumulator(r->params[(size_t)k]);
@@ -241,6 +263,8 @@ int th_reducer_finish(th_reducer r, const double *flags, int nflags, double *out
 }
 
 int th_reducer_buckets(th_reducer r) { return (int)r->buckets.size(); }
+
+int th_reducer_transport(th_reducer r) { return r->local ? TH_REDUCE_SHM : TH_REDUCE_GLOO; }
 
 void th_reducer_free(th_reducer r) {
   try {

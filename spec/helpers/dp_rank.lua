@@ -78,6 +78,7 @@ local spec = {
   batch_size = num("DP_BATCH") or 8, accumulate = num("DP_ACCUMULATE"), epochs = num("DP_EPOCHS") or 2, seed = 7, verbose = false,
   max_steps = num("DP_MAX_STEPS"), impl = os.getenv("DP_IMPL") or "clear", hooks = hooks,
   distributed = flag("DP_DISTRIBUTED"), handle_signals = flag("DP_SIGNALS"),
+  grad_transport = os.getenv("DP_TRANSPORT"),
   out_dir = false,
 }
 local exp = clara.experiment(spec)

@@ -1,6 +1,7 @@
 -- One rank of spec/distributed_reducer_spec.lua (run by clara, not a spec):
 -- torch.distributed.Reducer against plain collectives on the same
--- gradients.  DIST_SCENARIO: reduce | disagree.  Results to DIST_OUT.
+-- gradients.  DIST_SCENARIO: reduce | disagree | dies | stuck;
+-- DIST_TRANSPORT: the reducer's transport.  Results to DIST_OUT.
 local torch = require "torch"
 local nn = require "torch.nn"
 local dist = torch.distributed
@@ -21,7 +22,9 @@ local function finish(code)
   os.exit(code)
 end
 
-dist.init_process_group { timeout = 20 }
+local scenario = os.getenv("DIST_SCENARIO")
+local transport = os.getenv("DIST_TRANSPORT") or "auto"
+dist.init_process_group { timeout = ({ stuck = 3, dies = 6 })[scenario] or 20 }
 local rank, world = dist.get_rank(), dist.get_world_size()
 
 -- a model, its inputs differing per rank; unused: a parameter no forward
@@ -59,11 +62,29 @@ local function maxdiff(a, b)
   return (a - b):abs():max():item()
 end
 
-local scenario = os.getenv("DIST_SCENARIO")
 if scenario == "disagree" then
   local m = model(rank == 0 and 4 or 5)
   local ok, err = pcall(dist.Reducer, m.params, { first_bucket_cap_mb = 1e-4, bucket_cap_mb = 1e-4 })
   results.ok, results.error = ok, tostring(err)
+  finish(0)
+end
+
+-- the last rank leaves (exits, or sleeps) before its backward; the others
+-- wait in finish() for its gradients
+if scenario == "dies" or scenario == "stuck" then
+  local m = model(8)
+  local r = dist.Reducer(m.params, { transport = transport })
+  results.transport = r:transport()
+  if rank == world - 1 then
+    if scenario == "dies" then os.exit(3) end
+    os.execute("sleep 8")
+    finish(0)
+  end
+  local t0 = os.time()
+  r:arm()
+  forward(m, 1):backward()
+  local ok, e = pcall(r.finish, r)
+  results.ok, results.error, results.seconds = ok, tostring(e), os.time() - t0
   finish(0)
 end
 
@@ -86,7 +107,9 @@ end
 -- (it accumulates), the second armed
 local function reduced(first_mb, cap_mb, arm, used_only)
   local m = model(8)
-  local r = dist.Reducer(used_only and m.seq:parameters() or m.params, { first_bucket_cap_mb = first_mb, bucket_cap_mb = cap_mb, flags = 2 })
+  local r = dist.Reducer(used_only and m.seq:parameters() or m.params,
+                         { first_bucket_cap_mb = first_mb, bucket_cap_mb = cap_mb, flags = 2, transport = transport })
+  results.transport = r:transport()
   forward(m, 1):backward()
   if arm then r:arm({ rank + 1, rank == 1 and 1 or 0 }) end
   forward(m, 2):backward()
@@ -111,11 +134,41 @@ for _, case in ipairs {
   results[case.name] = r
 end
 
+-- one reducer over several steps (the shared slots alternate step by
+-- step), each step against all_reduce_coalesced of plain gradients
+do
+  local m, plain = model(8), model(8)
+  local r = dist.Reducer(m.seq:parameters(), { first_bucket_cap_mb = 1e-4, bucket_cap_mb = 2e-4,
+                                               transport = transport })
+  local steps = { bitwise = true, maxdiff = 0 }
+  for k = 1, 5 do
+    m.seq:zero_grad()
+    plain.seq:zero_grad()
+    r:arm()
+    torch.manual_seed(500 + 10 * rank + k)
+    local x = torch.randn(4, 6) * k
+    local loss = (m.seq:forward(x) ^ 2):sum()
+    loss:backward()
+    r:finish()
+    local plain_loss = (plain.seq:forward(x) ^ 2):sum()
+    plain_loss:backward()
+    for i, p in ipairs(plain.seq:parameters()) do
+      local g = p.grad:clone()
+      dist.all_reduce_coalesced({ g }, "avg")
+      local got = m.seq:parameters()[i].grad
+      if not torch.equal(got, g) then steps.bitwise = false end
+      steps.maxdiff = math.max(steps.maxdiff, (got - g):abs():max():item())
+    end
+  end
+  results.steps = steps
+end
+
 -- bad calls
 local function err(f, ...) local ok, e = pcall(f, ...) return ok and "no error" or tostring(e) end
 results.bad_empty = err(dist.Reducer, {})
 results.bad_tensor = err(dist.Reducer, { 1 })
 results.bad_option = err(dist.Reducer, ref.params, { bucket_cap = 1 })
+results.bad_transport = err(dist.Reducer, ref.params, { transport = "tcp" })
 local r = dist.Reducer(ref.params, { flags = 1 })
 results.bad_flags = err(r.finish, r, { 1, 2 })
 results.bad_method = err(r.arm, 5)

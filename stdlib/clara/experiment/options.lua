@@ -203,6 +203,10 @@ O.list = {
     shown = "true when WORLD_SIZE > 1 (clara launch, torchrun) or a process group is up",
     doc = "data-parallel over the ranks: true brings torch.distributed's group up from env://; "
       .. "false only joins a group the script brought up" },
+  { name = "grad_transport", type = "string", enum = { "auto", "gloo", "shm" }, default = "auto",
+    invocation = true,
+    doc = "how data-parallel gradients travel: shared memory when every rank runs on this host "
+      .. "('auto'), Gloo's all_reduce always ('gloo'), or shared memory or an error ('shm')" },
   { name = "clip_grad", type = "table", check = clip_grad, shown = "none (no clipping)",
     what = "{norm = x, norm_type = 2} or {value = x}",
     doc = "clip gradients before each step: {norm = 1.0, norm_type = 2} or {value = 0.5}; logs grad_norm" },

@@ -196,18 +196,23 @@ end
 -- }================================================================
 
 -- {====================== the gradient reducer ======================
--- Reducer(params, {bucket_cap_mb = 25, first_bucket_cap_mb = 1, flags = 0})
--- averages the parameters' gradients over the ranks while backward runs
--- (DDP's reducer): r:arm(flags) before the backward that ends a step (the
--- last micro-batch's), r:finish(flags) after it; finish() returns the
--- flags summed over the ranks (arm()'s, or finish()'s when no armed
--- backward reached the last bucket).  A backward that was not armed
--- leaves the gradients to accumulate.
+-- Reducer(params, {bucket_cap_mb = 25, first_bucket_cap_mb = 1, flags = 0,
+-- transport = "auto"}) averages the parameters' gradients over the ranks
+-- while backward runs (DDP's reducer): r:arm(flags) before the backward
+-- that ends a step (the last micro-batch's), r:finish(flags) after it;
+-- finish() returns the flags summed over the ranks (arm()'s, or finish()'s
+-- when no armed backward reached the last bucket).  A backward that was not
+-- armed leaves the gradients to accumulate.  When every rank runs on this
+-- host the buckets are summed through shared memory (transport "auto" or
+-- "shm"; r:transport() says which was taken), else by Gloo's all_reduce.
 local REDUCER_SCHEMA = {
   bucket_cap_mb = { type = "number", min = 1e-6, default = 25, doc = "size of a bucket after the first (MB)" },
   first_bucket_cap_mb = { type = "number", min = 1e-6, default = 1,
                           doc = "size of the first bucket (MB): its reduction begins earliest" },
   flags = { type = "integer", min = 0, max = 64, default = 0, doc = "numbers summed over the ranks with the gradients" },
+  transport = { type = "string", enum = { "auto", "gloo", "shm" }, default = "auto",
+                doc = "how the buckets travel: shared memory when every rank is on this host (auto), "
+                  .. "always Gloo's all_reduce (gloo), or shared memory or an error (shm)" },
 }
 
 local Reducer = {}
@@ -228,7 +233,8 @@ function dist.Reducer(params, opts)
   end
   for i, p in ipairs(params) do check_tensor(api, p, "params[" .. i .. "]") end
   local o = E.options(api, opts, REDUCER_SCHEMA)
-  local r, err = core().reducer(s.group, params, o.first_bucket_cap_mb, o.bucket_cap_mb, o.flags)
+  local r, err = core().reducer(s.group, params, o.first_bucket_cap_mb, o.bucket_cap_mb, o.flags,
+                                o.transport)
   done(api, r, err)
   return setmetatable({ core = r, nflags = o.flags }, Reducer)
 end
@@ -246,6 +252,7 @@ function Reducer:finish(flags)
 end
 
 function Reducer:buckets() return self.core:buckets() end
+function Reducer:transport() return self.core:transport() end
 E.methods(Reducer, name("Reducer"))
 -- }================================================================
 
