@@ -189,6 +189,10 @@ clean:
 # libFuzzer targets of the data parsers (tests/fuzz/fuzz_*.c, ASan + UBSan),
 # built into build/fuzz/ and run FUZZ_TIME seconds each from the seed corpus
 FUZZ_TIME ?= 20
-.PHONY: fuzz
+.PHONY: fuzz torch-flags
 fuzz:
 	@FUZZ_TIME=$(FUZZ_TIME) bash tests/fuzz_test.sh
+
+# where libtorch's headers and libraries are (tests/fuzz_test.sh builds with them)
+torch-flags:
+	@echo "TORCH_INC='$(TORCH_INC)' TORCH_LIB='$(TORCH_LIB)'"

@@ -30,6 +30,11 @@ declare -A SRC=(
 # headers (libtorch itself is linked uninstrumented)
 CXX_FUZZ=${CXX_FUZZ:-clang++}
 CXX_SRC="bindings/bridge/unpickle.cpp bindings/bridge/archive.cpp bindings/bridge/source.cpp"
+# libtorch's headers and libraries where the Makefile finds them (Debian's
+# libtorch-dev, the copy make deps unpacks into build/, or LIBTORCH)
+eval "$(make -s --no-print-directory torch-flags)"
+read -r -a torch_inc <<<"$TORCH_INC"
+read -r -a torch_lib <<<"$TORCH_LIB"
 build_cxx() { # target: objects of the C parsers and the C++ reader, linked
   local t=$1 o=$OUT/obj_$1 f
   mkdir -p "$o"
@@ -38,13 +43,13 @@ build_cxx() { # target: objects of the C parsers and the C++ reader, linked
       -c "$f" -o "$o/$(basename "$f" .c).o" || return 1
   done
   for f in $CXX_SRC; do
-    "$CXX_FUZZ" -g -O1 -std=c++17 -Ibindings -isystem /usr/include/torch/csrc/api/include \
+    "$CXX_FUZZ" -g -O1 -std=c++17 -Ibindings "${torch_inc[@]}" \
       -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr \
       -c "$f" -o "$o/$(basename "$f" .cpp).o" || return 1
   done
-  "$CXX_FUZZ" -g -O1 -std=c++17 -Ibindings -isystem /usr/include/torch/csrc/api/include \
+  "$CXX_FUZZ" -g -O1 -std=c++17 -Ibindings "${torch_inc[@]}" \
     -fsanitize=fuzzer,address,undefined -fno-sanitize=vptr -o "$OUT/fuzz_$t" \
-    "tests/fuzz/fuzz_$t.cc" "$o"/*.o -ltorch_cpu -lc10 -lz
+    "tests/fuzz/fuzz_$t.cc" "$o"/*.o "${torch_lib[@]}" -ltorch_cpu -lc10 -lz
 }
 status=0
 for t in ${FUZZ_TARGETS:-idx csv npy png jpeg pickle archive source}; do
