@@ -18,12 +18,12 @@ CPP=(op_overhead mlp_step batches tiny_step mlp_epoch cnn_epoch cv_mlp transform
 PY=/usr/bin/python3          # Debian's python, which has python3-torch
 OUT=build/bench
 CXX=${CXX:-g++}
-TORCH_INC=(-isystem /usr/include/torch/csrc/api/include)
-TORCH_LIB=(-ltorch -ltorch_cpu -lc10)
-if [ -n "${LIBTORCH:-}" ]; then
-  TORCH_INC=(-isystem "$LIBTORCH/include" -isystem "$LIBTORCH/include/torch/csrc/api/include")
-  TORCH_LIB=(-L"$LIBTORCH/lib" "-Wl,-rpath,$LIBTORCH/lib" "${TORCH_LIB[@]}")
-fi
+# libtorch's headers and libraries where the Makefile finds them (Debian's
+# libtorch-dev, the copy make deps unpacks into build/, or LIBTORCH)
+eval "$(make -s --no-print-directory torch-flags)"
+read -r -a TORCH_INC <<<"$TORCH_INC"
+read -r -a TORCH_LIB <<<"$TORCH_LIB"
+TORCH_LIB+=(-ltorch -ltorch_cpu -lc10)
 
 # One thread everywhere.  Each twin calls set_num_threads(1); these also pin
 # the thread pools set_num_threads does not reach (OpenBLAS's own pthreads,

@@ -149,10 +149,7 @@ describe("torch.format rules (fake tensors)", function()
 end)
 
 describe("tostring(tensor) against PyTorch 1.13", function()
-  if rawget(_G, "torch") == nil then
-    pending("needs ./clara (no torch global)")
-    return
-  end
+  local torch = require "torch"
 
   local cases = dofile("spec/fixtures/format_cases.lua")
 
@@ -164,10 +161,12 @@ describe("tostring(tensor) against PyTorch 1.13", function()
     end)
   end
 
-  it("prints a 1000x1000 tensor quickly", function()
-    local t = torch.zeros(1000, 1000)
-    local start = os.clock()
-    for _ = 1, 10 do tostring(t) end
-    assert.is_true(os.clock() - start < 1, "10 prints took over a second")
+  -- (how fast: bench/, not here) a big tensor prints its edges, as PyTorch's
+  it("summarizes a 1000x1000 tensor as PyTorch does", function()
+    local row = "[0., 0., 0.,  ..., 0., 0., 0.]"
+    local rows = {}
+    for i = 1, 7 do rows[i] = i == 4 and "..." or row end
+    local expect = "tensor([" .. table.concat(rows, ",\n        ") .. "])"
+    assert.are.equal(expect, tostring(torch.zeros(1000, 1000)))
   end)
 end)
