@@ -25,7 +25,9 @@ def make_csv(path, mb=100):
     rng = np.random.default_rng(0)
     cols = 20
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
+    # both twins may make it at once (they start together): each its own
+    # temporary file, the same bytes renamed into place
+    tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "w") as f:
         f.write(",".join(["x%d" % i for i in range(cols)] + ["label"]) + "\n")
         written = 0
