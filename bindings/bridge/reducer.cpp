@@ -135,13 +135,17 @@ struct th_reducer_s {
       std::copy(flags.begin(), flags.end(), v.begin() + params.size());
       extra.copy_(at::tensor(v, at::kDouble));
     }
-    b.posted = true;
-    if (local) return local->post(i);
+    if (local) {
+      local->post(i);
+      b.posted = true;
+      return;
+    }
     b.begun = Clock::now();
     std::vector<at::Tensor> ts{b.buf};
     c10d::AllreduceOptions o;
     o.reduceOp = c10d::ReduceOp::SUM;
     b.work = g->pg->allreduce(ts, o);
+    b.posted = true; // only once Gloo took it: finish() waits on b.work
   }
   // }------------------------------------------------
 
