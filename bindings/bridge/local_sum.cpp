@@ -107,6 +107,7 @@ std::unique_ptr<LocalSum> LocalSum::open(th_pg_s *g, const std::vector<size_t> &
     if (fd < 0 || ftruncate(fd, (off_t)s->total) != 0)
       local = false, why = std::string("cannot create shared memory: ") + strerror(errno);
     if (fd >= 0) close(fd);
+    else name.clear(); // nothing of ours to unlink
   }
   if (s->rank == 0) store_set(g, key + "name", local ? name : "");
   if (local && s->rank != 0) {
