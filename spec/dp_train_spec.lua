@@ -14,6 +14,13 @@ local proc = require "clara.process.core"
 local D = require "spec.helpers.dp_ranks"
 local start, finish, ready, run = D.start, D.finish, D.ready, D.run
 
+-- the transport each rank's gradients took, taken out of its results
+local function transports(out)
+  local t = {}
+  for i, res in ipairs(out) do t[i], res.transport = res.transport, nil end
+  return t
+end
+
 local function near(a, b, what)
   local scale = math.max(math.abs(a), math.abs(b))
   assert(math.abs(a - b) <= 1e-5 * scale + 1e-6, ("%s: %.9g vs %.9g"):format(what, a, b))
@@ -25,9 +32,12 @@ describe("data-parallel experiments", function()
   it("world size 1 is bitwise a run without a process group", function()
     local alone = run(0, {})[1]
     local one = run(1, {})[1]
+    assert.is_nil(alone.transport)
+    assert.are.same({ "gloo" }, transports({ one }))   -- a world of one: nothing to share
     assert.are.same(alone, one)
     -- distributed = true brings the group up from env:// itself
     local own = run(1, { DP_GROUP = "0", DP_DISTRIBUTED = "1" })[1]
+    transports({ own })
     assert.are.same(alone, own)
   end)
 
@@ -56,7 +66,10 @@ describe("data-parallel experiments", function()
     local two = run(2, { DP_BATCH = 8 })
     equivalent(run(0, { DP_BATCH = 16 })[1], two)
     -- shared memory (the default on one host) and Gloo sum two ranks alike
-    assert.are.same(two, run(2, { DP_BATCH = 8, DP_TRANSPORT = "gloo" }))
+    local gloo = run(2, { DP_BATCH = 8, DP_TRANSPORT = "gloo" })
+    assert.are.same({ "shm", "shm" }, transports(two))
+    assert.are.same({ "gloo", "gloo" }, transports(gloo))
+    assert.are.same(two, gloo)
   end)
 
   it("with accumulate: 2 ranks of 2 x 4 match 1 process of 2 x 8", function()

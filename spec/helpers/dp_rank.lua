@@ -113,6 +113,7 @@ local weights = {}
 for k, t in pairs(r.model:state_dict()) do weights[k] = t:reshape({ -1 }):totable() end
 local results = { weights = weights, history = r.history, final = r.final, confusion = r.confusion,
                   steps = r.steps, skipped = r.skipped, fused = require("clara.train.fast").last_run, interrupted = r.interrupted, stopped = r.stopped,
+                  transport = r.grad_transport,
                   rank = torch.distributed.is_initialized() and torch.distributed.get_rank() or -1 }
 local f = assert(io.open(out_file(), "w"))
 f:write("return ", serialize(results), "\n")

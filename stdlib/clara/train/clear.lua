@@ -220,6 +220,7 @@ function M.run(c, twin)
   result.grad_norms = ctx.grad_norms
   result.parameters = c.parameters
   result.time = clock() - t_start
+  if c.dp then result.grad_transport = c.dp:transport() end
   call(c.hooks, "on_run_end", ctx)
   record(c.recorder, "run_end", ctx, result)
   return result

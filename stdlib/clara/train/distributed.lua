@@ -74,7 +74,7 @@ function M.setup(exp, model)
   if not M.active(exp) then return nil end
   local d = dist()
   local self = setmetatable({ rank = d.get_rank(), world_size = d.get_world_size(), model = model,
-                              handle_signals = exp.handle_signals, transport = exp.grad_transport }, DP)
+                              handle_signals = exp.handle_signals, grad_transport = exp.grad_transport }, DP)
   broadcast_state(model)
   -- a late stop (set by a hook after arm) needs its own agreement: the
   -- ranks decide together whether any of them has such hooks
@@ -118,8 +118,13 @@ function DP:reducer()
     if p.requires_grad then params[#params + 1] = p end
   end
   if #params == 0 then E.raise(API, "data-parallel training needs parameters that require grad; the model has none") end
-  self.grads = dist().Reducer(params, { flags = N_FLAGS, transport = self.transport })
+  self.grads = dist().Reducer(params, { flags = N_FLAGS, transport = self.grad_transport })
   return self.grads
+end
+
+-- how the gradients travelled ("shm" or "gloo"; nil before the first step)
+function DP:transport()
+  return self.grads and self.grads:transport() or nil
 end
 
 -- 3. before the backward that ends an optimizer step
