@@ -52,6 +52,17 @@ static int sys_clock(lua_State *L) {
   return 1;
 }
 
+/* walltime() -> seconds since the epoch (UTC), milliseconds since that
+   second: one reading, so the two never straddle a second */
+static int sys_walltime(lua_State *L) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+    return luaL_error(L, "walltime: clock_gettime failed");
+  lua_pushinteger(L, (lua_Integer)ts.tv_sec);
+  lua_pushinteger(L, (lua_Integer)(ts.tv_nsec / 1000000));
+  return 2;
+}
+
 static int sys_fail(lua_State *L, const char *what, const char *path, int e) {
   lua_pushnil(L);
   lua_pushfstring(L, "%s '%s': %s", what, path, strerror(e));
@@ -207,7 +218,8 @@ static const luaL_Reg lock_methods[] = {
 static const luaL_Reg sys_funcs[] = {
     {"isatty", sys_isatty}, {"clock", sys_clock},       {"append", sys_append},
     {"lock", sys_lock},     {"realpath", sys_realpath}, {"alive", sys_alive},
-    {"getpid", sys_getpid}, {"columns", sys_columns}, {NULL, NULL}};
+    {"getpid", sys_getpid}, {"columns", sys_columns}, {"walltime", sys_walltime},
+    {NULL, NULL}};
 
 int luaopen_clara_sys_core(lua_State *L) {
   if (luaL_newmetatable(L, SYS_LOCK)) {

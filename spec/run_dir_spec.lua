@@ -35,6 +35,23 @@ describe("clara.run directory", function()
     assert.is_true(fs.isdir(b.dir))
   end)
 
+  it("ids sort in start order, within one second too (the newest run is the greatest id)", function()
+    -- runs opened 3 ms apart, by this process and by children with other
+    -- pids: each later id is greater, whatever second they fall in
+    local ids, sleep = {}, function() local t = require("clara.sys.core").clock() + 0.003
+      repeat until require("clara.sys.core").clock() >= t end
+    for i = 1, 12 do
+      if i % 3 == 0 then
+        local p = io.popen(("./clara -e 'io.write(require(\"clara.run\").open(%q, \"order\").id)'"):format(BASE))
+        ids[#ids + 1] = p:read("a"); p:close()
+      else
+        ids[#ids + 1] = run.open(BASE, "order").id
+      end
+      sleep()
+    end
+    for i = 2, #ids do assert.is_true(ids[i] > ids[i - 1], ids[i - 1] .. " then " .. ids[i]) end
+  end)
+
   it("open with an id creates it, or reopens it with its history", function()
     local r = run.open(BASE, "exp", { id = "fixed" })
     assert.equal(BASE .. "/exp/fixed", r.dir)

@@ -29,6 +29,7 @@ local json = require "clara.run.json"
 local H = require "clara.run.history"
 local R = require "clara.run.report"
 local core = require "clara.signal.core"
+local sys = require "clara.sys.core"
 local E = require "clara.error"
 
 local run = {}
@@ -45,13 +46,17 @@ local function check_name(fname, what, s)
   end
 end
 
--- a run id: UTC time to the second and a short suffix from pid and a
--- counter (not math.random: a seeded user stream must not move)
+-- a run id: UTC time to the second, then four hex digits: the millisecond
+-- times 64 plus a few bits from pid and a counter (not math.random: a
+-- seeded user stream must not move).  Fixed-width lowercase hex sorts as
+-- its number, so of two runs started in the same second the later one's id
+-- is the greater, and "the newest run" stays the greatest name.
 local serial = 0
 local function new_id()
   serial = serial + 1
-  local h = (core.getpid() * 2654435761 + serial * 40503 + os.time()) % 0x10000
-  return os.date("!%Y%m%d-%H%M%S") .. string.format("-%04x", h)
+  local sec, ms = sys.walltime()
+  local h = ms * 64 + (core.getpid() * 40503 + serial) % 64
+  return os.date("!%Y%m%d-%H%M%S", sec) .. string.format("-%04x", h)
 end
 
 -- at(dir, experiment) -> the run in exactly that directory (made if
